@@ -1,0 +1,55 @@
+package db
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"idp/migrations"
+)
+
+// Migrate applies every pending migration. On PostgreSQL a session advisory
+// lock serialises replicas that start together; a second run is a no-op.
+func (d *DB) Migrate(ctx context.Context) error {
+	fsys, err := migrations.FS(d.Dialect)
+	if err != nil {
+		return err
+	}
+	var opts []goose.ProviderOption
+	dialect := goose.DialectSQLite3
+	if d.Dialect == Postgres {
+		dialect = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(dialect, d.sql, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Version reports the newest applied migration version.
+func (d *DB) Version(ctx context.Context) (int64, error) {
+	fsys, err := migrations.FS(d.Dialect)
+	if err != nil {
+		return 0, err
+	}
+	dialect := goose.DialectSQLite3
+	if d.Dialect == Postgres {
+		dialect = goose.DialectPostgres
+	}
+	p, err := goose.NewProvider(dialect, d.sql, fsys)
+	if err != nil {
+		return 0, fmt.Errorf("migration version: %w", err)
+	}
+	return p.GetDBVersion(ctx)
+}
