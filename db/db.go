@@ -36,6 +36,7 @@ type DB struct {
 	Gorm    *gorm.DB
 	Dialect string
 	sql     *sql.DB
+	path    string // SQLite file path; empty on PostgreSQL
 }
 
 // IsPostgres reports whether a --database value names PostgreSQL rather than
@@ -101,7 +102,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	return &DB{Gorm: g, Dialect: dialect, sql: sqlDB}, nil
+	d := &DB{Gorm: g, Dialect: dialect, sql: sqlDB}
+	if dialect == SQLite {
+		d.path = dsn
+	}
+	return d, nil
 }
 
 // postgresDSN adds the statement timeout to a postgres:// URL.

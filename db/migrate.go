@@ -26,6 +26,10 @@ func (d *DB) Migrate(ctx context.Context) error {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
+	} else {
+		// goose has no SQLite locker; a file lock beside the database does
+		// the same job for processes sharing one file.
+		opts = append(opts, goose.WithSessionLocker(fileLocker{path: d.path + ".migrate-lock"}))
 	}
 	p, err := goose.NewProvider(dialect, d.sql, fsys, opts...)
 	if err != nil {

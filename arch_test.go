@@ -1,0 +1,122 @@
+// Package idp_test holds the architecture test: the import rules of
+// STYLE.md §1.1, checked on every run so the layering cannot drift.
+package idp_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"go/parser"
+	"go/token"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type goPackage struct {
+	ImportPath  string
+	Dir         string
+	GoFiles     []string
+	TestGoFiles []string
+	Imports     []string
+}
+
+// listPackages runs `go list -json ./...` and decodes every package.
+func listPackages(t *testing.T) []goPackage {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-json", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []goPackage
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for dec.More() {
+		var p goPackage
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+// fileImports lists the imports of one Go file, for the rule "only
+// store.go imports GORM".
+func fileImports(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, imp := range f.Imports {
+		out = append(out, strings.Trim(imp.Path.Value, `"`))
+	}
+	return out
+}
+
+func TestImportRules(t *testing.T) {
+	// allowed lists, for each project package, the project packages it may
+	// import (STYLE.md §1.1 "Direction").
+	allowed := map[string][]string{
+		"idp/oauth":             {},
+		"idp/migrations":        {},
+		"idp/templates":         {},
+		"idp/db":                {"idp/migrations"},
+		"idp/db/dbtest":         {"idp/db"},
+		"idp/users":             {"idp/db"},
+		"idp/clients":           {"idp/db", "idp/oauth"},
+		"idp/sessions":          {"idp/db"},
+		"idp/keys":              {"idp/db"},
+		"idp/tokens":            {"idp/db", "idp/oauth", "idp/users", "idp/clients"},
+		"idp/server":            {"idp/oauth", "idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/keys", "idp/templates", "idp/db"},
+		"idp/server/servertest": {"*"},
+		"idp/cmd/idp":           {"*"},
+	}
+	for _, p := range listPackages(t) {
+		if p.ImportPath == "idp" {
+			continue // this test's own package
+		}
+		rules, known := allowed[p.ImportPath]
+		if !known {
+			t.Errorf("package %s is not in the architecture map; add it to STYLE.md's table and to this test", p.ImportPath)
+			continue
+		}
+		for _, imp := range p.Imports {
+			if strings.HasPrefix(imp, "github.com/labstack/echo") && p.ImportPath != "idp/server" {
+				t.Errorf("%s imports Echo; only idp/server may", p.ImportPath)
+			}
+			if !strings.HasPrefix(imp, "idp/") || (len(rules) == 1 && rules[0] == "*") {
+				continue
+			}
+			ok := false
+			for _, a := range rules {
+				ok = ok || a == imp
+			}
+			if !ok {
+				t.Errorf("%s imports %s, which the layering forbids", p.ImportPath, imp)
+			}
+		}
+		checkGormFiles(t, p)
+	}
+}
+
+// checkGormFiles allows GORM imports only in db, db/dbtest and a domain
+// package's store.go (tests may use it too, to corrupt rows on purpose).
+func checkGormFiles(t *testing.T, p goPackage) {
+	t.Helper()
+	switch p.ImportPath {
+	case "idp/db", "idp/db/dbtest":
+		return
+	}
+	for _, f := range p.GoFiles {
+		if f == "store.go" {
+			continue
+		}
+		for _, imp := range fileImports(t, filepath.Join(p.Dir, f)) {
+			if strings.HasPrefix(imp, "gorm.io/") {
+				t.Errorf("%s/%s imports %s; only store.go may", p.ImportPath, f, imp)
+			}
+		}
+	}
+}

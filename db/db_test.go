@@ -1,0 +1,115 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"idp/db"
+	"idp/db/dbtest"
+)
+
+func TestMigrateTwiceIsANoOp(t *testing.T) {
+	d := dbtest.Open(t) // migrated once
+	ctx := context.Background()
+	v1, err := d.Version(ctx)
+	if err != nil || v1 < 1 {
+		t.Fatalf("version after first migrate = %d, %v", v1, err)
+	}
+	if err := d.Migrate(ctx); err != nil {
+		t.Fatalf("second migrate: %v", err)
+	}
+	v2, _ := d.Version(ctx)
+	if v2 != v1 {
+		t.Fatalf("version moved from %d to %d on a second run", v1, v2)
+	}
+}
+
+func TestMigrateOnPostgres(t *testing.T) {
+	dbtest.RequirePostgres(t)
+	d := dbtest.Open(t)
+	if d.Dialect != db.Postgres {
+		t.Fatalf("dialect = %s", d.Dialect)
+	}
+	var n int64
+	if err := d.Gorm.Raw("SELECT count(*) FROM signing_keys").Scan(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReplicasMigratingTogether(t *testing.T) {
+	dsn := dbtest.DSN(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := db.Open(ctx, dsn, db.Options{})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer d.Close()
+			errs[i] = d.Migrate(ctx)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("replica %d: %v", i, err)
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	cases := map[string]string{
+		"missing folder": filepath.Join(t.TempDir(), "no", "such", "dir", "idp.db"),
+		"query in path":  "idp.db?mode=ro",
+		"empty":          "",
+		"unreachable pg": "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2",
+	}
+	for name, dsn := range cases {
+		t.Run(name, func(t *testing.T) {
+			if d, err := db.Open(ctx, dsn, db.Options{}); err == nil {
+				d.Close()
+				t.Fatalf("Open(%q) succeeded", dsn)
+			}
+		})
+	}
+}
+
+func TestTxRollsBackAndMapsErrors(t *testing.T) {
+	d := dbtest.Open(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	insert := func(ctx context.Context, id, email string) error {
+		return db.Map(db.Conn(ctx, d.Gorm).Exec(
+			"INSERT INTO users (id, email, password_hash, created_at, updated_at) VALUES (?, ?, 'x', ?, ?)",
+			id, email, now, now).Error)
+	}
+	err := d.Tx(ctx, func(ctx context.Context) error {
+		if err := insert(ctx, "a", "a@example.com"); err != nil {
+			return err
+		}
+		return insert(ctx, "b", "A@example.com") // same email, other case
+	})
+	if !errors.Is(err, db.ErrConflict) {
+		t.Fatalf("duplicate email: err = %v, want ErrConflict", err)
+	}
+	var n int64
+	d.Gorm.Raw("SELECT count(*) FROM users").Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d rows survived a rolled-back transaction", n)
+	}
+	var row struct{ ID string }
+	err = db.Map(d.Gorm.Table("users").Where("id = ?", "zz").First(&row).Error)
+	if !errors.Is(err, db.ErrNotFound) {
+		t.Fatalf("missing row: err = %v, want ErrNotFound", err)
+	}
+}
