@@ -37,16 +37,16 @@ func Conn(ctx context.Context, g *gorm.DB) *gorm.DB {
 	return g.WithContext(ctx)
 }
 
-// Map translates GORM and driver errors into ErrNotFound and ErrConflict,
-// wrapping the original so its text survives in logs.
+// Map translates GORM and driver errors into ErrNotFound and ErrConflict.
+// Other errors pass through unchanged.
 func Map(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, gorm.ErrRecordNotFound):
-		return errors.Join(ErrNotFound, err)
+		return ErrNotFound
 	case errors.Is(err, gorm.ErrDuplicatedKey):
-		return errors.Join(ErrConflict, err)
+		return ErrConflict
 	}
 	return err
 }

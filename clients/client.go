@@ -1,0 +1,146 @@
+package clients
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Grant types a client may be allowed to use (RFC 6749 §4.1, §6, §4.4).
+const (
+	// GrantAuthorizationCode is the authorization code grant, RFC 6749 §4.1.
+	GrantAuthorizationCode = "authorization_code"
+	// GrantRefreshToken is the refresh token grant, RFC 6749 §6.
+	GrantRefreshToken = "refresh_token"
+	// GrantClientCredentials is the client credentials grant, RFC 6749 §4.4.
+	// Only confidential clients may use it.
+	GrantClientCredentials = "client_credentials"
+)
+
+// DefaultGrantTypes are the grant types of a client registered without any:
+// the interactive sign-in flow plus refresh, which is what an OIDC relying
+// party needs.
+var DefaultGrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
+
+// DefaultScopes are the scopes a client registered without any may request:
+// the standard OIDC scopes (OIDC Core §5.4, §11).
+var DefaultScopes = []string{"openid", "profile", "email", "offline_access"}
+
+// Client is a registered OAuth 2.0 client (RFC 6749 §2).
+type Client struct {
+	// ID is the client_id (RFC 6749 §2.2); see ValidateID.
+	ID string
+	// Name is shown to users on the consent page.
+	Name string
+	// Public marks a client that cannot keep a secret (RFC 6749 §2.1), such
+	// as a native or browser app; it must use PKCE and has no SecretHash.
+	Public bool
+	// SecretHash is HMAC-SHA256(pepper, secret) for confidential clients and
+	// nil for public ones. The secret itself is never stored.
+	SecretHash []byte
+	// RedirectURIs are matched exactly against the redirect_uri parameter
+	// (see HasRedirectURI).
+	RedirectURIs []string
+	// PostLogoutRedirectURIs are the URIs the end-session endpoint may
+	// redirect to (OIDC RP-Initiated Logout 1.0 §3), matched exactly.
+	PostLogoutRedirectURIs []string
+	// GrantTypes lists the grant types the client may use at the token
+	// endpoint.
+	GrantTypes []string
+	// Scopes lists the scopes the client may request.
+	Scopes []string
+	// SigningAlg is the JWS alg of this client's ID and access tokens:
+	// RS256 or ES256.
+	SigningAlg string
+	// Trusted marks a first-party client whose users are not asked for
+	// consent.
+	Trusted bool
+	// CreatedAt is when the client was registered.
+	CreatedAt time.Time
+	// UpdatedAt is when the client was last changed.
+	UpdatedAt time.Time
+}
+
+// AllowsGrant reports whether the client may use grant type g.
+func (c *Client) AllowsGrant(g string) bool { return slices.Contains(c.GrantTypes, g) }
+
+// AllowsScope reports whether the client may request scope s. Scope values
+// are case-sensitive (RFC 6749 §3.3).
+func (c *Client) AllowsScope(s string) bool { return slices.Contains(c.Scopes, s) }
+
+// HasRedirectURI reports whether u is one of the client's redirect URIs.
+//
+// Matching is by exact string comparison with no normalisation of case,
+// trailing slash, default port or query (RFC 9700 §2.1, OIDC Core §3.1.2.1):
+// every normalisation rule has been a source of open redirects. The single
+// exception is RFC 8252 §7.3: a native app listening on a loopback IP
+// literal (http://127.0.0.1 or http://[::1]) gets an ephemeral port from the
+// OS, so such a URI may differ from the registered one in its port only.
+// "localhost" does not get the exception; it can resolve off the machine
+// (RFC 8252 §8.3).
+func (c *Client) HasRedirectURI(u string) bool {
+	if slices.Contains(c.RedirectURIs, u) {
+		return true
+	}
+	host, rest, ok := splitLoopback(u)
+	if !ok {
+		return false
+	}
+	for _, r := range c.RedirectURIs {
+		if rh, rr, ok := splitLoopback(r); ok && rh == host && rr == rest {
+			return true
+		}
+	}
+	return false
+}
+
+// HasPostLogoutRedirectURI reports whether u is one of the client's
+// post-logout redirect URIs, by exact string comparison (OIDC RP-Initiated
+// Logout 1.0 §3 requires an exact match with a registered value).
+func (c *Client) HasPostLogoutRedirectURI(u string) bool {
+	return slices.Contains(c.PostLogoutRedirectURIs, u)
+}
+
+// loopbackPrefixes are the only scheme and host spellings that get the
+// RFC 8252 §7.3 port exception, written exactly as RFC 8252 §7.3 shows them.
+var loopbackPrefixes = []string{"http://127.0.0.1", "http://[::1]"}
+
+// splitLoopback splits a loopback IP redirect URI into its scheme-and-host
+// prefix and what follows the port (path and query). It works on the raw
+// string so that everything but the port still has to match byte for byte.
+// A port, if present, must be 1-65535 in decimal; anything after the host
+// other than a port, path or query (e.g. "@evil.example" or ".evil.example")
+// is not a loopback URI.
+func splitLoopback(u string) (host, rest string, ok bool) {
+	for _, p := range loopbackPrefixes {
+		after, found := strings.CutPrefix(u, p)
+		if !found {
+			continue
+		}
+		if port, found := strings.CutPrefix(after, ":"); found {
+			end := strings.IndexAny(port, "/?")
+			if end < 0 {
+				end = len(port)
+			}
+			if !validPort(port[:end]) {
+				return "", "", false
+			}
+			after = port[end:]
+		}
+		if after != "" && after[0] != '/' && after[0] != '?' {
+			return "", "", false
+		}
+		return p, after, true
+	}
+	return "", "", false
+}
+
+// validPort reports whether p is a decimal TCP port, 1-65535, digits only.
+func validPort(p string) bool {
+	if p == "" || len(p) > 5 || strings.Trim(p, "0123456789") != "" {
+		return false
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
+}

@@ -1,0 +1,166 @@
+package clients
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"idp/db"
+)
+
+// Store reads and writes the clients table. It does no validation: callers
+// register clients through Service.Create. Every method runs in the
+// transaction carried by ctx, if any (db.Tx).
+type Store struct {
+	gdb *gorm.DB
+}
+
+// NewStore returns a Store over g.
+func NewStore(g *gorm.DB) *Store { return &Store{gdb: g} }
+
+// clientRow is the clients table as in migrations/*/00001_init.sql. The
+// list columns hold JSON arrays of strings, which both dialects store as
+// TEXT, so no dialect-specific array type is needed.
+type clientRow struct {
+	ID                     string    `gorm:"column:id;primaryKey"`
+	Name                   string    `gorm:"column:name"`
+	Public                 bool      `gorm:"column:public"`
+	SecretHash             []byte    `gorm:"column:secret_hash"`
+	RedirectURIs           string    `gorm:"column:redirect_uris"`
+	PostLogoutRedirectURIs string    `gorm:"column:post_logout_redirect_uris"`
+	GrantTypes             string    `gorm:"column:grant_types"`
+	Scopes                 string    `gorm:"column:scopes"`
+	SigningAlg             string    `gorm:"column:signing_alg"`
+	Trusted                bool      `gorm:"column:trusted"`
+	CreatedAt              time.Time `gorm:"column:created_at"`
+	UpdatedAt              time.Time `gorm:"column:updated_at"`
+}
+
+// TableName tells GORM the table name; it is not derived from the type.
+func (clientRow) TableName() string { return "clients" }
+
+// Create inserts c. A taken id gives an error wrapping db.ErrConflict.
+// Zero timestamps are set to the current time.
+func (s *Store) Create(ctx context.Context, c *Client) error {
+	row, err := toRow(c)
+	if err != nil {
+		return err
+	}
+	if row.CreatedAt.IsZero() {
+		row.CreatedAt = time.Now().UTC()
+	}
+	if row.UpdatedAt.IsZero() {
+		row.UpdatedAt = row.CreatedAt
+	}
+	if err := db.Conn(ctx, s.gdb).Create(&row).Error; err != nil {
+		return fmt.Errorf("create client %q: %w", c.ID, db.Map(err))
+	}
+	return nil
+}
+
+// ByID returns the client with the given id, or an error wrapping
+// db.ErrNotFound.
+func (s *Store) ByID(ctx context.Context, id string) (*Client, error) {
+	var row clientRow
+	if err := db.Conn(ctx, s.gdb).Where("id = ?", id).Take(&row).Error; err != nil {
+		return nil, fmt.Errorf("client %q: %w", id, db.Map(err))
+	}
+	return row.client()
+}
+
+// List returns every client ordered by id. The order is byte order,
+// applied in Go, because PostgreSQL's ORDER BY follows the database
+// collation and would differ from SQLite's.
+func (s *Store) List(ctx context.Context) ([]Client, error) {
+	var rows []clientRow
+	if err := db.Conn(ctx, s.gdb).Order("id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list clients: %w", db.Map(err))
+	}
+	out := make([]Client, 0, len(rows))
+	for i := range rows {
+		c, err := rows[i].client()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *c)
+	}
+	slices.SortFunc(out, func(a, b Client) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// Delete removes the client with the given id, or returns an error
+// wrapping db.ErrNotFound if there is none.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	res := db.Conn(ctx, s.gdb).Where("id = ?", id).Delete(&clientRow{})
+	if res.Error != nil {
+		return fmt.Errorf("delete client %q: %w", id, db.Map(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("delete client %q: %w", id, db.ErrNotFound)
+	}
+	return nil
+}
+
+func toRow(c *Client) (clientRow, error) {
+	row := clientRow{
+		ID: c.ID, Name: c.Name, Public: c.Public, SecretHash: c.SecretHash,
+		SigningAlg: c.SigningAlg, Trusted: c.Trusted,
+		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
+	}
+	var err error
+	for _, f := range []struct {
+		dst *string
+		src []string
+	}{
+		{&row.RedirectURIs, c.RedirectURIs},
+		{&row.PostLogoutRedirectURIs, c.PostLogoutRedirectURIs},
+		{&row.GrantTypes, c.GrantTypes},
+		{&row.Scopes, c.Scopes},
+	} {
+		*f.dst, err = encodeList(f.src)
+		if err != nil {
+			return clientRow{}, fmt.Errorf("encode client %q: %w", c.ID, err)
+		}
+	}
+	return row, nil
+}
+
+func (r *clientRow) client() (*Client, error) {
+	c := &Client{
+		ID: r.ID, Name: r.Name, Public: r.Public, SecretHash: r.SecretHash,
+		SigningAlg: r.SigningAlg, Trusted: r.Trusted,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+	var errs []error
+	for _, f := range []struct {
+		dst *[]string
+		src string
+	}{
+		{&c.RedirectURIs, r.RedirectURIs},
+		{&c.PostLogoutRedirectURIs, r.PostLogoutRedirectURIs},
+		{&c.GrantTypes, r.GrantTypes},
+		{&c.Scopes, r.Scopes},
+	} {
+		errs = append(errs, json.Unmarshal([]byte(f.src), f.dst))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("decode client %q: %w", r.ID, err)
+	}
+	return c, nil
+}
+
+// encodeList stores a nil list as [] so the NOT NULL columns never hold
+// JSON null.
+func encodeList(l []string) (string, error) {
+	if l == nil {
+		l = []string{}
+	}
+	b, err := json.Marshal(l)
+	return string(b), err
+}
