@@ -1,0 +1,89 @@
+package keys
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// JWKS is the published key set, ready to serve. Values are shared between
+// callers and must not be modified.
+type JWKS struct {
+	// JSON is {"keys":[...]} (RFC 7517 §5): public members only, each key
+	// with kty, kid, alg and use "sig", sorted by kid.
+	JSON []byte
+	// Gzip is JSON precompressed, for clients sending Accept-Encoding: gzip.
+	Gzip []byte
+	// ETag is a strong, quoted validator (RFC 9110 §8.8.3) derived from JSON.
+	ETag string
+}
+
+// jwksCache pairs a built JWKS with the kid set it was built from.
+type jwksCache struct {
+	kids string
+	jwks *JWKS
+}
+
+// JWKS returns the published set: next and active keys, and retired keys
+// until their not_after. The bytes are rebuilt only when that set changes,
+// so the endpoint costs a map scan, not JSON encoding and gzip per request.
+func (m *Manager) JWKS(ctx context.Context) (*JWKS, error) {
+	s, err := m.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pub := s.published(m.now())
+	kids := make([]string, len(pub))
+	for i, e := range pub {
+		kids[i] = e.KID
+	}
+	// A kid is the thumbprint of its key, so the kid list identifies the
+	// document exactly.
+	set := strings.Join(kids, ",")
+	if c := m.jwks.Load(); c != nil && c.kids == set {
+		return c.jwks, nil
+	}
+	j, err := buildJWKS(pub)
+	if err != nil {
+		return nil, err
+	}
+	m.jwks.Store(&jwksCache{kids: set, jwks: j})
+	return j, nil
+}
+
+// buildJWKS encodes, hashes and compresses the set.
+func buildJWKS(pub []*entry) (*JWKS, error) {
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(pub))}
+	for _, e := range pub {
+		// Public() copies only public members: belt and braces on top of
+		// parsePublic's check, so no private member can ever be served.
+		k := e.public.Public()
+		k.KeyID, k.Algorithm, k.Use = e.KID, e.Alg, "sig"
+		set.Keys = append(set.Keys, k)
+	}
+	body, err := json.Marshal(set)
+	if err != nil {
+		return nil, fmt.Errorf("encode JWKS: %w", err)
+	}
+	var gz bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression) // valid level: no error
+	if _, err := w.Write(body); err != nil {
+		return nil, fmt.Errorf("compress JWKS: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("compress JWKS: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	return &JWKS{
+		JSON: body,
+		Gzip: gz.Bytes(),
+		ETag: `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`,
+	}, nil
+}

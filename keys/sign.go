@@ -1,0 +1,111 @@
+package keys
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// ErrUnknownKey is returned by Verify when the token's kid is not a
+// published key: never issued here, revoked, or retired past its not_after.
+var ErrUnknownKey = errors.New("token signed by an unknown, revoked or expired key")
+
+// maxHeader bounds the JOSE header Verify decodes before checking anything,
+// so a hostile token cannot make it parse megabytes of JSON.
+const maxHeader = 4096
+
+// Sign returns payload as a compact JWS (RFC 7515 §7.1) signed by alg's
+// active key, with a protected header of alg, kid and, unless empty, typ
+// ("JWT" for ID tokens, "at+jwt" for access tokens, RFC 9068 §2.1). It uses
+// the cached key state and touches the database only when the cache is older
+// than CacheTTL.
+func (m *Manager) Sign(ctx context.Context, alg string, payload []byte, typ string) (string, error) {
+	if !knownAlg(alg) {
+		return "", fmt.Errorf("sign: unknown algorithm %q (want one of %v)", alg, Algs)
+	}
+	s, err := m.current(ctx)
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	e := s.active[alg]
+	if e == nil || e.private == nil {
+		return "", fmt.Errorf("sign: no active %s key (has Bootstrap run?)", alg)
+	}
+	opts := &jose.SignerOptions{}
+	if typ != "" {
+		opts = opts.WithType(jose.ContentType(typ))
+	}
+	// A JSONWebKey signing key makes go-jose put its kid in the header.
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: e.private}, opts)
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	obj, err := signer.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	return obj.CompactSerialize()
+}
+
+// Verify checks a compact JWS signed by one of the published keys and
+// returns its payload and kid. The key is chosen by the header's kid, and
+// the algorithm is that key's own: the header's alg is only checked against
+// it, never trusted, which rules out "none" and RS256-to-HS256 confusion
+// (RFC 8725 §2.1, §3.1). Claims (exp, aud, …) are the caller's business.
+func (m *Manager) Verify(ctx context.Context, token string) (payload []byte, kid string, err error) {
+	kid, err = headerKID(token)
+	if err != nil {
+		return nil, "", err
+	}
+	s, err := m.current(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("verify: %w", err)
+	}
+	e := s.byKID[kid]
+	if e == nil || !e.publishedAt(m.now()) {
+		return nil, "", fmt.Errorf("verify: kid %q: %w", kid, ErrUnknownKey)
+	}
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(e.Alg)})
+	if err != nil {
+		return nil, "", fmt.Errorf("verify: %w", err)
+	}
+	if len(jws.Signatures) != 1 || jws.Signatures[0].Header.KeyID != kid {
+		return nil, "", errors.New("verify: malformed JWS header")
+	}
+	payload, err = jws.Verify(e.public)
+	if err != nil {
+		return nil, "", fmt.Errorf("verify: %w", err)
+	}
+	return payload, kid, nil
+}
+
+// headerKID reads the kid from a compact JWS header without trusting
+// anything else in it.
+func headerKID(token string) (string, error) {
+	h, _, ok := strings.Cut(token, ".")
+	if !ok || strings.Count(token, ".") != 2 {
+		return "", errors.New("verify: not a compact JWS")
+	}
+	if len(h) > base64.RawURLEncoding.EncodedLen(maxHeader) {
+		return "", errors.New("verify: JWS header too large")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		return "", fmt.Errorf("verify: JWS header: %w", err)
+	}
+	var hdr struct {
+		KID string `json:"kid"`
+	}
+	if err := json.Unmarshal(raw, &hdr); err != nil {
+		return "", fmt.Errorf("verify: JWS header: %w", err)
+	}
+	if hdr.KID == "" {
+		return "", errors.New("verify: JWS header has no kid")
+	}
+	return hdr.KID, nil
+}
