@@ -1,0 +1,122 @@
+package templates
+
+import "io"
+
+// Base is embedded in every page.
+type Base struct {
+	Title     string // <title>; each page has a sensible default when empty
+	CSRFToken string // hidden input name="csrf_token" in every form
+	Issuer    string // shown small in the footer
+}
+
+// LoginPage is the sign-in form. It posts csrf_token, req, email and
+// password to /login.
+type LoginPage struct {
+	Base
+	ClientName string // "Sign in to continue to ClientName"; empty: "Sign in to your account"
+	RequestID  string // hidden input name="req"; empty outside an authorization request
+	Email      string // prefilled email: the login_hint or the previous attempt
+	Error      string // plain-words failure, shown in a role="alert" region above the form
+}
+
+// ScopeLine is one requested permission, as shown on the consent page.
+type ScopeLine struct {
+	Name        string // the scope value, e.g. "email"; shown small
+	Description string // plain words, e.g. "See your email address"
+}
+
+// ConsentPage asks the user to allow or deny a client (OIDC Core §3.1.2.4).
+// It posts csrf_token, req and decision=allow|deny to /consent.
+type ConsentPage struct {
+	Base
+	ClientName string
+	ClientID   string
+	RequestID  string      // hidden input name="req"
+	UserEmail  string      // "Signed in as …"
+	Scopes     []ScopeLine // listed in plain words
+}
+
+// ErrorPage is shown for failures that must not redirect back to the client
+// (RFC 6749 §4.1.2.1: an unknown client or an invalid redirect_uri), and for
+// any other error a person, rather than a program, will read.
+type ErrorPage struct {
+	Base
+	Status    int    // HTTP status; shown small when non-zero
+	Heading   string // e.g. "This sign-in link is not valid"
+	Message   string // plain words: what happened and what to do
+	RequestID string // shown small as "Reference: …" for support
+}
+
+// SignedOutPage confirms that the session has ended.
+type SignedOutPage struct {
+	Base
+	ClientName string // "You are signed out of ClientName." when set
+}
+
+// LogoutPage asks the user to confirm sign-out, for RP-initiated logout
+// without a valid id_token_hint (OIDC RP-Initiated Logout §2). It posts
+// csrf_token, the Fields and decision=logout|stay to /logout.
+type LogoutPage struct {
+	Base
+	ClientName string
+	// Fields are carried as hidden inputs (post_logout_redirect_uri, state,
+	// client_id, …), rendered sorted by key.
+	Fields map[string]string
+}
+
+// AccountSession is one signed-in session on the account page. Times are
+// preformatted for display.
+type AccountSession struct {
+	ID, Created, LastSeen, IP, UserAgent string
+	Current                              bool // the session of this request: "this device"
+}
+
+// AccountGrant is one app holding offline access (a refresh-token grant).
+type AccountGrant struct {
+	ID, Client, Created, LastUsed, IP, UserAgent string
+}
+
+// AccountPage is the signed-in user's self-service page. Its forms post to
+// /account/sessions/revoke and /account/grants/revoke (csrf_token, id),
+// /account/logout-all (csrf_token) and /logout (csrf_token, decision=logout).
+type AccountPage struct {
+	Base
+	Email    string
+	Name     string
+	Roles    []string
+	Sessions []AccountSession
+	Grants   []AccountGrant
+	IsAdmin  bool   // shows a link to /admin
+	Notice   string // outcome of the last action, in a role="status" region
+}
+
+// Login renders the sign-in page.
+func (s *Set) Login(w io.Writer, p LoginPage) error { return s.render(w, "login", p) }
+
+// Consent renders the consent page.
+func (s *Set) Consent(w io.Writer, p ConsentPage) error { return s.render(w, "consent", p) }
+
+// Error renders the error page. The caller sets the HTTP status itself.
+func (s *Set) Error(w io.Writer, p ErrorPage) error { return s.render(w, "error", p) }
+
+// SignedOut renders the signed-out confirmation.
+func (s *Set) SignedOut(w io.Writer, p SignedOutPage) error { return s.render(w, "signedout", p) }
+
+// Logout renders the sign-out confirmation form.
+func (s *Set) Logout(w io.Writer, p LogoutPage) error { return s.render(w, "logout", p) }
+
+// Account renders the account page.
+func (s *Set) Account(w io.Writer, p AccountPage) error { return s.render(w, "account", p) }
+
+// FormPostPage carries an authorization response to the client's
+// redirect_uri with response_mode=form_post. It is the one page with a
+// script: a single statement allowed by ScriptNonce in the response's CSP.
+type FormPostPage struct {
+	Base
+	Action      string            // the client's redirect_uri
+	Fields      map[string]string // code or error, state, iss; rendered sorted by key
+	ScriptNonce string            // the CSP nonce of this response
+}
+
+// FormPost renders the auto-submitting form of the form_post response mode.
+func (s *Set) FormPost(w io.Writer, p FormPostPage) error { return s.render(w, "formpost", p) }
