@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"idp/clients"
+)
+
+func runClients(ctx context.Context, args []string, s stdio) error {
+	sub := map[string]func(context.Context, []string, stdio) error{
+		"create": clientsCreate, "list": clientsList, "delete": clientsDelete,
+	}
+	return dispatch(ctx, "clients", "create|list|delete", sub, args, s)
+}
+
+func clientsCreate(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "clients create",
+		"clients create --id ID --redirect-uri U [--redirect-uri U]... [--post-logout-redirect-uri U] [--public] [--secret-stdin] [--signing-alg RS256|ES256] [--trusted] [--grant-type G]... [--scope S]...",
+		adminSettings()...)
+	var spec clients.Spec
+	var redirects, postLogout, grants, scopes multi
+	fs.StringVar(&spec.ID, "id", "", "client id (required)")
+	fs.StringVar(&spec.Name, "name", "", "name shown to users on sign-in and consent (default: the id)")
+	fs.Var(&redirects, "redirect-uri", "exact redirect URI, repeatable")
+	fs.Var(&postLogout, "post-logout-redirect-uri", "where end-session may send the user back, repeatable")
+	fs.BoolVar(&spec.Public, "public", false, "public client: no secret, PKCE S256 required")
+	secretStdin := fs.Bool("secret-stdin", false, "read the client secret (at least 32 bytes) from stdin instead of generating one")
+	fs.StringVar(&spec.SigningAlg, "signing-alg", "RS256", "alg of this client's ID and access tokens: RS256 or ES256")
+	fs.BoolVar(&spec.Trusted, "trusted", false, "first-party client: no consent screen")
+	fs.Var(&grants, "grant-type", "authorization_code, refresh_token or client_credentials, repeatable (default authorization_code and refresh_token)")
+	fs.Var(&scopes, "scope", "scope the client may request, repeatable (default openid profile email offline_access; idp:admin only when named)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs.FlagSet, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs.FlagSet); err != nil {
+		return err
+	}
+	if spec.ID == "" {
+		return fmt.Errorf("clients create needs --id")
+	}
+	spec.RedirectURIs, spec.PostLogoutRedirectURIs, spec.GrantTypes, spec.Scopes = redirects, postLogout, grants, scopes
+	if *secretStdin {
+		secret, err := readSecret(s.in, "client secret")
+		if err != nil {
+			return err
+		}
+		spec.Secret = secret
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	c, secret, err := e.clients.Create(ctx, spec)
+	if err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
+	if *asJSON {
+		out := map[string]any{"client_id": c.ID}
+		if secret != "" && !*secretStdin {
+			out["client_secret"] = secret
+		}
+		return printJSON(s, out)
+	}
+	fmt.Fprintf(s.out, "client_id: %s\n", c.ID)
+	if secret != "" && !*secretStdin {
+		fmt.Fprintf(s.out, "client_secret: %s\n", secret)
+		fmt.Fprintln(s.err, "idp: the client secret is shown once; store it now")
+	}
+	return nil
+}
+
+func clientsList(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "clients list", "clients list [--json]", adminSettings()...)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs.FlagSet, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs.FlagSet); err != nil {
+		return err
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	list, err := e.clients.Store().List(ctx)
+	if err != nil {
+		return fmt.Errorf("list clients: %w", err)
+	}
+	type row struct {
+		ID                     string   `json:"client_id"`
+		Name                   string   `json:"name"`
+		Public                 bool     `json:"public"`
+		RedirectURIs           []string `json:"redirect_uris"`
+		PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+		GrantTypes             []string `json:"grant_types"`
+		Scopes                 []string `json:"scopes"`
+		SigningAlg             string   `json:"signing_alg"`
+		Trusted                bool     `json:"trusted"`
+		Created                string   `json:"created_at"`
+	}
+	nonNil := func(v []string) []string {
+		if v == nil {
+			return []string{}
+		}
+		return v
+	}
+	rows := make([]row, 0, len(list))
+	for _, c := range list {
+		rows = append(rows, row{c.ID, c.Name, c.Public, nonNil(c.RedirectURIs), nonNil(c.PostLogoutRedirectURIs),
+			nonNil(c.GrantTypes), nonNil(c.Scopes), c.SigningAlg, c.Trusted, c.CreatedAt.UTC().Format(timeFormat)})
+	}
+	if *asJSON {
+		return printJSON(s, rows)
+	}
+	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTYPE\tALG\tTRUSTED\tGRANTS\tREDIRECT URIS")
+	for _, r := range rows {
+		kind := "confidential"
+		if r.Public {
+			kind = "public"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%s\n", r.ID, kind, r.SigningAlg, r.Trusted,
+			strings.Join(r.GrantTypes, ","), strings.Join(r.RedirectURIs, " "))
+	}
+	return tw.Flush()
+}
+
+func clientsDelete(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "clients delete", "clients delete --id ID", adminSettings()...)
+	id := fs.String("id", "", "client id (required)")
+	if err := parse(fs.FlagSet, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs.FlagSet); err != nil {
+		return err
+	}
+	if *id == "" {
+		return fmt.Errorf("clients delete needs --id")
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if err := e.clients.Store().Delete(ctx, *id); err != nil {
+		return fmt.Errorf("delete client %s: %w", *id, err)
+	}
+	fmt.Fprintf(s.out, "deleted %s\n", *id)
+	return nil
+}

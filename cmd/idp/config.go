@@ -1,0 +1,216 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"idp/db"
+)
+
+// setting is one configuration value: a flag, its environment variable and
+// its default. Flag beats environment beats default (CONTRACT.md).
+type setting struct {
+	flag, env, def, usage string
+	value                 string // resolved
+	source                string // "flag", "env" or "default"
+}
+
+// settings is an ordered set of settings registered on one FlagSet.
+type settings struct {
+	list []*setting
+	raw  map[string]*string
+}
+
+// register adds the settings to fs; resolve must be called after fs.Parse.
+func register(fs *flag.FlagSet, list ...setting) *settings {
+	s := &settings{raw: map[string]*string{}}
+	for i := range list {
+		st := list[i]
+		usage := st.usage + " (env " + st.env
+		if st.def != "" {
+			usage += ", default " + st.def
+		}
+		s.raw[st.flag] = fs.String(st.flag, "", usage+")")
+		s.list = append(s.list, &st)
+	}
+	return s
+}
+
+// resolve applies flag > environment > default.
+func (s *settings) resolve(fs *flag.FlagSet, getenv func(string) string) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, st := range s.list {
+		switch {
+		case set[st.flag]:
+			st.value, st.source = *s.raw[st.flag], "flag"
+		case getenv(st.env) != "":
+			st.value, st.source = getenv(st.env), "env"
+		default:
+			st.value, st.source = st.def, "default"
+		}
+	}
+}
+
+// get returns a resolved value by flag name.
+func (s *settings) get(name string) *setting {
+	for _, st := range s.list {
+		if st.flag == name {
+			return st
+		}
+	}
+	panic("config: unknown setting " + name) // programmer error at init
+}
+
+// The settings of CONTRACT.md's table, shared by every command that needs them.
+var (
+	sDatabase      = setting{flag: "database", env: "IDP_DATABASE", def: "idp.db", usage: "SQLite file path, or a postgres:// URL"}
+	sMasterKeyFile = setting{flag: "master-key-file", env: "IDP_MASTER_KEY_FILE", def: "", usage: "32-byte key encrypting private signing keys at rest; default <database>.master.key beside a SQLite file, generated (0600) if missing; required for PostgreSQL"}
+	sIssuer        = setting{flag: "issuer", env: "IDP_ISSUER", def: "http://localhost:8080", usage: "issuer URL, the exact iss of every token"}
+	sAddr          = setting{flag: "addr", env: "IDP_ADDR", def: ":8080", usage: "listen address"}
+	sAccessTTL     = setting{flag: "access-token-ttl", env: "IDP_ACCESS_TOKEN_TTL", def: "10m", usage: "access and ID token lifetime"}
+	sRefreshTTL    = setting{flag: "refresh-token-ttl", env: "IDP_REFRESH_TOKEN_TTL", def: "720h", usage: "refresh token absolute lifetime"}
+	sReuseGrace    = setting{flag: "refresh-reuse-grace", env: "IDP_REFRESH_REUSE_GRACE", def: "10s", usage: "window in which a refresh token retried by the same client gets the same new tokens; 0s is strict"}
+	sRotation      = setting{flag: "key-rotation-interval", env: "IDP_KEY_ROTATION_INTERVAL", def: "720h", usage: "how often each algorithm's active signing key is replaced"}
+	sJWKSMaxAge    = setting{flag: "jwks-max-age", env: "IDP_JWKS_MAX_AGE", def: "5m", usage: "Cache-Control max-age of the JWKS; a next key is published at least this long before it signs"}
+	sLogFormat     = setting{flag: "log-format", env: "IDP_LOG_FORMAT", def: "text", usage: "log format: text or json"}
+)
+
+// Config is the validated configuration of serve (and the subset the admin
+// commands use).
+type Config struct {
+	Issuer            string
+	Addr              string
+	Database          string
+	MasterKeyFile     string
+	AccessTokenTTL    time.Duration
+	RefreshTokenTTL   time.Duration
+	RefreshReuseGrace time.Duration
+	RotationInterval  time.Duration
+	JWKSMaxAge        time.Duration
+	LogFormat         string
+}
+
+// problems collects every configuration error so they are reported together.
+type problems []string
+
+func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Sprintf(format, args...)) }
+
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(p, "; "))
+}
+
+// duration parses one duration setting within [min, max].
+func (p *problems) duration(s *setting, min, max time.Duration) time.Duration {
+	d, err := time.ParseDuration(s.value)
+	switch {
+	case err != nil:
+		p.add("--%s: %q is not a duration (e.g. 10m, 720h)", s.flag, s.value)
+	case d < min:
+		p.add("--%s must be at least %s", s.flag, min)
+	case max > 0 && d > max:
+		p.add("--%s must be at most %s", s.flag, max)
+	}
+	return d
+}
+
+// buildConfig validates the resolved settings of s into a Config. Settings
+// that s does not carry keep their zero value.
+func buildConfig(s *settings) (Config, error) {
+	var c Config
+	var p problems
+	has := func(name string) bool {
+		for _, st := range s.list {
+			if st.flag == name {
+				return true
+			}
+		}
+		return false
+	}
+	c.Database = s.get("database").value
+	if c.Database == "" {
+		p.add("--database must not be empty")
+	}
+	if has("master-key-file") {
+		c.MasterKeyFile = s.get("master-key-file").value
+		if c.MasterKeyFile == "" && db.IsPostgres(c.Database) {
+			p.add("--master-key-file is required with a PostgreSQL database")
+		}
+		if c.MasterKeyFile == "" && c.Database != "" && !db.IsPostgres(c.Database) {
+			c.MasterKeyFile = defaultMasterKeyFile(c.Database)
+		}
+	}
+	if has("issuer") {
+		c.Issuer = s.get("issuer").value
+		if err := validateIssuer(c.Issuer); err != nil {
+			p.add("%v", err)
+		}
+	}
+	if has("addr") {
+		c.Addr = s.get("addr").value
+		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+			p.add("--addr: %q is not host:port (e.g. :8080)", c.Addr)
+		}
+	}
+	if has("access-token-ttl") {
+		c.AccessTokenTTL = p.duration(s.get("access-token-ttl"), time.Second, 24*time.Hour)
+	}
+	if has("refresh-token-ttl") {
+		c.RefreshTokenTTL = p.duration(s.get("refresh-token-ttl"), time.Minute, 0)
+	}
+	if has("refresh-reuse-grace") {
+		c.RefreshReuseGrace = p.duration(s.get("refresh-reuse-grace"), 0, 5*time.Minute)
+	}
+	if has("jwks-max-age") {
+		c.JWKSMaxAge = p.duration(s.get("jwks-max-age"), 0, 24*time.Hour)
+	}
+	if has("key-rotation-interval") {
+		c.RotationInterval = p.duration(s.get("key-rotation-interval"), time.Minute, 0)
+		if c.JWKSMaxAge > 0 && c.RotationInterval > 0 && c.RotationInterval <= c.JWKSMaxAge {
+			p.add("--key-rotation-interval must be longer than --jwks-max-age, or a next key could sign before relying services have seen it")
+		}
+	}
+	if has("log-format") {
+		c.LogFormat = s.get("log-format").value
+		if c.LogFormat != "text" && c.LogFormat != "json" {
+			p.add("--log-format must be text or json, not %q", c.LogFormat)
+		}
+	}
+	return c, p.err()
+}
+
+// validateIssuer enforces OIDC Discovery §3: an https (or, for development,
+// http) URL with no query or fragment; a trailing slash would make the
+// discovery URL and iss disagree with what relying services configure.
+func validateIssuer(issuer string) error {
+	u, err := url.Parse(issuer)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil ||
+		strings.HasSuffix(issuer, "?") || strings.HasSuffix(issuer, "#") {
+		return fmt.Errorf("--issuer must be an absolute URL without query or fragment, not %q", issuer)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return fmt.Errorf("--issuer must use https (or http for local development), not %q", u.Scheme)
+	}
+	if strings.HasSuffix(u.Path, "/") {
+		return fmt.Errorf("--issuer must not end with a slash: %q", issuer)
+	}
+	return nil
+}
+
+// defaultMasterKeyFile puts the master key beside the SQLite file.
+func defaultMasterKeyFile(database string) string {
+	return filepath.Join(filepath.Dir(database), filepath.Base(database)+".master.key")
+}
+
+// osGetenv is swapped in tests.
+var osGetenv = os.Getenv

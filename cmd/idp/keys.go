@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"idp/keys"
+)
+
+func runKeys(ctx context.Context, args []string, s stdio) error {
+	sub := map[string]func(context.Context, []string, stdio) error{
+		"list": keysList, "rotate": keysRotate, "revoke": keysRevoke,
+	}
+	return dispatch(ctx, "keys", "list|rotate|revoke", sub, args, s)
+}
+
+// keyRow is the list form of a key, JSON and table alike.
+type keyRow struct {
+	KID       string `json:"kid"`
+	Alg       string `json:"alg"`
+	State     string `json:"state"`
+	Created   string `json:"created_at"`
+	Activated string `json:"activated_at,omitempty"`
+	Retired   string `json:"retired_at,omitempty"`
+	NotAfter  string `json:"not_after,omitempty"`
+}
+
+func toRow(k keys.Key) keyRow {
+	f := func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.UTC().Format(timeFormat)
+	}
+	return keyRow{k.KID, k.Alg, k.State, k.CreatedAt.UTC().Format(timeFormat), f(k.ActivatedAt), f(k.RetiredAt), f(k.NotAfter)}
+}
+
+func keysList(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "keys list", "keys list [--json]", adminSettings()...)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs.FlagSet, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs.FlagSet); err != nil {
+		return err
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	list, err := e.keys.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list keys: %w", err)
+	}
+	rows := make([]keyRow, 0, len(list))
+	for _, k := range list {
+		rows = append(rows, toRow(k))
+	}
+	if *asJSON {
+		return printJSON(s, rows)
+	}
+	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tNOT-AFTER")
+	for _, r := range rows {
+		notAfter := r.NotAfter
+		if notAfter == "" {
+			notAfter = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.KID, r.Alg, r.State, r.Created, notAfter)
+	}
+	return tw.Flush()
+}
+
+func keysRotate(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "keys rotate", "keys rotate [--alg RS256|ES256] [--force]", adminSettings()...)
+	alg := fs.String("alg", "", "rotate only this algorithm (default: both)")
+	force := fs.Bool("force", false, "rotate even if the next key was published less than --jwks-max-age ago (relying services may reject new tokens until they refetch the JWKS)")
+	if err := parse(fs.FlagSet, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs.FlagSet); err != nil {
+		return err
+	}
+	algs := keys.Algs
+	if *alg != "" {
+		if *alg != keys.RS256 && *alg != keys.ES256 {
+			return fmt.Errorf("--alg must be RS256 or ES256, not %q", *alg)
+		}
+		algs = []string{*alg}
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	var errs []error
+	for _, a := range algs {
+		r, err := e.keys.Rotate(ctx, a, *force)
+		var early *keys.TooEarlyError
+		switch {
+		case errors.As(err, &early):
+			errs = append(errs, fmt.Errorf("rotate %s refused: %w (use --force to rotate anyway)", a, err))
+			continue
+		case err != nil:
+			errs = append(errs, fmt.Errorf("rotate %s: %w", a, err))
+			continue
+		}
+		fmt.Fprintf(s.out, "%s: %s is now active; %s retired (published until %s); %s published as next\n",
+			a, r.Activated.KID, r.Retired.KID, toRow(r.Retired).NotAfter, r.Next.KID)
+	}
+	return errors.Join(errs...)
+}
+
+func keysRevoke(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "keys revoke", "keys revoke KID", adminSettings()...)
+	if err := parse(fs.FlagSet, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("keys revoke needs exactly one KID")
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	k, err := e.keys.Revoke(ctx, fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("revoke key %s: %w", fs.Arg(0), err)
+	}
+	fmt.Fprintf(s.out, "revoked %s (%s): it left the JWKS and tokens it signed no longer verify\n", k.KID, k.Alg)
+	return nil
+}
+
+func runMigrate(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "migrate", "migrate", adminSettings()...)
+	if err := parse(fs.FlagSet, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs.FlagSet); err != nil {
+		return err
+	}
+	e, err := adminEnv(ctx, fs, s) // migrates and bootstraps keys
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	v, err := e.db.Version(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.out, "database at migration version %d\n", v)
+	return nil
+}

@@ -1,0 +1,91 @@
+// Command idp is the OpenID Connect provider: `idp serve` runs it, and the
+// other subcommands administer its database (see CONTRACT.md).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// stdio is what a command reads and writes, so tests can run commands
+// in-process.
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// command is one subcommand; run gets the arguments after its name.
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, s stdio) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the provider", runServe},
+		{"migrate", "apply pending database migrations and bootstrap signing keys", runMigrate},
+		{"users", "manage users: create, list, disable, set-password", runUsers},
+		{"clients", "manage OAuth clients: create, list, delete", runClients},
+		{"keys", "manage signing keys: list, rotate, revoke", runKeys},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr})
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches to a subcommand and turns its error into one line on
+// stderr and a non-zero exit code.
+func run(ctx context.Context, args []string, s stdio) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(s.out)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, args[1:], s)
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			return 2
+		}
+		fmt.Fprintln(s.err, "idp: "+oneLine(err.Error()))
+		return 1
+	}
+	fmt.Fprintf(s.err, "idp: unknown command %q (see idp --help)\n", args[0])
+	return 2
+}
+
+// errUsage marks an error already explained by a usage message.
+var errUsage = errors.New("usage")
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "idp — an OpenID Connect identity provider\n\nUsage: idp COMMAND [flags]\n\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun idp COMMAND --help for the flags of a command. Every flag also has an IDP_* environment variable; a flag wins over the environment.")
+}
+
+// oneLine folds a multi-line error (errors.Join) into one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}

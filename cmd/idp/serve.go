@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"idp/server"
+	"idp/sessions"
+	"idp/templates"
+	"idp/tokens"
+	"idp/users"
+)
+
+// serveSettings are the settings of `idp serve`: CONTRACT.md's table.
+func serveSettings() []setting {
+	return []setting{sIssuer, sAddr, sDatabase, sMasterKeyFile, sAccessTTL, sRefreshTTL, sReuseGrace, sRotation, sJWKSMaxAge, sLogFormat}
+}
+
+func runServe(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "serve", "serve [flags]", serveSettings()...)
+	if err := parse(fs.FlagSet, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs.FlagSet); err != nil {
+		return err
+	}
+	fs.s.resolve(fs.FlagSet, osGetenv)
+	cfg, err := buildConfig(fs.s)
+	if err != nil {
+		return err
+	}
+	log := newLogger(s.err, cfg.LogFormat)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	return serve(ctx, cfg, log, ln)
+}
+
+// serve runs the provider on ln until ctx ends, then shuts down gracefully:
+// in-flight requests finish (up to 25 s) before the database closes.
+func serve(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) error {
+	e, err := openEnv(ctx, cfg, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer e.close()
+	if err := start(ctx, e, log); err != nil {
+		ln.Close()
+		return err
+	}
+	srv, err := newServer(cfg, e, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	go tickLoop(bg, e, log)
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("idp serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", e.db.Dialect)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// newServer wires the HTTP server over an opened env.
+func newServer(cfg Config, e *env, log *slog.Logger) (*server.Server, error) {
+	tpl, err := templates.Default()
+	if err != nil {
+		return nil, err
+	}
+	now := func() time.Time { return time.Now().UTC() }
+	return server.New(server.Config{
+		Issuer:            cfg.Issuer,
+		AccessTokenTTL:    cfg.AccessTokenTTL,
+		RefreshTokenTTL:   cfg.RefreshTokenTTL,
+		RefreshReuseGrace: cfg.RefreshReuseGrace,
+		JWKSMaxAge:        cfg.JWKSMaxAge,
+		CSRFKey:           e.master.Derive("csrf"),
+		Now:               now,
+		Logger:            log,
+	}, server.Deps{
+		DB: e.db, Keys: e.keys, Users: e.users, Clients: e.clients, Templates: tpl,
+		Sessions: sessions.NewService(sessions.NewStore(e.db.Gorm), 24*time.Hour, now),
+		Tokens: tokens.NewService(tokens.NewStore(e.db.Gorm), e.keys, e.keys, e.users.Store(), tokens.Config{
+			Issuer: cfg.Issuer, AccessTokenTTL: cfg.AccessTokenTTL, Now: now,
+		}),
+	})
+}
+
+// start does the first-start work of CONTRACT.md: signing keys, then an
+// admin user if the database has no user. It runs before the listener
+// serves, never lazily inside a request.
+func start(ctx context.Context, e *env, log *slog.Logger) error {
+	if err := e.keys.Bootstrap(ctx); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	n, err := e.users.Store().Count(ctx)
+	if err != nil {
+		return fmt.Errorf("count users: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	var b [18]byte
+	_, _ = rand.Read(b[:])
+	password := base64.RawURLEncoding.EncodeToString(b[:])
+	u, err := e.users.Create(ctx, adminEmail, password, "admin", []string{"admin"})
+	if errors.Is(err, users.ErrEmailTaken) {
+		return nil // another replica created it first
+	}
+	if err != nil {
+		return fmt.Errorf("create admin user: %w", err)
+	}
+	// The one secret idp ever logs, once, by contract: without it nobody
+	// could sign in to a fresh install.
+	log.Warn("created the first user; sign in and change this password", "email", u.Email, "password", password)
+	return nil
+}
+
+// adminEmail is the sign-in name of the user created on first start.
+const adminEmail = "admin@localhost"
+
+// tickLoop runs the key manager's scheduled work every 30 s.
+func tickLoop(ctx context.Context, e *env, log *slog.Logger) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := e.keys.Tick(ctx); err != nil {
+				log.Error("key rotation tick failed", "error", err.Error())
+			}
+		}
+	}
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+)
+
+func runUsers(ctx context.Context, args []string, s stdio) error {
+	sub := map[string]func(context.Context, []string, stdio) error{
+		"create": usersCreate, "list": usersList, "disable": usersDisable, "set-password": usersSetPassword,
+	}
+	return dispatch(ctx, "users", "create|list|disable|set-password", sub, args, s)
+}
+
+// dispatch runs the subcommand named by args[0] from sub.
+func dispatch(ctx context.Context, group, names string, sub map[string]func(context.Context, []string, stdio) error, args []string, s stdio) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintf(s.err, "Usage: idp %s %s [flags]\nRun idp %s SUBCOMMAND --help for its flags.\n", group, names, group)
+		if len(args) == 0 {
+			return errUsage
+		}
+		return nil
+	}
+	f, ok := sub[args[0]]
+	if !ok {
+		return fmt.Errorf("unknown command %q %q (want one of %s)", group, args[0], names)
+	}
+	return f(ctx, args[1:], s)
+}
+
+func usersCreate(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "users create", "users create --email E --password-stdin [--name N] [--role R]...", adminSettings()...)
+	email := fs.String("email", "", "email address the user signs in with (required)")
+	name := fs.String("name", "", "display name")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from stdin (required)")
+	var roles multi
+	fs.Var(&roles, "role", "role granted to the user, repeatable (e.g. --role admin)")
+	if err := parse(fs.FlagSet, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs.FlagSet); err != nil {
+		return err
+	}
+	if *email == "" || !*pwStdin {
+		return fmt.Errorf("users create needs --email and --password-stdin")
+	}
+	pw, err := readSecret(s.in, "password")
+	if err != nil {
+		return err
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	u, err := e.users.Create(ctx, *email, pw, *name, roles)
+	if err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	fmt.Fprintln(s.out, u.ID)
+	return nil
+}
+
+func usersList(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "users list", "users list [--json]", adminSettings()...)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs.FlagSet, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs.FlagSet); err != nil {
+		return err
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	list, err := e.users.Store().List(ctx)
+	if err != nil {
+		return fmt.Errorf("list users: %w", err)
+	}
+	type row struct {
+		ID       string   `json:"id"`
+		Email    string   `json:"email"`
+		Name     string   `json:"name"`
+		Roles    []string `json:"roles"`
+		Disabled bool     `json:"disabled"`
+		Created  string   `json:"created_at"`
+	}
+	rows := make([]row, 0, len(list))
+	for _, u := range list {
+		roles := u.Roles
+		if roles == nil {
+			roles = []string{}
+		}
+		rows = append(rows, row{u.ID, u.Email, u.Name, roles, u.Disabled, u.CreatedAt.UTC().Format(timeFormat)})
+	}
+	if *asJSON {
+		return printJSON(s, rows)
+	}
+	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tROLES\tDISABLED\tCREATED")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\n", r.ID, r.Email, r.Name, strings.Join(r.Roles, ","), r.Disabled, r.Created)
+	}
+	return tw.Flush()
+}
+
+func usersDisable(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "users disable", "users disable --email E", adminSettings()...)
+	email := fs.String("email", "", "email of the user to disable (required)")
+	if err := parse(fs.FlagSet, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs.FlagSet); err != nil {
+		return err
+	}
+	if *email == "" {
+		return fmt.Errorf("users disable needs --email")
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if err := e.users.Disable(ctx, *email); err != nil {
+		return fmt.Errorf("disable user %s: %w", *email, err)
+	}
+	fmt.Fprintf(s.out, "disabled %s\n", *email)
+	return nil
+}
+
+func usersSetPassword(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "users set-password", "users set-password --email E --password-stdin", adminSettings()...)
+	email := fs.String("email", "", "email of the user (required)")
+	pwStdin := fs.Bool("password-stdin", false, "read the new password from stdin (required)")
+	if err := parse(fs.FlagSet, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs.FlagSet); err != nil {
+		return err
+	}
+	if *email == "" || !*pwStdin {
+		return fmt.Errorf("users set-password needs --email and --password-stdin")
+	}
+	pw, err := readSecret(s.in, "password")
+	if err != nil {
+		return err
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if err := e.users.SetPassword(ctx, *email, pw); err != nil {
+		return fmt.Errorf("set password of %s: %w", *email, err)
+	}
+	fmt.Fprintf(s.out, "password changed for %s\n", *email)
+	return nil
+}
+
+const timeFormat = "2006-01-02T15:04:05Z"
+
+// printJSON writes v as indented JSON.
+func printJSON(s stdio, v any) error {
+	enc := json.NewEncoder(s.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

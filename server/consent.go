@@ -1,0 +1,100 @@
+package server
+
+import (
+	"io"
+	"net/http"
+	"slices"
+
+	"github.com/labstack/echo/v4"
+
+	"idp/oauth"
+	"idp/templates"
+)
+
+// scopeWords describes scopes in plain words on the consent page.
+var scopeWords = map[string]string{
+	oauth.ScopeOpenID:        "Know who you are (your account identifier)",
+	oauth.ScopeProfile:       "See your name",
+	oauth.ScopeEmail:         "See your email address",
+	oauth.ScopeOfflineAccess: "Stay connected to your account when you are not using it",
+	oauth.ScopeAdmin:         "Administer this sign-in service: users, applications and signing keys",
+}
+
+func scopeLines(scopes []string) []templates.ScopeLine {
+	out := make([]templates.ScopeLine, 0, len(scopes))
+	for _, sc := range scopes {
+		d, ok := scopeWords[sc]
+		if !ok {
+			d = "Use the permission \u201c" + sc + "\u201d"
+		}
+		out = append(out, templates.ScopeLine{Name: sc, Description: d})
+	}
+	return out
+}
+
+// handleConsentPage asks the signed-in user to approve the scopes.
+func (s *Server) handleConsentPage(c echo.Context) error {
+	lc, err := s.loadRequest(c, c.QueryParam("req"))
+	if err != nil {
+		return err
+	}
+	if lc.req == nil {
+		return errRequestGone
+	}
+	_, user, err := s.currentUser(c)
+	if err != nil {
+		return err
+	}
+	if user == nil {
+		return c.Redirect(http.StatusSeeOther, loginURL(lc.req.ID))
+	}
+	scopes := lc.req.Scopes
+	if !user.HasRole("admin") {
+		scopes = slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool { return sc == oauth.ScopeAdmin })
+	}
+	page := templates.ConsentPage{
+		Base: s.base(c, "Allow access"), ClientName: clientName(lc.client), ClientID: lc.client.ID,
+		RequestID: lc.req.ID, UserEmail: user.Email, Scopes: scopeLines(scopes),
+	}
+	return s.render(c, http.StatusOK, htmlCSP(lc.req.RedirectURI), func(w io.Writer) error {
+		return s.deps.Templates.Consent(w, page)
+	})
+}
+
+// handleConsent records the user's decision: allow remembers the scopes
+// and issues a code; deny answers access_denied.
+func (s *Server) handleConsent(c echo.Context) error {
+	if err := s.checkCSRF(c); err != nil {
+		return err
+	}
+	lc, err := s.loadRequest(c, c.FormValue("req"))
+	if err != nil {
+		return err
+	}
+	if lc.req == nil {
+		return errRequestGone
+	}
+	sess, user, err := s.currentUser(c)
+	if err != nil {
+		return err
+	}
+	if user == nil {
+		return c.Redirect(http.StatusSeeOther, loginURL(lc.req.ID))
+	}
+	switch c.FormValue("decision") {
+	case "allow":
+	case "deny":
+		s.log.Info("consent denied", "request_id", requestIDOf(c), "user", user.ID, "client", lc.client.ID)
+		return s.redirectError(c, lc.req, oauth.AccessDenied("the user denied the request"))
+	default:
+		return &pageError{Status: http.StatusBadRequest, Heading: "Choose Allow or Deny", Message: "Go back and choose whether to allow access."}
+	}
+	if !user.HasRole("admin") {
+		lc.req.Scopes = slices.DeleteFunc(lc.req.Scopes, func(sc string) bool { return sc == oauth.ScopeAdmin })
+	}
+	if err := s.deps.Tokens.GrantConsent(c.Request().Context(), user.ID, lc.client.ID, lc.req.Scopes); err != nil {
+		return err
+	}
+	s.log.Info("consent granted", "request_id", requestIDOf(c), "user", user.ID, "client", lc.client.ID)
+	return s.issueCode(c, lc.req, sess, user)
+}

@@ -1,0 +1,64 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"idp/keys"
+	"idp/oauth"
+)
+
+// discoveryDoc is the OpenID Provider Metadata (OIDC Discovery 1.0 §3,
+// RFC 8414 §2). It lists exactly what works.
+type discoveryDoc struct {
+	Issuer                            string   `json:"issuer"`
+	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	UserInfoEndpoint                  string   `json:"userinfo_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	ScopesSupported                   []string `json:"scopes_supported"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	ResponseModesSupported            []string `json:"response_modes_supported"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	SubjectTypesSupported             []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	ClaimsSupported                   []string `json:"claims_supported"`
+	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
+	PromptValuesSupported             []string `json:"prompt_values_supported"`
+	AuthResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
+	RequestParameterSupported         bool     `json:"request_parameter_supported"`
+	RequestURIParameterSupported      bool     `json:"request_uri_parameter_supported"`
+	ClaimsParameterSupported          bool     `json:"claims_parameter_supported"`
+}
+
+// buildDiscovery renders the metadata once: it depends only on configuration.
+func (s *Server) buildDiscovery() ([]byte, error) {
+	doc := discoveryDoc{
+		Issuer:                            s.cfg.Issuer,
+		AuthorizationEndpoint:             s.url(pathAuthorize),
+		TokenEndpoint:                     s.url(pathToken),
+		UserInfoEndpoint:                  s.url(pathUserInfo),
+		JWKSURI:                           s.url(pathJWKS),
+		ScopesSupported:                   []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeEmail, oauth.ScopeOfflineAccess, oauth.ScopeAdmin},
+		ResponseTypesSupported:            []string{oauth.ResponseTypeCode},
+		ResponseModesSupported:            []string{oauth.ResponseModeQuery, oauth.ResponseModeFormPost},
+		GrantTypesSupported:               []string{oauth.GrantAuthorizationCode},
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  keys.Algs,
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "none"},
+		ClaimsSupported:                   []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "email", "email_verified", "name"},
+		CodeChallengeMethodsSupported:     []string{oauth.PKCES256},
+		PromptValuesSupported:             []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent},
+		AuthResponseIssParameterSupported: true,
+	}
+	return json.MarshalIndent(doc, "", "  ")
+}
+
+// handleDiscovery serves /.well-known/openid-configuration.
+func (s *Server) handleDiscovery(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+	return c.Blob(http.StatusOK, "application/json", s.discovery)
+}

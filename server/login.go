@@ -1,0 +1,134 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+
+	"idp/clients"
+	"idp/templates"
+	"idp/tokens"
+	"idp/users"
+)
+
+// loginContext is what the sign-in page needs of an optional pending
+// authorization request.
+type loginContext struct {
+	req    *tokens.AuthRequest
+	client *clients.Client
+}
+
+// loadRequest loads the pending request named by the req parameter (if
+// any) and its client. A stale id is a page in plain words.
+func (s *Server) loadRequest(c echo.Context, id string) (loginContext, error) {
+	if id == "" {
+		return loginContext{}, nil
+	}
+	ctx := c.Request().Context()
+	req, err := s.deps.Tokens.AuthRequest(ctx, id)
+	if errors.Is(err, tokens.ErrRequestGone) {
+		return loginContext{}, errRequestGone
+	}
+	if err != nil {
+		return loginContext{}, err
+	}
+	client, err := s.deps.Clients.Store().ByID(ctx, req.ClientID)
+	if err != nil {
+		return loginContext{}, errRequestGone // client deleted meanwhile
+	}
+	return loginContext{req: req, client: client}, nil
+}
+
+// handleLoginPage shows the sign-in form.
+func (s *Server) handleLoginPage(c echo.Context) error {
+	lc, err := s.loadRequest(c, c.QueryParam("req"))
+	if err != nil {
+		return err
+	}
+	if lc.req == nil {
+		if sess, _, err := s.currentUser(c); err == nil && sess != nil {
+			return c.Redirect(http.StatusSeeOther, pathAccount)
+		}
+	}
+	email := ""
+	if lc.req != nil {
+		email = lc.req.LoginHint
+	}
+	return s.renderLogin(c, http.StatusOK, lc, email, "")
+}
+
+func (s *Server) renderLogin(c echo.Context, status int, lc loginContext, email, problem string) error {
+	page := templates.LoginPage{Base: s.base(c, "Sign in"), Email: email, Error: problem}
+	var targets []string
+	if lc.req != nil {
+		page.RequestID, page.ClientName = lc.req.ID, clientName(lc.client)
+		targets = append(targets, lc.req.RedirectURI)
+	}
+	return s.render(c, status, htmlCSP(targets...), func(w io.Writer) error {
+		return s.deps.Templates.Login(w, page)
+	})
+}
+
+// handleLogin checks the credentials, starts a fresh SSO session and
+// continues the pending authorization request, if any.
+func (s *Server) handleLogin(c echo.Context) error {
+	if err := s.checkCSRF(c); err != nil {
+		return err
+	}
+	lc, err := s.loadRequest(c, c.FormValue("req"))
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	email, password := c.FormValue("email"), c.FormValue("password")
+	user, err := s.deps.Users.Authenticate(ctx, email, password)
+	if errors.Is(err, users.ErrInvalidCredentials) {
+		s.log.Info("sign-in failed", "request_id", requestIDOf(c), "remote", c.RealIP())
+		return s.renderLogin(c, http.StatusUnauthorized, lc, email, "Wrong email or password.")
+	}
+	if err != nil {
+		return err
+	}
+	// A new session id on every sign-in defeats session fixation; the old
+	// session of this browser, if any, ends.
+	if old, _, _ := s.currentUser(c); old != nil {
+		_ = s.deps.Sessions.End(ctx, old.UserID, old.ID)
+	}
+	token, sess, err := s.deps.Sessions.Start(ctx, user.ID, c.RealIP(), c.Request().UserAgent())
+	if err != nil {
+		return err
+	}
+	s.setCookie(c, cookieSession, token, s.cfg.SessionTTL)
+	s.log.Info("signed in", "request_id", requestIDOf(c), "user", user.ID)
+	if lc.req == nil {
+		return c.Redirect(http.StatusSeeOther, pathAccount)
+	}
+	if err := s.deps.Tokens.MarkLoggedIn(ctx, lc.req.ID); err != nil {
+		return err
+	}
+	now := s.now()
+	lc.req.LoggedInAt = &now
+	return s.continueAuthorization(c, lc.client, lc.req, sess, user)
+}
+
+// clientName is what users see for a client: its name, else its id.
+func clientName(c *clients.Client) string {
+	if c == nil {
+		return ""
+	}
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
+}
+
+// loginURL sends a signed-out browser to sign in, then back to a request.
+func loginURL(reqID string) string {
+	if reqID == "" {
+		return pathLogin
+	}
+	return pathLogin + "?req=" + url.QueryEscape(reqID)
+}

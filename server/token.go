@@ -1,0 +1,90 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+
+	"idp/clients"
+	"idp/db"
+	"idp/oauth"
+	"idp/tokens"
+)
+
+// grantHandler redeems one grant type for an authenticated client.
+type grantHandler func(c echo.Context, client *clients.Client, form url.Values) (*tokens.Response, error)
+
+// handleToken is the token endpoint (RFC 6749 §3.2) as a pipeline: parse
+// the form, authenticate the client, check it may use the grant, run the
+// grant, write the response with Cache-Control: no-store.
+func (s *Server) handleToken(c echo.Context) error {
+	form, err := tokenForm(c)
+	if err != nil {
+		return err
+	}
+	client, err := s.authenticateClient(c, form)
+	if err != nil {
+		return err
+	}
+	grants := map[string]grantHandler{
+		oauth.GrantAuthorizationCode: s.grantAuthorizationCode,
+	}
+	gt := form.Get("grant_type")
+	handler, ok := grants[gt]
+	switch {
+	case gt == "":
+		return oauth.InvalidRequest("grant_type is missing")
+	case !ok:
+		return oauth.UnsupportedGrantType(fmt.Sprintf("grant_type %q is not supported", gt))
+	case !client.AllowsGrant(gt):
+		return oauth.UnauthorizedClient(fmt.Sprintf("this client may not use grant_type %s", gt))
+	}
+	resp, err := handler(c, client, form)
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	return c.JSON(http.StatusOK, resp)
+}
+
+// tokenForm reads an application/x-www-form-urlencoded body (RFC 6749
+// §4.1.3) and refuses repeated parameters (§3.2).
+func tokenForm(c echo.Context) (url.Values, error) {
+	r := c.Request()
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, oauth.InvalidRequest("the body must be application/x-www-form-urlencoded")
+	}
+	if err := r.ParseForm(); err != nil {
+		return nil, oauth.InvalidRequest("the body is not a valid form")
+	}
+	for k, v := range r.PostForm {
+		if len(v) > 1 && k != "resource" {
+			return nil, oauth.InvalidRequest(fmt.Sprintf("parameter %s is repeated", k))
+		}
+	}
+	return r.PostForm, nil
+}
+
+// grantAuthorizationCode redeems a code (RFC 6749 §4.1.3, RFC 7636 §4.5).
+func (s *Server) grantAuthorizationCode(c echo.Context, client *clients.Client, form url.Values) (*tokens.Response, error) {
+	ctx := c.Request().Context()
+	grant, err := s.deps.Tokens.RedeemCode(ctx, client.ID, form.Get("code"), form.Get("redirect_uri"), form.Get("code_verifier"))
+	if err != nil {
+		return nil, err
+	}
+	user, err := s.deps.Users.Store().ByID(ctx, grant.UserID)
+	if errors.Is(err, db.ErrNotFound) || (err == nil && user.Disabled) {
+		return nil, oauth.InvalidGrant("the user is no longer allowed to sign in")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.deps.Tokens.Mint(ctx, client.SigningAlg, grant, user)
+}

@@ -1,0 +1,171 @@
+package server_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"idp/server/servertest"
+)
+
+// get fetches url with optional headers.
+func get(t *testing.T, url string, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	// A plain Transport would add and strip gzip itself; disable that so
+	// the test sees exactly what the server sent.
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func TestDiscovery(t *testing.T) {
+	env := servertest.New(t)
+	resp, body := get(t, env.URL+"/.well-known/openid-configuration")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Fatalf("status %d, content type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["issuer"] != env.URL {
+		t.Errorf("issuer = %v, want %s", doc["issuer"], env.URL)
+	}
+	if doc["jwks_uri"] != env.URL+"/.well-known/jwks.json" {
+		t.Errorf("jwks_uri = %v", doc["jwks_uri"])
+	}
+	for _, k := range []string{"response_types_supported", "subject_types_supported", "id_token_signing_alg_values_supported"} {
+		if _, ok := doc[k].([]any); !ok {
+			t.Errorf("discovery lacks %s (OIDC Discovery §3 REQUIRED)", k)
+		}
+	}
+	algs := doc["id_token_signing_alg_values_supported"].([]any)
+	if len(algs) != 2 || algs[0] != "RS256" || algs[1] != "ES256" {
+		t.Errorf("algs = %v", algs)
+	}
+	if resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Error("discovery lacks CORS")
+	}
+}
+
+func TestJWKS(t *testing.T) {
+	env := servertest.New(t)
+	resp, body := get(t, env.URL+"/.well-known/jwks.json")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "public, max-age=300" {
+		t.Errorf("Cache-Control = %q", cc)
+	}
+	etag := resp.Header.Get("ETag")
+	if !strings.HasPrefix(etag, `"`) || !strings.HasSuffix(etag, `"`) {
+		t.Errorf("ETag %q is not a strong quoted tag", etag)
+	}
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &set); err != nil {
+		t.Fatal(err)
+	}
+	perAlg := map[string]int{}
+	for _, k := range set.Keys {
+		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
+			if _, ok := k[private]; ok {
+				t.Errorf("key %v carries private member %q", k["kid"], private)
+			}
+		}
+		if k["use"] != "sig" || k["kid"] == "" {
+			t.Errorf("key lacks use=sig or kid: %v", k)
+		}
+		perAlg[k["alg"].(string)]++
+	}
+	// Each alg publishes its active key and its next key (CONTRACT.md).
+	if perAlg["RS256"] != 2 || perAlg["ES256"] != 2 {
+		t.Errorf("keys per alg = %v, want 2 RS256 (active, next) and 2 ES256", perAlg)
+	}
+
+	t.Run("If-None-Match gives 304", func(t *testing.T) {
+		r, b := get(t, env.URL+"/.well-known/jwks.json", "If-None-Match", etag)
+		if r.StatusCode != http.StatusNotModified || len(b) != 0 {
+			t.Fatalf("status %d, %d bytes", r.StatusCode, len(b))
+		}
+		r, _ = get(t, env.URL+"/.well-known/jwks.json", "If-None-Match", `"other"`)
+		if r.StatusCode != 200 {
+			t.Fatalf("stale tag: status %d", r.StatusCode)
+		}
+	})
+	t.Run("gzip", func(t *testing.T) {
+		r, b := get(t, env.URL+"/.well-known/jwks.json", "Accept-Encoding", "gzip")
+		if r.Header.Get("Content-Encoding") != "gzip" {
+			t.Fatalf("Content-Encoding = %q", r.Header.Get("Content-Encoding"))
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, _ := io.ReadAll(zr)
+		if !bytes.Equal(plain, body) {
+			t.Fatal("gzip body differs from the plain one")
+		}
+	})
+	t.Run("rotation changes the ETag", func(t *testing.T) {
+		env.Clock.Advance(6 * time.Minute)
+		if _, err := env.Keys.Rotate(context.Background(), "RS256", false); err != nil {
+			t.Fatal(err)
+		}
+		r, _ := get(t, env.URL+"/.well-known/jwks.json", "If-None-Match", etag)
+		if r.StatusCode != 200 || r.Header.Get("ETag") == etag {
+			t.Fatalf("after rotation: status %d, ETag %q (old %q)", r.StatusCode, r.Header.Get("ETag"), etag)
+		}
+	})
+}
+
+func TestHealthAndReady(t *testing.T) {
+	env := servertest.New(t)
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if r, b := get(t, env.URL+p); r.StatusCode != 200 {
+			t.Errorf("%s: %d %s", p, r.StatusCode, b)
+		}
+	}
+	env.DB.Close()
+	if r, _ := get(t, env.URL+"/readyz"); r.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("readyz with the database closed: %d", r.StatusCode)
+	}
+	if r, _ := get(t, env.URL+"/healthz"); r.StatusCode != 200 {
+		t.Errorf("healthz must not depend on the database: %d", r.StatusCode)
+	}
+}
+
+func TestUnknownPathIsNotEchoDefault(t *testing.T) {
+	env := servertest.New(t)
+	r, b := get(t, env.URL+"/no/such/thing")
+	if r.StatusCode != 404 || bytes.Contains(b, []byte(`"message"`)) {
+		t.Fatalf("status %d body %s", r.StatusCode, b)
+	}
+	var e map[string]string
+	if err := json.Unmarshal(b, &e); err != nil || e["error"] == "" {
+		t.Fatalf("body %s is not a spec-shaped error", b)
+	}
+	if r.Header.Get("X-Request-Id") == "" || r.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Error("request id or security headers missing")
+	}
+	r, _ = get(t, env.URL+"/.well-known/jwks.json")
+	if r.Header.Get("Cache-Control") == "no-store" {
+		t.Error("JWKS must be cacheable")
+	}
+}

@@ -1,0 +1,141 @@
+package sessions
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"idp/db"
+)
+
+// Session is one signed-in browser.
+type Session struct {
+	// ID is a public handle (for the account page); it grants nothing.
+	ID string
+	// TokenHash is the SHA-256 of the cookie secret.
+	TokenHash string
+	UserID    string
+	// AuthTime is when the user last entered their password (OIDC auth_time).
+	AuthTime   time.Time
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+	IP         string
+	UserAgent  string
+}
+
+// ErrNoSession means the cookie names no live session.
+var ErrNoSession = errors.New("no live session")
+
+// Service starts, finds and ends sessions.
+type Service struct {
+	store *Store
+	ttl   time.Duration
+	now   func() time.Time
+}
+
+// NewService returns a Service whose sessions last ttl from sign-in.
+func NewService(store *Store, ttl time.Duration, now func() time.Time) *Service {
+	return &Service{store: store, ttl: ttl, now: now}
+}
+
+// Store returns the underlying store.
+func (s *Service) Store() *Store { return s.store }
+
+// Start creates a session for a user who has just authenticated and
+// returns the secret to put in the cookie. A fresh secret on every sign-in
+// defeats session fixation.
+func (s *Service) Start(ctx context.Context, userID, ip, userAgent string) (string, *Session, error) {
+	token := random(32)
+	now := s.now().UTC()
+	sess := &Session{
+		ID:         random(16),
+		TokenHash:  Hash(token),
+		UserID:     userID,
+		AuthTime:   now,
+		CreatedAt:  now,
+		LastSeenAt: now,
+		ExpiresAt:  now.Add(s.ttl),
+		IP:         truncate(ip, 64),
+		UserAgent:  truncate(userAgent, 256),
+	}
+	if err := s.store.Create(ctx, sess); err != nil {
+		return "", nil, fmt.Errorf("start session: %w", err)
+	}
+	return token, sess, nil
+}
+
+// Lookup returns the live session for a cookie secret, or ErrNoSession.
+func (s *Service) Lookup(ctx context.Context, token string) (*Session, error) {
+	if token == "" || len(token) > 128 {
+		return nil, ErrNoSession
+	}
+	sess, err := s.store.ByTokenHash(ctx, Hash(token))
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up session: %w", err)
+	}
+	now := s.now()
+	if !now.Before(sess.ExpiresAt) {
+		return nil, ErrNoSession
+	}
+	// Record activity at most once a minute: the account page shows it, and
+	// a write per request would be wasted.
+	if now.Sub(sess.LastSeenAt) > time.Minute {
+		if err := s.store.Touch(ctx, sess.ID, now.UTC()); err == nil {
+			sess.LastSeenAt = now.UTC()
+		}
+	}
+	return sess, nil
+}
+
+// End ends one session of a user; ending a session of someone else is
+// ErrNoSession, so the account page cannot be used to probe ids.
+func (s *Service) End(ctx context.Context, userID, id string) error {
+	n, err := s.store.Delete(ctx, userID, id)
+	if err != nil {
+		return fmt.Errorf("end session: %w", err)
+	}
+	if n == 0 {
+		return ErrNoSession
+	}
+	return nil
+}
+
+// EndAll ends every session of a user ("sign out everywhere").
+func (s *Service) EndAll(ctx context.Context, userID string) error {
+	if _, err := s.store.DeleteUser(ctx, userID); err != nil {
+		return fmt.Errorf("end sessions: %w", err)
+	}
+	return nil
+}
+
+// List returns the live sessions of a user, newest first.
+func (s *Service) List(ctx context.Context, userID string) ([]Session, error) {
+	return s.store.ListUser(ctx, userID, s.now().UTC())
+}
+
+// Hash is the stored form of a session secret.
+func Hash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func random(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

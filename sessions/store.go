@@ -1,0 +1,96 @@
+package sessions
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+
+	"idp/db"
+)
+
+// row is the sessions table.
+type row struct {
+	ID         string `gorm:"primaryKey"`
+	TokenHash  string
+	UserID     string
+	AuthTime   time.Time
+	CreatedAt  time.Time `gorm:"autoCreateTime:false"`
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+	IP         string `gorm:"column:ip"`
+	UserAgent  string
+}
+
+func (row) TableName() string { return "sessions" }
+
+func (r row) session() Session { return Session(r) }
+
+// Store persists sessions.
+type Store struct{ g *gorm.DB }
+
+// NewStore returns a Store over g.
+func NewStore(g *gorm.DB) *Store { return &Store{g: g} }
+
+// Create inserts a session.
+func (s *Store) Create(ctx context.Context, sess *Session) error {
+	r := row(*sess)
+	return db.Map(db.Conn(ctx, s.g).Create(&r).Error)
+}
+
+// ByTokenHash finds a session by the hash of its secret.
+func (s *Store) ByTokenHash(ctx context.Context, hash string) (*Session, error) {
+	var r row
+	if err := db.Map(db.Conn(ctx, s.g).Where("token_hash = ?", hash).Take(&r).Error); err != nil {
+		return nil, err
+	}
+	sess := r.session()
+	return &sess, nil
+}
+
+// ByID finds a session by its public id.
+func (s *Store) ByID(ctx context.Context, id string) (*Session, error) {
+	var r row
+	if err := db.Map(db.Conn(ctx, s.g).Where("id = ?", id).Take(&r).Error); err != nil {
+		return nil, err
+	}
+	sess := r.session()
+	return &sess, nil
+}
+
+// Touch records activity.
+func (s *Store) Touch(ctx context.Context, id string, at time.Time) error {
+	return db.Map(db.Conn(ctx, s.g).Model(&row{}).Where("id = ?", id).Update("last_seen_at", at).Error)
+}
+
+// Delete removes one session of a user and reports how many rows went.
+func (s *Store) Delete(ctx context.Context, userID, id string) (int64, error) {
+	res := db.Conn(ctx, s.g).Where("id = ? AND user_id = ?", id, userID).Delete(&row{})
+	return res.RowsAffected, db.Map(res.Error)
+}
+
+// DeleteUser removes every session of a user.
+func (s *Store) DeleteUser(ctx context.Context, userID string) (int64, error) {
+	res := db.Conn(ctx, s.g).Where("user_id = ?", userID).Delete(&row{})
+	return res.RowsAffected, db.Map(res.Error)
+}
+
+// ListUser returns a user's sessions that have not expired, newest first.
+func (s *Store) ListUser(ctx context.Context, userID string, now time.Time) ([]Session, error) {
+	var rows []row
+	err := db.Conn(ctx, s.g).Where("user_id = ? AND expires_at > ?", userID, now).
+		Order("created_at DESC").Find(&rows).Error
+	out := make([]Session, len(rows))
+	for i, r := range rows {
+		out[i] = r.session()
+	}
+	return out, db.Map(err)
+}
+
+// DeleteExpired removes up to limit expired sessions and reports how many.
+// Small batches keep the write lock short.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
+	sub := db.Conn(ctx, s.g).Model(&row{}).Select("id").Where("expires_at <= ?", now).Limit(limit)
+	res := db.Conn(ctx, s.g).Where("id IN (?)", sub).Delete(&row{})
+	return res.RowsAffected, db.Map(res.Error)
+}

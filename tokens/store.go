@@ -1,0 +1,193 @@
+package tokens
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"idp/db"
+)
+
+type authRequestRow struct {
+	ID                  string `gorm:"primaryKey"`
+	ClientID            string
+	RedirectURI         string
+	ResponseMode        string
+	Scope               string
+	State               string
+	Nonce               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Prompt              string
+	MaxAge              *int
+	LoginHint           string
+	Resources           []string `gorm:"serializer:json"`
+	LoggedInAt          *time.Time
+	CreatedAt           time.Time `gorm:"autoCreateTime:false"`
+	ExpiresAt           time.Time
+}
+
+func (authRequestRow) TableName() string { return "auth_requests" }
+
+type codeRow struct {
+	CodeHash            string `gorm:"primaryKey"`
+	ClientID            string
+	UserID              string
+	SessionID           string
+	RedirectURI         string
+	Scope               string
+	Nonce               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Resources           []string `gorm:"serializer:json"`
+	AuthTime            time.Time
+	CreatedAt           time.Time `gorm:"autoCreateTime:false"`
+	ExpiresAt           time.Time
+	UsedAt              *time.Time
+	AccessJTI           string `gorm:"column:access_jti"`
+	AccessExpiresAt     *time.Time
+	RefreshFamily       string
+}
+
+func (codeRow) TableName() string { return "auth_codes" }
+
+type consentRow struct {
+	UserID    string    `gorm:"primaryKey"`
+	ClientID  string    `gorm:"primaryKey"`
+	Scopes    []string  `gorm:"serializer:json"`
+	CreatedAt time.Time `gorm:"autoCreateTime:false"`
+	UpdatedAt time.Time `gorm:"autoUpdateTime:false"`
+}
+
+func (consentRow) TableName() string { return "consents" }
+
+type revokedRow struct {
+	JTI       string `gorm:"column:jti;primaryKey"`
+	ExpiresAt time.Time
+}
+
+func (revokedRow) TableName() string { return "revoked_tokens" }
+
+// codeRetention is how long a code row outlives its expiry.
+const codeRetention = 24 * time.Hour
+
+// Store persists the issued artefacts of this package.
+type Store struct{ g *gorm.DB }
+
+// NewStore returns a Store over g.
+func NewStore(g *gorm.DB) *Store { return &Store{g: g} }
+
+// tx runs fn in one transaction shared by every store that joins ctx.
+func (s *Store) tx(ctx context.Context, fn func(ctx context.Context) error) error {
+	return db.Tx(ctx, s.g, fn)
+}
+
+// createAuthRequest inserts a pending authorization request.
+func (s *Store) createAuthRequest(ctx context.Context, r *authRequestRow) error {
+	return db.Map(db.Conn(ctx, s.g).Create(r).Error)
+}
+
+// authRequest finds a pending request by id, expired or not.
+func (s *Store) authRequest(ctx context.Context, id string) (*authRequestRow, error) {
+	var r authRequestRow
+	if err := db.Map(db.Conn(ctx, s.g).Where("id = ?", id).Take(&r).Error); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// MarkLoggedIn records that the user signed in for request id.
+func (s *Store) MarkLoggedIn(ctx context.Context, id string, at time.Time) error {
+	return db.Map(db.Conn(ctx, s.g).Model(&authRequestRow{}).Where("id = ?", id).Update("logged_in_at", at).Error)
+}
+
+// DeleteAuthRequest removes a request once it is answered; it reports
+// whether this call removed it, so a double submit issues one code.
+func (s *Store) DeleteAuthRequest(ctx context.Context, id string) (bool, error) {
+	res := db.Conn(ctx, s.g).Where("id = ?", id).Delete(&authRequestRow{})
+	return res.RowsAffected == 1, db.Map(res.Error)
+}
+
+// createCode inserts an authorization code.
+func (s *Store) createCode(ctx context.Context, c *codeRow) error {
+	return db.Map(db.Conn(ctx, s.g).Create(c).Error)
+}
+
+// code finds a code by hash.
+func (s *Store) code(ctx context.Context, hash string) (*codeRow, error) {
+	var r codeRow
+	if err := db.Map(db.Conn(ctx, s.g).Where("code_hash = ?", hash).Take(&r).Error); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// ClaimCode marks a code used and records what its redemption issues, in
+// one conditional update: of any number of concurrent redeemers exactly one
+// sees true.
+func (s *Store) ClaimCode(ctx context.Context, hash string, now time.Time, jti string, accessExp time.Time, family string) (bool, error) {
+	res := db.Conn(ctx, s.g).Model(&codeRow{}).
+		Where("code_hash = ? AND used_at IS NULL AND expires_at > ?", hash, now).
+		Updates(map[string]any{"used_at": now, "access_jti": jti, "access_expires_at": accessExp, "refresh_family": family})
+	return res.RowsAffected == 1, db.Map(res.Error)
+}
+
+// Consent returns the scopes a user has approved for a client.
+func (s *Store) Consent(ctx context.Context, userID, clientID string) ([]string, error) {
+	var r consentRow
+	err := db.Map(db.Conn(ctx, s.g).Where("user_id = ? AND client_id = ?", userID, clientID).Take(&r).Error)
+	return r.Scopes, err
+}
+
+// SaveConsent stores the approved scopes (an upsert: the caller passes the
+// union of old and new).
+func (s *Store) SaveConsent(ctx context.Context, userID, clientID string, scopes []string, now time.Time) error {
+	r := consentRow{UserID: userID, ClientID: clientID, Scopes: scopes, CreatedAt: now, UpdatedAt: now}
+	return db.Map(db.Conn(ctx, s.g).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "user_id"}, {Name: "client_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"scopes", "updated_at"}),
+	}).Create(&r).Error)
+}
+
+// DeleteConsent forgets a user's consent for a client.
+func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) error {
+	return db.Map(db.Conn(ctx, s.g).Where("user_id = ? AND client_id = ?", userID, clientID).Delete(&consentRow{}).Error)
+}
+
+// RevokeJTI puts an access token on the denylist until it expires.
+// Revoking twice is harmless.
+func (s *Store) RevokeJTI(ctx context.Context, jti string, exp time.Time) error {
+	return db.Map(db.Conn(ctx, s.g).Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&revokedRow{JTI: jti, ExpiresAt: exp}).Error)
+}
+
+// Revoked reports whether an access token's jti is on the denylist.
+func (s *Store) Revoked(ctx context.Context, jti string) (bool, error) {
+	var n int64
+	err := db.Conn(ctx, s.g).Model(&revokedRow{}).Where("jti = ?", jti).Count(&n).Error
+	return n > 0, db.Map(err)
+}
+
+// DeleteExpired purges up to limit expired rows from each table and
+// reports how many went; small batches keep write locks short.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
+	var total int64
+	purge := func(model any, key, cond string, cutoff time.Time) error {
+		sub := db.Conn(ctx, s.g).Model(model).Select(key).Where(cond, cutoff).Limit(limit)
+		res := db.Conn(ctx, s.g).Where(key+" IN (?)", sub).Delete(model)
+		total += res.RowsAffected
+		return db.Map(res.Error)
+	}
+	if err := purge(&authRequestRow{}, "id", "expires_at <= ?", now); err != nil {
+		return total, err
+	}
+	// Codes are kept a day past expiry so a late replay is still recognised
+	// and can revoke what the code issued.
+	if err := purge(&codeRow{}, "code_hash", "expires_at <= ?", now.Add(-codeRetention)); err != nil {
+		return total, err
+	}
+	err := purge(&revokedRow{}, "jti", "expires_at <= ?", now)
+	return total, err
+}
