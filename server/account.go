@@ -7,6 +7,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"idp/db"
+	"idp/oauth"
 	"idp/sessions"
 	"idp/templates"
 )
@@ -29,6 +31,20 @@ func (s *Server) handleAccount(c echo.Context) error {
 	page := templates.AccountPage{
 		Base: s.base(c, "Your account"), Email: user.Email, Name: user.Name, Roles: user.Roles,
 		IsAdmin: user.HasRole("admin"), Notice: noticeText(c.QueryParam("notice")),
+	}
+	grants, err := s.deps.Tokens.Grants(c.Request().Context(), user.ID)
+	if err != nil {
+		return err
+	}
+	for _, g := range grants {
+		name := g.ClientID
+		if cl, err := s.deps.Clients.Store().ByID(c.Request().Context(), g.ClientID); err == nil {
+			name = clientName(cl)
+		}
+		page.Grants = append(page.Grants, templates.AccountGrant{
+			ID: g.ID, Client: name, Created: g.CreatedAt.Format(accountTime), LastUsed: g.LastUsedAt.Format(accountTime),
+			IP: g.IP, UserAgent: g.UserAgent,
+		})
 	}
 	for _, x := range list {
 		page.Sessions = append(page.Sessions, templates.AccountSession{
@@ -77,6 +93,26 @@ func (s *Server) handleAccountSessionRevoke(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, pathAccount+"?notice=session-ended")
 }
 
+// handleAccountGrantRevoke revokes one of the user's offline-access grants
+// (a refresh family and its live access tokens).
+func (s *Server) handleAccountGrantRevoke(c echo.Context) error {
+	if err := s.checkCSRF(c); err != nil {
+		return err
+	}
+	_, user, err := s.currentUser(c)
+	if err != nil {
+		return err
+	}
+	if user == nil {
+		return c.Redirect(http.StatusSeeOther, pathLogin)
+	}
+	err = s.deps.Tokens.RevokeGrant(c.Request().Context(), user.ID, c.FormValue("id"))
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, pathAccount+"?notice=grant-revoked")
+}
+
 // handleLogoutAll ends every session of the user ("sign out everywhere").
 func (s *Server) handleLogoutAll(c echo.Context) error {
 	if err := s.checkCSRF(c); err != nil {
@@ -90,28 +126,40 @@ func (s *Server) handleLogoutAll(c echo.Context) error {
 		if err := s.deps.Sessions.EndAll(c.Request().Context(), user.ID); err != nil {
 			return err
 		}
+		if err := s.deps.Tokens.RevokeUserGrants(c.Request().Context(), user.ID); err != nil {
+			return err
+		}
 		s.log.Info("signed out everywhere", "request_id", requestIDOf(c), "user", user.ID)
 	}
 	s.setCookie(c, cookieSession, "", -1)
 	return s.renderSignedOut(c, "")
 }
 
-// handleLogout ends this browser's session (the account page's button).
+// handleLogout is the confirmed sign-out: the account page's button, and
+// the confirmation page of RP-initiated logout, whose fields are validated
+// again here.
 func (s *Server) handleLogout(c echo.Context) error {
 	if err := s.checkCSRF(c); err != nil {
 		return err
+	}
+	if err := c.Request().ParseForm(); err != nil {
+		return oauth.InvalidRequest("the form is malformed").WithoutRedirect()
+	}
+	lr, err := s.parseLogout(c, c.Request().PostForm)
+	if err != nil {
+		return err
+	}
+	if c.FormValue("decision") == "stay" {
+		return c.Redirect(http.StatusSeeOther, pathAccount)
 	}
 	sess, _, err := s.currentUser(c)
 	if err != nil {
 		return err
 	}
-	if sess != nil {
-		if err := s.deps.Sessions.End(c.Request().Context(), sess.UserID, sess.ID); err != nil && !errors.Is(err, sessions.ErrNoSession) {
-			return err
-		}
+	if err := s.endSession(c, sess); err != nil {
+		return err
 	}
-	s.setCookie(c, cookieSession, "", -1)
-	return s.renderSignedOut(c, "")
+	return s.afterLogout(c, lr)
 }
 
 func (s *Server) renderSignedOut(c echo.Context, clientName string) error {

@@ -23,7 +23,8 @@ import (
 // after that they go back to the client with state and iss (RFC 9207).
 func (s *Server) handleAuthorize(c echo.Context) error {
 	params, err := authorizeParams(c)
-	if err != nil {
+	var perr *oauth.Error
+	if err != nil && (!errors.As(err, &perr) || perr.NoRedirect) {
 		return err
 	}
 	client, redirectURI, err := s.authorizeClient(c.Request().Context(), params)
@@ -31,6 +32,9 @@ func (s *Server) handleAuthorize(c echo.Context) error {
 		return err
 	}
 	req, oerr := s.parseAuthorize(client, redirectURI, params)
+	if perr != nil {
+		oerr = perr // a repeated parameter, reported to the now-known client
+	}
 	if oerr != nil {
 		return s.redirectError(c, req, oerr)
 	}
@@ -42,7 +46,10 @@ func (s *Server) handleAuthorize(c echo.Context) error {
 }
 
 // authorizeParams reads the query (GET) or form body (POST). A parameter
-// sent twice is refused (RFC 6749 §3.1).
+// sent twice is refused (RFC 6749 §3.1), except resource, which RFC 8707 §2
+// allows to repeat. The values come back with that error so it can be
+// redirected once the client is known (§4.1.2.1) — unless the repeated
+// parameter decides where the answer goes, which makes it a page.
 func authorizeParams(c echo.Context) (url.Values, error) {
 	var v url.Values
 	if c.Request().Method == http.MethodPost {
@@ -53,14 +60,19 @@ func authorizeParams(c echo.Context) (url.Values, error) {
 	} else {
 		v = c.QueryParams()
 	}
+	var repeated *oauth.Error
 	for k, vals := range v {
-		if len(vals) > 1 {
-			e := oauth.InvalidRequest(fmt.Sprintf("parameter %s is repeated", k))
-			if k == "client_id" || k == "redirect_uri" || k == "response_mode" || k == "state" {
-				e = e.WithoutRedirect()
-			}
-			return nil, e
+		if len(vals) < 2 || k == "resource" {
+			continue
 		}
+		e := oauth.InvalidRequest(fmt.Sprintf("parameter %s is repeated", k))
+		if k == "client_id" || k == "redirect_uri" || k == "response_mode" || k == "state" {
+			return nil, e.WithoutRedirect()
+		}
+		repeated = e
+	}
+	if repeated != nil {
+		return v, repeated
 	}
 	return v, nil
 }

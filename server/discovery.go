@@ -17,6 +17,9 @@ type discoveryDoc struct {
 	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
 	TokenEndpoint                     string   `json:"token_endpoint"`
 	UserInfoEndpoint                  string   `json:"userinfo_endpoint"`
+	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
+	EndSessionEndpoint                string   `json:"end_session_endpoint"`
 	JWKSURI                           string   `json:"jwks_uri"`
 	ScopesSupported                   []string `json:"scopes_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
@@ -25,6 +28,8 @@ type discoveryDoc struct {
 	SubjectTypesSupported             []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
+	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	ClaimsSupported                   []string `json:"claims_supported"`
 	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
 	PromptValuesSupported             []string `json:"prompt_values_supported"`
@@ -34,6 +39,10 @@ type discoveryDoc struct {
 	ClaimsParameterSupported          bool     `json:"claims_parameter_supported"`
 }
 
+// authMethods are the client authentication methods of every endpoint
+// that authenticates clients (RFC 6749 §2.3).
+var authMethods = []string{"client_secret_basic", "client_secret_post", "none"}
+
 // buildDiscovery renders the metadata once: it depends only on configuration.
 func (s *Server) buildDiscovery() ([]byte, error) {
 	doc := discoveryDoc{
@@ -41,14 +50,19 @@ func (s *Server) buildDiscovery() ([]byte, error) {
 		AuthorizationEndpoint:             s.url(pathAuthorize),
 		TokenEndpoint:                     s.url(pathToken),
 		UserInfoEndpoint:                  s.url(pathUserInfo),
+		RevocationEndpoint:                s.url(pathRevoke),
+		IntrospectionEndpoint:             s.url(pathIntrospect),
+		EndSessionEndpoint:                s.url(pathEndSession),
 		JWKSURI:                           s.url(pathJWKS),
 		ScopesSupported:                   []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeEmail, oauth.ScopeOfflineAccess, oauth.ScopeAdmin},
 		ResponseTypesSupported:            []string{oauth.ResponseTypeCode},
 		ResponseModesSupported:            []string{oauth.ResponseModeQuery, oauth.ResponseModeFormPost},
-		GrantTypesSupported:               []string{oauth.GrantAuthorizationCode},
+		GrantTypesSupported:               []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials},
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  keys.Algs,
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "none"},
+		TokenEndpointAuthMethodsSupported: authMethods,
+		RevocationAuthMethodsSupported:    authMethods,
+		IntrospectionAuthMethodsSupported: authMethods,
 		ClaimsSupported:                   []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "email", "email_verified", "name"},
 		CodeChallengeMethodsSupported:     []string{oauth.PKCES256},
 		PromptValuesSupported:             []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent},

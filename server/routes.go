@@ -11,6 +11,8 @@ const (
 	pathToken      = "/token"
 	pathUserInfo   = "/userinfo"
 	pathEndSession = "/end-session"
+	pathRevoke     = "/revoke"
+	pathIntrospect = "/introspect"
 	pathLogin      = "/login"
 	pathConsent    = "/consent"
 	pathLogout     = "/logout"
@@ -37,6 +39,12 @@ func (s *Server) routes() {
 	e.GET(pathUserInfo, s.handleUserInfo, corsAnyOrigin)
 	e.POST(pathUserInfo, s.handleUserInfo, corsAnyOrigin)
 	e.OPTIONS(pathUserInfo, preflight, corsAnyOrigin)
+	e.POST(pathRevoke, s.handleRevoke, corsAnyOrigin)
+	e.OPTIONS(pathRevoke, preflight, corsAnyOrigin)
+	e.POST(pathIntrospect, s.handleIntrospect, corsAnyOrigin)
+	e.OPTIONS(pathIntrospect, preflight, corsAnyOrigin)
+	e.GET(pathEndSession, s.handleEndSession)
+	e.POST(pathEndSession, s.handleEndSession)
 
 	e.GET(pathLogin, s.handleLoginPage)
 	e.POST(pathLogin, s.handleLogin)
@@ -45,6 +53,7 @@ func (s *Server) routes() {
 	e.POST(pathLogout, s.handleLogout)
 	e.GET(pathAccount, s.handleAccount)
 	e.POST(pathAccount+"/sessions/revoke", s.handleAccountSessionRevoke)
+	e.POST(pathAccount+"/grants/revoke", s.handleAccountGrantRevoke)
 	e.POST(pathAccount+"/logout-all", s.handleLogoutAll)
 	e.GET("/static/*", s.handleStatic())
 

@@ -32,6 +32,8 @@ func (s *Server) handleToken(c echo.Context) error {
 	}
 	grants := map[string]grantHandler{
 		oauth.GrantAuthorizationCode: s.grantAuthorizationCode,
+		oauth.GrantRefreshToken:      s.grantRefreshToken,
+		oauth.GrantClientCredentials: s.grantClientCredentials,
 	}
 	gt := form.Get("grant_type")
 	handler, ok := grants[gt]
@@ -75,7 +77,8 @@ func tokenForm(c echo.Context) (url.Values, error) {
 // grantAuthorizationCode redeems a code (RFC 6749 §4.1.3, RFC 7636 §4.5).
 func (s *Server) grantAuthorizationCode(c echo.Context, client *clients.Client, form url.Values) (*tokens.Response, error) {
 	ctx := c.Request().Context()
-	grant, err := s.deps.Tokens.RedeemCode(ctx, client.ID, form.Get("code"), form.Get("redirect_uri"), form.Get("code_verifier"))
+	grant, err := s.deps.Tokens.RedeemCode(ctx, client, form.Get("code"), form.Get("redirect_uri"),
+		form.Get("code_verifier"), s.meta(c))
 	if err != nil {
 		return nil, err
 	}
@@ -87,4 +90,27 @@ func (s *Server) grantAuthorizationCode(c echo.Context, client *clients.Client, 
 		return nil, err
 	}
 	return s.deps.Tokens.Mint(ctx, client.SigningAlg, grant, user)
+}
+
+// grantRefreshToken rotates a refresh token (RFC 6749 §6).
+func (s *Server) grantRefreshToken(c echo.Context, client *clients.Client, form url.Values) (*tokens.Response, error) {
+	return s.deps.Tokens.Refresh(c.Request().Context(), client, form.Get("refresh_token"), form.Get("scope"), s.meta(c))
+}
+
+// grantClientCredentials issues a token to a confidential client acting for
+// itself (RFC 6749 §4.4); public clients cannot prove who they are.
+func (s *Server) grantClientCredentials(c echo.Context, client *clients.Client, form url.Values) (*tokens.Response, error) {
+	if client.Public {
+		return nil, oauth.UnauthorizedClient("public clients may not use client_credentials")
+	}
+	resources, e := parseResources(form["resource"])
+	if e != nil {
+		return nil, e
+	}
+	return s.deps.Tokens.ClientCredentials(c.Request().Context(), client, form.Get("scope"), resources)
+}
+
+// meta describes the request for the account page.
+func (s *Server) meta(c echo.Context) tokens.Meta {
+	return tokens.Meta{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
 }

@@ -45,7 +45,7 @@ func (s *Service) Mint(ctx context.Context, alg string, g *Grant, u *users.User)
 	if err != nil {
 		return nil, err
 	}
-	resp := &Response{AccessToken: access, TokenType: "Bearer", ExpiresIn: exp - iat, Scope: at.Scope}
+	resp := &Response{AccessToken: access, TokenType: "Bearer", ExpiresIn: exp - iat, Scope: at.Scope, RefreshToken: g.RefreshToken}
 	if u == nil || !slices.Contains(g.Scopes, oauth.ScopeOpenID) {
 		return resp, nil
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"idp/clients"
 	"idp/db"
 	"idp/oauth"
 )
@@ -25,7 +27,13 @@ type Grant struct {
 	JTI             string
 	AccessExpiresAt time.Time
 	RefreshFamily   string
+	// RefreshToken is the new refresh token to hand out, if the grant
+	// includes offline access.
+	RefreshToken string
 }
+
+// Meta describes the request for the account page's list of grants.
+type Meta struct{ IP, UserAgent string }
 
 // RedeemCode exchanges an authorization code at the token endpoint
 // (RFC 6749 §4.1.3). The bindings (client, redirect_uri, PKCE) are checked
@@ -33,7 +41,7 @@ type Grant struct {
 // the legitimate client; the claim is one conditional update, so of
 // concurrent redeemers exactly one wins. A replayed code revokes the access
 // token issued from it (RFC 6749 §4.1.2) and is refused.
-func (s *Service) RedeemCode(ctx context.Context, clientID, code, redirectURI, verifier string) (*Grant, error) {
+func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, redirectURI, verifier string, meta Meta) (*Grant, error) {
 	if code == "" || len(code) > 256 {
 		return nil, oauth.InvalidGrant("the authorization code is missing or malformed")
 	}
@@ -53,7 +61,7 @@ func (s *Service) RedeemCode(ctx context.Context, clientID, code, redirectURI, v
 	if !now.Before(row.ExpiresAt) {
 		return nil, oauth.InvalidGrant("the authorization code is invalid, expired or already used")
 	}
-	if row.ClientID != clientID {
+	if row.ClientID != client.ID {
 		return nil, oauth.InvalidGrant("the authorization code was issued to another client")
 	}
 	if redirectURI != row.RedirectURI {
@@ -68,7 +76,25 @@ func (s *Service) RedeemCode(ctx context.Context, clientID, code, redirectURI, v
 		Nonce: row.Nonce, AuthTime: row.AuthTime, Resources: row.Resources,
 		JTI: randomToken(16), AccessExpiresAt: now.Add(s.cfg.AccessTokenTTL),
 	}
-	won, err := s.store.ClaimCode(ctx, hash, now, g.JTI, g.AccessExpiresAt, g.RefreshFamily)
+	var family *familyRow
+	var first *refreshRow
+	if client.AllowsGrant(clients.GrantRefreshToken) && slices.Contains(scopes, oauth.ScopeOfflineAccess) {
+		g.RefreshFamily, g.RefreshToken = randomToken(16), randomToken(32)
+		family, first = s.newFamily(g, now, meta)
+	}
+	// Claiming the code and creating the refresh family are one unit: a
+	// replay that sees the claim also finds the family to revoke.
+	var won bool
+	err = s.store.tx(ctx, func(ctx context.Context) error {
+		var err error
+		if won, err = s.store.ClaimCode(ctx, hash, now, g.JTI, g.AccessExpiresAt, g.RefreshFamily); err != nil || !won {
+			return err
+		}
+		if family != nil {
+			return s.store.createFamily(ctx, family, first)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("claim code: %w", err)
 	}
@@ -104,4 +130,39 @@ func (s *Service) revokeReplayed(ctx context.Context, row *codeRow) {
 	if row.AccessJTI != "" && row.AccessExpiresAt != nil {
 		_ = s.store.RevokeJTI(ctx, row.AccessJTI, *row.AccessExpiresAt)
 	}
+	if row.RefreshFamily != "" {
+		_, _ = s.store.revokeFamily(ctx, row.RefreshFamily, s.now())
+	}
+}
+
+// newFamily builds the rows of a new refresh family and its first token,
+// which records the access token issued alongside it.
+func (s *Service) newFamily(g *Grant, now time.Time, meta Meta) (*familyRow, *refreshRow) {
+	f := &familyRow{
+		ID: g.RefreshFamily, ClientID: g.ClientID, UserID: g.UserID, SessionID: g.SessionID,
+		Scope: oauth.JoinScope(g.Scopes), Resources: nonNil(g.Resources), AuthTime: g.AuthTime,
+		CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
+		IP: truncate(meta.IP, 64), UserAgent: truncate(meta.UserAgent, 256),
+	}
+	return f, s.newRefreshRow(f, g.RefreshToken, "", g.JTI, g.AccessExpiresAt, now)
+}
+
+// newRefreshRow builds a token row; its idle expiry never passes the
+// family's absolute expiry.
+func (s *Service) newRefreshRow(f *familyRow, token, parent, jti string, accessExp, now time.Time) *refreshRow {
+	idle := now.Add(s.cfg.RefreshIdleTTL)
+	if idle.After(f.ExpiresAt) {
+		idle = f.ExpiresAt
+	}
+	return &refreshRow{
+		TokenHash: Hash(token), FamilyID: f.ID, ParentHash: parent, CreatedAt: now,
+		IdleExpiresAt: idle, AccessJTI: jti, AccessExpiresAt: accessExp,
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }

@@ -36,7 +36,17 @@ type Config struct {
 	CodeTTL time.Duration
 	// RequestTTL bounds how long a user may take to sign in (default 30 min).
 	RequestTTL time.Duration
-	Now        func() time.Time
+	// RefreshTokenTTL is a refresh family's absolute lifetime (default 720h).
+	RefreshTokenTTL time.Duration
+	// RefreshIdleTTL expires a refresh token unused this long (default
+	// RefreshTokenTTL, i.e. no idle limit of its own).
+	RefreshIdleTTL time.Duration
+	// ReuseGrace is how long a used refresh token still returns the same
+	// child to the same client (a lost response retried); 0 is strict.
+	ReuseGrace time.Duration
+	// SealKey (32 bytes) encrypts the child response kept for ReuseGrace.
+	SealKey []byte
+	Now     func() time.Time
 }
 
 // Service issues, redeems and verifies tokens.
@@ -62,6 +72,12 @@ func NewService(store *Store, signer Signer, verifier Verifier, us *users.Store,
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.RefreshTokenTTL == 0 {
+		cfg.RefreshTokenTTL = 720 * time.Hour
+	}
+	if cfg.RefreshIdleTTL == 0 || cfg.RefreshIdleTTL > cfg.RefreshTokenTTL {
+		cfg.RefreshIdleTTL = cfg.RefreshTokenTTL
 	}
 	return &Service{cfg: cfg, store: store, signer: signer, verifier: verifier, users: us}
 }

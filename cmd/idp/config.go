@@ -77,6 +77,7 @@ var (
 	sAddr          = setting{flag: "addr", env: "IDP_ADDR", def: ":8080", usage: "listen address"}
 	sAccessTTL     = setting{flag: "access-token-ttl", env: "IDP_ACCESS_TOKEN_TTL", def: "10m", usage: "access and ID token lifetime"}
 	sRefreshTTL    = setting{flag: "refresh-token-ttl", env: "IDP_REFRESH_TOKEN_TTL", def: "720h", usage: "refresh token absolute lifetime"}
+	sRefreshIdle   = setting{flag: "refresh-token-idle-ttl", env: "IDP_REFRESH_TOKEN_IDLE_TTL", def: "336h", usage: "a refresh token unused this long expires (capped by --refresh-token-ttl)"}
 	sReuseGrace    = setting{flag: "refresh-reuse-grace", env: "IDP_REFRESH_REUSE_GRACE", def: "10s", usage: "window in which a refresh token retried by the same client gets the same new tokens; 0s is strict"}
 	sRotation      = setting{flag: "key-rotation-interval", env: "IDP_KEY_ROTATION_INTERVAL", def: "720h", usage: "how often each algorithm's active signing key is replaced"}
 	sJWKSMaxAge    = setting{flag: "jwks-max-age", env: "IDP_JWKS_MAX_AGE", def: "5m", usage: "Cache-Control max-age of the JWKS; a next key is published at least this long before it signs"}
@@ -92,6 +93,7 @@ type Config struct {
 	MasterKeyFile     string
 	AccessTokenTTL    time.Duration
 	RefreshTokenTTL   time.Duration
+	RefreshIdleTTL    time.Duration
 	RefreshReuseGrace time.Duration
 	RotationInterval  time.Duration
 	JWKSMaxAge        time.Duration
@@ -167,6 +169,9 @@ func buildConfig(s *settings) (Config, error) {
 	}
 	if has("refresh-token-ttl") {
 		c.RefreshTokenTTL = p.duration(s.get("refresh-token-ttl"), time.Minute, 0)
+	}
+	if has("refresh-token-idle-ttl") {
+		c.RefreshIdleTTL = p.duration(s.get("refresh-token-idle-ttl"), time.Minute, 0)
 	}
 	if has("refresh-reuse-grace") {
 		c.RefreshReuseGrace = p.duration(s.get("refresh-reuse-grace"), 0, 5*time.Minute)

@@ -117,20 +117,30 @@ func keysRotate(ctx context.Context, args []string, s stdio) error {
 
 func keysRevoke(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "keys revoke", "keys revoke KID", adminSettings()...)
-	if err := parse(fs.FlagSet, args); err != nil {
-		return err
+	// The flag package stops at the first positional argument; parse on
+	// after it so `keys revoke KID --database X` works too.
+	var kids []string
+	for next := args; ; next = fs.Args()[1:] {
+		if err := parse(fs.FlagSet, next); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		kids = append(kids, fs.Arg(0))
 	}
-	if fs.NArg() != 1 {
+	if len(kids) != 1 {
 		return fmt.Errorf("keys revoke needs exactly one KID")
 	}
+	kid := kids[0]
 	e, err := adminEnv(ctx, fs, s)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	k, err := e.keys.Revoke(ctx, fs.Arg(0))
+	k, err := e.keys.Revoke(ctx, kid)
 	if err != nil {
-		return fmt.Errorf("revoke key %s: %w", fs.Arg(0), err)
+		return fmt.Errorf("revoke key %s: %w", kid, err)
 	}
 	fmt.Fprintf(s.out, "revoked %s (%s): it left the JWKS and tokens it signed no longer verify\n", k.KID, k.Alg)
 	return nil

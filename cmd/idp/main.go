@@ -87,5 +87,7 @@ func usage(w io.Writer) {
 
 // oneLine folds a multi-line error (errors.Join) into one line.
 func oneLine(s string) string {
+	// A line ending in a colon introduces the next (pgx does this).
+	s = strings.ReplaceAll(s, ":\n", ": ")
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 }

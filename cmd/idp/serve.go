@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"idp/server"
@@ -20,19 +21,11 @@ import (
 
 // serveSettings are the settings of `idp serve`: CONTRACT.md's table.
 func serveSettings() []setting {
-	return []setting{sIssuer, sAddr, sDatabase, sMasterKeyFile, sAccessTTL, sRefreshTTL, sReuseGrace, sRotation, sJWKSMaxAge, sLogFormat}
+	return []setting{sIssuer, sAddr, sDatabase, sMasterKeyFile, sAccessTTL, sRefreshTTL, sRefreshIdle, sReuseGrace, sRotation, sJWKSMaxAge, sLogFormat}
 }
 
 func runServe(ctx context.Context, args []string, s stdio) error {
-	fs := newSettingsFlagSet(s, "serve", "serve [flags]", serveSettings()...)
-	if err := parse(fs.FlagSet, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs.FlagSet); err != nil {
-		return err
-	}
-	fs.s.resolve(fs.FlagSet, osGetenv)
-	cfg, err := buildConfig(fs.s)
+	cfg, err := serveConfig(args, s)
 	if err != nil {
 		return err
 	}
@@ -43,6 +36,25 @@ func runServe(ctx context.Context, args []string, s stdio) error {
 	}
 	return serve(ctx, cfg, log, ln)
 }
+
+// serveConfig parses the flags of serve and resolves them against the
+// environment (osGetenv) and the defaults into a validated Config.
+func serveConfig(args []string, s stdio) (Config, error) {
+	fs := newSettingsFlagSet(s, "serve", "serve [flags]", serveSettings()...)
+	if err := parse(fs.FlagSet, args); err != nil {
+		return Config{}, err
+	}
+	if err := noArgs(fs.FlagSet); err != nil {
+		return Config{}, err
+	}
+	fs.s.resolve(fs.FlagSet, osGetenv)
+	return buildConfig(fs.s)
+}
+
+// wrapHandler is a test hook: when non-nil, serve runs the HTTP handler it
+// returns instead of the provider's own (tests wrap it to hold a request
+// in flight across a shutdown). Always nil in production.
+var wrapHandler func(http.Handler) http.Handler
 
 // serve runs the provider on ln until ctx ends, then shuts down gracefully:
 // in-flight requests finish (up to 25 s) before the database closes.
@@ -62,8 +74,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) e
 		ln.Close()
 		return err
 	}
+	var h http.Handler = srv
+	if wrapHandler != nil {
+		h = wrapHandler(h)
+	}
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -71,9 +87,17 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) e
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// The background loops must be gone before the deferred e.close()
+	// closes the database under them.
 	bg, stopBG := context.WithCancel(context.Background())
-	defer stopBG()
-	go tickLoop(bg, e, log)
+	var loops sync.WaitGroup
+	loops.Add(2)
+	go func() { defer loops.Done(); tickLoop(bg, e, log) }()
+	go func() {
+		defer loops.Done()
+		purgeLoop(bg, e.tokens(cfg, time.Now), sessions.NewStore(e.db.Gorm), log)
+	}()
+	defer func() { stopBG(); loops.Wait() }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -115,9 +139,16 @@ func newServer(cfg Config, e *env, log *slog.Logger) (*server.Server, error) {
 	}, server.Deps{
 		DB: e.db, Keys: e.keys, Users: e.users, Clients: e.clients, Templates: tpl,
 		Sessions: sessions.NewService(sessions.NewStore(e.db.Gorm), 24*time.Hour, now),
-		Tokens: tokens.NewService(tokens.NewStore(e.db.Gorm), e.keys, e.keys, e.users.Store(), tokens.Config{
-			Issuer: cfg.Issuer, AccessTokenTTL: cfg.AccessTokenTTL, Now: now,
-		}),
+		Tokens:   e.tokens(cfg, now),
+	})
+}
+
+// tokens builds the token service over the env.
+func (e *env) tokens(cfg Config, now func() time.Time) *tokens.Service {
+	return tokens.NewService(tokens.NewStore(e.db.Gorm), e.keys, e.keys, e.users.Store(), tokens.Config{
+		Issuer: cfg.Issuer, AccessTokenTTL: cfg.AccessTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
+		RefreshIdleTTL: cfg.RefreshIdleTTL, ReuseGrace: cfg.RefreshReuseGrace,
+		SealKey: e.master.Derive("refresh-response"), Now: now,
 	})
 }
 
@@ -165,6 +196,36 @@ func tickLoop(ctx context.Context, e *env, log *slog.Logger) {
 		case <-t.C:
 			if err := e.keys.Tick(ctx); err != nil {
 				log.Error("key rotation tick failed", "error", err.Error())
+			}
+		}
+	}
+}
+
+// purgeLoop deletes expired codes, requests, sessions, refresh families and
+// denylist entries every minute, in batches of 500 so no write lock is held
+// long enough to delay a request.
+func purgeLoop(ctx context.Context, ts *tokens.Service, ss *sessions.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for {
+			n, err := ts.Purge(ctx, 500)
+			if err == nil {
+				var m int64
+				m, err = ss.DeleteExpired(ctx, time.Now().UTC(), 500)
+				n += m
+			}
+			if err != nil {
+				log.Error("purge expired rows failed", "error", err.Error())
+				break
+			}
+			if n == 0 || ctx.Err() != nil {
+				break
 			}
 		}
 	}

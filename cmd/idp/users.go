@@ -26,7 +26,9 @@ func dispatch(ctx context.Context, group, names string, sub map[string]func(cont
 	}
 	f, ok := sub[args[0]]
 	if !ok {
-		return fmt.Errorf("unknown command %q %q (want one of %s)", group, args[0], names)
+		// A usage error like an unknown top-level command: one line, exit 2.
+		fmt.Fprintf(s.err, "idp: unknown command \"%s %s\" (want one of %s; see idp %s --help)\n", group, args[0], names, group)
+		return errUsage
 	}
 	return f(ctx, args[1:], s)
 }

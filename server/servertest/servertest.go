@@ -122,7 +122,8 @@ func New(t testing.TB, opts ...Option) *Env {
 	}
 	ss := sessions.NewService(sessions.NewStore(d.Gorm), cfg.SessionTTL, clock.Now)
 	ts2 := tokens.NewService(tokens.NewStore(d.Gorm), km, km, us.Store(), tokens.Config{
-		Issuer: cfg.Issuer, AccessTokenTTL: cfg.AccessTokenTTL, Now: clock.Now,
+		Issuer: cfg.Issuer, AccessTokenTTL: cfg.AccessTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
+		ReuseGrace: cfg.RefreshReuseGrace, SealKey: mk.Derive("refresh-response"), Now: clock.Now,
 	})
 	srv, err := server.New(cfg, server.Deps{DB: d, Keys: km, Users: us, Clients: cs, Sessions: ss, Tokens: ts2, Templates: tpl})
 	if err != nil {

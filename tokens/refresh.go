@@ -1,0 +1,195 @@
+package tokens
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"idp/clients"
+	"idp/db"
+	"idp/oauth"
+	"idp/users"
+)
+
+// errLostRace means another request claimed the refresh token first.
+var errLostRace = errors.New("refresh token claimed concurrently")
+
+// Refresh runs the refresh_token grant (RFC 6749 §6) with rotation and
+// reuse detection (RFC 9700 §4.14.2). The new tokens are minted before the
+// presented token is claimed, and the claim stores them sealed in the same
+// conditional update, so however many requests race with one token exactly
+// one child is minted, and every racer inside the grace window receives
+// that same child. A reuse after the window revokes the whole family.
+func (s *Service) Refresh(ctx context.Context, client *clients.Client, presented, scope string, meta Meta) (*Response, error) {
+	if presented == "" || len(presented) > 256 {
+		return nil, oauth.InvalidGrant("the refresh token is missing or malformed")
+	}
+	hash := Hash(presented)
+	row, fam, err := s.store.refresh(ctx, hash)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, oauth.InvalidGrant("the refresh token is invalid, expired or revoked")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load refresh token: %w", err)
+	}
+	if fam.ClientID != client.ID {
+		return nil, oauth.InvalidGrant("the refresh token was issued to another client")
+	}
+	if row.UsedAt != nil {
+		return s.reused(ctx, row, fam)
+	}
+	now := s.now()
+	switch {
+	case fam.RevokedAt != nil:
+		return nil, oauth.InvalidGrant("the refresh token is invalid, expired or revoked")
+	case !now.Before(fam.ExpiresAt) || !now.Before(row.IdleExpiresAt):
+		return nil, oauth.InvalidGrant("the refresh token has expired")
+	}
+	user, err := s.users.ByID(ctx, fam.UserID)
+	if errors.Is(err, db.ErrNotFound) || (err == nil && user.Disabled) {
+		return nil, oauth.InvalidGrant("the user is no longer allowed to sign in")
+	}
+	if err != nil {
+		return nil, err
+	}
+	resp, child, err := s.mintRefresh(ctx, client, fam, user, hash, scope, now)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := s.seal(resp, hash)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.tx(ctx, func(ctx context.Context) error {
+		won, err := s.store.claimRefresh(ctx, hash, now, sealed, now.Add(s.cfg.ReuseGrace))
+		if err != nil {
+			return err
+		}
+		if !won {
+			return errLostRace
+		}
+		return s.store.insertRefresh(ctx, child, now, truncate(meta.IP, 64), truncate(meta.UserAgent, 256))
+	})
+	if errors.Is(err, errLostRace) {
+		// The winner committed before our update returned: its child is
+		// sealed on the row now.
+		if row, fam, err = s.store.refresh(ctx, hash); err != nil {
+			return nil, fmt.Errorf("reload refresh token: %w", err)
+		}
+		return s.reused(ctx, row, fam)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rotate refresh token: %w", err)
+	}
+	return resp, nil
+}
+
+// mintRefresh signs the tokens of one refresh. The scope may narrow, never
+// widen (RFC 6749 §6); the new refresh token keeps the family's scope.
+func (s *Service) mintRefresh(ctx context.Context, client *clients.Client, fam *familyRow, user *users.User,
+	parent, scope string, now time.Time) (*Response, *refreshRow, error) {
+	granted, _ := oauth.ParseScope(fam.Scope)
+	scopes := granted
+	if scope != "" {
+		req, ok := oauth.ParseScope(scope)
+		if !ok || !oauth.Subset(req, granted) {
+			return nil, nil, oauth.InvalidScope("scope exceeds what was granted")
+		}
+		scopes = req
+	}
+	g := &Grant{
+		ClientID: fam.ClientID, UserID: fam.UserID, SessionID: fam.SessionID, Scopes: scopes,
+		AuthTime: fam.AuthTime, Resources: fam.Resources, JTI: randomToken(16),
+		AccessExpiresAt: now.Add(s.cfg.AccessTokenTTL), RefreshFamily: fam.ID, RefreshToken: randomToken(32),
+	}
+	resp, err := s.Mint(ctx, client.SigningAlg, g, user)
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp, s.newRefreshRow(fam, g.RefreshToken, parent, g.JTI, g.AccessExpiresAt, now), nil
+}
+
+// reused answers a refresh token presented again: the same response inside
+// the grace window (a lost response retried), otherwise invalid_grant and
+// the whole family revoked, newest token and its access tokens included.
+func (s *Service) reused(ctx context.Context, row *refreshRow, fam *familyRow) (*Response, error) {
+	now := s.now()
+	if fam.RevokedAt == nil && row.ChildUntil != nil && now.Before(*row.ChildUntil) && row.ChildSealed != nil {
+		resp, err := s.unseal(row.ChildSealed, row.TokenHash)
+		if err == nil {
+			return resp, nil
+		}
+		return nil, fmt.Errorf("open sealed refresh response: %w", err)
+	}
+	if _, err := s.store.revokeFamily(ctx, fam.ID, now); err != nil {
+		return nil, fmt.Errorf("revoke family: %w", err)
+	}
+	return nil, oauth.InvalidGrant("the refresh token was already used; the grant has been revoked")
+}
+
+// RevokeRefresh revokes the family of a refresh token if it belongs to the
+// client (RFC 7009). found reports whether it was a refresh token at all.
+func (s *Service) RevokeRefresh(ctx context.Context, clientID, token string) (found bool, err error) {
+	_, fam, err := s.store.refresh(ctx, Hash(token))
+	if errors.Is(err, db.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if fam.ClientID != clientID {
+		return true, nil // not this client's to revoke; say nothing
+	}
+	_, err = s.store.revokeFamily(ctx, fam.ID, s.now())
+	return true, err
+}
+
+// seal encrypts a response with AES-256-GCM; the parent token's hash is the
+// associated data, so a sealed child cannot be replayed under another row.
+func (s *Service) seal(resp *Response, parent string) ([]byte, error) {
+	plain, err := json.Marshal(resp)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := s.aead()
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return aead.Seal(nonce, nonce, plain, []byte(parent)), nil
+}
+
+func (s *Service) unseal(sealed []byte, parent string) (*Response, error) {
+	aead, err := s.aead()
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) < aead.NonceSize() {
+		return nil, errors.New("sealed response too short")
+	}
+	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], []byte(parent))
+	if err != nil {
+		return nil, err
+	}
+	var resp Response
+	return &resp, json.Unmarshal(plain, &resp)
+}
+
+func (s *Service) aead() (cipher.AEAD, error) {
+	if len(s.cfg.SealKey) != 32 {
+		return nil, errors.New("tokens: SealKey must be 32 bytes")
+	}
+	block, err := aes.NewCipher(s.cfg.SealKey)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
