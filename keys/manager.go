@@ -39,7 +39,7 @@ type Options struct {
 	// It is raised to at least CacheTTL, because a replica with a stale
 	// cache may keep signing with a just-retired key for up to CacheTTL.
 	ClockSkew time.Duration
-	// JWKSMaxAge is the JWKS Cache-Control max-age (default 5m): a next key
+	// JWKSMaxAge is the JWKS Cache-Control max-age (negative: 5m): a next key
 	// must be published at least this long before it may sign, or relying
 	// services holding a cached JWKS would reject its tokens.
 	JWKSMaxAge time.Duration
@@ -69,7 +69,7 @@ func (o Options) withDefaults() Options {
 		o.ClockSkew = DefaultClockSkew
 	}
 	o.ClockSkew = max(o.ClockSkew, o.CacheTTL)
-	if o.JWKSMaxAge <= 0 {
+	if o.JWKSMaxAge < 0 { // 0 is legitimate: the JWKS is not cached at all
 		o.JWKSMaxAge = DefaultJWKSMaxAge
 	}
 	if o.RotationInterval < 0 {

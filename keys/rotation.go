@@ -61,7 +61,9 @@ func (m *Manager) Rotate(ctx context.Context, alg string, force bool) (*Rotation
 	if next == nil {
 		return nil, fmt.Errorf("rotate %s: no next key to promote (run bootstrap)", alg)
 	}
-	if safeAt := next.CreatedAt.Add(m.opts.JWKSMaxAge); !force && m.now().Before(safeAt) {
+	// Other replicas publish a new next key up to CacheTTL after it is
+	// created; relying services may then cache the old JWKS for JWKSMaxAge.
+	if safeAt := next.CreatedAt.Add(m.opts.CacheTTL + m.opts.JWKSMaxAge); !force && m.now().Before(safeAt) {
 		return nil, &TooEarlyError{Alg: alg, PublishedAt: next.CreatedAt, SafeAt: safeAt}
 	}
 	f, err := generate(m.seal, alg, m.now())

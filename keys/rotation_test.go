@@ -21,15 +21,15 @@ func TestRotateTransitions(t *testing.T) {
 	if !errors.As(err, &early) {
 		t.Fatalf("Rotate right after bootstrap: %v, want *TooEarlyError", err)
 	}
-	if early.Alg != RS256 || !early.SafeAt.Equal(published.Add(e.opts.JWKSMaxAge)) || !early.PublishedAt.Equal(published) {
+	if early.Alg != RS256 || !early.SafeAt.Equal(published.Add(MaxCacheTTL+e.opts.JWKSMaxAge)) || !early.PublishedAt.Equal(published) {
 		t.Fatalf("TooEarlyError = %+v", early)
 	}
 	if msg := err.Error(); !strings.Contains(msg, "the next RS256 key was published at 2030-01-02T03:04:05Z") ||
-		!strings.Contains(msg, "rotating before 2030-01-02T03:09:05Z could break relying services") ||
+		!strings.Contains(msg, "rotating before 2030-01-02T03:09:10Z could break relying services") ||
 		!strings.Contains(msg, "retry then or force") {
 		t.Fatalf("message: %s", msg)
 	}
-	e.clock.Advance(e.opts.JWKSMaxAge - time.Second)
+	e.clock.Advance(MaxCacheTTL + e.opts.JWKSMaxAge - time.Second)
 	if _, err := m.Rotate(ctx, RS256, false); !errors.As(err, &early) {
 		t.Fatalf("Rotate 1s before SafeAt: %v, want *TooEarlyError", err)
 	}
@@ -91,7 +91,7 @@ func TestRotateRace(t *testing.T) {
 		t.Run(map[bool]string{false: "scheduled", true: "forced"}[force], func(t *testing.T) {
 			e := newEnv(t)
 			e.bootstrapped()
-			e.clock.Advance(e.opts.JWKSMaxAge)
+			e.clock.Advance(MaxCacheTTL + e.opts.JWKSMaxAge)
 			var barrier sync.WaitGroup
 			barrier.Add(2)
 			ms := []*Manager{e.manager(), e.manager()}
@@ -127,7 +127,7 @@ func TestRotateRace(t *testing.T) {
 func TestRotateRaceUnstaged(t *testing.T) {
 	e := newEnv(t)
 	e.bootstrapped()
-	e.clock.Advance(e.opts.JWKSMaxAge)
+	e.clock.Advance(MaxCacheTTL + e.opts.JWKSMaxAge)
 	errs := make([]error, 4)
 	var wg sync.WaitGroup
 	for i := range errs {
