@@ -52,6 +52,10 @@ type Options struct {
 	// Logger receives key events (default slog.Default()). Key material is
 	// never logged, only kids.
 	Logger *slog.Logger
+	// OnEvent, if set, is told of every key created, rotated or revoked
+	// (action "key.created", "key.rotated", "key.revoked"), with the
+	// caller's context, so the audit log can record who did it.
+	OnEvent func(ctx context.Context, action, kid, detail string)
 }
 
 // withDefaults fills zero fields and clamps the ones with hard limits.
@@ -204,4 +208,11 @@ func (m *Manager) Ready(ctx context.Context) error {
 		return fmt.Errorf("no active signing key for %s", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// event reports a key event to OnEvent, if any.
+func (m *Manager) event(ctx context.Context, action, kid, detail string) {
+	if m.opts.OnEvent != nil {
+		m.opts.OnEvent(ctx, action, kid, detail)
+	}
 }

@@ -65,6 +65,11 @@ func (m *Manager) Revoke(ctx context.Context, kid string) (*Key, error) {
 		attrs = append(attrs, "replacement", repl.row.KID)
 	}
 	m.log.Warn("signing key revoked", attrs...)
+	detail := "alg=" + r.Alg + " was=" + r.State
+	if repl != nil {
+		detail += " replacement=" + repl.row.KID
+	}
+	m.event(ctx, "key.revoked", kid, detail)
 	k := r.key()
 	k.State, k.NotAfter, k.HasPrivate = StateRevoked, c.NotAfter, false
 	if c.RetiredAt != nil {

@@ -110,6 +110,11 @@ func (m *Manager) Rotate(ctx context.Context, alg string, force bool) (*Rotation
 	}
 	m.log.Info("signing key rotated", "alg", alg, "retired", rot.Retired.KID,
 		"activated", rot.Activated.KID, "next", rot.Next.KID, "forced", force)
+	detail := fmt.Sprintf("alg=%s retired=%s activated=%s next=%s", alg, rot.Retired.KID, rot.Activated.KID, rot.Next.KID)
+	if force {
+		detail += " forced"
+	}
+	m.event(ctx, "key.rotated", rot.Activated.KID, detail)
 	return rot, nil
 }
 
@@ -145,7 +150,7 @@ func (m *Manager) tick(ctx context.Context, alg string) error {
 		since = *active.ActivatedAt
 	}
 	now := m.now()
-	if now.Before(since.Add(m.opts.RotationInterval)) || now.Before(next.CreatedAt.Add(m.opts.JWKSMaxAge)) {
+	if now.Before(since.Add(m.opts.RotationInterval)) || now.Before(next.CreatedAt.Add(m.opts.CacheTTL+m.opts.JWKSMaxAge)) {
 		return nil
 	}
 	_, err = m.Rotate(ctx, alg, false)
@@ -219,8 +224,23 @@ func (m *Manager) ensure(ctx context.Context, alg string) error {
 		}
 		for _, f := range add {
 			m.log.Info("signing key created", "alg", alg, "kid", f.row.KID, "state", f.row.State)
+			m.event(ctx, "key.created", f.row.KID, "alg="+alg+" state="+f.row.State)
 		}
 		return nil
 	}
 	return fmt.Errorf("create %s keys: lost the race to concurrent writers three times", alg)
+}
+
+// SafeAt returns when rotating alg without force becomes safe: once its
+// next key has been published for the cache interval plus the JWKS
+// max-age. The admin page uses it to warn before asking to confirm.
+func (m *Manager) SafeAt(ctx context.Context, alg string) (time.Time, error) {
+	_, next, err := m.store.pair(ctx, alg)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("safe rotation time of %s: %w", alg, err)
+	}
+	if next == nil {
+		return time.Time{}, fmt.Errorf("safe rotation time of %s: no next key", alg)
+	}
+	return next.CreatedAt.Add(m.opts.CacheTTL + m.opts.JWKSMaxAge), nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"idp/audit"
 	"idp/db"
 	"idp/oauth"
 	"idp/sessions"
@@ -82,7 +83,11 @@ func (s *Server) handleAccountSessionRevoke(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, pathLogin)
 	}
 	id := c.FormValue("id")
+	s.actAs(c, user.Email, audit.ViaWeb)
 	err = s.deps.Sessions.End(c.Request().Context(), user.ID, id)
+	if err == nil {
+		s.record(c, "session.ended", user.ID, "session="+id)
+	}
 	if err != nil && !errors.Is(err, sessions.ErrNoSession) {
 		return err
 	}
@@ -106,6 +111,7 @@ func (s *Server) handleAccountGrantRevoke(c echo.Context) error {
 	if user == nil {
 		return c.Redirect(http.StatusSeeOther, pathLogin)
 	}
+	s.actAs(c, user.Email, audit.ViaWeb)
 	err = s.deps.Tokens.RevokeGrant(c.Request().Context(), user.ID, c.FormValue("id"))
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return err
@@ -123,6 +129,8 @@ func (s *Server) handleLogoutAll(c echo.Context) error {
 		return err
 	}
 	if user != nil {
+		s.actAs(c, user.Email, audit.ViaWeb)
+		s.record(c, "logout.everywhere", user.ID, "")
 		if err := s.deps.Sessions.EndAll(c.Request().Context(), user.ID); err != nil {
 			return err
 		}

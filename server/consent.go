@@ -85,6 +85,7 @@ func (s *Server) handleConsent(c echo.Context) error {
 	case "allow":
 	case "deny":
 		s.log.Info("consent denied", "request_id", requestIDOf(c), "user", user.ID, "client", lc.client.ID)
+		s.recordAs(c, user.Email, "consent.denied", lc.client.ID, "")
 		return s.redirectError(c, lc.req, oauth.AccessDenied("the user denied the request"))
 	default:
 		return &pageError{Status: http.StatusBadRequest, Heading: "Choose Allow or Deny", Message: "Go back and choose whether to allow access."}
@@ -96,5 +97,6 @@ func (s *Server) handleConsent(c echo.Context) error {
 		return err
 	}
 	s.log.Info("consent granted", "request_id", requestIDOf(c), "user", user.ID, "client", lc.client.ID)
+	s.recordAs(c, user.Email, "consent.granted", lc.client.ID, "scope="+oauth.JoinScope(lc.req.Scopes))
 	return s.issueCode(c, lc.req, sess, user)
 }

@@ -113,6 +113,7 @@ func (s *Server) endSession(c echo.Context, sess *sessions.Session) error {
 		return err
 	}
 	s.log.Info("signed out", "request_id", requestIDOf(c), "user", sess.UserID)
+	s.recordAs(c, sess.UserID, "logout", sess.UserID, "session="+sess.ID)
 	return nil
 }
 

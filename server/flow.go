@@ -62,7 +62,9 @@ func (s *Server) needsLogin(req *tokens.AuthRequest, sess *sessions.Session) boo
 	if req.HasPrompt(oauth.PromptLogin) {
 		return true
 	}
-	return req.MaxAge != nil && s.now().Sub(sess.AuthTime) > time.Duration(*req.MaxAge)*time.Second
+	// ">=" so that max_age=0 always asks, as prompt=login does (OIDC Core
+	// §3.1.2.1), even when the sign-in happened within the same instant.
+	return req.MaxAge != nil && s.now().Sub(sess.AuthTime) >= time.Duration(*req.MaxAge)*time.Second
 }
 
 // toPage saves the request (if it is new) and sends the browser to the

@@ -87,6 +87,7 @@ func (s *Server) handleLogin(c echo.Context) error {
 	user, err := s.deps.Users.Authenticate(ctx, email, password)
 	if errors.Is(err, users.ErrInvalidCredentials) {
 		s.log.Info("sign-in failed", "request_id", requestIDOf(c), "remote", c.RealIP())
+		s.recordAs(c, email, "signin.failure", "", lc.clientDetail())
 		return s.renderLogin(c, http.StatusUnauthorized, lc, email, "Wrong email or password.")
 	}
 	if err != nil {
@@ -103,6 +104,7 @@ func (s *Server) handleLogin(c echo.Context) error {
 	}
 	s.setCookie(c, cookieSession, token, s.cfg.SessionTTL)
 	s.log.Info("signed in", "request_id", requestIDOf(c), "user", user.ID)
+	s.recordAs(c, user.Email, "signin.success", user.ID, lc.clientDetail())
 	if lc.req == nil {
 		return c.Redirect(http.StatusSeeOther, pathAccount)
 	}
@@ -131,4 +133,12 @@ func loginURL(reqID string) string {
 		return pathLogin
 	}
 	return pathLogin + "?req=" + url.QueryEscape(reqID)
+}
+
+// clientDetail names the client of a sign-in for the audit log.
+func (lc loginContext) clientDetail() string {
+	if lc.client == nil {
+		return ""
+	}
+	return "client=" + lc.client.ID
 }

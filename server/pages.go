@@ -92,7 +92,7 @@ func (s *Server) renderError(c echo.Context, e *pageError) {
 func wantsHTML(c echo.Context) bool {
 	switch p := c.Path(); {
 	case p == pathAuthorize || p == pathLogin || p == pathConsent || p == pathEndSession ||
-		p == pathLogout || strings.HasPrefix(p, pathAccount):
+		p == pathLogout || strings.HasPrefix(p, pathAccount) || strings.HasPrefix(p, "/admin"):
 		return true
 	}
 	return strings.Contains(c.Request().Header.Get("Accept"), "text/html") && c.Path() == ""

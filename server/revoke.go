@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"idp/audit"
 	"idp/oauth"
 )
 
@@ -21,6 +22,7 @@ func (s *Server) handleRevoke(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.actAs(c, "client:"+client.ID, audit.ViaAPI)
 	token := form.Get("token")
 	if token == "" {
 		return oauth.InvalidRequest("token is missing")

@@ -1,6 +1,11 @@
 package server
 
-import "github.com/labstack/echo/v4/middleware"
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
 
 // Paths of every endpoint. The well-known ones are fixed by the specs; the
 // rest are found through discovery.
@@ -56,6 +61,31 @@ func (s *Server) routes() {
 	e.POST(pathAccount+"/grants/revoke", s.handleAccountGrantRevoke)
 	e.POST(pathAccount+"/logout-all", s.handleLogoutAll)
 	e.GET("/static/*", s.handleStatic())
+
+	admin := e.Group("/admin", s.requireAdmin)
+	admin.GET("", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/admin/keys") })
+	admin.GET("/keys", s.handleAdminKeys)
+	admin.POST("/keys/rotate", s.handleAdminRotate)
+	admin.POST("/keys/revoke", s.handleAdminRevoke)
+	admin.GET("/users", s.handleAdminUsers)
+	admin.POST("/users", s.handleAdminCreateUser)
+	admin.POST("/users/disable", s.handleAdminDisableUser)
+	admin.GET("/clients", s.handleAdminClients)
+	admin.POST("/clients", s.handleAdminCreateClient)
+	admin.POST("/clients/delete", s.handleAdminDeleteClient)
+	admin.GET("/audit", s.handleAdminAudit)
+
+	api := e.Group("/api/admin", s.requireAdminToken)
+	api.GET("/keys", s.apiKeys)
+	api.POST("/keys/rotate", s.apiRotate)
+	api.POST("/keys/:kid/revoke", s.apiRevoke)
+	api.GET("/users", s.apiUsers)
+	api.POST("/users", s.apiCreateUser)
+	api.POST("/users/:id/disable", s.apiDisableUser)
+	api.GET("/clients", s.apiClients)
+	api.POST("/clients", s.apiCreateClient)
+	api.DELETE("/clients/:id", s.apiDeleteClient)
+	api.GET("/audit", s.apiAudit)
 
 	e.GET(pathHealthz, s.handleHealthz)
 	e.GET(pathReadyz, s.handleReadyz)

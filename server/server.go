@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"idp/audit"
 	"idp/clients"
 	"idp/keys"
 	"idp/sessions"
@@ -31,6 +32,9 @@ type Config struct {
 	RefreshReuseGrace time.Duration
 	// JWKSMaxAge is the Cache-Control max-age of the JWKS.
 	JWKSMaxAge time.Duration
+	// KeyRotationInterval is shown on the admin keys page and drives its
+	// timeline.
+	KeyRotationInterval time.Duration
 	// SessionTTL is the lifetime of an SSO session (default 24h).
 	SessionTTL time.Duration
 	// CSRFKey keys the HMAC that binds form tokens to the browser's CSRF
@@ -56,6 +60,7 @@ type Deps struct {
 	Sessions  *sessions.Service
 	Tokens    *tokens.Service
 	Templates *templates.Set
+	Audit     *audit.Log
 }
 
 // Server is the provider's HTTP handler.
@@ -87,7 +92,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, errors.New("server: CSRFKey must be at least 32 bytes")
 	}
 	if deps.DB == nil || deps.Keys == nil || deps.Users == nil || deps.Clients == nil ||
-		deps.Sessions == nil || deps.Tokens == nil || deps.Templates == nil {
+		deps.Sessions == nil || deps.Tokens == nil || deps.Templates == nil || deps.Audit == nil {
 		return nil, errors.New("server: every dependency must be set")
 	}
 	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, issuer: u}

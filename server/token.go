@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"idp/audit"
 	"idp/clients"
 	"idp/db"
 	"idp/oauth"
@@ -30,6 +31,7 @@ func (s *Server) handleToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.actAs(c, "client:"+client.ID, audit.ViaAPI)
 	grants := map[string]grantHandler{
 		oauth.GrantAuthorizationCode: s.grantAuthorizationCode,
 		oauth.GrantRefreshToken:      s.grantRefreshToken,

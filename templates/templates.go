@@ -16,24 +16,32 @@ import (
 var embedded embed.FS
 
 const (
-	layoutFile = "layout.html"
-	styleFile  = "static/style.css"
+	layoutFile      = "layout.html"
+	adminLayoutFile = "admin_layout.html"
+	styleFile       = "static/style.css"
 )
 
 // requiredPages lists every page the server renders, each with the zero
 // value of its data type. Load executes each one with that zero value, so a
 // broken operator override fails at startup rather than on a request.
+// Admin pages are parsed with admin_layout.html as well as layout.html.
 var requiredPages = []struct {
-	name string
-	zero any
+	name  string
+	zero  any
+	admin bool
 }{
-	{"login", LoginPage{}},
-	{"consent", ConsentPage{}},
-	{"error", ErrorPage{}},
-	{"signedout", SignedOutPage{}},
-	{"logout", LogoutPage{}},
-	{"account", AccountPage{}},
-	{"formpost", FormPostPage{}},
+	{"login", LoginPage{}, false},
+	{"consent", ConsentPage{}, false},
+	{"error", ErrorPage{}, false},
+	{"signedout", SignedOutPage{}, false},
+	{"logout", LogoutPage{}, false},
+	{"account", AccountPage{}, false},
+	{"formpost", FormPostPage{}, false},
+	{"admin_keys", AdminKeysPage{}, true},
+	{"admin_confirm", AdminConfirmPage{}, true},
+	{"admin_users", AdminUsersPage{}, true},
+	{"admin_clients", AdminClientsPage{}, true},
+	{"admin_audit", AdminAuditPage{}, true},
 }
 
 // Set is a parsed, checked set of pages. It is safe for concurrent use.
@@ -47,11 +55,11 @@ func Default() (*Set, error) {
 	return Load(embedded)
 }
 
-// Load parses the pages in fsys and checks that the layout, the stylesheet
-// and every required page (login, consent, error, signedout, logout,
-// account) exist. The error names each missing file. fsys has the same
-// layout as this package's directory: layout.html, <page>.html and
-// static/style.css.
+// Load parses the pages in fsys and checks that the layouts, the
+// stylesheet and every required page (login, consent, error, signedout,
+// logout, account, formpost and the admin_* pages) exist. The error names
+// each missing file. fsys has the same layout as this package's directory:
+// layout.html, admin_layout.html, <page>.html and static/style.css.
 func Load(fsys fs.FS) (*Set, error) {
 	var missing []error
 	for _, name := range requiredFiles() {
@@ -69,8 +77,15 @@ func Load(fsys fs.FS) (*Set, error) {
 	s := &Set{pages: make(map[string]*template.Template, len(requiredPages)), static: static}
 	for _, p := range requiredPages {
 		// Each page is parsed with its own copy of the layout, because every
-		// page defines the same block names ("title", "main").
-		t, err := template.New(p.name+".html").ParseFS(fsys, layoutFile, p.name+".html")
+		// page defines the same block names ("title", "main"). Admin pages
+		// also get admin_layout.html, which reuses "head", "icon" and
+		// "logo" from layout.html.
+		files := []string{layoutFile}
+		if p.admin {
+			files = append(files, adminLayoutFile)
+		}
+		files = append(files, p.name+".html")
+		t, err := template.New(p.name+".html").Funcs(funcs).ParseFS(fsys, files...)
 		if err != nil {
 			return nil, fmt.Errorf("templates: parse %s page: %w", p.name, err)
 		}
@@ -84,7 +99,7 @@ func Load(fsys fs.FS) (*Set, error) {
 
 // requiredFiles is every file Load insists on, in a stable order.
 func requiredFiles() []string {
-	files := []string{layoutFile, styleFile}
+	files := []string{layoutFile, adminLayoutFile, styleFile}
 	for _, p := range requiredPages {
 		files = append(files, p.name+".html")
 	}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
+	"math"
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -54,6 +56,85 @@ func pages() []page {
 				Grants:  []AccountGrant{{ID: "g1", Client: "Acme Notes", Created: "1 May 2025", LastUsed: "today", IP: "192.0.2.1", UserAgent: "acme-sync/1.0"}},
 				IsAdmin: true, Notice: "Session signed out."},
 			[]string{"/account/grants/revoke", "/account/logout-all", "/account/sessions/revoke", "/logout"}},
+		{"admin_keys", func(s *Set, w *bytes.Buffer, d any) error { return s.AdminKeys(w, d.(AdminKeysPage)) },
+			AdminKeysPage{}, fullKeysPage(base),
+			[]string{"/admin/keys/revoke", "/admin/keys/rotate"}},
+		{"admin_confirm", func(s *Set, w *bytes.Buffer, d any) error { return s.AdminConfirm(w, d.(AdminConfirmPage)) },
+			AdminConfirmPage{}, AdminConfirmPage{AdminBase: adminBase(base, "keys"),
+				Heading: "Rotate RS256 now?", Message: "The next key has been published for less than 5m0s.",
+				Action: "/admin/keys/rotate", Fields: map[string]string{"alg": "RS256"},
+				ConfirmLabel: "Rotate anyway", Danger: true, CancelURL: "/admin/keys"},
+			[]string{"/admin/keys/rotate"}},
+		{"admin_users", func(s *Set, w *bytes.Buffer, d any) error { return s.AdminUsers(w, d.(AdminUsersPage)) },
+			AdminUsersPage{}, AdminUsersPage{AdminBase: adminBase(base, "users"), Users: []AdminUser{
+				{ID: "u1", Email: "root@example.com", Name: "Root", Roles: "admin", Created: "1 May 2025"},
+				{ID: "u2", Email: "ann@example.com", Name: "Ann", Created: "2 May 2025"},
+				{ID: "u3", Email: "bob@example.com", Roles: "user", Created: "3 May 2025", Disabled: true}}},
+			[]string{"/admin/users", "/admin/users/disable"}},
+		{"admin_clients", func(s *Set, w *bytes.Buffer, d any) error { return s.AdminClients(w, d.(AdminClientsPage)) },
+			AdminClientsPage{}, fullClientsPage(base),
+			[]string{"/admin/clients", "/admin/clients/delete"}},
+		{"admin_audit", func(s *Set, w *bytes.Buffer, d any) error { return s.AdminAudit(w, d.(AdminAuditPage)) },
+			AdminAuditPage{}, AdminAuditPage{AdminBase: adminBase(base, "audit"), NextBefore: "2025-11-27T09:00:00Z", Events: []AdminAuditEvent{
+				{At: "28 Nov 2025 10:02", Actor: "root@example.com", Action: "key.rotate", Target: "RS256", Via: "admin", IP: "192.0.2.1", Detail: "kid=c7a2e1"},
+				{At: "28 Nov 2025 09:40", Actor: "root@example.com", Action: "client.create", Target: "notes-web", Via: "admin", IP: "192.0.2.1"}}},
+			nil},
+	}
+}
+
+func adminBase(base Base, section string) AdminBase {
+	return AdminBase{Base: base, Section: section, AdminEmail: "root@example.com",
+		Notice: "Done.", Error: "Something failed."}
+}
+
+// fullKeysPage has two algorithms with retired, active and next bars; the
+// revoked key is in the table but not on the timeline.
+func fullKeysPage(base Base) AdminKeysPage {
+	return AdminKeysPage{
+		AdminBase:        adminBase(base, "keys"),
+		JWKSMaxAge:       "5m0s",
+		RotationInterval: "720h0m0s",
+		Timelines: []Timeline{
+			{Alg: "RS256", NowX: 750, StartLabel: "30 Aug 2025", NowLabel: "28 Nov 2025", EndLabel: "27 Dec 2025",
+				Bars: []TimelineBar{
+					{KID: "qt2y0wwTfzRzs8etzhOTBPaDuxCk6cF2euibU858vl8", State: "retired", X: 0, Width: 510, Label: "qt2y0wwT · retired"},
+					{KID: "I2wF7gY8k3BTT-XH99r22bluf9uVSxbdPrYUGfWpyyE", State: "active", X: 492, Width: 508, Label: "I2wF7gY8 · active"},
+					{KID: "O38uqFjm6g7A-tGQIWFyaWxyfNN-st3POy_tZiEJfbQ", State: "next", X: 742, Width: 258, Label: "O38uqFjm · next"},
+				}},
+			{Alg: "ES256", NowX: 750, StartLabel: "30 Aug 2025", NowLabel: "28 Nov 2025", EndLabel: "27 Dec 2025",
+				Bars: []TimelineBar{
+					{KID: "CePl_VUFmFFCBWvz8ieuaFKySHFgvpOW9Yrsy38-IBs", State: "retired", X: 0, Width: 262, Label: "CePl_VUF · retired"},
+					{KID: "8Uwsiv6O22rN9JRYtVNCmU2hivqGR-styowatVnV8do", State: "retired", X: 242, Width: 270, Label: "8Uwsiv6O · retired"},
+					{KID: "fk0ddAk8pyrBLsuIrAgYzHixAjyqg50ftWgxhgtZajg", State: "active", X: 492, Width: 508, Label: "fk0ddAk8 · active"},
+					{KID: "Je7uGwS4XztM1waRd7AE0X0rCaYGi6-wirg3U8ZGK04", State: "next", X: 746, Width: 254, Label: "Je7uGwS4 · next"},
+				}},
+		},
+		Keys: []AdminKey{
+			{KID: "O38uqFjm6g7A-tGQIWFyaWxyfNN-st3POy_tZiEJfbQ", Alg: "RS256", State: "next", Created: "28 Nov 2025 09:55", Revocable: true},
+			{KID: "I2wF7gY8k3BTT-XH99r22bluf9uVSxbdPrYUGfWpyyE", Alg: "RS256", State: "active", Created: "29 Oct 2025 09:55", Activated: "29 Oct 2025 10:00", Revocable: true},
+			{KID: "qt2y0wwTfzRzs8etzhOTBPaDuxCk6cF2euibU858vl8", Alg: "RS256", State: "retired", Created: "29 Sep 2025 09:55", Activated: "29 Sep 2025 10:00", Retired: "29 Oct 2025 10:00", NotAfter: "30 Oct 2025 10:00", Revocable: true},
+			{KID: "Je7uGwS4XztM1waRd7AE0X0rCaYGi6-wirg3U8ZGK04", Alg: "ES256", State: "next", Created: "28 Nov 2025 09:55", Revocable: true},
+			{KID: "fk0ddAk8pyrBLsuIrAgYzHixAjyqg50ftWgxhgtZajg", Alg: "ES256", State: "active", Created: "29 Oct 2025 09:55", Activated: "29 Oct 2025 10:00", Revocable: true},
+			{KID: "8Uwsiv6O22rN9JRYtVNCmU2hivqGR-styowatVnV8do", Alg: "ES256", State: "retired", Created: "29 Sep 2025 09:55", Activated: "29 Sep 2025 10:00", Retired: "29 Oct 2025 10:00", NotAfter: "30 Oct 2025 10:00", Revocable: true},
+			{KID: "CePl_VUFmFFCBWvz8ieuaFKySHFgvpOW9Yrsy38-IBs", Alg: "ES256", State: "retired", Created: "30 Aug 2025 09:55", Activated: "30 Aug 2025 10:00", Retired: "29 Sep 2025 10:00", NotAfter: "30 Sep 2025 10:00", Revocable: true},
+			{KID: "GhXkAO2EKb9b3RW0jM92vkTMGrBJZ9i0UbXHbrBQj64", Alg: "ES256", State: "revoked", Created: "2 Sep 2025 14:20", Activated: "2 Sep 2025 14:25", Retired: "3 Sep 2025 08:12", NotAfter: "3 Sep 2025 08:12"},
+		},
+	}
+}
+
+func fullClientsPage(base Base) AdminClientsPage {
+	return AdminClientsPage{
+		AdminBase:   adminBase(base, "clients"),
+		NewClientID: "notes-web",
+		NewSecret:   "4Jx9qKcVb2mZtR7wHn3eLpA5sYdF8gUo1iNkQzXyC6v",
+		Clients: []AdminClient{
+			{ID: "notes-web", Name: "Acme Notes", Type: "confidential", Alg: "RS256", Grants: "authorization_code refresh_token",
+				Scopes: "openid profile email offline_access", RedirectURIs: "https://notes.example.com/callback", Created: "28 Nov 2025", Trusted: true},
+			{ID: "notes-cli", Name: "Notes CLI", Type: "public", Alg: "ES256", Grants: "authorization_code",
+				Scopes: "openid email", RedirectURIs: "http://127.0.0.1/callback", Created: "12 Nov 2025"},
+			{ID: "billing-sync", Name: "Billing sync", Type: "confidential", Alg: "ES256", Grants: "client_credentials",
+				Scopes: "idp:admin", Created: "3 Oct 2025"},
+		},
 	}
 }
 
@@ -146,6 +227,8 @@ func fill(v reflect.Value, s string) {
 		v.SetBool(true)
 	case reflect.Int:
 		v.SetInt(500)
+	case reflect.Float64:
+		v.SetFloat(300) // wide enough for a bar to carry its label
 	case reflect.Struct:
 		for i := range v.NumField() {
 			fill(v.Field(i), s)
@@ -184,7 +267,8 @@ func TestEveryFormHasCSRF(t *testing.T) {
 	}
 }
 
-// TestInputsAreLabelled checks that every visible input has a <label for>.
+// TestInputsAreLabelled checks that every visible input, textarea and
+// select has a <label for>.
 func TestInputsAreLabelled(t *testing.T) {
 	s := defaultSet(t)
 	for _, p := range pages() {
@@ -193,12 +277,16 @@ func TestInputsAreLabelled(t *testing.T) {
 		for _, l := range findAll(doc, "label") {
 			labels[attr(l, "for")] = true
 		}
-		for _, in := range findAll(doc, "input") {
+		var controls []*html.Node
+		for _, tag := range []string{"input", "textarea", "select"} {
+			controls = append(controls, findAll(doc, tag)...)
+		}
+		for _, in := range controls {
 			if attr(in, "type") == "hidden" {
 				continue
 			}
 			if id := attr(in, "id"); id == "" || !labels[id] {
-				t.Errorf("%s: input %q has no label", p.name, attr(in, "name"))
+				t.Errorf("%s: %s %q has no label", p.name, in.Data, attr(in, "name"))
 			}
 		}
 	}
@@ -487,3 +575,557 @@ func TestFormPost(t *testing.T) {
 		t.Error("html/template must neutralise a javascript: action")
 	}
 }
+
+// adminPages are the entries of pages() that use the admin layout.
+func adminPages(t *testing.T) map[string]page {
+	t.Helper()
+	m := map[string]page{}
+	for _, p := range pages() {
+		if strings.HasPrefix(p.name, "admin_") {
+			m[p.name] = p
+		}
+	}
+	if len(m) != 5 {
+		t.Fatalf("%d admin pages, want 5", len(m))
+	}
+	return m
+}
+
+// adminBaseOf returns the AdminBase embedded in an admin page's data.
+func adminBaseOf(data any) AdminBase {
+	return reflect.ValueOf(data).FieldByName("AdminBase").Interface().(AdminBase)
+}
+
+// TestAdminLayout checks the shell every admin page shares: the top bar
+// with its navigation (the Section marked with aria-current), the admin's
+// email, the link to /account and the Notice and Error regions.
+func TestAdminLayout(t *testing.T) {
+	s := defaultSet(t)
+	for name, p := range adminPages(t) {
+		t.Run(name, func(t *testing.T) {
+			b := adminBaseOf(p.full)
+			doc := parse(t, render(t, s, p, p.full))
+			nav := findAll(doc, "nav")
+			if len(nav) != 1 {
+				t.Fatalf("%d <nav>, want 1", len(nav))
+			}
+			var hrefs, current []string
+			for _, a := range findAll(nav[0], "a") {
+				hrefs = append(hrefs, attr(a, "href"))
+				if attr(a, "aria-current") == "page" {
+					current = append(current, attr(a, "href"))
+				}
+			}
+			if want := []string{"/admin/keys", "/admin/users", "/admin/clients", "/admin/audit"}; !reflect.DeepEqual(hrefs, want) {
+				t.Errorf("nav links = %q, want %q", hrefs, want)
+			}
+			if want := []string{"/admin/" + b.Section}; !reflect.DeepEqual(current, want) {
+				t.Errorf("aria-current on %q, want %q", current, want)
+			}
+			out := render(t, s, p, p.full)
+			for _, want := range []string{
+				`<body class="admin">`,
+				`>idp <span class="wordmark-sub">admin</span>`,
+				`<span class="admin-email" title="Signed in as root@example.com">root@example.com</span>`,
+				`href="/account"`,
+				`<div class="alert alert-success" role="status">Done.</div>`,
+				`<div class="alert alert-error" role="alert">Something failed.</div>`,
+				"· idp admin</title>",
+			} {
+				if !strings.Contains(out, want) {
+					t.Errorf("lacks %q", want)
+				}
+			}
+			if strings.Index(out, "<h1") > strings.Index(out, `role="status"`) {
+				t.Error("the messages must come after the heading")
+			}
+
+			zero := render(t, s, p, p.zero)
+			for _, absent := range []string{`aria-current`, `role="status"`, `role="alert"`, `class="admin-email"`} {
+				if strings.Contains(zero, absent) {
+					t.Errorf("zero page contains %q", absent)
+				}
+			}
+			// An unknown section marks nothing.
+			v := reflect.New(reflect.TypeOf(p.full)).Elem()
+			v.Set(reflect.ValueOf(p.full))
+			v.FieldByName("AdminBase").FieldByName("Section").SetString("elsewhere")
+			if out := render(t, s, p, v.Interface()); strings.Contains(out, "aria-current") {
+				t.Error("an unknown Section marks a nav link")
+			}
+		})
+	}
+}
+
+// TestTablesScroll checks that every table sits in a horizontally
+// scrolling wrapper that keyboard users can reach and that is named.
+func TestTablesScroll(t *testing.T) {
+	s := defaultSet(t)
+	for name, p := range adminPages(t) {
+		doc := parse(t, render(t, s, p, p.full))
+		for _, tbl := range findAll(doc, "table") {
+			w := tbl.Parent
+			if w == nil || w.Data != "div" || attr(w, "class") != "table-wrap" {
+				t.Errorf("%s: a table is not directly inside div.table-wrap", name)
+				continue
+			}
+			if attr(w, "tabindex") != "0" || attr(w, "role") != "region" || attr(w, "aria-labelledby") == "" {
+				t.Errorf("%s: table wrapper lacks tabindex=0, role=region or aria-labelledby", name)
+			}
+		}
+	}
+	css, err := fs.ReadFile(defaultSet(t).Static(), "style.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`\.table-wrap[^{]*\{[^}]*overflow-x:\s*auto`).Match(css) {
+		t.Error("style.css does not give .table-wrap overflow-x: auto")
+	}
+}
+
+// TestAriaReferences checks that every id named by aria-labelledby or
+// aria-describedby exists, and that ids are unique.
+func TestAriaReferences(t *testing.T) {
+	s := defaultSet(t)
+	for _, p := range pages() {
+		doc := parse(t, render(t, s, p, p.full))
+		ids := map[string]int{}
+		for d := range doc.Descendants() {
+			if id := attr(d, "id"); d.Type == html.ElementNode && id != "" {
+				ids[id]++
+			}
+		}
+		for id, n := range ids {
+			if n > 1 {
+				t.Errorf("%s: id %q used %d times", p.name, id, n)
+			}
+		}
+		for d := range doc.Descendants() {
+			for _, key := range []string{"aria-labelledby", "aria-describedby"} {
+				for _, id := range strings.Fields(attr(d, key)) {
+					if ids[id] == 0 {
+						t.Errorf("%s: %s names missing id %q", p.name, key, id)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestAdminKeysPage(t *testing.T) {
+	s := defaultSet(t)
+	p := adminPages(t)["admin_keys"]
+	full := p.full.(AdminKeysPage)
+	out := render(t, s, p, full)
+	doc := parse(t, out)
+
+	svgs := findAll(doc, "svg")
+	svgs = slices.DeleteFunc(svgs, func(n *html.Node) bool { return attr(n, "class") != "timeline" })
+	if len(svgs) != len(full.Timelines) {
+		t.Fatalf("%d timeline SVGs, want %d", len(svgs), len(full.Timelines))
+	}
+	for i, svg := range svgs {
+		tl := full.Timelines[i]
+		if want := "0 0 1000 " + itoa(40+28*len(tl.Bars)); attr(svg, "viewBox") != want {
+			t.Errorf("%s: viewBox %q, want %q", tl.Alg, attr(svg, "viewBox"), want)
+		}
+		if attr(svg, "role") != "img" || attr(svg, "aria-labelledby") == "" {
+			t.Errorf("%s: svg lacks role=img or aria-labelledby", tl.Alg)
+		}
+		rects := findAll(svg, "rect")
+		if len(rects) != len(tl.Bars) {
+			t.Errorf("%s: %d rects, want one per bar (%d)", tl.Alg, len(rects), len(tl.Bars))
+		}
+		for j, r := range rects {
+			b := tl.Bars[j]
+			if want := "bar bar-" + b.State; attr(r, "class") != want {
+				t.Errorf("%s bar %d: class %q, want %q", tl.Alg, j, attr(r, "class"), want)
+			}
+			if attr(r, "x") != ftoa(b.X) || attr(r, "width") != ftoa(b.Width) || attr(r, "rx") == "" {
+				t.Errorf("%s bar %d: x=%q width=%q rx=%q, want x=%v width=%v, rounded", tl.Alg, j,
+					attr(r, "x"), attr(r, "width"), attr(r, "rx"), b.X, b.Width)
+			}
+			if title := findAll(r.Parent, "title"); len(title) != 1 || text(title[0]) != b.Label {
+				t.Errorf("%s bar %d: no <title> %q", tl.Alg, j, b.Label)
+			}
+		}
+		var now []*html.Node
+		texts := map[string]bool{}
+		for _, l := range findAll(svg, "line") {
+			if attr(l, "class") == "now-line" {
+				now = append(now, l)
+			}
+		}
+		for _, tx := range findAll(svg, "text") {
+			texts[text(tx)] = true
+		}
+		if len(now) != 1 || attr(now[0], "x1") != ftoa(tl.NowX) || attr(now[0], "x2") != ftoa(tl.NowX) {
+			t.Errorf("%s: want one now-line at x=%v", tl.Alg, tl.NowX)
+		}
+		for _, want := range []string{"now", tl.StartLabel, tl.NowLabel, tl.EndLabel, tl.Bars[0].Label} {
+			if !texts[want] {
+				t.Errorf("%s: no text %q in the SVG", tl.Alg, want)
+			}
+		}
+	}
+
+	// One rotate form per algorithm, one revoke form per revocable key.
+	var rotate, revoke []string
+	for _, f := range findAll(doc, "form") {
+		fields := map[string]string{}
+		for _, in := range findAll(f, "input") {
+			fields[attr(in, "name")] = attr(in, "value")
+		}
+		btn := findAll(f, "button")
+		switch attr(f, "action") {
+		case "/admin/keys/rotate":
+			rotate = append(rotate, fields["alg"])
+			if len(btn) != 1 || text(btn[0]) != "Rotate "+fields["alg"] {
+				t.Errorf("rotate form for %s: button is not %q", fields["alg"], "Rotate "+fields["alg"])
+			}
+		case "/admin/keys/revoke":
+			revoke = append(revoke, fields["kid"])
+			if len(btn) != 1 || text(btn[0]) != "Revoke" || !strings.Contains(attr(btn[0], "class"), "button-danger") {
+				t.Errorf("revoke form for %s: want a danger button Revoke", fields["kid"])
+			}
+		}
+	}
+	if want := []string{"RS256", "ES256"}; !reflect.DeepEqual(rotate, want) {
+		t.Errorf("rotate forms for %q, want %q", rotate, want)
+	}
+	var wantRevoke []string
+	for _, k := range full.Keys {
+		if k.Revocable {
+			wantRevoke = append(wantRevoke, k.KID)
+		}
+	}
+	if !reflect.DeepEqual(revoke, wantRevoke) {
+		t.Errorf("revoke forms for %q, want %q", revoke, wantRevoke)
+	}
+
+	for _, want := range []string{
+		`<code class="kid" id="key-0">O38uqFjm6g7A-tGQIWFyaWxyfNN-st3POy_tZiEJfbQ</code>`,
+		`<span class="badge badge-revoked">revoked</span>`,
+		`published at least <strong>5m0s</strong>`,
+		`Keys rotate every <strong>720h0m0s</strong>`,
+		`<span class="swatch swatch-next"`, `<span class="swatch swatch-active"`, `<span class="swatch swatch-retired"`,
+		">Leaves JWKS at</th>",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("keys page lacks %q", want)
+		}
+	}
+
+	zero := render(t, s, p, AdminKeysPage{})
+	for _, absent := range []string{"<svg class=\"timeline\"", "/admin/keys/rotate", "/admin/keys/revoke", "published at least"} {
+		if strings.Contains(zero, absent) {
+			t.Errorf("zero keys page contains %q", absent)
+		}
+	}
+	if !strings.Contains(zero, "No signing keys yet.") {
+		t.Error("zero keys page lacks the empty-table message")
+	}
+	// A timeline without bars still draws its axis and now line.
+	out = render(t, s, p, AdminKeysPage{Timelines: []Timeline{{Alg: "ES256", NowX: 500}}})
+	if !strings.Contains(out, `viewBox="0 0 1000 40"`) || !strings.Contains(out, `class="now-line" x1="500"`) ||
+		!strings.Contains(out, "No keys in this period") {
+		t.Error("an empty timeline lacks its 40-unit viewBox, now line or empty message")
+	}
+}
+
+// TestTimelineHostile puts markup in every label of a timeline and
+// expects text, never elements, in the SVG.
+func TestTimelineHostile(t *testing.T) {
+	s := defaultSet(t)
+	p := adminPages(t)["admin_keys"]
+	evil := `"><script>alert(1)</script><rect class="x`
+	page := AdminKeysPage{Timelines: []Timeline{{Alg: evil, StartLabel: evil, NowLabel: evil, EndLabel: evil, NowX: 10,
+		Bars: []TimelineBar{{KID: evil, State: evil, X: 10, Width: 900, Label: evil}, {State: "active", X: 900, Width: 5, Label: evil}}}}}
+	out := render(t, s, p, page)
+	doc := parse(t, out)
+	if n := len(findAll(doc, "script")); n != 0 {
+		t.Errorf("%d <script> elements", n)
+	}
+	svg := findAll(doc, "svg")
+	svg = slices.DeleteFunc(svg, func(n *html.Node) bool { return attr(n, "class") != "timeline" })
+	if len(svg) != 1 {
+		t.Fatalf("%d timelines, want 1", len(svg))
+	}
+	if n := len(findAll(svg[0], "rect")); n != 2 {
+		t.Errorf("%d rects, want 2", n)
+	}
+	if attr(findAll(svg[0], "rect")[0], "class") != "bar bar-other" {
+		t.Error("an unknown state must not make up a class name")
+	}
+	for _, tl := range findAll(svg[0], "title") {
+		if text(tl) != evil {
+			t.Errorf("bar title = %q, want the label as text", text(tl))
+		}
+	}
+}
+
+func TestChartLayout(t *testing.T) {
+	v := chart(Timeline{NowX: 995, Bars: []TimelineBar{
+		{State: "retired", X: -50, Width: 300, Label: "aaaa · retired"},        // clipped at 0, label inside
+		{State: "active", X: 400, Width: 60, Label: "bbbb · active"},           // narrow: label to the right
+		{State: "next", X: 960, Width: 100, Label: "cccc · next"},              // at the right edge: label to the left
+		{State: "bogus", X: math.NaN(), Width: math.Inf(1), Label: "dddd · x"}, // nonsense stays inside the chart
+		{State: "next", X: 0, Width: 1000, Label: strings.Repeat("w", 200)},    // no room anywhere: tooltip only
+	}})
+	if v.Height != 40+28*5 || v.AxisY != v.RowsBottom+2 || v.AxisTextY != v.Height-4 {
+		t.Errorf("height %d, axis %d, axis text %d", v.Height, v.AxisY, v.AxisTextY)
+	}
+	if v.Now != 995 || v.NowAnchor != "end" || v.NowOnAxis {
+		t.Errorf("now at %v anchored %q on axis %v, want 995, end, false", v.Now, v.NowAnchor, v.NowOnAxis)
+	}
+	type want struct {
+		x, w       float64
+		class      string
+		inside     bool
+		show       bool
+		anchor     string
+		labelRight bool
+	}
+	for i, w := range []want{
+		{0, 250, "retired", true, true, "start", false},
+		{400, 60, "active", false, true, "start", true},
+		{960, 40, "next", false, true, "end", false},
+		{0, 1000, "other", true, true, "start", false},
+		{0, 1000, "next", false, false, "", false},
+	} {
+		r := v.Rows[i]
+		if r.BarX != w.x || r.BarW != w.w || r.Class != w.class || r.LabelInside != w.inside || r.ShowLabel != w.show || r.LabelAnchor != w.anchor {
+			t.Errorf("row %d = x %v w %v %s inside %v show %v anchor %q, want %+v", i,
+				r.BarX, r.BarW, r.Class, r.LabelInside, r.ShowLabel, r.LabelAnchor, w)
+		}
+		if w.labelRight && r.LabelX <= r.BarX+r.BarW {
+			t.Errorf("row %d: label at %v, want right of the bar", i, r.LabelX)
+		}
+		if r.Y != 18+28*i+4 || r.TextY <= r.Y || r.TextY >= r.Y+20 {
+			t.Errorf("row %d: y %d text %d", i, r.Y, r.TextY)
+		}
+	}
+	for _, c := range []struct {
+		x      float64
+		anchor string
+		onAxis bool
+	}{{5, "start", false}, {500, "middle", true}, {100, "middle", false}, {-20, "start", false}} {
+		v := chart(Timeline{NowX: c.x})
+		if v.NowAnchor != c.anchor || v.NowOnAxis != c.onAxis || v.Height != 40 {
+			t.Errorf("now at %v: anchor %q on axis %v height %d", c.x, v.NowAnchor, v.NowOnAxis, v.Height)
+		}
+	}
+}
+
+func TestAdminConfirmPage(t *testing.T) {
+	s := defaultSet(t)
+	p := adminPages(t)["admin_confirm"]
+	full := p.full.(AdminConfirmPage)
+	full.Fields = map[string]string{"kid": "k1", "alg": "RS256", "csrf_token": "forged", "confirm": "no"}
+	out := render(t, s, p, full)
+	doc := parse(t, out)
+	forms := findAll(doc, "form")
+	if len(forms) != 1 || attr(forms[0], "action") != "/admin/keys/rotate" {
+		t.Fatalf("want one form posting to /admin/keys/rotate")
+	}
+	var fields []string
+	for _, in := range findAll(forms[0], "input") {
+		fields = append(fields, attr(in, "name")+"="+attr(in, "value"))
+	}
+	if want := []string{"csrf_token=tok-123", "alg=RS256", "kid=k1", "confirm=yes"}; !reflect.DeepEqual(fields, want) {
+		t.Errorf("inputs = %q, want %q", fields, want)
+	}
+	for _, want := range []string{
+		"<h1>Rotate RS256 now?</h1>",
+		"The next key has been published for less than 5m0s.",
+		`<button class="button button-danger-solid" type="submit">Rotate anyway</button>`,
+		`<a class="button button-secondary" href="/admin/keys">Cancel</a>`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("confirm page lacks %q", want)
+		}
+	}
+	full.Danger = false
+	if out := render(t, s, p, full); !strings.Contains(out, `<button class="button button-primary" type="submit">Rotate anyway</button>`) {
+		t.Error("without Danger the button is not primary")
+	}
+	zero := render(t, s, p, AdminConfirmPage{})
+	for _, want := range []string{"<h1>Are you sure?</h1>", ">Confirm</button>", `href="/admin">Cancel</a>`, `<form class="button-row" method="post">`} {
+		if !strings.Contains(zero, want) {
+			t.Errorf("zero confirm page lacks %q", want)
+		}
+	}
+	if out := render(t, s, p, AdminConfirmPage{Action: "javascript:alert(1)", CancelURL: "javascript:alert(2)"}); strings.Contains(out, "javascript:") {
+		t.Error("a javascript: URL came through")
+	}
+}
+
+func TestAdminUsersPage(t *testing.T) {
+	s := defaultSet(t)
+	p := adminPages(t)["admin_users"]
+	out := render(t, s, p, p.full)
+	doc := parse(t, out)
+	var disable []string
+	for _, f := range findAll(doc, "form") {
+		if attr(f, "action") == "/admin/users/disable" {
+			for _, in := range findAll(f, "input") {
+				if attr(in, "name") == "id" {
+					disable = append(disable, attr(in, "value"))
+				}
+			}
+		}
+	}
+	if want := []string{"u1", "u2"}; !reflect.DeepEqual(disable, want) {
+		t.Errorf("disable forms for %q, want %q (not the disabled user)", disable, want)
+	}
+	for _, want := range []string{
+		`<span class="badge badge-danger">disabled</span>`,
+		`name="email" type="email"`,
+		`name="name" type="text"`,
+		`name="password" type="password" autocomplete="new-password"`,
+		`name="roles" type="text"`,
+		`e.g. admin`,
+		`>Create user</button>`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("users page lacks %q", want)
+		}
+	}
+	zero := render(t, s, p, AdminUsersPage{})
+	if !strings.Contains(zero, "No users yet.") || strings.Contains(zero, "/admin/users/disable") {
+		t.Error("zero users page: want the empty message and no disable form")
+	}
+}
+
+func TestAdminClientsPage(t *testing.T) {
+	s := defaultSet(t)
+	p := adminPages(t)["admin_clients"]
+	full := p.full.(AdminClientsPage)
+	out := render(t, s, p, full)
+	doc := parse(t, out)
+	for _, want := range []string{
+		`Client secret for notes-web — copy it now, it will not be shown again`,
+		`<code class="secret">4Jx9qKcVb2mZtR7wHn3eLpA5sYdF8gUo1iNkQzXyC6v</code>`,
+		`<span class="badge badge-info">trusted</span>`,
+		`<textarea id="client-redirect-uris" name="redirect_uris"`,
+		`<textarea id="client-post-logout-uris" name="post_logout_redirect_uris"`,
+		`name="public" type="checkbox" value="1"`,
+		`name="trusted" type="checkbox" value="1"`,
+		`placeholder="openid profile email offline_access"`,
+		`>Create client</button>`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("clients page lacks %q", want)
+		}
+	}
+	if strings.Index(out, `class="secret"`) > strings.Index(out, "<table") {
+		t.Error("the secret box must come before the table")
+	}
+	var deletes []string
+	for _, f := range findAll(doc, "form") {
+		if attr(f, "action") != "/admin/clients/delete" {
+			continue
+		}
+		for _, in := range findAll(f, "input") {
+			if attr(in, "name") == "id" {
+				deletes = append(deletes, attr(in, "value"))
+			}
+		}
+		if b := findAll(f, "button"); len(b) != 1 || text(b[0]) != "Delete" || !strings.Contains(attr(b[0], "class"), "button-danger") {
+			t.Error("delete form: want one danger button Delete")
+		}
+	}
+	if want := []string{"notes-web", "notes-cli", "billing-sync"}; !reflect.DeepEqual(deletes, want) {
+		t.Errorf("delete forms for %q, want %q", deletes, want)
+	}
+	var grants []string
+	for _, in := range findAll(doc, "input") {
+		if attr(in, "name") == "grant_type" {
+			_, checked := attrOK(in, "checked")
+			grants = append(grants, attr(in, "value")+map[bool]string{true: "+", false: "-"}[checked])
+		}
+	}
+	if want := []string{"authorization_code+", "refresh_token+", "client_credentials-"}; !reflect.DeepEqual(grants, want) {
+		t.Errorf("grant_type checkboxes = %q, want %q", grants, want)
+	}
+	var algs []string
+	for _, sel := range findAll(doc, "select") {
+		if attr(sel, "name") == "signing_alg" {
+			for _, o := range findAll(sel, "option") {
+				algs = append(algs, attr(o, "value"))
+			}
+		}
+	}
+	if want := []string{"RS256", "ES256"}; !reflect.DeepEqual(algs, want) {
+		t.Errorf("signing_alg options = %q, want %q", algs, want)
+	}
+
+	full.NewSecret = ""
+	if out := render(t, s, p, full); strings.Contains(out, "secret-box") {
+		t.Error("the secret box shows without a secret")
+	}
+	zero := render(t, s, p, AdminClientsPage{})
+	if !strings.Contains(zero, "No clients yet.") || strings.Contains(zero, "secret-box") || strings.Contains(zero, "/admin/clients/delete") {
+		t.Error("zero clients page: want the empty message, no secret and no delete form")
+	}
+}
+
+func TestAdminAuditPage(t *testing.T) {
+	s := defaultSet(t)
+	p := adminPages(t)["admin_audit"]
+	full := p.full.(AdminAuditPage)
+	out := render(t, s, p, full)
+	if !strings.Contains(out, `href="/admin/audit?before=2025-11-27T09%3a00%3a00Z">Older events</a>`) {
+		t.Error("audit page lacks the Older events link")
+	}
+	if strings.Index(out, "key.rotate") > strings.Index(out, "client.create") {
+		t.Error("events are not in the order given (newest first)")
+	}
+	full.NextBefore = "x&y=<z>"
+	if out := render(t, s, p, full); !strings.Contains(out, `?before=x%26y%3d%3cz%3e"`) {
+		t.Error("NextBefore is not query-escaped")
+	}
+	zero := render(t, s, p, AdminAuditPage{})
+	if !strings.Contains(zero, "No events yet.") || strings.Contains(zero, "Older events") {
+		t.Error("zero audit page: want the empty message and no Older link")
+	}
+}
+
+// TestAdminStyles checks that the stylesheet styles what the admin pages
+// use: every class in the rendered pages appears in style.css.
+func TestAdminStyles(t *testing.T) {
+	s := defaultSet(t)
+	css, err := fs.ReadFile(s.Static(), "style.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unstyled := map[string]bool{"issuer": true, "row": true}
+	for name, p := range adminPages(t) {
+		doc := parse(t, render(t, s, p, p.full))
+		for d := range doc.Descendants() {
+			for _, c := range strings.Fields(attr(d, "class")) {
+				if !unstyled[c] && !regexp.MustCompile(`\.`+regexp.QuoteMeta(c)+`\b`).Match(css) {
+					t.Errorf("%s: class %q is not in style.css", name, c)
+				}
+			}
+		}
+	}
+	for _, want := range []string{".bar-next", ".bar-active", ".bar-retired", ".now-line", ".button-danger-solid", ".secret-box", ".admin-nav a[aria-current=\"page\"]"} {
+		if !bytes.Contains(css, []byte(want)) {
+			t.Errorf("style.css lacks %s", want)
+		}
+	}
+}
+
+func attrOK(n *html.Node, key string) (string, bool) {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val, true
+		}
+	}
+	return "", false
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

@@ -126,7 +126,10 @@ func (s *Service) RevokeGrant(ctx context.Context, userID, familyID string) erro
 	if f.UserID != userID {
 		return db.ErrNotFound
 	}
-	_, err = s.store.revokeFamily(ctx, familyID, s.now())
+	revoked, err := s.store.revokeFamily(ctx, familyID, s.now())
+	if revoked {
+		s.audit(ctx, "family.revoked", familyID, "client="+f.ClientID+" user="+userID+" by the user")
+	}
 	return err
 }
 
@@ -137,8 +140,12 @@ func (s *Service) RevokeUserGrants(ctx context.Context, userID string) error {
 		return err
 	}
 	for _, f := range rows {
-		if _, err := s.store.revokeFamily(ctx, f.ID, s.now()); err != nil {
+		revoked, err := s.store.revokeFamily(ctx, f.ID, s.now())
+		if err != nil {
 			return err
+		}
+		if revoked {
+			s.audit(ctx, "family.revoked", f.ID, "client="+f.ClientID+" user="+userID+" sign out everywhere")
 		}
 	}
 	return nil

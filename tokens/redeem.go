@@ -128,7 +128,8 @@ func checkPKCE(challenge, verifier string) error {
 // fatal to the refusal itself.
 func (s *Service) revokeReplayed(ctx context.Context, row *codeRow) {
 	if row.AccessJTI != "" && row.AccessExpiresAt != nil {
-		_ = s.store.RevokeJTI(ctx, row.AccessJTI, *row.AccessExpiresAt)
+		// Denied as long as VerifyAccessToken would accept it: exp + leeway.
+		_ = s.store.RevokeJTI(ctx, row.AccessJTI, row.AccessExpiresAt.Add(leeway*time.Second))
 	}
 	if row.RefreshFamily != "" {
 		_, _ = s.store.revokeFamily(ctx, row.RefreshFamily, s.now())

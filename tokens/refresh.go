@@ -126,8 +126,12 @@ func (s *Service) reused(ctx context.Context, row *refreshRow, fam *familyRow) (
 		}
 		return nil, fmt.Errorf("open sealed refresh response: %w", err)
 	}
-	if _, err := s.store.revokeFamily(ctx, fam.ID, now); err != nil {
+	revoked, err := s.store.revokeFamily(ctx, fam.ID, now)
+	if err != nil {
 		return nil, fmt.Errorf("revoke family: %w", err)
+	}
+	if revoked {
+		s.audit(ctx, "refresh.reuse_detected", fam.ID, "client="+fam.ClientID+" user="+fam.UserID+" family revoked")
 	}
 	return nil, oauth.InvalidGrant("the refresh token was already used; the grant has been revoked")
 }
@@ -145,7 +149,10 @@ func (s *Service) RevokeRefresh(ctx context.Context, clientID, token string) (fo
 	if fam.ClientID != clientID {
 		return true, nil // not this client's to revoke; say nothing
 	}
-	_, err = s.store.revokeFamily(ctx, fam.ID, s.now())
+	revoked, err := s.store.revokeFamily(ctx, fam.ID, s.now())
+	if revoked {
+		s.audit(ctx, "family.revoked", fam.ID, "client="+fam.ClientID+" user="+fam.UserID+" by revocation endpoint")
+	}
 	return true, err
 }
 

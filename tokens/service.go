@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"idp/audit"
 	"idp/db"
 	"idp/oauth"
 	"idp/users"
@@ -46,7 +47,9 @@ type Config struct {
 	ReuseGrace time.Duration
 	// SealKey (32 bytes) encrypts the child response kept for ReuseGrace.
 	SealKey []byte
-	Now     func() time.Time
+	// Audit, if set, records reuse detections and family revocations.
+	Audit *audit.Log
+	Now   func() time.Time
 }
 
 // Service issues, redeems and verifies tokens.
@@ -223,4 +226,11 @@ func nonNil(v []string) []string {
 		return []string{}
 	}
 	return v
+}
+
+// audit records an event if an audit log is configured.
+func (s *Service) audit(ctx context.Context, action, target, detail string) {
+	if s.cfg.Audit != nil {
+		s.cfg.Audit.Record(ctx, action, target, detail)
+	}
 }

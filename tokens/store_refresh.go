@@ -99,15 +99,17 @@ func (s *Store) revokeFamily(ctx context.Context, id string, now time.Time) (boo
 	if err := db.Map(res.Error); err != nil {
 		return false, err
 	}
+	// VerifyAccessToken accepts a token until leeway past its exp, so that
+	// is how long it must stay denied (and until then the purge keeps it).
 	var live []refreshRow
 	err := db.Conn(ctx, s.g).Select("access_jti", "access_expires_at").
-		Where("family_id = ? AND access_jti <> '' AND access_expires_at > ?", id, now).Find(&live).Error
+		Where("family_id = ? AND access_jti <> '' AND access_expires_at > ?", id, now.Add(-leeway*time.Second)).Find(&live).Error
 	if err != nil {
 		return false, db.Map(err)
 	}
 	for _, r := range live {
 		if err := db.Map(db.Conn(ctx, s.g).Clauses(clause.OnConflict{DoNothing: true}).
-			Create(&revokedRow{JTI: r.AccessJTI, ExpiresAt: r.AccessExpiresAt}).Error); err != nil {
+			Create(&revokedRow{JTI: r.AccessJTI, ExpiresAt: r.AccessExpiresAt.Add(leeway * time.Second)}).Error); err != nil {
 			return false, err
 		}
 	}

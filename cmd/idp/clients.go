@@ -59,6 +59,7 @@ func clientsCreate(ctx context.Context, args []string, s stdio) error {
 	if err != nil {
 		return fmt.Errorf("create client: %w", err)
 	}
+	e.audit.Record(ctx, "client.created", c.ID, "")
 	if *asJSON {
 		out := map[string]any{"client_id": c.ID}
 		if secret != "" && !*secretStdin {
@@ -151,6 +152,7 @@ func clientsDelete(ctx context.Context, args []string, s stdio) error {
 	if err := e.clients.Store().Delete(ctx, *id); err != nil {
 		return fmt.Errorf("delete client %s: %w", *id, err)
 	}
+	e.audit.Record(ctx, "client.deleted", *id, "")
 	fmt.Fprintf(s.out, "deleted %s\n", *id)
 	return nil
 }

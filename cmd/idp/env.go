@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"time"
 
+	"idp/audit"
 	"idp/clients"
 	"idp/db"
 	"idp/keys"
@@ -15,6 +19,7 @@ import (
 // env is an opened, migrated database with the domain services over it:
 // what every command except --help needs.
 type env struct {
+	audit   *audit.Log
 	cfg     Config
 	db      *db.DB
 	master  keys.MasterKey
@@ -41,13 +46,17 @@ func openEnv(ctx context.Context, cfg Config, log *slog.Logger) (*env, error) {
 		d.Close()
 		return nil, err
 	}
-	mk, err := loadMasterKey(cfg, log)
+	mk, err := loadMasterKey(ctx, cfg, d, log)
 	if err != nil {
 		d.Close()
 		return nil, err
 	}
 	now := func() time.Time { return time.Now().UTC() }
+	auditLog := audit.New(audit.NewStore(d.Gorm), now, log)
 	km := keys.NewManager(d.Gorm, mk, keys.Options{
+		OnEvent: func(ctx context.Context, action, kid, detail string) {
+			auditLog.Record(ctx, action, kid, detail)
+		},
 		Now:              now,
 		TokenTTL:         cfg.AccessTokenTTL,
 		JWKSMaxAge:       cfg.JWKSMaxAge,
@@ -61,14 +70,28 @@ func openEnv(ctx context.Context, cfg Config, log *slog.Logger) (*env, error) {
 		users:   users.NewService(users.NewStore(d.Gorm), users.DefaultParams, now),
 		clients: clients.NewService(clients.NewStore(d.Gorm), mk.Derive("client-secret"), now),
 		keys:    km,
+		audit:   auditLog,
 	}, nil
 }
 
 // loadMasterKey reads the master key; beside a SQLite file it is created on
 // first use, while PostgreSQL replicas must all be given the same one.
-func loadMasterKey(cfg Config, log *slog.Logger) (keys.MasterKey, error) {
+func loadMasterKey(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger) (keys.MasterKey, error) {
 	if db.IsPostgres(cfg.Database) {
 		return keys.LoadMasterKey(cfg.MasterKeyFile)
+	}
+	// A fresh key is right only for a database without signing keys: for
+	// one whose keys were sealed under a now missing file it would only be
+	// an undecryptable, misleading "backup me" file.
+	if _, err := os.Stat(cfg.MasterKeyFile); errors.Is(err, fs.ErrNotExist) {
+		// Listing reads no private part, so the zero key is never used.
+		ks, err := keys.NewManager(d.Gorm, keys.MasterKey{}, keys.Options{Logger: log}).List(ctx)
+		if err != nil {
+			return keys.MasterKey{}, fmt.Errorf("list signing keys: %w", err)
+		}
+		if len(ks) > 0 {
+			return keys.MasterKey{}, fmt.Errorf("master key file %s does not exist, but the database holds signing keys sealed under a master key: restore that file or pass it with --master-key-file", cfg.MasterKeyFile)
+		}
 	}
 	mk, created, err := keys.LoadOrCreateMasterKey(cfg.MasterKeyFile)
 	if err != nil {

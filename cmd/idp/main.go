@@ -10,8 +10,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"os/user"
 	"strings"
 	"syscall"
+
+	"idp/audit"
 )
 
 // stdio is what a command reads and writes, so tests can run commands
@@ -34,6 +37,7 @@ func commands() []command {
 		{"users", "manage users: create, list, disable, set-password", runUsers},
 		{"clients", "manage OAuth clients: create, list, delete", runClients},
 		{"keys", "manage signing keys: list, rotate, revoke", runKeys},
+		{"audit", "read the audit log: list", runAudit},
 	}
 }
 
@@ -58,7 +62,13 @@ func run(ctx context.Context, args []string, s stdio) int {
 		if c.name != args[0] {
 			continue
 		}
-		err := c.run(ctx, args[1:], s)
+		cctx := ctx
+		if c.name != "serve" {
+			// Everything an admin command changes is audited as done by
+			// the operating-system user through the CLI.
+			cctx = audit.WithActor(ctx, audit.Actor{Name: cliActor(), Via: audit.ViaCLI})
+		}
+		err := c.run(cctx, args[1:], s)
 		switch {
 		case err == nil:
 			return 0
@@ -90,4 +100,12 @@ func oneLine(s string) string {
 	// A line ending in a colon introduces the next (pgx does this).
 	s = strings.ReplaceAll(s, ":\n", ": ")
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
+
+// cliActor names the operating-system user running an admin command.
+func cliActor() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "cli:" + u.Username
+	}
+	return "cli"
 }

@@ -128,16 +128,17 @@ func newServer(cfg Config, e *env, log *slog.Logger) (*server.Server, error) {
 	}
 	now := func() time.Time { return time.Now().UTC() }
 	return server.New(server.Config{
-		Issuer:            cfg.Issuer,
-		AccessTokenTTL:    cfg.AccessTokenTTL,
-		RefreshTokenTTL:   cfg.RefreshTokenTTL,
-		RefreshReuseGrace: cfg.RefreshReuseGrace,
-		JWKSMaxAge:        cfg.JWKSMaxAge,
-		CSRFKey:           e.master.Derive("csrf"),
-		Now:               now,
-		Logger:            log,
+		Issuer:              cfg.Issuer,
+		AccessTokenTTL:      cfg.AccessTokenTTL,
+		RefreshTokenTTL:     cfg.RefreshTokenTTL,
+		RefreshReuseGrace:   cfg.RefreshReuseGrace,
+		JWKSMaxAge:          cfg.JWKSMaxAge,
+		KeyRotationInterval: cfg.RotationInterval,
+		CSRFKey:             e.master.Derive("csrf"),
+		Now:                 now,
+		Logger:              log,
 	}, server.Deps{
-		DB: e.db, Keys: e.keys, Users: e.users, Clients: e.clients, Templates: tpl,
+		DB: e.db, Keys: e.keys, Users: e.users, Clients: e.clients, Templates: tpl, Audit: e.audit,
 		Sessions: sessions.NewService(sessions.NewStore(e.db.Gorm), 24*time.Hour, now),
 		Tokens:   e.tokens(cfg, now),
 	})
@@ -148,7 +149,7 @@ func (e *env) tokens(cfg Config, now func() time.Time) *tokens.Service {
 	return tokens.NewService(tokens.NewStore(e.db.Gorm), e.keys, e.keys, e.users.Store(), tokens.Config{
 		Issuer: cfg.Issuer, AccessTokenTTL: cfg.AccessTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
 		RefreshIdleTTL: cfg.RefreshIdleTTL, ReuseGrace: cfg.RefreshReuseGrace,
-		SealKey: e.master.Derive("refresh-response"), Now: now,
+		SealKey: e.master.Derive("refresh-response"), Now: now, Audit: e.audit,
 	})
 }
 

@@ -62,6 +62,7 @@ func usersCreate(ctx context.Context, args []string, s stdio) error {
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
+	e.audit.Record(ctx, "user.created", u.ID, "email="+u.Email)
 	fmt.Fprintln(s.out, u.ID)
 	return nil
 }
@@ -131,6 +132,7 @@ func usersDisable(ctx context.Context, args []string, s stdio) error {
 	if err := e.users.Disable(ctx, *email); err != nil {
 		return fmt.Errorf("disable user %s: %w", *email, err)
 	}
+	e.audit.Record(ctx, "user.disabled", *email, "")
 	fmt.Fprintf(s.out, "disabled %s\n", *email)
 	return nil
 }
@@ -160,6 +162,7 @@ func usersSetPassword(ctx context.Context, args []string, s stdio) error {
 	if err := e.users.SetPassword(ctx, *email, pw); err != nil {
 		return fmt.Errorf("set password of %s: %w", *email, err)
 	}
+	e.audit.Record(ctx, "user.password_set", *email, "")
 	fmt.Fprintf(s.out, "password changed for %s\n", *email)
 	return nil
 }

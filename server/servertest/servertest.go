@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"idp/audit"
 	"idp/clients"
 	"idp/db"
 	"idp/db/dbtest"
@@ -60,6 +61,7 @@ type Env struct {
 	Clients  *clients.Service
 	Sessions *sessions.Service
 	Tokens   *tokens.Service
+	Audit    *audit.Log
 	Master   keys.MasterKey
 }
 
@@ -91,24 +93,29 @@ func New(t testing.TB, opts ...Option) *Env {
 	t.Cleanup(ts.Close)
 
 	cfg := server.Config{
-		Issuer:            ts.URL,
-		AccessTokenTTL:    10 * time.Minute,
-		RefreshTokenTTL:   720 * time.Hour,
-		RefreshReuseGrace: 10 * time.Second,
-		JWKSMaxAge:        5 * time.Minute,
-		SessionTTL:        24 * time.Hour,
-		CSRFKey:           mk.Derive("csrf"),
-		Now:               clock.Now,
-		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Issuer:              ts.URL,
+		AccessTokenTTL:      10 * time.Minute,
+		RefreshTokenTTL:     720 * time.Hour,
+		RefreshReuseGrace:   10 * time.Second,
+		JWKSMaxAge:          5 * time.Minute,
+		SessionTTL:          24 * time.Hour,
+		KeyRotationInterval: 720 * time.Hour,
+		CSRFKey:             mk.Derive("csrf"),
+		Now:                 clock.Now,
+		Logger:              slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, o := range opts {
 		o(&cfg)
 	}
+	auditLog := audit.New(audit.NewStore(d.Gorm), clock.Now, cfg.Logger)
 	km := keys.NewManager(d.Gorm, mk, keys.Options{
+		OnEvent: func(ctx context.Context, action, kid, detail string) {
+			auditLog.Record(ctx, action, kid, detail)
+		},
 		Now:              clock.Now,
 		TokenTTL:         cfg.AccessTokenTTL,
 		JWKSMaxAge:       cfg.JWKSMaxAge,
-		RotationInterval: 720 * time.Hour,
+		RotationInterval: cfg.KeyRotationInterval,
 		Logger:           cfg.Logger,
 	})
 	if err := km.Bootstrap(context.Background()); err != nil {
@@ -124,8 +131,9 @@ func New(t testing.TB, opts ...Option) *Env {
 	ts2 := tokens.NewService(tokens.NewStore(d.Gorm), km, km, us.Store(), tokens.Config{
 		Issuer: cfg.Issuer, AccessTokenTTL: cfg.AccessTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
 		ReuseGrace: cfg.RefreshReuseGrace, SealKey: mk.Derive("refresh-response"), Now: clock.Now,
+		Audit: auditLog,
 	})
-	srv, err := server.New(cfg, server.Deps{DB: d, Keys: km, Users: us, Clients: cs, Sessions: ss, Tokens: ts2, Templates: tpl})
+	srv, err := server.New(cfg, server.Deps{DB: d, Keys: km, Users: us, Clients: cs, Sessions: ss, Tokens: ts2, Templates: tpl, Audit: auditLog})
 	if err != nil {
 		t.Fatalf("servertest: %v", err)
 	}
@@ -133,7 +141,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	handler = srv
 	mu.Unlock()
 	return &Env{URL: ts.URL, HTTP: ts, Server: srv, Config: cfg, DB: d, Clock: clock, Keys: km, Users: us,
-		Clients: cs, Sessions: ss, Tokens: ts2, Master: mk}
+		Clients: cs, Sessions: ss, Tokens: ts2, Audit: auditLog, Master: mk}
 }
 
 // CreateUser adds a user and fails the test on error.

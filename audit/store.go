@@ -1,0 +1,46 @@
+package audit
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+
+	"idp/db"
+)
+
+type row struct {
+	ID     string `gorm:"primaryKey"`
+	At     time.Time
+	Actor  string
+	Action string
+	Target string
+	Via    string
+	IP     string `gorm:"column:ip"`
+	Detail string
+}
+
+func (row) TableName() string { return "audit_events" }
+
+// Store persists audit events.
+type Store struct{ g *gorm.DB }
+
+// NewStore returns a Store over g.
+func NewStore(g *gorm.DB) *Store { return &Store{g: g} }
+
+// Create appends an event.
+func (s *Store) Create(ctx context.Context, e *Event) error {
+	r := row(*e)
+	return db.Map(db.Conn(ctx, s.g).Create(&r).Error)
+}
+
+// List returns up to limit events before a time, newest first.
+func (s *Store) List(ctx context.Context, before time.Time, limit int) ([]Event, error) {
+	var rows []row
+	err := db.Conn(ctx, s.g).Where("at < ?", before).Order("at DESC, id DESC").Limit(limit).Find(&rows).Error
+	out := make([]Event, len(rows))
+	for i, r := range rows {
+		out[i] = Event(r)
+	}
+	return out, db.Map(err)
+}
