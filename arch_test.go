@@ -68,13 +68,16 @@ func TestImportRules(t *testing.T) {
 		"idp/clients":               {"idp/db", "idp/oauth"},
 		"idp/sessions":              {"idp/db"},
 		"idp/keys":                  {"idp/db"},
+		"idp/throttle":              {"idp/db"},
 		"idp/audit":                 {"idp/db"},
 		"idp/tokens":                {"idp/db", "idp/oauth", "idp/users", "idp/clients", "idp/audit"},
-		"idp/server":                {"idp/oauth", "idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/keys", "idp/templates", "idp/db", "idp/audit"},
+		"idp/server":                {"idp/oauth", "idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/keys", "idp/templates", "idp/db", "idp/audit", "idp/throttle"},
 		"idp/server/servertest":     {"*"},
+		"idp/cmd/idpbench":          {"*"},
 		"idp/cmd/idp":               {"*"},
 		"idp/verifier":              {},
 		"idp/verifier/echoverifier": {"idp/verifier"},
+		"idp/examples/webapp":       {"*"},
 	}
 	for _, p := range listPackages(t) {
 		if p.ImportPath == "idp" {

@@ -49,10 +49,16 @@ func ActorFrom(ctx context.Context) Actor {
 
 // Log records and lists events.
 type Log struct {
-	store *Store
-	now   func() time.Time
-	log   *slog.Logger
+	store    *Store
+	now      func() time.Time
+	log      *slog.Logger
+	observer func(action string)
 }
+
+// Observe registers fn to be told the action of every recorded event
+// (metrics count sign-ins and revocations this way). Call it before the
+// log is in use.
+func (l *Log) Observe(fn func(action string)) { l.observer = fn }
 
 // New returns a Log over store.
 func New(store *Store, now func() time.Time, logger *slog.Logger) *Log {
@@ -72,6 +78,9 @@ func (l *Log) Record(ctx context.Context, action, target, detail string) {
 	a := ActorFrom(ctx)
 	at := l.now().UTC()
 	e := &Event{ID: newID(at), At: at, Actor: a.Name, Action: action, Target: target, Via: a.Via, IP: a.IP, Detail: detail}
+	if l.observer != nil {
+		l.observer(action)
+	}
 	if err := l.store.Create(ctx, e); err != nil {
 		l.log.Error("audit write failed", "action", action, "target", target, "error", err.Error())
 	}

@@ -127,6 +127,9 @@ func postgresDSN(dsn string, timeout time.Duration) (string, error) {
 // Ping checks that the database answers (used by /readyz).
 func (d *DB) Ping(ctx context.Context) error { return d.sql.PingContext(ctx) }
 
+// SQLDB returns the underlying pool, for its statistics.
+func (d *DB) SQLDB() *sql.DB { return d.sql }
+
 // Close closes the connection pool.
 func (d *DB) Close() error { return d.sql.Close() }
 

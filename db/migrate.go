@@ -21,7 +21,10 @@ func (d *DB) Migrate(ctx context.Context) error {
 	dialect := goose.DialectSQLite3
 	if d.Dialect == Postgres {
 		dialect = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
+		// Retry the advisory lock every second (goose's default is 5 s) for
+		// up to five minutes: a replica waiting for another's migration
+		// starts as soon as it is done.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 		if err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
@@ -34,6 +37,11 @@ func (d *DB) Migrate(ctx context.Context) error {
 	p, err := goose.NewProvider(dialect, d.sql, fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	// The pending check takes no lock, so the common case — nothing to do —
+	// never waits behind another process holding the migration lock.
+	if pending, err := p.HasPending(ctx); err == nil && !pending {
+		return nil
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)

@@ -44,13 +44,13 @@ func (s *Server) handleAccount(c echo.Context) error {
 		}
 		page.Grants = append(page.Grants, templates.AccountGrant{
 			ID: g.ID, Client: name, Created: g.CreatedAt.Format(accountTime), LastUsed: g.LastUsedAt.Format(accountTime),
-			IP: g.IP, UserAgent: g.UserAgent,
+			IP: g.IP, UserAgent: deviceName(g.UserAgent),
 		})
 	}
 	for _, x := range list {
 		page.Sessions = append(page.Sessions, templates.AccountSession{
 			ID: x.ID, Created: x.CreatedAt.Format(accountTime), LastSeen: x.LastSeenAt.Format(accountTime),
-			IP: x.IP, UserAgent: x.UserAgent, Current: x.ID == sess.ID,
+			IP: x.IP, UserAgent: deviceName(x.UserAgent), Current: x.ID == sess.ID,
 		})
 	}
 	return s.render(c, http.StatusOK, htmlCSP(), func(w io.Writer) error {

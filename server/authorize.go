@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -62,6 +64,9 @@ func authorizeParams(c echo.Context) (url.Values, error) {
 	}
 	var repeated *oauth.Error
 	for k, vals := range v {
+		if !validValues(k, vals) {
+			return nil, oauth.InvalidRequest("parameters must be UTF-8 text without NUL").WithoutRedirect()
+		}
 		if len(vals) < 2 || k == "resource" {
 			continue
 		}
@@ -77,12 +82,23 @@ func authorizeParams(c echo.Context) (url.Values, error) {
 	return v, nil
 }
 
+// validText reports whether s is UTF-8 without NUL. PostgreSQL text holds
+// nothing else (SQLite would), and no protocol parameter needs more, so
+// such input is refused at the door instead of failing in the database as
+// a 500.
+func validText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+// validValues applies validText to a parameter's name and values.
+func validValues(k string, vals []string) bool {
+	return validText(k) && !slices.ContainsFunc(vals, func(v string) bool { return !validText(v) })
+}
+
 // authorizeClient finds the client and checks redirect_uri exactly
 // (RFC 9700 §2.1). Its errors never redirect.
 func (s *Server) authorizeClient(ctx context.Context, p url.Values) (*clients.Client, string, error) {
 	id := p.Get("client_id")
 	if id == "" {
-		return nil, "", oauth.InvalidRequest("client_id is missing").WithoutRedirect()
+		return nil, "", oauth.InvalidRequest("the sign-in link does not name an application (client_id is missing)").WithoutRedirect()
 	}
 	client, err := s.deps.Clients.Store().ByID(ctx, id)
 	if errors.Is(err, db.ErrNotFound) {
@@ -93,10 +109,10 @@ func (s *Server) authorizeClient(ctx context.Context, p url.Values) (*clients.Cl
 	}
 	uri := p.Get("redirect_uri")
 	if uri == "" {
-		return nil, "", oauth.InvalidRequest("redirect_uri is missing").WithoutRedirect()
+		return nil, "", oauth.InvalidRequest("the sign-in link does not say where to return you (redirect_uri is missing)").WithoutRedirect()
 	}
 	if !client.HasRedirectURI(uri) {
-		return nil, "", oauth.InvalidRequest("redirect_uri is not registered for this application").WithoutRedirect()
+		return nil, "", oauth.InvalidRequest("the sign-in link would return you to an address this application has not registered (redirect_uri)").WithoutRedirect()
 	}
 	return client, uri, nil
 }

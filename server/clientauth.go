@@ -80,7 +80,7 @@ func basicAuth(header string) (id, secret string, ok bool, err error) {
 	if id, err = url.QueryUnescape(u); err != nil {
 		return "", "", false, oauth.InvalidClient("malformed Basic authorization header")
 	}
-	if secret, err = url.QueryUnescape(p); err != nil {
+	if secret, err = url.QueryUnescape(p); err != nil || !validText(id) || !validText(secret) {
 		return "", "", false, oauth.InvalidClient("malformed Basic authorization header")
 	}
 	return id, secret, true, nil

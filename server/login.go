@@ -2,9 +2,13 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -26,6 +30,9 @@ type loginContext struct {
 func (s *Server) loadRequest(c echo.Context, id string) (loginContext, error) {
 	if id == "" {
 		return loginContext{}, nil
+	}
+	if !validText(id) {
+		return loginContext{}, errRequestGone
 	}
 	ctx := c.Request().Context()
 	req, err := s.deps.Tokens.AuthRequest(ctx, id)
@@ -84,13 +91,32 @@ func (s *Server) handleLogin(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	email, password := c.FormValue("email"), c.FormValue("password")
+	if !validText(email) {
+		// No account has such an address; the database could not even look
+		// it up.
+		return s.renderLogin(c, http.StatusUnauthorized, lc, "", "Wrong email or password.")
+	}
+	ip := c.RealIP()
+	// Throttled attempts are refused before the password is checked, so a
+	// locked guesser learns nothing; the lock only ever follows failures.
+	if wait, err := s.deps.Throttle.Check(ctx, email, ip); err != nil {
+		return err
+	} else if wait > 0 {
+		return s.tooManyAttempts(c, lc, email, wait)
+	}
 	user, err := s.deps.Users.Authenticate(ctx, email, password)
 	if errors.Is(err, users.ErrInvalidCredentials) {
-		s.log.Info("sign-in failed", "request_id", requestIDOf(c), "remote", c.RealIP())
+		s.log.Info("sign-in failed", "request_id", requestIDOf(c), "remote", ip)
 		s.recordAs(c, email, "signin.failure", "", lc.clientDetail())
+		if _, err := s.deps.Throttle.Fail(ctx, email, ip); err != nil {
+			return err
+		}
 		return s.renderLogin(c, http.StatusUnauthorized, lc, email, "Wrong email or password.")
 	}
 	if err != nil {
+		return err
+	}
+	if err := s.deps.Throttle.Succeed(ctx, email, ip); err != nil {
 		return err
 	}
 	// A new session id on every sign-in defeats session fixation; the old
@@ -141,4 +167,18 @@ func (lc loginContext) clientDetail() string {
 		return ""
 	}
 	return "client=" + lc.client.ID
+}
+
+// tooManyAttempts answers a throttled sign-in: 429 with Retry-After
+// (RFC 6585 §4) and the sign-in page saying, in plain words, how long to
+// wait.
+func (s *Server) tooManyAttempts(c echo.Context, lc loginContext, email string, wait time.Duration) error {
+	secs := int(math.Ceil(wait.Seconds()))
+	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+	s.recordAs(c, email, "signin.throttled", "", lc.clientDetail())
+	msg := fmt.Sprintf("Too many failed attempts. Wait %d seconds, then try again.", secs)
+	if secs >= 120 {
+		msg = fmt.Sprintf("Too many failed attempts. Wait %d minutes, then try again.", (secs+59)/60)
+	}
+	return s.renderLogin(c, http.StatusTooManyRequests, lc, email, msg)
 }

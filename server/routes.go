@@ -24,12 +24,13 @@ const (
 	pathAccount    = "/account"
 	pathHealthz    = "/healthz"
 	pathReadyz     = "/readyz"
+	pathMetrics    = "/metrics"
 )
 
 // routes is the one place that lists every route.
 func (s *Server) routes() {
 	e := s.echo
-	e.Use(s.requestID, s.accessLog, s.recoverPanics, s.securityHeaders)
+	e.Use(s.requestID, s.accessLog, s.metrics.observe, s.recoverPanics, s.securityHeaders)
 	// Forms and token requests are small; a larger body is refused (413)
 	// before anything parses it.
 	e.Use(middleware.BodyLimit("64K"))
@@ -89,4 +90,5 @@ func (s *Server) routes() {
 
 	e.GET(pathHealthz, s.handleHealthz)
 	e.GET(pathReadyz, s.handleReadyz)
+	e.GET(pathMetrics, s.metrics.handler())
 }

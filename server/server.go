@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"idp/keys"
 	"idp/sessions"
 	"idp/templates"
+	"idp/throttle"
 	"idp/tokens"
 	"idp/users"
 )
@@ -40,10 +42,18 @@ type Config struct {
 	// CSRFKey keys the HMAC that binds form tokens to the browser's CSRF
 	// cookie; replicas must share it (derive it from the master key).
 	CSRFKey []byte
+	// TokenRateLimit is the token endpoint's requests per second per client
+	// on this replica; 0 is no limit.
+	TokenRateLimit float64
 	// Now is the clock; tests control it. Default time.Now.
 	Now func() time.Time
 	// Logger receives request and error logs. Default slog.Default().
 	Logger *slog.Logger
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed when naming the client address (sign-in throttling, audit,
+	// sessions). Empty: the TCP peer is the client and the header is
+	// ignored, so nobody can pick their own address by sending it.
+	TrustedProxies []*net.IPNet
 }
 
 // pinger is the one thing /readyz needs of the database.
@@ -61,6 +71,7 @@ type Deps struct {
 	Tokens    *tokens.Service
 	Templates *templates.Set
 	Audit     *audit.Log
+	Throttle  *throttle.Throttle
 }
 
 // Server is the provider's HTTP handler.
@@ -71,6 +82,9 @@ type Server struct {
 	log       *slog.Logger
 	issuer    *url.URL
 	discovery []byte // prebuilt: it only changes with the configuration
+
+	tokenLimits *clientLimits
+	metrics     *metrics
 }
 
 // New builds the server and its routes.
@@ -92,19 +106,39 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, errors.New("server: CSRFKey must be at least 32 bytes")
 	}
 	if deps.DB == nil || deps.Keys == nil || deps.Users == nil || deps.Clients == nil ||
-		deps.Sessions == nil || deps.Tokens == nil || deps.Templates == nil || deps.Audit == nil {
+		deps.Sessions == nil || deps.Tokens == nil || deps.Templates == nil || deps.Audit == nil ||
+		deps.Throttle == nil {
 		return nil, errors.New("server: every dependency must be set")
 	}
-	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, issuer: u}
+	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, issuer: u, tokenLimits: newClientLimits(cfg.TokenRateLimit)}
 	if s.discovery, err = s.buildDiscovery(); err != nil {
 		return nil, err
 	}
+	s.metrics = newMetrics(s)
+	deps.Audit.Observe(s.metrics.onAudit)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	e.HTTPErrorHandler = s.handleError
 	s.echo = e
 	s.routes()
 	return s, nil
+}
+
+// ipExtractor decides what c.RealIP() returns. Echo's default believes
+// X-Forwarded-For from anyone; here it is believed only when the peer, and
+// each hop walked back from it, is a trusted proxy, and the nearest address
+// that is not one is the client. Loopback and private networks get no
+// implicit trust: only what the operator listed.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // ServeHTTP makes Server an http.Handler.

@@ -32,6 +32,9 @@ func (s *Server) handleToken(c echo.Context) error {
 		return err
 	}
 	s.actAs(c, "client:"+client.ID, audit.ViaAPI)
+	if err := s.limitClient(c, client.ID); err != nil {
+		return err
+	}
 	grants := map[string]grantHandler{
 		oauth.GrantAuthorizationCode: s.grantAuthorizationCode,
 		oauth.GrantRefreshToken:      s.grantRefreshToken,
@@ -51,6 +54,7 @@ func (s *Server) handleToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.metrics.tokens.WithLabelValues(gt, client.SigningAlg).Inc()
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
@@ -69,6 +73,9 @@ func tokenForm(c echo.Context) (url.Values, error) {
 		return nil, oauth.InvalidRequest("the body is not a valid form")
 	}
 	for k, v := range r.PostForm {
+		if !validValues(k, v) {
+			return nil, oauth.InvalidRequest("parameters must be UTF-8 text without NUL")
+		}
 		if len(v) > 1 && k != "resource" {
 			return nil, oauth.InvalidRequest(fmt.Sprintf("parameter %s is repeated", k))
 		}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,8 +82,24 @@ var (
 	sReuseGrace    = setting{flag: "refresh-reuse-grace", env: "IDP_REFRESH_REUSE_GRACE", def: "10s", usage: "window in which a refresh token retried by the same client gets the same new tokens; 0s is strict"}
 	sRotation      = setting{flag: "key-rotation-interval", env: "IDP_KEY_ROTATION_INTERVAL", def: "720h", usage: "how often each algorithm's active signing key is replaced"}
 	sJWKSMaxAge    = setting{flag: "jwks-max-age", env: "IDP_JWKS_MAX_AGE", def: "5m", usage: "Cache-Control max-age of the JWKS; a next key is published at least this long before it signs"}
+	sThrottleAfter = setting{flag: "signin-throttle-after", env: "IDP_SIGNIN_THROTTLE_AFTER", def: "5", usage: "failed sign-ins per account and address before each further one doubles the wait (an address alone gets 4x)"}
+	sLockout       = setting{flag: "signin-lockout", env: "IDP_SIGNIN_LOCKOUT", def: "15m", usage: "longest wait imposed after repeated failed sign-ins"}
+	sTokenRate     = setting{flag: "token-rate-limit", env: "IDP_TOKEN_RATE_LIMIT", def: "0", usage: "token endpoint requests per second allowed per client on each replica, bursts of twice that; 0 is off"}
 	sLogFormat     = setting{flag: "log-format", env: "IDP_LOG_FORMAT", def: "text", usage: "log format: text or json"}
 )
+
+// The scale-out settings: database pool sizes for serve and the admin
+// commands, and the reverse proxies serve believes about client addresses.
+var (
+	sDBMaxOpen      = setting{flag: "db-max-open-conns", env: "IDP_DB_MAX_OPEN_CONNS", def: "0", usage: "most open database connections per process; 0 takes the built-in default (16 PostgreSQL, 8 SQLite)"}
+	sDBMaxIdle      = setting{flag: "db-max-idle-conns", env: "IDP_DB_MAX_IDLE_CONNS", def: "0", usage: "most idle database connections kept open; 0 keeps as many as --db-max-open-conns"}
+	sDBStmtTimeout  = setting{flag: "db-statement-timeout", env: "IDP_DB_STATEMENT_TIMEOUT", def: "0s", usage: "PostgreSQL aborts any statement running longer (migrations included); 0s is none; PostgreSQL only"}
+	sTrustedProxies = setting{flag: "trusted-proxies", env: "IDP_TRUSTED_PROXIES", def: "", usage: "comma-separated CIDRs (or IPs) of reverse proxies whose X-Forwarded-For names the client; empty: the client is the TCP peer and X-Forwarded-For is ignored"}
+)
+
+// dbSettings are the database pool settings, taken by serve and by every
+// admin command.
+func dbSettings() []setting { return []setting{sDBMaxOpen, sDBMaxIdle, sDBStmtTimeout} }
 
 // Config is the validated configuration of serve (and the subset the admin
 // commands use).
@@ -98,6 +115,14 @@ type Config struct {
 	RotationInterval  time.Duration
 	JWKSMaxAge        time.Duration
 	LogFormat         string
+	ThrottleAfter     int
+	SigninLockout     time.Duration
+	TokenRateLimit    float64
+	// DB tunes the connection pool (--db-max-open-conns,
+	// --db-max-idle-conns, --db-statement-timeout).
+	DB db.Options
+	// TrustedProxies are the networks whose X-Forwarded-For is believed.
+	TrustedProxies []*net.IPNet
 }
 
 // problems collects every configuration error so they are reported together.
@@ -185,13 +210,104 @@ func buildConfig(s *settings) (Config, error) {
 			p.add("--key-rotation-interval must be longer than --jwks-max-age, or a next key could sign before relying services have seen it")
 		}
 	}
+	if has("signin-throttle-after") {
+		n, err := strconv.Atoi(s.get("signin-throttle-after").value)
+		if err != nil || n < 1 || n > 1000 {
+			p.add("--signin-throttle-after must be a whole number from 1 to 1000")
+		}
+		c.ThrottleAfter = n
+	}
+	if has("signin-lockout") {
+		c.SigninLockout = p.duration(s.get("signin-lockout"), time.Second, 24*time.Hour)
+	}
+	if has("token-rate-limit") {
+		f, err := strconv.ParseFloat(s.get("token-rate-limit").value, 64)
+		if err != nil || f < 0 || f > 1e6 {
+			p.add("--token-rate-limit must be a number of requests per second, 0 for no limit")
+		}
+		c.TokenRateLimit = f
+	}
 	if has("log-format") {
 		c.LogFormat = s.get("log-format").value
 		if c.LogFormat != "text" && c.LogFormat != "json" {
 			p.add("--log-format must be text or json, not %q", c.LogFormat)
 		}
 	}
+	p.scaleOut(s, &c)
 	return c, p.err()
+}
+
+// has reports whether the command registered the setting.
+func (s *settings) has(name string) bool {
+	for _, st := range s.list {
+		if st.flag == name {
+			return true
+		}
+	}
+	return false
+}
+
+// scaleOut validates the pool and proxy settings into c. It runs after the
+// database is known: the statement timeout exists only on PostgreSQL.
+func (p *problems) scaleOut(s *settings, c *Config) {
+	conns := func(name string) int {
+		v := s.get(name).value
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 10000 {
+			p.add("--%s must be a whole number from 0 to 10000, not %q", name, v)
+		}
+		return n
+	}
+	if s.has("db-max-open-conns") {
+		c.DB.MaxOpenConns = conns("db-max-open-conns")
+	}
+	if s.has("db-max-idle-conns") {
+		c.DB.MaxIdleConns = conns("db-max-idle-conns")
+		if c.DB.MaxOpenConns > 0 && c.DB.MaxIdleConns > c.DB.MaxOpenConns {
+			p.add("--db-max-idle-conns (%d) must not exceed --db-max-open-conns (%d)", c.DB.MaxIdleConns, c.DB.MaxOpenConns)
+		}
+	}
+	if s.has("db-statement-timeout") {
+		c.DB.StatementTimeout = p.duration(s.get("db-statement-timeout"), 0, 24*time.Hour)
+		switch {
+		case c.DB.StatementTimeout > 0 && c.DB.StatementTimeout < 100*time.Millisecond:
+			p.add("--db-statement-timeout must be 0s or at least 100ms")
+		case c.DB.StatementTimeout > 0 && c.Database != "" && !db.IsPostgres(c.Database):
+			p.add("--db-statement-timeout applies to PostgreSQL only; leave it 0s with a SQLite database")
+		}
+	}
+	if s.has("trusted-proxies") {
+		nets, err := parseCIDRs(s.get("trusted-proxies").value)
+		if err != nil {
+			p.add("--trusted-proxies: %v", err)
+		}
+		c.TrustedProxies = nets
+	}
+}
+
+// parseCIDRs parses a comma-separated list of CIDRs; a bare IP is a
+// single-address network.
+func parseCIDRs(list string) ([]*net.IPNet, error) {
+	var nets []*net.IPNet
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if ip := net.ParseIP(f); ip != nil {
+			bits := 8 * len(ip.To16())
+			if ip4 := ip.To4(); ip4 != nil {
+				ip, bits = ip4, 32
+			}
+			f = fmt.Sprintf("%s/%d", ip, bits)
+		}
+		_, n, err := net.ParseCIDR(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or an IP address", f)
+		}
+		nets = append(nets, n)
+	}
+	return nets, nil
 }
 
 // validateIssuer enforces OIDC Discovery §3: an https (or, for development,

@@ -32,13 +32,13 @@ type env struct {
 // settings matter to `keys rotate`, which must apply the same safety rule
 // and retirement window as the running server.
 func adminSettings() []setting {
-	return []setting{sDatabase, sMasterKeyFile, sAccessTTL, sJWKSMaxAge, sRotation}
+	return append([]setting{sDatabase, sMasterKeyFile, sAccessTTL, sJWKSMaxAge, sRotation}, dbSettings()...)
 }
 
 // openEnv opens and migrates the database, loads (or, for a SQLite file,
 // creates) the master key and builds the services.
 func openEnv(ctx context.Context, cfg Config, log *slog.Logger) (*env, error) {
-	d, err := db.Open(ctx, cfg.Database, db.Options{})
+	d, err := db.Open(ctx, cfg.Database, cfg.DB)
 	if err != nil {
 		return nil, err
 	}

@@ -38,6 +38,7 @@ func commands() []command {
 		{"clients", "manage OAuth clients: create, list, delete", runClients},
 		{"keys", "manage signing keys: list, rotate, revoke", runKeys},
 		{"audit", "read the audit log: list", runAudit},
+		{"healthcheck", "exit 0 if the server's /readyz answers 200 (for container health checks)", runHealthcheck},
 	}
 }
 
@@ -90,7 +91,7 @@ var errUsage = errors.New("usage")
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "idp — an OpenID Connect identity provider\n\nUsage: idp COMMAND [flags]\n\nCommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun idp COMMAND --help for the flags of a command. Every flag also has an IDP_* environment variable; a flag wins over the environment.")
 }

@@ -15,13 +15,15 @@ import (
 	"idp/server"
 	"idp/sessions"
 	"idp/templates"
+	"idp/throttle"
 	"idp/tokens"
 	"idp/users"
 )
 
 // serveSettings are the settings of `idp serve`: CONTRACT.md's table.
 func serveSettings() []setting {
-	return []setting{sIssuer, sAddr, sDatabase, sMasterKeyFile, sAccessTTL, sRefreshTTL, sRefreshIdle, sReuseGrace, sRotation, sJWKSMaxAge, sLogFormat}
+	list := []setting{sIssuer, sAddr, sDatabase, sMasterKeyFile, sAccessTTL, sRefreshTTL, sRefreshIdle, sReuseGrace, sRotation, sJWKSMaxAge, sThrottleAfter, sLockout, sTokenRate, sLogFormat, sTrustedProxies}
+	return append(list, dbSettings()...)
 }
 
 func runServe(ctx context.Context, args []string, s stdio) error {
@@ -134,11 +136,14 @@ func newServer(cfg Config, e *env, log *slog.Logger) (*server.Server, error) {
 		RefreshReuseGrace:   cfg.RefreshReuseGrace,
 		JWKSMaxAge:          cfg.JWKSMaxAge,
 		KeyRotationInterval: cfg.RotationInterval,
+		TokenRateLimit:      cfg.TokenRateLimit,
 		CSRFKey:             e.master.Derive("csrf"),
 		Now:                 now,
 		Logger:              log,
+		TrustedProxies:      cfg.TrustedProxies,
 	}, server.Deps{
 		DB: e.db, Keys: e.keys, Users: e.users, Clients: e.clients, Templates: tpl, Audit: e.audit,
+		Throttle: throttle.New(throttle.NewStore(e.db.Gorm), throttle.Config{After: cfg.ThrottleAfter, Lockout: cfg.SigninLockout}),
 		Sessions: sessions.NewService(sessions.NewStore(e.db.Gorm), 24*time.Hour, now),
 		Tokens:   e.tokens(cfg, now),
 	})

@@ -1,12 +1,15 @@
 // Package servertest runs the whole provider in-process for tests: a
 // migrated database from dbtest (SQLite, or PostgreSQL when
 // IDP_TEST_POSTGRES is set), a controllable clock, bootstrapped keys, and an
-// httptest server whose URL is the issuer.
+// httptest server whose URL is the issuer. NewCluster runs several such
+// providers on one database behind a round-robin reverse proxy, as replicas
+// behind a load balancer.
 package servertest
 
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -24,6 +27,7 @@ import (
 	"idp/server"
 	"idp/sessions"
 	"idp/templates"
+	"idp/throttle"
 	"idp/tokens"
 	"idp/users"
 )
@@ -72,28 +76,66 @@ type Option func(*server.Config)
 func New(t testing.TB, opts ...Option) *Env {
 	t.Helper()
 	d := dbtest.Open(t)
-	// Start at the real time: relying-party libraries check expiry against
-	// their own clock.
-	clock := &Clock{t: time.Now().UTC().Truncate(time.Second)}
-	var mk keys.MasterKey
-	_, _ = rand.Read(mk[:])
-
+	clock, mk := newClock(), newMasterKey()
 	// Start the listener first so the issuer can be its URL (the dex and
 	// zitadel trick): the handler forwards to a server filled in below.
-	var (
-		mu      sync.RWMutex
-		handler http.Handler
-	)
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.RLock()
-		h := handler
-		mu.RUnlock()
+	front := newLateServer(t)
+	e, err := build(d, config(front.URL, clock, mk, opts), clock, mk)
+	if err != nil {
+		t.Fatalf("servertest: %v", err)
+	}
+	front.set(e.Server)
+	e.URL, e.HTTP = front.URL, front.Server
+	return e
+}
+
+// newClock starts at the real time: relying-party libraries check expiry
+// against their own clock.
+func newClock() *Clock { return &Clock{t: time.Now().UTC().Truncate(time.Second)} }
+
+// newMasterKey returns a random master key.
+func newMasterKey() keys.MasterKey {
+	var mk keys.MasterKey
+	_, _ = rand.Read(mk[:])
+	return mk
+}
+
+// lateServer is an httptest server started before the handler it serves
+// exists, so that handler's issuer can be the server's URL.
+type lateServer struct {
+	*httptest.Server
+	mu      sync.RWMutex
+	handler http.Handler
+}
+
+// newLateServer starts a lateServer, closed when t ends; it answers 503
+// until set is called.
+func newLateServer(t testing.TB) *lateServer {
+	l := &lateServer{}
+	l.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l.mu.RLock()
+		h := l.handler
+		l.mu.RUnlock()
+		if h == nil {
+			http.Error(w, "servertest: not started yet", http.StatusServiceUnavailable)
+			return
+		}
 		h.ServeHTTP(w, r)
 	}))
-	t.Cleanup(ts.Close)
+	t.Cleanup(l.Server.Close)
+	return l
+}
 
+func (l *lateServer) set(h http.Handler) {
+	l.mu.Lock()
+	l.handler = h
+	l.mu.Unlock()
+}
+
+// config is the test configuration of a provider at issuer, after opts.
+func config(issuer string, clock *Clock, mk keys.MasterKey, opts []Option) server.Config {
 	cfg := server.Config{
-		Issuer:              ts.URL,
+		Issuer:              issuer,
 		AccessTokenTTL:      10 * time.Minute,
 		RefreshTokenTTL:     720 * time.Hour,
 		RefreshReuseGrace:   10 * time.Second,
@@ -107,6 +149,16 @@ func New(t testing.TB, opts ...Option) *Env {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	return cfg
+}
+
+// build wires one complete provider over d: its own key manager (with its
+// own key cache), services and server, as one idp process has. It
+// bootstraps the signing keys, which is safe to do from several providers
+// on one database at once. It reports errors instead of failing a test so
+// NewCluster can build providers in parallel; URL and HTTP are left to the
+// caller.
+func build(d *db.DB, cfg server.Config, clock *Clock, mk keys.MasterKey) (*Env, error) {
 	auditLog := audit.New(audit.NewStore(d.Gorm), clock.Now, cfg.Logger)
 	km := keys.NewManager(d.Gorm, mk, keys.Options{
 		OnEvent: func(ctx context.Context, action, kid, detail string) {
@@ -119,29 +171,27 @@ func New(t testing.TB, opts ...Option) *Env {
 		Logger:           cfg.Logger,
 	})
 	if err := km.Bootstrap(context.Background()); err != nil {
-		t.Fatalf("servertest: bootstrap keys: %v", err)
+		return nil, fmt.Errorf("bootstrap keys: %w", err)
 	}
 	us := users.NewService(users.NewStore(d.Gorm), users.Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, clock.Now)
 	cs := clients.NewService(clients.NewStore(d.Gorm), mk.Derive("client-secret"), clock.Now)
 	tpl, err := templates.Default()
 	if err != nil {
-		t.Fatalf("servertest: templates: %v", err)
+		return nil, fmt.Errorf("templates: %w", err)
 	}
 	ss := sessions.NewService(sessions.NewStore(d.Gorm), cfg.SessionTTL, clock.Now)
-	ts2 := tokens.NewService(tokens.NewStore(d.Gorm), km, km, us.Store(), tokens.Config{
+	ts := tokens.NewService(tokens.NewStore(d.Gorm), km, km, us.Store(), tokens.Config{
 		Issuer: cfg.Issuer, AccessTokenTTL: cfg.AccessTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
 		ReuseGrace: cfg.RefreshReuseGrace, SealKey: mk.Derive("refresh-response"), Now: clock.Now,
 		Audit: auditLog,
 	})
-	srv, err := server.New(cfg, server.Deps{DB: d, Keys: km, Users: us, Clients: cs, Sessions: ss, Tokens: ts2, Templates: tpl, Audit: auditLog})
+	srv, err := server.New(cfg, server.Deps{DB: d, Keys: km, Users: us, Clients: cs, Sessions: ss, Tokens: ts, Templates: tpl, Audit: auditLog,
+		Throttle: throttle.New(throttle.NewStore(d.Gorm), throttle.Config{Now: clock.Now})})
 	if err != nil {
-		t.Fatalf("servertest: %v", err)
+		return nil, err
 	}
-	mu.Lock()
-	handler = srv
-	mu.Unlock()
-	return &Env{URL: ts.URL, HTTP: ts, Server: srv, Config: cfg, DB: d, Clock: clock, Keys: km, Users: us,
-		Clients: cs, Sessions: ss, Tokens: ts2, Audit: auditLog, Master: mk}
+	return &Env{Server: srv, Config: cfg, DB: d, Clock: clock, Keys: km, Users: us,
+		Clients: cs, Sessions: ss, Tokens: ts, Audit: auditLog, Master: mk}, nil
 }
 
 // CreateUser adds a user and fails the test on error.

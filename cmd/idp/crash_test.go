@@ -1,0 +1,846 @@
+package main
+
+// The crash-safety test: the real binary, a real SQLite file, and SIGKILL
+// in the middle of sign-ins, refreshes and forced key rotations. After every
+// restart the database must be intact and consistent, and every token a
+// client was handed before the crash must still be honoured.
+//
+// It builds the binary and runs for tens of seconds, so it only runs when
+// IDP_CRASH_TEST=1 (.ci/run sets it):
+//
+//	IDP_CRASH_TEST=1 go test -count=1 -run Crash -v ./cmd/idp/
+//
+// IDP_CRASH_ROUNDS overrides the number of crashes (default 8) for a
+// longer soak.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	_ "github.com/mattn/go-sqlite3" // database/sql driver for the checks
+	"golang.org/x/oauth2"
+)
+
+const (
+	crashEmail    = "crash@example.com"
+	crashPassword = "crash test password, long enough"
+	crashRedirect = "http://127.0.0.1:9/cb"
+	// crashGrace is the server's --refresh-reuse-grace: a refresh whose
+	// response a crash swallowed is retried after the restart, which must
+	// happen inside it. The default 10s would do; 60s keeps a slow CI
+	// machine from turning a correct retry into a family revocation.
+	crashGrace = 60 * time.Second
+)
+
+// crashApp is one confidential client of the test.
+type crashApp struct{ id, secret, alg string }
+
+// crashToken is a JWT the test was handed: an access or ID token.
+type crashToken struct {
+	raw, kid, alg, kind string
+	app                 *crashApp
+	exp                 time.Time
+}
+
+// crashChain is one worker's refresh-token chain: last is the newest
+// refresh token the worker received, which must stay usable whatever
+// happens to the requests that present it.
+type crashChain struct {
+	app  *crashApp
+	last string
+}
+
+// crashStats are the figures the test reports.
+type crashStats struct {
+	signIns, exchanges, refreshes, dupRaces, lost      atomic.Int64
+	rotations, rotationsKilled, retried, freshRedeemed atomic.Int64
+	verified, maxTokensVerified, jwksKeys, refreshRows atomic.Int64
+}
+
+type crashHarness struct {
+	t                        *testing.T
+	bin, dir, dbPath, issuer string
+	addr                     string
+	apps                     []*crashApp
+	authURL, tokenURL        string
+
+	mu     sync.Mutex
+	tokens []crashToken
+	fresh  []freshRefresh // refresh tokens from sign-ins, never used yet
+	fails  []string
+
+	killed atomic.Bool // set just before the server is killed
+	stats  crashStats
+
+	srv *crashServer
+	tr  *http.Transport
+}
+
+type freshRefresh struct {
+	app   *crashApp
+	token string
+}
+
+type crashServer struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  string
+}
+
+func TestCrashSafety(t *testing.T) {
+	if os.Getenv("IDP_CRASH_TEST") != "1" {
+		t.Skip("crash-safety test skipped: it builds the idp binary and SIGKILLs it under load for about 30 s; set IDP_CRASH_TEST=1 to run it (.ci/run does)")
+	}
+	rounds := 8
+	if v, err := strconv.Atoi(os.Getenv("IDP_CRASH_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
+	start := time.Now()
+	h := &crashHarness{t: t, dir: t.TempDir()}
+	h.dbPath = filepath.Join(h.dir, "idp.db")
+	h.bin = buildBinary(t, h.dir)
+	t.Logf("built %s in %s", h.bin, time.Since(start).Round(time.Millisecond))
+
+	h.setup()
+	h.addr = freeAddr(t)
+	h.issuer = "http://" + h.addr
+	t.Cleanup(func() {
+		if h.srv != nil {
+			h.killServer()
+		}
+	})
+
+	h.startServer(0)
+	h.discover()
+	var chains []*crashChain
+	for i := range 6 {
+		chains = append(chains, &crashChain{app: h.apps[i%len(h.apps)]})
+	}
+	crashes := 0
+	for round := 1; round <= rounds; round++ {
+		if time.Since(start) > 70*time.Second {
+			t.Logf("stopping after %d crashes: the time budget is spent", crashes)
+			break
+		}
+		h.load(round, chains)
+		crashes++
+		if h.report() {
+			t.FailNow()
+		}
+		h.startServer(round)
+		h.check(round, chains)
+		if h.report() {
+			t.FailNow()
+		}
+	}
+	h.killServer()
+
+	s := &h.stats
+	h.mu.Lock()
+	n := len(h.tokens)
+	h.mu.Unlock()
+	t.Logf("crash test: %d SIGKILLs in %s; %d sign-ins, %d code exchanges, %d refreshes (%d duplicate races), "+
+		"%d forced rotations (%d CLI rotations killed mid-run), %d JWTs received, %d requests lost to a crash, "+
+		"%d refresh chains retried and %d never-used refresh tokens redeemed after restarts, %d token verifications "+
+		"(%d in the last check), %d keys in the final JWKS, %d refresh_tokens rows",
+		crashes, time.Since(start).Round(time.Millisecond), s.signIns.Load(), s.exchanges.Load(), s.refreshes.Load(),
+		s.dupRaces.Load(), s.rotations.Load(), s.rotationsKilled.Load(), n, s.lost.Load(), s.retried.Load(),
+		s.freshRedeemed.Load(), s.verified.Load(), s.maxTokensVerified.Load(), s.jwksKeys.Load(), s.refreshRows.Load())
+}
+
+// buildBinary builds ./cmd/idp from the module root into dir.
+func buildBinary(t *testing.T, dir string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		t.Fatal("go env GOMOD: not inside the idp module")
+	}
+	bin := filepath.Join(dir, "idp")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/idp")
+	cmd.Dir = filepath.Dir(gomod)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/idp: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// freeAddr picks a free loopback port; the server keeps it across
+// restarts, so the issuer (and the iss of every token) stays the same.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// binEnv is the environment of the binary: the runner's own IDP_*
+// settings must not leak into it.
+func binEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "IDP_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// cli runs an admin command of the binary.
+func (h *crashHarness) cli(ctx context.Context, stdin string, args ...string) (string, error) {
+	args = append(args, "--database", h.dbPath)
+	cmd := exec.CommandContext(ctx, h.bin, args...)
+	cmd.Env = binEnv()
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if err != nil {
+		return out.String(), fmt.Errorf("idp %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+	}
+	return out.String(), nil
+}
+
+func (h *crashHarness) setup() {
+	t := h.t
+	ctx := context.Background()
+	if _, err := h.cli(ctx, crashPassword, "users", "create", "--email", crashEmail, "--password-stdin"); err != nil {
+		t.Fatal(err)
+	}
+	for _, alg := range []string{"RS256", "ES256"} {
+		app := &crashApp{id: "crash-" + strings.ToLower(alg), secret: randString(36), alg: alg}
+		if _, err := h.cli(ctx, app.secret, "clients", "create", "--id", app.id, "--trusted",
+			"--redirect-uri", crashRedirect, "--secret-stdin", "--signing-alg", alg); err != nil {
+			t.Fatal(err)
+		}
+		h.apps = append(h.apps, app)
+	}
+}
+
+func (h *crashHarness) startServer(round int) {
+	t := h.t
+	logPath := filepath.Join(h.dir, fmt.Sprintf("serve-%02d.log", round))
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(h.bin, "serve", "--addr", h.addr, "--issuer", h.issuer, "--database", h.dbPath,
+		"--jwks-max-age", "0s", "--key-rotation-interval", "2m", "--refresh-reuse-grace", crashGrace.String())
+	cmd.Env = binEnv()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &crashServer{cmd: cmd, done: make(chan struct{}), log: logPath}
+	go func() { _ = cmd.Wait(); close(s.done) }()
+	h.srv = s
+	h.killed.Store(false)
+	h.tr = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}
+
+	deadline := time.Now().Add(30 * time.Second)
+	c := &http.Client{Transport: h.tr, Timeout: 2 * time.Second}
+	for {
+		select {
+		case <-s.done:
+			t.Fatalf("idp serve (round %d) exited before it was ready:\n%s", round, tail(logPath))
+		default:
+		}
+		resp, err := c.Get(h.issuer + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("idp serve (round %d) not ready after 30 s:\n%s", round, tail(logPath))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// killServer SIGKILLs the server and waits until it is gone.
+func (h *crashHarness) killServer() {
+	h.killed.Store(true)
+	_ = h.srv.cmd.Process.Kill()
+	<-h.srv.done
+	h.tr.CloseIdleConnections()
+	if log, err := os.ReadFile(h.srv.log); err == nil && bytes.Contains(log, []byte("panic")) {
+		h.fail("the server log has a panic:\n%s", tail(h.srv.log))
+	}
+	h.srv = nil
+}
+
+func tail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+func (h *crashHarness) discover() {
+	resp, err := http.Get(h.issuer + "/.well-known/openid-configuration")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Auth  string `json:"authorization_endpoint"`
+		Token string `json:"token_endpoint"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || doc.Auth == "" || doc.Token == "" {
+		h.t.Fatalf("discovery: %+v, %v", doc, err)
+	}
+	h.authURL, h.tokenURL = doc.Auth, doc.Token
+}
+
+func (h *crashHarness) fail(format string, args ...any) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.fails = append(h.fails, fmt.Sprintf(format, args...))
+}
+
+// report turns the collected failures into test errors; it reports
+// whether there were any.
+func (h *crashHarness) report() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, f := range h.fails {
+		if i == 20 {
+			h.t.Errorf("... and %d more failures", len(h.fails)-20)
+			break
+		}
+		h.t.Error(f)
+	}
+	failed := len(h.fails) > 0
+	h.fails = nil
+	return failed
+}
+
+// lostError is a request whose response never arrived whole: the server
+// died under it. The client does not know whether it took effect.
+type lostError struct{ err error }
+
+func (e lostError) Error() string { return "response lost: " + e.err.Error() }
+
+// load runs sign-ins, refresh chains and forced rotations against the
+// server for a random 0.3–1.5 s, then SIGKILLs it in the middle of all that.
+func (h *crashHarness) load(round int, chains []*crashChain) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, ch := range chains {
+		wg.Add(1)
+		go func() { defer wg.Done(); h.chainWorker(ctx, ch) }()
+	}
+	for i := range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); h.signInWorker(ctx, h.apps[i%len(h.apps)]) }()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); h.rotator(ctx) }()
+
+	d := 300*time.Millisecond + mrand.N(1200*time.Millisecond)
+	select {
+	case <-time.After(d):
+	case <-h.srv.done:
+		h.fail("round %d: idp serve exited on its own under load:\n%s", round, tail(h.srv.log))
+	}
+	h.killServer()
+	cancel()
+	wg.Wait()
+}
+
+// unexpected records a failure of a request, unless it is a response the
+// crash swallowed.
+func (h *crashHarness) unexpected(what string, err error) (lost bool) {
+	var le lostError
+	if errors.As(err, &le) && h.killed.Load() {
+		h.stats.lost.Add(1)
+		return true
+	}
+	h.fail("%s: %v", what, err)
+	return false
+}
+
+func (h *crashHarness) chainWorker(ctx context.Context, ch *crashChain) {
+	for ctx.Err() == nil && !h.killed.Load() {
+		if ch.last == "" {
+			tr, err := h.signIn(ctx, ch.app, nil)
+			if err != nil {
+				if !h.unexpected("sign-in", err) {
+					return
+				}
+				continue
+			}
+			ch.last = tr.RefreshToken
+			continue
+		}
+		if mrand.N(6) == 0 {
+			h.dupRace(ctx, ch)
+			continue
+		}
+		tr, err := h.refresh(ctx, ch.app, ch.last)
+		if err != nil {
+			if !h.unexpected("refresh", err) {
+				return
+			}
+			continue
+		}
+		ch.last = tr.RefreshToken
+	}
+}
+
+// dupRace presents the chain's token twice at once, as a client retrying
+// a slow request would: both must get the same single child.
+func (h *crashHarness) dupRace(ctx context.Context, ch *crashChain) {
+	h.stats.dupRaces.Add(1)
+	var res [2]*tokenResponse
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); res[i], errs[i] = h.refresh(ctx, ch.app, ch.last) }()
+	}
+	wg.Wait()
+	var got []*tokenResponse
+	for i := range 2 {
+		if errs[i] != nil {
+			h.unexpected("duplicate refresh", errs[i])
+			continue
+		}
+		got = append(got, res[i])
+	}
+	if len(got) == 2 && got[0].RefreshToken != got[1].RefreshToken {
+		h.fail("two concurrent refreshes of one token minted two children")
+	}
+	if len(got) > 0 {
+		ch.last = got[0].RefreshToken
+	}
+}
+
+func (h *crashHarness) signInWorker(ctx context.Context, app *crashApp) {
+	var jar http.CookieJar
+	for ctx.Err() == nil && !h.killed.Load() {
+		// Half the time a new browser, half the time SSO with the last one.
+		if jar == nil || mrand.N(2) == 0 {
+			jar, _ = cookiejar.New(nil)
+		}
+		tr, err := h.signIn(ctx, app, jar)
+		if err != nil {
+			if !h.unexpected("sign-in", err) {
+				return
+			}
+			continue
+		}
+		h.mu.Lock()
+		h.fresh = append(h.fresh, freshRefresh{app, tr.RefreshToken})
+		h.mu.Unlock()
+	}
+}
+
+// rotator forces key rotations through the CLI, in its own processes;
+// the one running when the server dies is killed with it.
+func (h *crashHarness) rotator(ctx context.Context) {
+	for ctx.Err() == nil && !h.killed.Load() {
+		alg := []string{"RS256", "ES256"}[mrand.N(2)]
+		_, err := h.cli(ctx, "", "keys", "rotate", "--force", "--alg", alg, "--jwks-max-age", "0s", "--key-rotation-interval", "2m")
+		switch {
+		case err == nil:
+			h.stats.rotations.Add(1)
+		case ctx.Err() != nil || h.killed.Load():
+			h.stats.rotationsKilled.Add(1)
+			return
+		default:
+			h.fail("rotation: %v", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50*time.Millisecond + mrand.N(200*time.Millisecond)):
+		}
+	}
+}
+
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	IDToken      string `json:"id_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+}
+
+var (
+	csrfFieldRE = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
+	reqFieldRE  = regexp.MustCompile(`name="req" value="([^"]*)"`)
+)
+
+// signIn runs the authorization code flow the way a browser and a
+// relying party would: /authorize, the sign-in form, the redirect with
+// the code, then the code exchange. jar nil means a fresh browser.
+func (h *crashHarness) signIn(ctx context.Context, app *crashApp, jar http.CookieJar) (*tokenResponse, error) {
+	if jar == nil {
+		jar, _ = cookiejar.New(nil)
+	}
+	b := &http.Client{Jar: jar, Transport: h.tr, Timeout: 20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	verifier := oauth2.GenerateVerifier()
+	state := randString(12)
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {app.id}, "redirect_uri": {crashRedirect},
+		"scope": {"openid email profile offline_access"}, "state": {state}, "nonce": {randString(12)},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
+	}
+	next := h.authURL + "?" + q.Encode()
+	var code string
+	for hop := 0; code == ""; hop++ {
+		if hop == 8 {
+			return nil, errors.New("too many redirects")
+		}
+		status, loc, body, err := browse(ctx, b, http.MethodGet, next, nil)
+		if err != nil {
+			return nil, err
+		}
+		if status == http.StatusOK && strings.Contains(body, `action="/login"`) {
+			csrf, req := field(csrfFieldRE, body), field(reqFieldRE, body)
+			if csrf == "" || req == "" {
+				return nil, fmt.Errorf("sign-in page without csrf_token or req: %.300s", body)
+			}
+			status, loc, body, err = browse(ctx, b, http.MethodPost, h.issuer+"/login", url.Values{
+				"csrf_token": {csrf}, "req": {req}, "email": {crashEmail}, "password": {crashPassword},
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		if status < 300 || status > 399 || loc == nil {
+			return nil, fmt.Errorf("authorization stopped at %s with %d: %.300s", next, status, body)
+		}
+		if strings.HasPrefix(loc.String(), crashRedirect) {
+			rq := loc.Query()
+			if rq.Get("state") != state || rq.Get("iss") != h.issuer || rq.Get("code") == "" {
+				return nil, fmt.Errorf("redirect %s lacks code, state or iss", loc.Redacted())
+			}
+			code = rq.Get("code")
+			break
+		}
+		next = loc.String()
+	}
+	h.stats.signIns.Add(1)
+	tr, err := h.postToken(ctx, app, url.Values{
+		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {crashRedirect}, "code_verifier": {verifier},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("code exchange: %w", err)
+	}
+	h.stats.exchanges.Add(1)
+	return tr, nil
+}
+
+func field(re *regexp.Regexp, body string) string {
+	m := re.FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
+
+// browse sends one browser request without following redirects.
+func browse(ctx context.Context, b *http.Client, method, u string, form url.Values) (int, *url.URL, string, error) {
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return 0, nil, "", err
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := b.Do(req)
+	if err != nil {
+		return 0, nil, "", lostError{err}
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, "", lostError{err}
+	}
+	var loc *url.URL
+	if l := resp.Header.Get("Location"); l != "" {
+		if loc, err = resp.Request.URL.Parse(l); err != nil {
+			return 0, nil, "", err
+		}
+	}
+	return resp.StatusCode, loc, string(raw), nil
+}
+
+func (h *crashHarness) refresh(ctx context.Context, app *crashApp, token string) (*tokenResponse, error) {
+	tr, err := h.postToken(ctx, app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}})
+	if err == nil {
+		h.stats.refreshes.Add(1)
+	}
+	return tr, err
+}
+
+// postToken calls the token endpoint with client_secret_basic and records
+// the JWTs of a successful response.
+func (h *crashHarness) postToken(ctx context.Context, app *crashApp, form url.Values) (*tokenResponse, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.tokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(app.id), url.QueryEscape(app.secret))
+	c := &http.Client{Transport: h.tr, Timeout: 20 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, lostError{err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, lostError{err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("token endpoint (%s): %d %s", form.Get("grant_type"), resp.StatusCode, body)
+	}
+	var tr tokenResponse
+	if err := json.Unmarshal(body, &tr); err != nil {
+		return nil, fmt.Errorf("token response: %w: %s", err, body)
+	}
+	if tr.AccessToken == "" || tr.IDToken == "" || tr.RefreshToken == "" {
+		return nil, fmt.Errorf("token response lacks a token: %s", body)
+	}
+	for kind, raw := range map[string]string{"access": tr.AccessToken, "id": tr.IDToken} {
+		tok, err := parseJWT(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s token: %w", kind, err)
+		}
+		if tok.alg != app.alg {
+			h.fail("%s token of %s signed with %s, want %s", kind, app.id, tok.alg, app.alg)
+		}
+		tok.kind, tok.app = kind, app
+		h.mu.Lock()
+		h.tokens = append(h.tokens, tok)
+		h.mu.Unlock()
+	}
+	return &tr, nil
+}
+
+// parseJWT reads the kid, alg and exp of a JWT without verifying it.
+func parseJWT(raw string) (crashToken, error) {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return crashToken{}, errors.New("not a compact JWS")
+	}
+	var hdr struct{ Kid, Alg string }
+	var claims struct {
+		Exp int64 `json:"exp"`
+	}
+	for i, v := range []any{&hdr, &claims} {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil {
+			return crashToken{}, err
+		}
+		if err := json.Unmarshal(b, v); err != nil {
+			return crashToken{}, err
+		}
+	}
+	if hdr.Kid == "" || claims.Exp == 0 {
+		return crashToken{}, fmt.Errorf("no kid or exp in %s", raw)
+	}
+	return crashToken{raw: raw, kid: hdr.Kid, alg: hdr.Alg, exp: time.Unix(claims.Exp, 0)}, nil
+}
+
+// check runs the checks after a restart.
+func (h *crashHarness) check(round int, chains []*crashChain) {
+	h.checkDB(round)
+	h.checkKeys(round)
+	h.checkRefresh(round, chains)
+	// The retries above rotated the chains: the invariants must still hold.
+	h.checkDB(round)
+}
+
+// checkDB: (1) SQLite's own integrity check; (3) no refresh token is
+// half-rotated: a token is marked used if and only if its one child
+// exists; and nothing was revoked, since no token is ever reused late.
+func (h *crashHarness) checkDB(round int) {
+	d, err := sql.Open("sqlite3", "file:"+h.dbPath+"?_busy_timeout=10000")
+	if err != nil {
+		h.fail("round %d: open database: %v", round, err)
+		return
+	}
+	defer d.Close()
+	rows, err := d.Query("PRAGMA integrity_check")
+	if err != nil {
+		h.fail("round %d: integrity_check: %v", round, err)
+		return
+	}
+	var res []string
+	for rows.Next() {
+		var s string
+		_ = rows.Scan(&s)
+		res = append(res, s)
+	}
+	rows.Close()
+	if len(res) != 1 || res[0] != "ok" {
+		h.fail("round %d: PRAGMA integrity_check: %q", round, res)
+	}
+	queries := []struct{ what, q string }{
+		{"foreign-key violations", "SELECT count(*) FROM pragma_foreign_key_check"},
+		{"half-rotated refresh tokens (used_at set without a child, or a child of an unused token)",
+			`SELECT count(*) FROM refresh_tokens p WHERE (p.used_at IS NOT NULL) <>
+			 EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_hash = p.token_hash)`},
+		{"refresh tokens with more than one child",
+			`SELECT count(*) FROM (SELECT parent_hash FROM refresh_tokens WHERE parent_hash <> ''
+			 GROUP BY parent_hash HAVING count(*) > 1)`},
+		{"refresh tokens whose parent is missing or in another family",
+			`SELECT count(*) FROM refresh_tokens c WHERE c.parent_hash <> '' AND NOT EXISTS
+			 (SELECT 1 FROM refresh_tokens p WHERE p.token_hash = c.parent_hash AND p.family_id = c.family_id)`},
+		{"revoked refresh families", "SELECT count(*) FROM refresh_families WHERE revoked_at IS NOT NULL"},
+	}
+	for _, q := range queries {
+		var n int
+		if err := d.QueryRow(q.q).Scan(&n); err != nil {
+			h.fail("round %d: %s: %v", round, q.what, err)
+		} else if n != 0 {
+			h.fail("round %d: %d %s", round, n, q.what)
+		}
+	}
+	var n int64
+	if err := d.QueryRow("SELECT count(*) FROM refresh_tokens").Scan(&n); err == nil {
+		h.stats.refreshRows.Store(n)
+	}
+}
+
+// checkKeys: (2) every key that signed an unexpired token is published,
+// and (4) every unexpired token verifies against the JWKS as served now.
+func (h *crashHarness) checkKeys(round int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ctx = oidc.ClientContext(ctx, &http.Client{Transport: h.tr, Timeout: 10 * time.Second})
+	jwksURL := h.issuer + "/.well-known/jwks.json"
+	resp, err := (&http.Client{Transport: h.tr, Timeout: 10 * time.Second}).Get(jwksURL)
+	if err != nil {
+		h.fail("round %d: JWKS: %v", round, err)
+		return
+	}
+	var set struct {
+		Keys []struct{ Kid string } `json:"keys"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&set)
+	resp.Body.Close()
+	if err != nil {
+		h.fail("round %d: JWKS: %v", round, err)
+		return
+	}
+	published := map[string]bool{}
+	for _, k := range set.Keys {
+		published[k.Kid] = true
+	}
+	h.stats.jwksKeys.Store(int64(len(published)))
+
+	h.mu.Lock()
+	toks := append([]crashToken(nil), h.tokens...)
+	h.mu.Unlock()
+	// One key set for the whole check: a key missing from it is missing
+	// from the JWKS, not from a stale cache.
+	keySet := oidc.NewRemoteKeySet(ctx, jwksURL)
+	verifiers := map[*crashApp]*oidc.IDTokenVerifier{}
+	for _, app := range h.apps {
+		verifiers[app] = oidc.NewVerifier(h.issuer, keySet, &oidc.Config{ClientID: app.id, SupportedSigningAlgs: []string{app.alg}})
+	}
+	now := time.Now()
+	missing := map[string]int{}
+	var verified int64
+	for _, tok := range toks {
+		if !tok.exp.After(now.Add(time.Second)) {
+			continue
+		}
+		if !published[tok.kid] {
+			missing[tok.kid]++
+			continue
+		}
+		if _, err := verifiers[tok.app].Verify(ctx, tok.raw); err != nil {
+			h.fail("round %d: %s token (kid %s) of %s does not verify: %v", round, tok.kind, tok.kid, tok.app.id, err)
+			continue
+		}
+		verified++
+	}
+	for kid, n := range missing {
+		h.fail("round %d: key %s signed %d unexpired tokens but is not in the JWKS", round, kid, n)
+	}
+	h.stats.verified.Add(verified)
+	h.stats.maxTokensVerified.Store(verified)
+}
+
+// checkRefresh: the newest refresh token of every chain is still usable
+// (a refresh the crash swallowed is retried and, inside the grace window,
+// answered with the child it minted), and so is every refresh token a
+// sign-in delivered that was never used.
+func (h *crashHarness) checkRefresh(round int, chains []*crashChain) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i, ch := range chains {
+		if ch.last == "" {
+			continue
+		}
+		tr, err := h.refresh(ctx, ch.app, ch.last)
+		if err != nil {
+			h.fail("round %d: chain %d: the last refresh token received before the crash is unusable: %v", round, i, err)
+			ch.last = ""
+			continue
+		}
+		h.stats.retried.Add(1)
+		ch.last = tr.RefreshToken
+	}
+	h.mu.Lock()
+	fresh := h.fresh
+	h.fresh = nil
+	h.mu.Unlock()
+	for _, f := range fresh {
+		if _, err := h.refresh(ctx, f.app, f.token); err != nil {
+			h.fail("round %d: a refresh token delivered by a code exchange before the crash is unusable: %v", round, err)
+			continue
+		}
+		h.stats.freshRedeemed.Add(1)
+	}
+}
+
+func randString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)[:n]
+}

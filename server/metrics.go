@@ -1,0 +1,155 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"idp/keys"
+)
+
+// metrics are the Prometheus series of one server, on its own registry so
+// tests can run many servers in one process.
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	tokens   *prometheus.CounterVec
+	signins  *prometheus.CounterVec
+	reuse    prometheus.Counter
+	revoked  prometheus.Counter
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idp_http_requests_total", Help: "HTTP requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "idp_http_request_duration_seconds", Help: "HTTP request duration by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idp_tokens_issued_total", Help: "Token responses issued by grant type and signing algorithm.",
+		}, []string{"grant", "alg"}),
+		signins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idp_signins_total", Help: "Sign-in attempts by outcome (success, failure, throttled).",
+		}, []string{"outcome"}),
+		reuse: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "idp_refresh_reuse_detected_total", Help: "Refresh tokens presented again after the grace window.",
+		}),
+		revoked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "idp_refresh_families_revoked_total", Help: "Refresh-token families revoked, for any reason.",
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.duration, m.tokens, m.signins, m.reuse, m.revoked,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&keyCollector{keys: s.deps.Keys, now: s.now})
+	if p, ok := s.deps.DB.(interface{ SQLDB() *sql.DB }); ok {
+		m.reg.MustRegister(collectors.NewDBStatsCollector(p.SQLDB(), "idp"))
+	}
+	for _, o := range []string{"success", "failure", "throttled"} {
+		m.signins.WithLabelValues(o) // present at 0 from the start
+	}
+	return m
+}
+
+// onAudit turns audit actions into counters.
+func (m *metrics) onAudit(action string) {
+	switch action {
+	case "signin.success":
+		m.signins.WithLabelValues("success").Inc()
+	case "signin.failure":
+		m.signins.WithLabelValues("failure").Inc()
+	case "signin.throttled":
+		m.signins.WithLabelValues("throttled").Inc()
+	case "refresh.reuse_detected":
+		m.reuse.Inc()
+		m.revoked.Inc()
+	case "family.revoked":
+		m.revoked.Inc()
+	}
+}
+
+// observe is the middleware that counts and times every request by its
+// route pattern (never the raw path, which would explode the series).
+func (m *metrics) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		m.requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(c.Response().Status)).Inc()
+		m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		return nil
+	}
+}
+
+func (m *metrics) handler() echo.HandlerFunc {
+	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return echo.WrapHandler(h)
+}
+
+// keyCollector reports each algorithm's keys: how many are published per
+// state and how old the active and next keys are.
+type keyCollector struct {
+	keys *keys.Manager
+	now  func() time.Time
+}
+
+var (
+	keyCountDesc = prometheus.NewDesc("idp_signing_keys", "Signing keys by algorithm and state.", []string{"alg", "state"}, nil)
+	keyAgeDesc   = prometheus.NewDesc("idp_signing_key_age_seconds",
+		"Age of the active key (since activation) and of the next key (since publication).", []string{"alg", "state"}, nil)
+)
+
+// Describe sends the descriptors.
+func (k *keyCollector) Describe(ch chan<- *prometheus.Desc) { ch <- keyCountDesc; ch <- keyAgeDesc }
+
+// Collect reads the key list (one query per scrape).
+func (k *keyCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	list, err := k.keys.List(ctx)
+	if err != nil {
+		return
+	}
+	now := k.now()
+	counts := map[[2]string]int{}
+	for _, alg := range keys.Algs {
+		for _, st := range []string{keys.StateNext, keys.StateActive, keys.StateRetired} {
+			counts[[2]string{alg, st}] = 0
+		}
+	}
+	for _, key := range list {
+		if key.State == keys.StateRetired && (key.NotAfter == nil || !key.NotAfter.After(now)) {
+			continue // no longer published
+		}
+		if key.State == keys.StateRevoked {
+			continue
+		}
+		counts[[2]string{key.Alg, key.State}]++
+		since := key.CreatedAt
+		if key.State == keys.StateActive && key.ActivatedAt != nil {
+			since = *key.ActivatedAt
+		}
+		if key.State == keys.StateActive || key.State == keys.StateNext {
+			ch <- prometheus.MustNewConstMetric(keyAgeDesc, prometheus.GaugeValue, now.Sub(since).Seconds(), key.Alg, key.State)
+		}
+	}
+	for k2, n := range counts {
+		ch <- prometheus.MustNewConstMetric(keyCountDesc, prometheus.GaugeValue, float64(n), k2[0], k2[1])
+	}
+}

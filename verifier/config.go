@@ -1,0 +1,81 @@
+package verifier
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Defaults for the zero values of Config.
+const (
+	// DefaultLeeway absorbs clock differences between idp and the service.
+	DefaultLeeway = 30 * time.Second
+	// DefaultMinRefetchInterval bounds refetches caused by unknown kids: a
+	// flood of forged tokens must not become a flood of JWKS requests.
+	DefaultMinRefetchInterval = 10 * time.Second
+	// defaultHTTPTimeout bounds one discovery or JWKS request.
+	defaultHTTPTimeout = 10 * time.Second
+)
+
+// Config tells a Verifier whose tokens to accept and how to reach the keys.
+type Config struct {
+	// Issuer is the exact iss of accepted tokens, e.g.
+	// "https://idp.example.com". Discovery is fetched from
+	// Issuer+"/.well-known/openid-configuration" unless JWKSURL is set.
+	Issuer string
+	// JWKSURL, when set, skips discovery.
+	JWKSURL string
+	// Audience must be one of a token's aud values: the client id for ID
+	// tokens; the resource or client id for access tokens. Required. It is
+	// also the realm of the middleware's WWW-Authenticate challenges.
+	Audience string
+	// Leeway is allowed on exp, nbf and iat; 0 means DefaultLeeway.
+	Leeway time.Duration
+	// HTTPClient fetches discovery and the JWKS; nil means a client with a
+	// 10 s timeout.
+	HTTPClient *http.Client
+	// MinRefetchInterval is the least time between two JWKS fetches, so
+	// tokens with unknown kids cause at most one fetch per interval. It is
+	// also the shortest time a fetched JWKS is cached, whatever its max-age.
+	// 0 means DefaultMinRefetchInterval.
+	MinRefetchInterval time.Duration
+	// Now is the clock for token times and cache ages; nil means time.Now.
+	Now func() time.Time
+}
+
+// withDefaults checks cfg and fills its zero fields.
+func (cfg Config) withDefaults() (Config, error) {
+	var errs []error
+	if cfg.Issuer == "" {
+		errs = append(errs, errors.New("config: Issuer is required"))
+	}
+	if cfg.Audience == "" {
+		errs = append(errs, errors.New("config: Audience is required: without it a token issued to any client would be accepted"))
+	}
+	if cfg.Leeway < 0 || cfg.MinRefetchInterval < 0 {
+		errs = append(errs, errors.New("config: Leeway and MinRefetchInterval must not be negative"))
+	}
+	if len(errs) > 0 {
+		return cfg, errors.Join(errs...)
+	}
+	if cfg.Leeway == 0 {
+		cfg.Leeway = DefaultLeeway
+	}
+	if cfg.MinRefetchInterval == 0 {
+		cfg.MinRefetchInterval = DefaultMinRefetchInterval
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: defaultHTTPTimeout}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return cfg, nil
+}
+
+// discoveryURL is where OIDC Discovery 1.0 §4 puts the metadata: a trailing
+// slash of the issuer is removed before the well-known path is appended.
+func (cfg Config) discoveryURL() string {
+	return strings.TrimSuffix(cfg.Issuer, "/") + "/.well-known/openid-configuration"
+}

@@ -1,0 +1,22 @@
+// Package verifier lets a relying service check the tokens idp issues: RFC
+// 9068 JWT access tokens presented as bearer tokens (RFC 6750), and OpenID
+// Connect ID tokens (OIDC Core §3.1.3.7).
+//
+// It owns discovery of the issuer's JWKS, a cache of the published keys
+// that honours the JWKS Cache-Control max-age and revalidates with
+// If-None-Match, signature and claim checks, and a net/http middleware. The
+// Echo middleware lives in the echoverifier subpackage, so services that do
+// not use Echo do not import it.
+//
+// It must not import any other idp package: relying services vendor it on
+// its own. Its only dependencies are the standard library and go-jose.
+//
+// Security choices, each following RFC 8725 (JWT Best Current Practices):
+//   - the algorithm is the key's, never the token header's (§3.1): a token
+//     whose alg differs from its key's alg is refused, and alg "none" and
+//     HMAC algorithms can never be selected because only RS256 and ES256
+//     public keys are kept from the JWKS;
+//   - tokens are explicitly typed (§3.11): an ID token is refused where an
+//     access token is expected (RFC 9068 §4) and the other way round;
+//   - issuer and audience are always checked (§3.8, §3.9).
+package verifier
