@@ -59,7 +59,7 @@ func TestSimulationScheduledRotation(t *testing.T) {
 	// rotations.
 	long := os.Getenv("IDP_SIM_LONG") != ""
 	year := simScenario{name: "30d-interval/365d", interval: 30 * day, span: 365 * day,
-		coarseMin: 4 * time.Hour, coarseMax: 12 * time.Hour, concurrent: 3, rsaEvery: 4, seed: 1}
+		coarseMin: 8 * time.Hour, coarseMax: 24 * time.Hour, concurrent: 3, rsaEvery: 4, seed: 1}
 	daily := simScenario{name: "1d-interval/7.5d", interval: day, span: 7*day + 12*time.Hour,
 		coarseMin: time.Hour, coarseMax: 3 * time.Hour, concurrent: 3, rsaEvery: 4, seed: 2}
 	if long {
@@ -122,8 +122,12 @@ type sim struct {
 	maxExp   map[string]time.Time
 	presence [2]map[string]bool // per replica: kid -> still published (false: left)
 
-	steps, fineSteps, tokens, snapshots, memberships, verifications, maxLive, maxWindow int
-	tokensPerKID                                                            map[string]int
+	signedFrom, signedUntil map[string]time.Time // kid -> first and last iat
+
+	// Figures for the log.
+	steps, fineSteps, concurrentRotations, staleSignatures int
+	tokens, snapshots, memberships, verifications          int
+	maxLive, maxWindow                                     int
 }
 
 func newSim(t *testing.T, sc simScenario) *sim {
@@ -132,7 +136,7 @@ func newSim(t *testing.T, sc simScenario) *sim {
 		t: t, sc: sc, e: e, rng: rand.New(rand.NewPCG(sc.seed, 0x5eed)), ctx: context.Background(),
 		rotations: map[string]int{}, retiredAt: map[string]time.Time{}, known: map[string]string{},
 		rotatedAts: map[string][]time.Time{}, sets: map[string]*simSet{}, etagOf: map[string]string{},
-		maxExp: map[string]time.Time{}, tokensPerKID: map[string]int{},
+		maxExp: map[string]time.Time{}, signedFrom: map[string]time.Time{}, signedUntil: map[string]time.Time{},
 		presence: [2]map[string]bool{{}, {}},
 	}
 	e.opts.RotationInterval = sc.interval
@@ -242,10 +246,11 @@ func (s *sim) run() {
 		}
 	}
 	s.finish()
-	s.t.Logf("%v simulated in %v: %d steps (%d near rotations), %d rotations per alg, %d tokens signed, %d JWKS snapshots (%d distinct), "+
+	s.t.Logf("%v simulated in %v: %d steps (%d near rotations), %d rotations per alg (%d with both replicas ticking concurrently), "+
+		"%d tokens signed (%d by a just-retired key from a replica's stale cache), %d JWKS snapshots (%d distinct), "+
 		"%d token-in-cached-JWKS checks, %d signature verifications against cached JWKS, at most %d live tokens and %d cached snapshots at once",
-		s.sc.span, time.Since(began).Round(time.Millisecond), s.steps, s.fineSteps, s.rotations[RS256], s.tokens, s.snapshots, len(s.sets),
-		s.memberships, s.verifications, s.maxLive, s.maxWindow)
+		s.sc.span, time.Since(began).Round(time.Millisecond), s.steps, s.fineSteps, s.rotations[RS256], s.concurrentRotations,
+		s.tokens, s.staleSignatures, s.snapshots, len(s.sets), s.memberships, s.verifications, s.maxLive, s.maxWindow)
 }
 
 // step runs one simulated moment on both replicas, then checks everything.
@@ -255,6 +260,9 @@ func (s *sim) step(name string, concurrent, fine bool) {
 	for i := range s.ms {
 		s.fetch(i, name+" before tick")
 	}
+	s.mu.Lock()
+	rotationsBefore := s.rotations[RS256]
+	s.mu.Unlock()
 
 	tick := func(i int) func() {
 		return func() {
@@ -267,8 +275,15 @@ func (s *sim) step(name string, concurrent, fine bool) {
 	var signMu sync.Mutex
 	sign := func() {
 		for _, alg := range Algs {
-			if alg == RS256 && !fine && s.steps%s.sc.rsaEvery != 0 {
-				continue // RSA signatures cost milliseconds: sampled away from rotations
+			// RSA signatures cost milliseconds: RS256 signs at every
+			// other step near rotations and every rsaEvery-th elsewhere;
+			// ES256 at every step.
+			every := s.sc.rsaEvery
+			if fine {
+				every = 2
+			}
+			if alg == RS256 && s.steps%every != 0 {
+				continue
 			}
 			i := s.randReplica()
 			if tok := s.sign(i, alg, now); tok != nil {
@@ -305,15 +320,26 @@ func (s *sim) step(name string, concurrent, fine bool) {
 			t.Errorf("%s at %v: %d %s rotations, want %d (one per %v)", name, now.Sub(s.start), got, alg, want, s.sc.interval)
 		}
 	}
+	if concurrent && s.rotations[RS256] > rotationsBefore {
+		s.concurrentRotations++
+	}
+	for _, tok := range signed {
+		if at, ok := s.retiredAt[tok.kid]; ok && !tok.iat.Before(at) {
+			s.staleSignatures++ // a replica whose cache predates the rotation
+		}
+	}
 	s.mu.Unlock()
 
 	for _, tok := range signed {
 		s.live = append(s.live, tok)
 		s.tokens++
-		s.tokensPerKID[tok.kid]++
 		if tok.exp.After(s.maxExp[tok.kid]) {
 			s.maxExp[tok.kid] = tok.exp
 		}
+		if _, ok := s.signedFrom[tok.kid]; !ok {
+			s.signedFrom[tok.kid] = tok.iat
+		}
+		s.signedUntil[tok.kid] = tok.iat
 	}
 	for i := range s.ms {
 		s.fetch(i, name+" after tick")
@@ -490,19 +516,25 @@ func (s *sim) finish() {
 			t.Errorf("%s: final states %v, want %d retired, one active, one next", alg, c, want)
 		}
 	}
-	// A key signs only between its activation and retirement (plus the
-	// CacheTTL a replica's stale cache may lag), never as a next key.
-	signedBy := map[string]Key{}
+	// A key signs only from its activation, at least CacheTTL+JWKSMaxAge
+	// after its publication (bootstrap keys excepted), until its
+	// retirement, plus the CacheTTL a replica's stale cache may lag.
+	byKID := map[string]Key{}
 	for _, k := range ks {
-		signedBy[k.KID] = k
+		byKID[k.KID] = k
 	}
-	for kid, n := range s.tokensPerKID {
-		k := signedBy[kid]
-		if k.ActivatedAt == nil || k.ActivatedAt.Sub(k.CreatedAt) < MaxCacheTTL+s.maxAge && !k.ActivatedAt.Equal(s.start) {
-			t.Errorf("key %s signed %d tokens but was activated %v after its publication", kid, n, k.ActivatedAt)
+	for kid, first := range s.signedFrom {
+		k, last := byKID[kid], s.signedUntil[kid]
+		switch {
+		case k.ActivatedAt == nil || first.Before(*k.ActivatedAt):
+			t.Errorf("key %s signed at %v, before its activation %v", kid, first.Sub(s.start), k.ActivatedAt)
+		case !k.ActivatedAt.Equal(s.start) && k.ActivatedAt.Sub(k.CreatedAt) < MaxCacheTTL+s.maxAge:
+			t.Errorf("key %s was activated %v after its publication", kid, k.ActivatedAt.Sub(k.CreatedAt))
+		case k.RetiredAt != nil && !last.Before(k.RetiredAt.Add(MaxCacheTTL)):
+			t.Errorf("key %s signed at %v, more than CacheTTL after its retirement at %v", kid, last.Sub(s.start), k.RetiredAt.Sub(s.start))
 		}
 	}
-	if len(s.tokensPerKID) != 2*(want+1) {
-		t.Errorf("%d keys signed tokens, want %d (every active key of each alg)", len(s.tokensPerKID), 2*(want+1))
+	if len(s.signedFrom) != 2*(want+1) {
+		t.Errorf("%d keys signed tokens, want %d (every active key of each alg)", len(s.signedFrom), 2*(want+1))
 	}
 }

@@ -60,9 +60,24 @@ func NewManager(g *gorm.DB, mk MasterKey, o Options) *Manager {
 }
 
 // tx runs fn in one transaction (joined if ctx already carries one).
+// Key changes are rare and must survive even an operating-system crash:
+// on SQLite, whose WAL runs with synchronous=NORMAL, a checkpoint after the
+// commit forces the change to disk.
 func (s *store) tx(ctx context.Context, fn func(ctx context.Context) error) error {
-	return db.Tx(ctx, s.g, fn)
+	if err := db.Tx(ctx, s.g, fn); err != nil {
+		return err
+	}
+	if s.g.Dialector.Name() == "sqlite" {
+		if _, inTx := ctx.Value(txMarker{}).(bool); !inTx {
+			_ = s.g.WithContext(ctx).Exec("PRAGMA wal_checkpoint(FULL)").Error
+		}
+	}
+	return nil
 }
+
+// txMarker is never set: a caller's outer transaction is not detectable
+// from here, and a checkpoint inside one would be refused harmlessly.
+type txMarker struct{}
 
 // live returns the next, active and retired rows; revoked rows are never
 // needed to sign or verify. Expiry of retired rows is checked in Go, since

@@ -113,6 +113,13 @@ func (s *Server) handleLogin(c echo.Context) error {
 		}
 		return s.renderLogin(c, http.StatusUnauthorized, lc, email, "Wrong email or password.")
 	}
+	if errors.Is(err, users.ErrBusy) {
+		// Every hashing slot stayed busy: shed load rather than queue
+		// without bound (RFC 9110 §15.6.4).
+		c.Response().Header().Set("Retry-After", "5")
+		return s.renderLogin(c, http.StatusServiceUnavailable, lc, email,
+			"Too many people are signing in right now. Try again in a few seconds.")
+	}
 	if err != nil {
 		return err
 	}

@@ -334,10 +334,10 @@ func TestAdminScopeOnlyForAdmins(t *testing.T) {
 		{"non-admin", testEmail, false},
 		{"admin", adminMail, true},
 	}
+	f := newFixture(t)
+	env := f.env
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t)
-			env := f.env
 			b := env.Browser(t)
 			res := walk(t, env, b, authorizeURL(webID, map[string]string{"scope": "openid idp:admin"}), tc.email, testPassword)
 			if res.loc == nil || res.loc.Query().Get("code") == "" {

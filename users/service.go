@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,37 @@ type Service struct {
 	dummyOnce sync.Once
 	dummy     string
 	dummyErr  error
+
+	// slots bounds concurrent argon2id runs to the CPUs: each takes
+	// params.Memory of RAM, so a sign-in storm queues instead of
+	// allocating without limit.
+	slots chan struct{}
+}
+
+// ErrBusy means every password-hashing slot stayed taken for SlotWait: the
+// server is overloaded with sign-ins and the caller should retry later.
+var ErrBusy = errors.New("too many sign-ins at once; try again shortly")
+
+// SlotWait is how long a sign-in queues for a hashing slot.
+const SlotWait = 10 * time.Second
+
+// slot waits for a hashing slot and returns its release.
+func (s *Service) slot(ctx context.Context) (func(), error) {
+	select {
+	case s.slots <- struct{}{}:
+		return func() { <-s.slots }, nil
+	default:
+	}
+	t := time.NewTimer(SlotWait)
+	defer t.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return func() { <-s.slots }, nil
+	case <-t.C:
+		return nil, ErrBusy
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // NewService returns a Service that hashes new passwords with p and takes
@@ -51,8 +83,14 @@ func NewService(store *Store, p Params, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, params: p, now: now}
+	s := &Service{store: store, params: p, now: now, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	// Compute the dummy hash now, off the request path, so even the first
+	// unknown-email sign-in costs exactly one verification.
+	go s.dummyOnce.Do(s.makeDummy)
+	return s
 }
+
+func (s *Service) makeDummy() { s.dummy, s.dummyErr = HashPassword(rand.Text(), s.params) }
 
 // Store returns the Store the Service writes through, for reads such as
 // listing users.
@@ -110,6 +148,14 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*Us
 		return nil, ErrInvalidCredentials
 	}
 	u, err := s.store.ByEmail(ctx, strings.TrimSpace(email))
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	release, serr := s.slot(ctx)
+	if serr != nil {
+		return nil, serr
+	}
+	defer release()
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, s.verifyDummy(password)
 	}
@@ -138,9 +184,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*Us
 // verifyDummy spends one argon2id verification against the dummy hash and
 // returns ErrInvalidCredentials, or the error that kept it from running.
 func (s *Service) verifyDummy(password string) error {
-	s.dummyOnce.Do(func() {
-		s.dummy, s.dummyErr = HashPassword(rand.Text(), s.params)
-	})
+	s.dummyOnce.Do(s.makeDummy)
 	if s.dummyErr != nil {
 		return fmt.Errorf("authenticate: %w", s.dummyErr)
 	}

@@ -98,6 +98,9 @@ type crashHarness struct {
 
 	srv *crashServer
 	tr  *http.Transport
+	// browsers are the cookie jars of the sign-in workers: they keep their
+	// SSO sessions across crashes, as real browsers would.
+	browsers []http.CookieJar
 }
 
 type freshRefresh struct {
@@ -136,10 +139,27 @@ func TestCrashSafety(t *testing.T) {
 
 	h.startServer(0)
 	h.discover()
+	// Warm up before the first crash: a password sign-in is slow on
+	// purpose, so each chain and each browser does its first one now and
+	// the crash rounds exercise refreshes, SSO sign-ins and rotations.
 	var chains []*crashChain
 	for i := range 6 {
-		chains = append(chains, &crashChain{app: h.apps[i%len(h.apps)]})
+		ch := &crashChain{app: h.apps[i%len(h.apps)]}
+		tr, err := h.signIn(context.Background(), ch.app, nil)
+		if err != nil {
+			t.Fatalf("warm-up sign-in: %v", err)
+		}
+		ch.last = tr.RefreshToken
+		chains = append(chains, ch)
 	}
+	for i := range 2 {
+		jar, _ := cookiejar.New(nil)
+		if _, err := h.signIn(context.Background(), h.apps[i%len(h.apps)], jar); err != nil {
+			t.Fatalf("warm-up sign-in: %v", err)
+		}
+		h.browsers = append(h.browsers, jar)
+	}
+	t.Logf("set up and warmed up in %s", time.Since(start).Round(time.Millisecond))
 	crashes := 0
 	for round := 1; round <= rounds; round++ {
 		if time.Since(start) > 70*time.Second {
@@ -296,8 +316,14 @@ func (h *crashHarness) killServer() {
 	_ = h.srv.cmd.Process.Kill()
 	<-h.srv.done
 	h.tr.CloseIdleConnections()
-	if log, err := os.ReadFile(h.srv.log); err == nil && bytes.Contains(log, []byte("panic")) {
+	log, _ := os.ReadFile(h.srv.log)
+	if bytes.Contains(log, []byte("panic")) {
 		h.fail("the server log has a panic:\n%s", tail(h.srv.log))
+	}
+	for _, line := range strings.Split(string(log), "\n") {
+		if strings.Contains(line, "level=ERROR") {
+			h.fail("the server logged an error: %s", line)
+		}
 	}
 	h.srv = nil
 }
@@ -364,12 +390,14 @@ func (h *crashHarness) load(round int, chains []*crashChain) {
 		wg.Add(1)
 		go func() { defer wg.Done(); h.chainWorker(ctx, ch) }()
 	}
-	for i := range 2 {
+	for i := range h.browsers {
 		wg.Add(1)
-		go func() { defer wg.Done(); h.signInWorker(ctx, h.apps[i%len(h.apps)]) }()
+		go func() { defer wg.Done(); h.signInWorker(ctx, i) }()
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); h.rotator(ctx) }()
+	for _, alg := range []string{"RS256", "ES256"} {
+		wg.Add(1)
+		go func() { defer wg.Done(); h.rotator(ctx, alg) }()
+	}
 
 	d := 300*time.Millisecond + mrand.N(1200*time.Millisecond)
 	select {
@@ -450,14 +478,15 @@ func (h *crashHarness) dupRace(ctx context.Context, ch *crashChain) {
 	}
 }
 
-func (h *crashHarness) signInWorker(ctx context.Context, app *crashApp) {
-	var jar http.CookieJar
+// signInWorker signs in through browser i again and again: mostly SSO on
+// its session, sometimes (a new browser) with the password.
+func (h *crashHarness) signInWorker(ctx context.Context, i int) {
 	for ctx.Err() == nil && !h.killed.Load() {
-		// Half the time a new browser, half the time SSO with the last one.
-		if jar == nil || mrand.N(2) == 0 {
-			jar, _ = cookiejar.New(nil)
+		app := h.apps[mrand.N(len(h.apps))]
+		if mrand.N(5) == 0 {
+			h.browsers[i], _ = cookiejar.New(nil)
 		}
-		tr, err := h.signIn(ctx, app, jar)
+		tr, err := h.signIn(ctx, app, h.browsers[i])
 		if err != nil {
 			if !h.unexpected("sign-in", err) {
 				return
@@ -470,11 +499,10 @@ func (h *crashHarness) signInWorker(ctx context.Context, app *crashApp) {
 	}
 }
 
-// rotator forces key rotations through the CLI, in its own processes;
-// the one running when the server dies is killed with it.
-func (h *crashHarness) rotator(ctx context.Context) {
+// rotator forces rotations of alg's key through the CLI, in processes of
+// its own; the one running when the server dies is killed with it.
+func (h *crashHarness) rotator(ctx context.Context, alg string) {
 	for ctx.Err() == nil && !h.killed.Load() {
-		alg := []string{"RS256", "ES256"}[mrand.N(2)]
 		_, err := h.cli(ctx, "", "keys", "rotate", "--force", "--alg", alg, "--jwks-max-age", "0s", "--key-rotation-interval", "2m")
 		switch {
 		case err == nil:

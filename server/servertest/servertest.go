@@ -52,7 +52,10 @@ func (c *Clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// Env is a running provider and handles on its parts.
+// Env is a running provider and handles on its parts. URL is the issuer
+// and HTTP the server answering there; for an instance of a Cluster, URL is
+// the proxy's (so the helpers go through the load balancer) and HTTP is the
+// instance's own backend.
 type Env struct {
 	URL      string
 	HTTP     *httptest.Server
