@@ -321,7 +321,7 @@ func TestTextPostgresCannotStore(t *testing.T) {
 		{"token: code", "POST", "/token", "grant_type=authorization_code&code=%00&client_id=" + spaID, "", 400},
 		{"token: Basic client id", "POST", "/token", "grant_type=authorization_code&code=x",
 			"Basic " + base64.StdEncoding.EncodeToString([]byte("%FF:secret")), 401},
-		{"login: email", "POST", "/login", form("email", "\xff@example.com"), "", 401},
+		{"login: email", "POST", "/login", form("email", "\xff@example.com"), "", 400},
 		{"login: req", "POST", "/login", form("req", "\xff\x00"), "", 400},
 		{"login page: req", "GET", "/login?req=%FF", "", "", 400},
 		{"consent: req", "POST", "/consent", form("req", "\xff"), "", 400},

@@ -90,6 +90,8 @@ func (s *Server) writeOAuthError(c echo.Context, e *oauth.Error) {
 		if used, _ := c.Get(ctxBasicAuth).(bool); used {
 			h.Set("WWW-Authenticate", `Basic realm="idp", charset="UTF-8"`)
 		}
+	case "unauthorized":
+		h.Set("WWW-Authenticate", `Bearer realm="idp"`)
 	case "invalid_token", "insufficient_scope":
 		h.Set("WWW-Authenticate", `Bearer realm="idp", error="`+e.Code+`", error_description="`+quoteSafe(e.Description)+`"`)
 	}

@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"idp/oauth"
 )
 
 const headerRequestID = "X-Request-Id"
@@ -121,4 +124,29 @@ func preflight(c echo.Context) error {
 	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
 	h.Set("Access-Control-Max-Age", "600")
 	return c.NoContent(http.StatusNoContent)
+}
+
+// rejectBadText refuses, before any handler runs, a query or form value
+// that is not valid UTF-8 or contains NUL: PostgreSQL cannot store such
+// text, and no legitimate parameter needs it.
+func (s *Server) rejectBadText(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		for k, v := range r.URL.Query() {
+			if !validValues(k, v) {
+				return oauth.InvalidRequest("a parameter is not valid UTF-8 text").WithoutRedirect()
+			}
+		}
+		if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+			if err := r.ParseForm(); err != nil {
+				return oauth.InvalidRequest("the body is not a valid form").WithoutRedirect()
+			}
+			for k, v := range r.PostForm {
+				if !validValues(k, v) {
+					return oauth.InvalidRequest("a parameter is not valid UTF-8 text").WithoutRedirect()
+				}
+			}
+		}
+		return next(c)
+	}
 }

@@ -33,7 +33,7 @@ func (s *Server) routes() {
 	e.Use(s.requestID, s.accessLog, s.metrics.observe, s.recoverPanics, s.securityHeaders)
 	// Forms and token requests are small; a larger body is refused (413)
 	// before anything parses it.
-	e.Use(middleware.BodyLimit("64K"))
+	e.Use(middleware.BodyLimit("64K"), s.rejectBadText)
 
 	e.GET(pathDiscovery, s.handleDiscovery, corsAnyOrigin)
 	e.GET(pathJWKS, s.handleJWKS, corsAnyOrigin)

@@ -20,18 +20,26 @@ func bearerToken(c echo.Context) (string, error) {
 	if c.Request().Method == http.MethodPost {
 		body = c.FormValue("access_token")
 	}
-	if h == "" {
-		if body == "" {
-			return "", oauth.InvalidToken("a bearer access token is required")
-		}
+	switch {
+	case h == "" && body == "":
+		// No credentials at all: a bare challenge, no error code
+		// (RFC 6750 §3.1).
+		return "", errNoToken
+	case h == "":
 		return body, nil
+	case body != "":
+		return "", oauth.InvalidRequest("send the access token in one place, not in the header and the body")
 	}
 	scheme, tok, _ := strings.Cut(h, " ")
-	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" || body != "" {
-		return "", oauth.InvalidToken("a bearer access token is required")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return "", errNoToken
 	}
 	return strings.TrimSpace(tok), nil
 }
+
+// errNoToken answers a request without a bearer token: 401 with a bare
+// Bearer challenge.
+var errNoToken = &oauth.Error{Code: "unauthorized", Description: "a bearer access token is required", Status: http.StatusUnauthorized}
 
 // handleUserInfo is the UserInfo endpoint (OIDC Core §5.3): claims of the
 // access token's user, by its scopes.

@@ -42,8 +42,11 @@ type Meta struct{ IP, UserAgent string }
 // concurrent redeemers exactly one wins. A replayed code revokes the access
 // token issued from it (RFC 6749 §4.1.2) and is refused.
 func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, redirectURI, verifier string, meta Meta) (*Grant, error) {
-	if code == "" || len(code) > 256 {
-		return nil, oauth.InvalidGrant("the authorization code is missing or malformed")
+	if code == "" {
+		return nil, oauth.InvalidRequest("code is missing")
+	}
+	if len(code) > 256 {
+		return nil, oauth.InvalidGrant("the authorization code is malformed")
 	}
 	hash := Hash(code)
 	row, err := s.store.code(ctx, hash)
