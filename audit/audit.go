@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -102,9 +103,13 @@ func (l *Log) List(ctx context.Context, before time.Time, limit int) ([]Event, e
 	return evs, nil
 }
 
-// newID makes an id that sorts by time, then randomly among equals.
+// seq orders the events one process records within the same instant.
+var seq atomic.Uint64
+
+// newID makes an id that sorts by time, then by recording order within
+// this process; the random tail keeps replicas' ids apart.
 func newID(at time.Time) string {
-	var b [6]byte
+	var b [4]byte
 	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%016x%s", at.UnixNano(), hex.EncodeToString(b[:]))
+	return fmt.Sprintf("%016x%012x%s", at.UnixNano(), seq.Add(1)&0xffffffffffff, hex.EncodeToString(b[:]))
 }
