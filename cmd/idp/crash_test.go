@@ -43,6 +43,8 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	_ "github.com/mattn/go-sqlite3" // database/sql driver for the checks
 	"golang.org/x/oauth2"
+
+	"idp/tokens"
 )
 
 const (
@@ -68,16 +70,23 @@ type crashToken struct {
 
 // crashChain is one worker's refresh-token chain: last is the newest
 // refresh token the worker received, which must stay usable whatever
-// happens to the requests that present it.
+// happens to the requests that present it. pending is the refresh token of
+// a response the worker pretended never arrived: its retry of last must be
+// answered with that same token.
 type crashChain struct {
-	app  *crashApp
-	last string
+	app     *crashApp
+	last    string
+	pending string
+	// dropper chains lose the response of their last refresh before each
+	// crash, so every restart sees lost responses retried.
+	dropper bool
 }
 
 // crashStats are the figures the test reports.
 type crashStats struct {
 	signIns, exchanges, refreshes, dupRaces, lost      atomic.Int64
 	rotations, rotationsKilled, retried, freshRedeemed atomic.Int64
+	swallowed, dropped                                 atomic.Int64
 	verified, maxTokensVerified, jwksKeys, refreshRows atomic.Int64
 }
 
@@ -90,11 +99,12 @@ type crashHarness struct {
 
 	mu     sync.Mutex
 	tokens []crashToken
-	fresh  []freshRefresh // refresh tokens from sign-ins, never used yet
+	fresh  []crashFresh // refresh tokens from sign-ins, never used yet
 	fails  []string
 
-	killed atomic.Bool // set just before the server is killed
-	stats  crashStats
+	killed    atomic.Bool // set just before the server is killed
+	dropPhase atomic.Bool // set shortly before: dropper chains lose a response
+	stats     crashStats
 
 	srv *crashServer
 	tr  *http.Transport
@@ -103,7 +113,7 @@ type crashHarness struct {
 	browsers []http.CookieJar
 }
 
-type freshRefresh struct {
+type crashFresh struct {
 	app   *crashApp
 	token string
 }
@@ -125,11 +135,11 @@ func TestCrashSafety(t *testing.T) {
 	start := time.Now()
 	h := &crashHarness{t: t, dir: t.TempDir()}
 	h.dbPath = filepath.Join(h.dir, "idp.db")
-	h.bin = buildBinary(t, h.dir)
+	h.bin = crashBuildBinary(t, h.dir)
 	t.Logf("built %s in %s", h.bin, time.Since(start).Round(time.Millisecond))
 
 	h.setup()
-	h.addr = freeAddr(t)
+	h.addr = crashFreeAddr(t)
 	h.issuer = "http://" + h.addr
 	t.Cleanup(func() {
 		if h.srv != nil {
@@ -144,7 +154,7 @@ func TestCrashSafety(t *testing.T) {
 	// the crash rounds exercise refreshes, SSO sign-ins and rotations.
 	var chains []*crashChain
 	for i := range 6 {
-		ch := &crashChain{app: h.apps[i%len(h.apps)]}
+		ch := &crashChain{app: h.apps[i%len(h.apps)], dropper: i%2 == 0}
 		tr, err := h.signIn(context.Background(), ch.app, nil)
 		if err != nil {
 			t.Fatalf("warm-up sign-in: %v", err)
@@ -160,9 +170,10 @@ func TestCrashSafety(t *testing.T) {
 		h.browsers = append(h.browsers, jar)
 	}
 	t.Logf("set up and warmed up in %s", time.Since(start).Round(time.Millisecond))
+	roundsStart := time.Now()
 	crashes := 0
 	for round := 1; round <= rounds; round++ {
-		if time.Since(start) > 70*time.Second {
+		if time.Since(roundsStart) > 60*time.Second {
 			t.Logf("stopping after %d crashes: the time budget is spent", crashes)
 			break
 		}
@@ -178,22 +189,28 @@ func TestCrashSafety(t *testing.T) {
 		}
 	}
 	h.killServer()
+	h.report()
 
 	s := &h.stats
 	h.mu.Lock()
 	n := len(h.tokens)
 	h.mu.Unlock()
-	t.Logf("crash test: %d SIGKILLs in %s; %d sign-ins, %d code exchanges, %d refreshes (%d duplicate races), "+
-		"%d forced rotations (%d CLI rotations killed mid-run), %d JWTs received, %d requests lost to a crash, "+
-		"%d refresh chains retried and %d never-used refresh tokens redeemed after restarts, %d token verifications "+
-		"(%d in the last check), %d keys in the final JWKS, %d refresh_tokens rows",
-		crashes, time.Since(start).Round(time.Millisecond), s.signIns.Load(), s.exchanges.Load(), s.refreshes.Load(),
-		s.dupRaces.Load(), s.rotations.Load(), s.rotationsKilled.Load(), n, s.lost.Load(), s.retried.Load(),
-		s.freshRedeemed.Load(), s.verified.Load(), s.maxTokensVerified.Load(), s.jwksKeys.Load(), s.refreshRows.Load())
+	t.Logf("crash test: %d SIGKILLs under load, %s in all (%s of crash rounds)",
+		crashes, time.Since(start).Round(time.Millisecond), time.Since(roundsStart).Round(time.Millisecond))
+	t.Logf("  load: %d sign-ins, %d code exchanges, %d refreshes (%d duplicate-request races), %d forced key rotations "+
+		"by the CLI (+%d CLI rotations killed mid-run), %d JWTs received",
+		s.signIns.Load(), s.exchanges.Load(), s.refreshes.Load(), s.dupRaces.Load(), s.rotations.Load(), s.rotationsKilled.Load(), n)
+	t.Logf("  lost responses: %d requests cut off by a crash, %d refresh responses dropped by the client on purpose and retried",
+		s.lost.Load(), s.dropped.Load())
+	t.Logf("  after restarts: %d newest chain tokens refreshed (%d of them already used by a request whose response was lost), "+
+		"%d never-used refresh tokens from code exchanges redeemed, %d token verifications against the JWKS "+
+		"(%d in the last check), %d keys published at the end, %d refresh_tokens rows checked",
+		s.retried.Load(), s.swallowed.Load(), s.freshRedeemed.Load(), s.verified.Load(), s.maxTokensVerified.Load(),
+		s.jwksKeys.Load(), s.refreshRows.Load())
 }
 
-// buildBinary builds ./cmd/idp from the module root into dir.
-func buildBinary(t *testing.T, dir string) string {
+// crashBuildBinary builds ./cmd/idp from the module root into dir.
+func crashBuildBinary(t *testing.T, dir string) string {
 	t.Helper()
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
@@ -212,9 +229,9 @@ func buildBinary(t *testing.T, dir string) string {
 	return bin
 }
 
-// freeAddr picks a free loopback port; the server keeps it across
+// crashFreeAddr picks a free loopback port; the server keeps it across
 // restarts, so the issuer (and the iss of every token) stays the same.
-func freeAddr(t *testing.T) string {
+func crashFreeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -224,9 +241,9 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// binEnv is the environment of the binary: the runner's own IDP_*
+// crashEnv is the environment of the binary: the runner's own IDP_*
 // settings must not leak into it.
-func binEnv() []string {
+func crashEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "IDP_") {
@@ -240,7 +257,7 @@ func binEnv() []string {
 func (h *crashHarness) cli(ctx context.Context, stdin string, args ...string) (string, error) {
 	args = append(args, "--database", h.dbPath)
 	cmd := exec.CommandContext(ctx, h.bin, args...)
-	cmd.Env = binEnv()
+	cmd.Env = crashEnv()
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -258,7 +275,7 @@ func (h *crashHarness) setup() {
 		t.Fatal(err)
 	}
 	for _, alg := range []string{"RS256", "ES256"} {
-		app := &crashApp{id: "crash-" + strings.ToLower(alg), secret: randString(36), alg: alg}
+		app := &crashApp{id: "crash-" + strings.ToLower(alg), secret: crashRandom(36), alg: alg}
 		if _, err := h.cli(ctx, app.secret, "clients", "create", "--id", app.id, "--trusted",
 			"--redirect-uri", crashRedirect, "--secret-stdin", "--signing-alg", alg); err != nil {
 			t.Fatal(err)
@@ -277,7 +294,7 @@ func (h *crashHarness) startServer(round int) {
 	defer logf.Close()
 	cmd := exec.Command(h.bin, "serve", "--addr", h.addr, "--issuer", h.issuer, "--database", h.dbPath,
 		"--jwks-max-age", "0s", "--key-rotation-interval", "2m", "--refresh-reuse-grace", crashGrace.String())
-	cmd.Env = binEnv()
+	cmd.Env = crashEnv()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -293,7 +310,7 @@ func (h *crashHarness) startServer(round int) {
 	for {
 		select {
 		case <-s.done:
-			t.Fatalf("idp serve (round %d) exited before it was ready:\n%s", round, tail(logPath))
+			t.Fatalf("idp serve (round %d) exited before it was ready:\n%s", round, crashLogTail(logPath))
 		default:
 		}
 		resp, err := c.Get(h.issuer + "/readyz")
@@ -304,7 +321,7 @@ func (h *crashHarness) startServer(round int) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("idp serve (round %d) not ready after 30 s:\n%s", round, tail(logPath))
+			t.Fatalf("idp serve (round %d) not ready after 30 s:\n%s", round, crashLogTail(logPath))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -318,7 +335,7 @@ func (h *crashHarness) killServer() {
 	h.tr.CloseIdleConnections()
 	log, _ := os.ReadFile(h.srv.log)
 	if bytes.Contains(log, []byte("panic")) {
-		h.fail("the server log has a panic:\n%s", tail(h.srv.log))
+		h.fail("the server log has a panic:\n%s", crashLogTail(h.srv.log))
 	}
 	for _, line := range strings.Split(string(log), "\n") {
 		if strings.Contains(line, "level=ERROR") {
@@ -328,7 +345,7 @@ func (h *crashHarness) killServer() {
 	h.srv = nil
 }
 
-func tail(path string) string {
+func crashLogTail(path string) string {
 	b, _ := os.ReadFile(path)
 	if len(b) > 4000 {
 		b = b[len(b)-4000:]
@@ -375,15 +392,16 @@ func (h *crashHarness) report() bool {
 	return failed
 }
 
-// lostError is a request whose response never arrived whole: the server
+// crashLostError is a request whose response never arrived whole: the server
 // died under it. The client does not know whether it took effect.
-type lostError struct{ err error }
+type crashLostError struct{ err error }
 
-func (e lostError) Error() string { return "response lost: " + e.err.Error() }
+func (e crashLostError) Error() string { return "response lost: " + e.err.Error() }
 
 // load runs sign-ins, refresh chains and forced rotations against the
 // server for a random 0.3–1.5 s, then SIGKILLs it in the middle of all that.
 func (h *crashHarness) load(round int, chains []*crashChain) {
+	h.dropPhase.Store(false)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, ch := range chains {
@@ -401,9 +419,18 @@ func (h *crashHarness) load(round int, chains []*crashChain) {
 
 	d := 300*time.Millisecond + mrand.N(1200*time.Millisecond)
 	select {
-	case <-time.After(d):
+	case <-time.After(d - 100*time.Millisecond):
+		h.dropPhase.Store(true)
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-h.srv.done:
+		}
 	case <-h.srv.done:
-		h.fail("round %d: idp serve exited on its own under load:\n%s", round, tail(h.srv.log))
+	}
+	select {
+	case <-h.srv.done:
+		h.fail("round %d: idp serve exited on its own under load:\n%s", round, crashLogTail(h.srv.log))
+	default:
 	}
 	h.killServer()
 	cancel()
@@ -413,7 +440,7 @@ func (h *crashHarness) load(round int, chains []*crashChain) {
 // unexpected records a failure of a request, unless it is a response the
 // crash swallowed.
 func (h *crashHarness) unexpected(what string, err error) (lost bool) {
-	var le lostError
+	var le crashLostError
 	if errors.As(err, &le) && h.killed.Load() {
 		h.stats.lost.Add(1)
 		return true
@@ -424,6 +451,38 @@ func (h *crashHarness) unexpected(what string, err error) (lost bool) {
 
 func (h *crashHarness) chainWorker(ctx context.Context, ch *crashChain) {
 	for ctx.Err() == nil && !h.killed.Load() {
+		switch {
+		case ch.pending != "":
+			// The client retries a refresh whose response it lost.
+			tr, err := h.refresh(ctx, ch.app, ch.last)
+			if err != nil {
+				if !h.unexpected("retried refresh", err) {
+					return
+				}
+				continue
+			}
+			if tr.RefreshToken != ch.pending {
+				h.fail("a retried refresh inside the grace window got a new refresh token, not the one it lost")
+			}
+			ch.last, ch.pending = tr.RefreshToken, ""
+			continue
+		case ch.last != "" && (mrand.N(10) == 0 || ch.dropper && h.dropPhase.Load()):
+			// The response of this refresh is lost on its way back.
+			tr, err := h.refresh(ctx, ch.app, ch.last)
+			if err != nil {
+				if !h.unexpected("refresh", err) {
+					return
+				}
+				continue
+			}
+			ch.pending = tr.RefreshToken
+			h.stats.dropped.Add(1)
+			if ch.dropper && h.dropPhase.Load() {
+				<-ctx.Done() // the crash comes before the retry
+				return
+			}
+			continue
+		}
 		if ch.last == "" {
 			tr, err := h.signIn(ctx, ch.app, nil)
 			if err != nil {
@@ -454,7 +513,7 @@ func (h *crashHarness) chainWorker(ctx context.Context, ch *crashChain) {
 // a slow request would: both must get the same single child.
 func (h *crashHarness) dupRace(ctx context.Context, ch *crashChain) {
 	h.stats.dupRaces.Add(1)
-	var res [2]*tokenResponse
+	var res [2]*crashTokens
 	var errs [2]error
 	var wg sync.WaitGroup
 	for i := range 2 {
@@ -462,7 +521,7 @@ func (h *crashHarness) dupRace(ctx context.Context, ch *crashChain) {
 		go func() { defer wg.Done(); res[i], errs[i] = h.refresh(ctx, ch.app, ch.last) }()
 	}
 	wg.Wait()
-	var got []*tokenResponse
+	var got []*crashTokens
 	for i := range 2 {
 		if errs[i] != nil {
 			h.unexpected("duplicate refresh", errs[i])
@@ -494,7 +553,7 @@ func (h *crashHarness) signInWorker(ctx context.Context, i int) {
 			continue
 		}
 		h.mu.Lock()
-		h.fresh = append(h.fresh, freshRefresh{app, tr.RefreshToken})
+		h.fresh = append(h.fresh, crashFresh{app, tr.RefreshToken})
 		h.mu.Unlock()
 	}
 }
@@ -521,7 +580,7 @@ func (h *crashHarness) rotator(ctx context.Context, alg string) {
 	}
 }
 
-type tokenResponse struct {
+type crashTokens struct {
 	AccessToken  string `json:"access_token"`
 	IDToken      string `json:"id_token"`
 	RefreshToken string `json:"refresh_token"`
@@ -529,24 +588,24 @@ type tokenResponse struct {
 }
 
 var (
-	csrfFieldRE = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
-	reqFieldRE  = regexp.MustCompile(`name="req" value="([^"]*)"`)
+	crashCSRFRE = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
+	crashReqRE  = regexp.MustCompile(`name="req" value="([^"]*)"`)
 )
 
 // signIn runs the authorization code flow the way a browser and a
 // relying party would: /authorize, the sign-in form, the redirect with
 // the code, then the code exchange. jar nil means a fresh browser.
-func (h *crashHarness) signIn(ctx context.Context, app *crashApp, jar http.CookieJar) (*tokenResponse, error) {
+func (h *crashHarness) signIn(ctx context.Context, app *crashApp, jar http.CookieJar) (*crashTokens, error) {
 	if jar == nil {
 		jar, _ = cookiejar.New(nil)
 	}
 	b := &http.Client{Jar: jar, Transport: h.tr, Timeout: 20 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	verifier := oauth2.GenerateVerifier()
-	state := randString(12)
+	state := crashRandom(12)
 	q := url.Values{
 		"response_type": {"code"}, "client_id": {app.id}, "redirect_uri": {crashRedirect},
-		"scope": {"openid email profile offline_access"}, "state": {state}, "nonce": {randString(12)},
+		"scope": {"openid email profile offline_access"}, "state": {state}, "nonce": {crashRandom(12)},
 		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
 	}
 	next := h.authURL + "?" + q.Encode()
@@ -555,16 +614,16 @@ func (h *crashHarness) signIn(ctx context.Context, app *crashApp, jar http.Cooki
 		if hop == 8 {
 			return nil, errors.New("too many redirects")
 		}
-		status, loc, body, err := browse(ctx, b, http.MethodGet, next, nil)
+		status, loc, body, err := crashBrowse(ctx, b, http.MethodGet, next, nil)
 		if err != nil {
 			return nil, err
 		}
 		if status == http.StatusOK && strings.Contains(body, `action="/login"`) {
-			csrf, req := field(csrfFieldRE, body), field(reqFieldRE, body)
+			csrf, req := crashFormField(crashCSRFRE, body), crashFormField(crashReqRE, body)
 			if csrf == "" || req == "" {
 				return nil, fmt.Errorf("sign-in page without csrf_token or req: %.300s", body)
 			}
-			status, loc, body, err = browse(ctx, b, http.MethodPost, h.issuer+"/login", url.Values{
+			status, loc, body, err = crashBrowse(ctx, b, http.MethodPost, h.issuer+"/login", url.Values{
 				"csrf_token": {csrf}, "req": {req}, "email": {crashEmail}, "password": {crashPassword},
 			})
 			if err != nil {
@@ -595,7 +654,7 @@ func (h *crashHarness) signIn(ctx context.Context, app *crashApp, jar http.Cooki
 	return tr, nil
 }
 
-func field(re *regexp.Regexp, body string) string {
+func crashFormField(re *regexp.Regexp, body string) string {
 	m := re.FindStringSubmatch(body)
 	if m == nil {
 		return ""
@@ -603,8 +662,8 @@ func field(re *regexp.Regexp, body string) string {
 	return html.UnescapeString(m[1])
 }
 
-// browse sends one browser request without following redirects.
-func browse(ctx context.Context, b *http.Client, method, u string, form url.Values) (int, *url.URL, string, error) {
+// crashBrowse sends one browser request without following redirects.
+func crashBrowse(ctx context.Context, b *http.Client, method, u string, form url.Values) (int, *url.URL, string, error) {
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
@@ -618,12 +677,12 @@ func browse(ctx context.Context, b *http.Client, method, u string, form url.Valu
 	}
 	resp, err := b.Do(req)
 	if err != nil {
-		return 0, nil, "", lostError{err}
+		return 0, nil, "", crashLostError{err}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, nil, "", lostError{err}
+		return 0, nil, "", crashLostError{err}
 	}
 	var loc *url.URL
 	if l := resp.Header.Get("Location"); l != "" {
@@ -634,7 +693,7 @@ func browse(ctx context.Context, b *http.Client, method, u string, form url.Valu
 	return resp.StatusCode, loc, string(raw), nil
 }
 
-func (h *crashHarness) refresh(ctx context.Context, app *crashApp, token string) (*tokenResponse, error) {
+func (h *crashHarness) refresh(ctx context.Context, app *crashApp, token string) (*crashTokens, error) {
 	tr, err := h.postToken(ctx, app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}})
 	if err == nil {
 		h.stats.refreshes.Add(1)
@@ -644,7 +703,7 @@ func (h *crashHarness) refresh(ctx context.Context, app *crashApp, token string)
 
 // postToken calls the token endpoint with client_secret_basic and records
 // the JWTs of a successful response.
-func (h *crashHarness) postToken(ctx context.Context, app *crashApp, form url.Values) (*tokenResponse, error) {
+func (h *crashHarness) postToken(ctx context.Context, app *crashApp, form url.Values) (*crashTokens, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
@@ -654,17 +713,17 @@ func (h *crashHarness) postToken(ctx context.Context, app *crashApp, form url.Va
 	c := &http.Client{Transport: h.tr, Timeout: 20 * time.Second}
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, lostError{err}
+		return nil, crashLostError{err}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, lostError{err}
+		return nil, crashLostError{err}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("token endpoint (%s): %d %s", form.Get("grant_type"), resp.StatusCode, body)
+		return nil, fmt.Errorf("token endpoint (%s): %d %s", form.Get("grant_type"), resp.StatusCode, bytes.TrimSpace(body))
 	}
-	var tr tokenResponse
+	var tr crashTokens
 	if err := json.Unmarshal(body, &tr); err != nil {
 		return nil, fmt.Errorf("token response: %w: %s", err, body)
 	}
@@ -672,7 +731,7 @@ func (h *crashHarness) postToken(ctx context.Context, app *crashApp, form url.Va
 		return nil, fmt.Errorf("token response lacks a token: %s", body)
 	}
 	for kind, raw := range map[string]string{"access": tr.AccessToken, "id": tr.IDToken} {
-		tok, err := parseJWT(raw)
+		tok, err := crashParseJWT(raw)
 		if err != nil {
 			return nil, fmt.Errorf("%s token: %w", kind, err)
 		}
@@ -687,8 +746,8 @@ func (h *crashHarness) postToken(ctx context.Context, app *crashApp, form url.Va
 	return &tr, nil
 }
 
-// parseJWT reads the kid, alg and exp of a JWT without verifying it.
-func parseJWT(raw string) (crashToken, error) {
+// crashParseJWT reads the kid, alg and exp of a JWT without verifying it.
+func crashParseJWT(raw string) (crashToken, error) {
 	parts := strings.Split(raw, ".")
 	if len(parts) != 3 {
 		return crashToken{}, errors.New("not a compact JWS")
@@ -725,7 +784,7 @@ func (h *crashHarness) check(round int, chains []*crashChain) {
 // half-rotated: a token is marked used if and only if its one child
 // exists; and nothing was revoked, since no token is ever reused late.
 func (h *crashHarness) checkDB(round int) {
-	d, err := sql.Open("sqlite3", "file:"+h.dbPath+"?_busy_timeout=10000")
+	d, err := h.openDB()
 	if err != nil {
 		h.fail("round %d: open database: %v", round, err)
 		return
@@ -771,6 +830,10 @@ func (h *crashHarness) checkDB(round int) {
 	if err := d.QueryRow("SELECT count(*) FROM refresh_tokens").Scan(&n); err == nil {
 		h.stats.refreshRows.Store(n)
 	}
+}
+
+func (h *crashHarness) openDB() (*sql.DB, error) {
+	return sql.Open("sqlite3", "file:"+h.dbPath+"?_busy_timeout=10000")
 }
 
 // checkKeys: (2) every key that signed an unexpired token is published,
@@ -841,8 +904,21 @@ func (h *crashHarness) checkKeys(round int) {
 func (h *crashHarness) checkRefresh(round int, chains []*crashChain) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	d, err := h.openDB()
+	if err != nil {
+		h.fail("round %d: open database: %v", round, err)
+		return
+	}
+	defer d.Close()
 	for i, ch := range chains {
 		if ch.last == "" {
+			continue
+		}
+		parent := tokens.Hash(ch.last)
+		var used bool
+		if err := d.QueryRow("SELECT used_at IS NOT NULL FROM refresh_tokens WHERE token_hash = ?", parent).Scan(&used); err != nil {
+			h.fail("round %d: chain %d: the last refresh token received before the crash is not stored: %v", round, i, err)
+			ch.last = ""
 			continue
 		}
 		tr, err := h.refresh(ctx, ch.app, ch.last)
@@ -852,6 +928,31 @@ func (h *crashHarness) checkRefresh(round int, chains []*crashChain) {
 			continue
 		}
 		h.stats.retried.Add(1)
+		if used {
+			h.stats.swallowed.Add(1)
+		}
+		if ch.pending != "" && tr.RefreshToken != ch.pending {
+			h.fail("round %d: chain %d: the retry after the restart got a new refresh token, not the one whose response was lost", round, i)
+		}
+		ch.pending = ""
+		// Whether the crash cut off a refresh of it or not, the token has
+		// exactly one child now, and the retry was handed that one.
+		var children []string
+		rows, err := d.Query("SELECT token_hash FROM refresh_tokens WHERE parent_hash = ?", parent)
+		if err == nil {
+			for rows.Next() {
+				var c string
+				_ = rows.Scan(&c)
+				children = append(children, c)
+			}
+			err = rows.Close()
+		}
+		switch {
+		case err != nil:
+			h.fail("round %d: chain %d: children: %v", round, i, err)
+		case len(children) != 1 || children[0] != tokens.Hash(tr.RefreshToken):
+			h.fail("round %d: chain %d: the retried refresh got a token that is not the one child of its parent (%d children)", round, i, len(children))
+		}
 		ch.last = tr.RefreshToken
 	}
 	h.mu.Lock()
@@ -867,7 +968,7 @@ func (h *crashHarness) checkRefresh(round int, chains []*crashChain) {
 	}
 }
 
-func randString(n int) string {
+func crashRandom(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)[:n]
