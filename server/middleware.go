@@ -59,7 +59,17 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err) // write the response now so the status is known
 		}
-		s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
+		level := slog.LevelInfo
+		if quietRoutes[c.Path()] && c.Response().Status < 400 {
+			// Key-set, discovery, health and metrics fetches are polled
+			// by every relying service and load balancer: at info they
+			// would drown the log and cost more than serving them.
+			level = slog.LevelDebug
+		}
+		if !s.log.Enabled(c.Request().Context(), level) {
+			return nil
+		}
+		s.log.LogAttrs(c.Request().Context(), level, "request",
 			slog.String("request_id", requestIDOf(c)),
 			slog.String("method", c.Request().Method),
 			slog.String("path", c.Request().URL.Path),
@@ -69,6 +79,11 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		)
 		return nil
 	}
+}
+
+// quietRoutes are logged at debug level when they succeed.
+var quietRoutes = map[string]bool{
+	pathJWKS: true, pathDiscovery: true, pathHealthz: true, pathReadyz: true, pathMetrics: true,
 }
 
 // recoverPanics turns a panic into a logged server_error: the client gets a

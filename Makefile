@@ -1,0 +1,22 @@
+# make bench: build idp and idpbench, prepare a throwaway provider (SQLite in
+# a temp dir, or BENCH_DATABASE=postgres://…) with idp's own admin commands,
+# serve it on 127.0.0.1, run the standard scenarios plus the references, stop
+# it. See docs/PERFORMANCE.md.
+GO          ?= go
+BENCH_ARGS  ?= --scenario jwks,discovery,client_credentials,refresh,code,sso,userinfo --reference \
+               --concurrency 64 --duration 10s --warmup 2s
+
+.PHONY: bench bench-mix bin/idp bin/idpbench
+
+bin/idp:
+	$(GO) build -o bin/idp ./cmd/idp
+
+bin/idpbench:
+	$(GO) build -o bin/idpbench ./cmd/idpbench
+
+bench: bin/idp bin/idpbench
+	cmd/idpbench/bench.sh $(BENCH_ARGS)
+
+# The issue-7 load test: 256 concurrent clients on the mix for 30 s.
+bench-mix: bin/idp bin/idpbench
+	cmd/idpbench/bench.sh --scenario mix --concurrency 256 --duration 30s --warmup 2s
