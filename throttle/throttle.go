@@ -44,8 +44,10 @@ func New(store *Store, cfg Config) *Throttle {
 	return &Throttle{cfg: cfg, store: store}
 }
 
-func accountKey(email, ip string) string { return "acct:" + strings.ToLower(strings.TrimSpace(email)) + "|" + ip }
-func addressKey(ip string) string        { return "ip:" + ip }
+func accountKey(email, ip string) string {
+	return "acct:" + strings.ToLower(strings.TrimSpace(email)) + "|" + ip
+}
+func addressKey(ip string) string { return "ip:" + ip }
 
 // Check returns how long the attempt must wait, 0 if it may proceed now.
 func (t *Throttle) Check(ctx context.Context, email, ip string) (time.Duration, error) {
