@@ -108,3 +108,26 @@ func TestConcurrentFailuresAllCount(t *testing.T) {
 		t.Fatalf("count after 20 concurrent failures + 1 = %d, %v", n, err)
 	}
 }
+
+func TestPurgeDropsIdleCounters(t *testing.T) {
+	th, c := newThrottle(t)
+	ctx := context.Background()
+	for _, ip := range []string{"a", "b", "c"} {
+		th.Fail(ctx, "x@y.io", ip)
+	}
+	if n, err := th.Purge(ctx, 10); err != nil || n != 0 {
+		t.Fatalf("fresh counters purged: %d, %v", n, err)
+	}
+	c.add(2 * time.Hour) // past window + lockout
+	n, err := th.Purge(ctx, 2)
+	if err != nil || n != 2 {
+		t.Fatalf("first batch of 2: %d, %v", n, err)
+	}
+	// Three account-and-address keys and three address keys: four remain.
+	if n, err := th.Purge(ctx, 10); err != nil || n != 4 {
+		t.Fatalf("second batch: %d, %v, want 4", n, err)
+	}
+	if w, _ := th.Check(ctx, "x@y.io", "a"); w != 0 {
+		t.Fatalf("purged counter still throttles: %v", w)
+	}
+}

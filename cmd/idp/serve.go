@@ -97,7 +97,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) e
 	go func() { defer loops.Done(); tickLoop(bg, e, log) }()
 	go func() {
 		defer loops.Done()
-		purgeLoop(bg, e.tokens(cfg, time.Now), sessions.NewStore(e.db.Gorm), log)
+		purgeLoop(bg, e.tokens(cfg, time.Now), sessions.NewStore(e.db.Gorm), e.throttle(cfg), log)
 	}()
 	defer func() { stopBG(); loops.Wait() }()
 
@@ -122,6 +122,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) e
 	return nil
 }
 
+// throttle builds the sign-in throttle over the env.
+func (e *env) throttle(cfg Config) *throttle.Throttle {
+	return throttle.New(throttle.NewStore(e.db.Gorm), throttle.Config{After: cfg.ThrottleAfter, Lockout: cfg.SigninLockout})
+}
+
 // newServer wires the HTTP server over an opened env.
 func newServer(cfg Config, e *env, log *slog.Logger) (*server.Server, error) {
 	tpl, err := templates.Default()
@@ -143,7 +148,7 @@ func newServer(cfg Config, e *env, log *slog.Logger) (*server.Server, error) {
 		TrustedProxies:      cfg.TrustedProxies,
 	}, server.Deps{
 		DB: e.db, Keys: e.keys, Users: e.users, Clients: e.clients, Templates: tpl, Audit: e.audit,
-		Throttle: throttle.New(throttle.NewStore(e.db.Gorm), throttle.Config{After: cfg.ThrottleAfter, Lockout: cfg.SigninLockout}),
+		Throttle: e.throttle(cfg),
 		Sessions: sessions.NewService(sessions.NewStore(e.db.Gorm), 24*time.Hour, now),
 		Tokens:   e.tokens(cfg, now),
 	})
@@ -210,7 +215,7 @@ func tickLoop(ctx context.Context, e *env, log *slog.Logger) {
 // purgeLoop deletes expired codes, requests, sessions, refresh families and
 // denylist entries every minute, in batches of 500 so no write lock is held
 // long enough to delay a request.
-func purgeLoop(ctx context.Context, ts *tokens.Service, ss *sessions.Store, log *slog.Logger) {
+func purgeLoop(ctx context.Context, ts *tokens.Service, ss *sessions.Store, th *throttle.Throttle, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
@@ -224,6 +229,11 @@ func purgeLoop(ctx context.Context, ts *tokens.Service, ss *sessions.Store, log 
 			if err == nil {
 				var m int64
 				m, err = ss.DeleteExpired(ctx, time.Now().UTC(), 500)
+				n += m
+			}
+			if err == nil {
+				var m int64
+				m, err = th.Purge(ctx, 500)
 				n += m
 			}
 			if err != nil {
