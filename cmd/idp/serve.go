@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -32,6 +34,7 @@ func runServe(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	log := newLogger(s.err, cfg.LogFormat)
+	setMemoryLimit(log)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -245,4 +248,19 @@ func purgeLoop(ctx context.Context, ts *tokens.Service, ss *sessions.Store, th *
 			}
 		}
 	}
+}
+
+// defaultMemoryLimit is the Go heap's soft limit when GOMEMLIMIT is unset.
+// idp's live heap is small (everything lives in the database); what grows
+// is garbage from argon2id, 19 MiB per sign-in. Without a limit a sign-in
+// storm lets the heap double before the collector runs; with it RSS stays
+// under 128 MiB (docs/PERFORMANCE.md). GOMEMLIMIT overrides it.
+const defaultMemoryLimit = 96 << 20
+
+func setMemoryLimit(log *slog.Logger) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return // the runtime already applied the operator's value
+	}
+	debug.SetMemoryLimit(defaultMemoryLimit)
+	log.Debug("memory limit set", "bytes", defaultMemoryLimit)
 }
