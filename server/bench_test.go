@@ -3,8 +3,10 @@ package server_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
+	"idp/clients"
 	"idp/server/servertest"
 )
 
@@ -37,6 +39,26 @@ func BenchmarkDiscovery(b *testing.B) {
 		env.Server.ServeHTTP(w, req)
 		if w.Code != http.StatusOK {
 			b.Fatal(w.Code)
+		}
+	}
+}
+
+// BenchmarkClientCredentials measures a client_credentials token request
+// (client authentication, ES256 signing) through the whole server.
+func BenchmarkClientCredentials(b *testing.B) {
+	env := servertest.New(b)
+	_, secret := env.CreateClient(b, clients.Spec{ID: "m2m", SigningAlg: "ES256",
+		GrantTypes: []string{"client_credentials"}, Scopes: []string{"api"}})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader("grant_type=client_credentials"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("m2m", secret)
+		w := httptest.NewRecorder()
+		env.Server.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatal(w.Code, w.Body.String())
 		}
 	}
 }
