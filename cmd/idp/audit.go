@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
+	"strings"
 	"time"
 )
 
@@ -18,10 +18,7 @@ func auditList(ctx context.Context, args []string, s stdio) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	limit := fs.Int("limit", 100, "how many events to print (at most 1000)")
 	beforeS := fs.String("before", "", "only events before this time (RFC 3339), to page back")
-	if err := parse(fs.FlagSet, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs.FlagSet); err != nil {
+	if err := fs.parseArgs(args); err != nil {
 		return err
 	}
 	var before time.Time
@@ -57,13 +54,7 @@ func auditList(ctx context.Context, args []string, s stdio) error {
 	for _, ev := range events {
 		rows = append(rows, row{ev.At.UTC().Format(time.RFC3339Nano), ev.Actor, ev.Action, ev.Target, ev.Via, ev.IP, ev.Detail})
 	}
-	if *asJSON {
-		return printJSON(s, rows)
-	}
-	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "AT\tACTOR\tVIA\tACTION\tTARGET\tDETAIL")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.At, r.Actor, r.Via, r.Action, r.Target, r.Detail)
-	}
-	return tw.Flush()
+	return printList(s, *asJSON, rows, "AT\tACTOR\tVIA\tACTION\tTARGET\tDETAIL", func(r row) string {
+		return strings.Join([]string{r.At, r.Actor, r.Via, r.Action, r.Target, r.Detail}, "\t")
+	})
 }

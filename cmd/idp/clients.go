@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"idp/clients"
 )
@@ -33,10 +32,7 @@ func clientsCreate(ctx context.Context, args []string, s stdio) error {
 	fs.Var(&grants, "grant-type", "authorization_code, refresh_token or client_credentials, repeatable (default authorization_code and refresh_token)")
 	fs.Var(&scopes, "scope", "scope the client may request, repeatable (default openid profile email offline_access; idp:admin only when named)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs.FlagSet, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs.FlagSet); err != nil {
+	if err := fs.parseArgs(args); err != nil {
 		return err
 	}
 	if spec.ID == "" {
@@ -78,10 +74,7 @@ func clientsCreate(ctx context.Context, args []string, s stdio) error {
 func clientsList(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "clients list", "clients list [--json]", adminSettings()...)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs.FlagSet, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs.FlagSet); err != nil {
+	if err := fs.parseArgs(args); err != nil {
 		return err
 	}
 	e, err := adminEnv(ctx, fs, s)
@@ -116,29 +109,20 @@ func clientsList(ctx context.Context, args []string, s stdio) error {
 		rows = append(rows, row{c.ID, c.Name, c.Public, nonNil(c.RedirectURIs), nonNil(c.PostLogoutRedirectURIs),
 			nonNil(c.GrantTypes), nonNil(c.Scopes), c.SigningAlg, c.Trusted, c.CreatedAt.UTC().Format(timeFormat)})
 	}
-	if *asJSON {
-		return printJSON(s, rows)
-	}
-	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTYPE\tALG\tTRUSTED\tGRANTS\tREDIRECT URIS")
-	for _, r := range rows {
+	return printList(s, *asJSON, rows, "ID\tTYPE\tALG\tTRUSTED\tGRANTS\tREDIRECT URIS", func(r row) string {
 		kind := "confidential"
 		if r.Public {
 			kind = "public"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\t%s\n", r.ID, kind, r.SigningAlg, r.Trusted,
+		return fmt.Sprintf("%s\t%s\t%s\t%t\t%s\t%s", r.ID, kind, r.SigningAlg, r.Trusted,
 			strings.Join(r.GrantTypes, ","), strings.Join(r.RedirectURIs, " "))
-	}
-	return tw.Flush()
+	})
 }
 
 func clientsDelete(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "clients delete", "clients delete --id ID", adminSettings()...)
 	id := fs.String("id", "", "client id (required)")
-	if err := parse(fs.FlagSet, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs.FlagSet); err != nil {
+	if err := fs.parseArgs(args); err != nil {
 		return err
 	}
 	if *id == "" {

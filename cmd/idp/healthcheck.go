@@ -18,10 +18,7 @@ func runHealthcheck(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "healthcheck", "healthcheck [--url URL] [--addr ADDR]", sAddr)
 	target := fs.String("url", "", "URL to GET; 200 is healthy (default http://127.0.0.1:<port of --addr>/readyz)")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
-	if err := parse(fs.FlagSet, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs.FlagSet); err != nil {
+	if err := fs.parseArgs(args); err != nil {
 		return err
 	}
 	fs.s.resolve(fs.FlagSet, osGetenv)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"text/tabwriter"
+	"strings"
 	"time"
 
 	"idp/keys"
@@ -41,10 +41,7 @@ func toRow(k keys.Key) keyRow {
 func keysList(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "keys list", "keys list [--json]", adminSettings()...)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs.FlagSet, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs.FlagSet); err != nil {
+	if err := fs.parseArgs(args); err != nil {
 		return err
 	}
 	e, err := adminEnv(ctx, fs, s)
@@ -60,29 +57,20 @@ func keysList(ctx context.Context, args []string, s stdio) error {
 	for _, k := range list {
 		rows = append(rows, toRow(k))
 	}
-	if *asJSON {
-		return printJSON(s, rows)
-	}
-	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tNOT-AFTER")
-	for _, r := range rows {
+	return printList(s, *asJSON, rows, "KID\tALG\tSTATE\tCREATED\tNOT-AFTER", func(r keyRow) string {
 		notAfter := r.NotAfter
 		if notAfter == "" {
 			notAfter = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.KID, r.Alg, r.State, r.Created, notAfter)
-	}
-	return tw.Flush()
+		return strings.Join([]string{r.KID, r.Alg, r.State, r.Created, notAfter}, "\t")
+	})
 }
 
 func keysRotate(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "keys rotate", "keys rotate [--alg RS256|ES256] [--force]", adminSettings()...)
 	alg := fs.String("alg", "", "rotate only this algorithm (default: both)")
 	force := fs.Bool("force", false, "rotate even if the next key was published less than --jwks-max-age ago (relying services may reject new tokens until they refetch the JWKS)")
-	if err := parse(fs.FlagSet, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs.FlagSet); err != nil {
+	if err := fs.parseArgs(args); err != nil {
 		return err
 	}
 	algs := keys.Algs
@@ -148,10 +136,7 @@ func keysRevoke(ctx context.Context, args []string, s stdio) error {
 
 func runMigrate(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "migrate", "migrate", adminSettings()...)
-	if err := parse(fs.FlagSet, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs.FlagSet); err != nil {
+	if err := fs.parseArgs(args); err != nil {
 		return err
 	}
 	e, err := adminEnv(ctx, fs, s) // migrates and bootstraps keys

@@ -26,3 +26,12 @@ func newSettingsFlagSet(s stdio, name, synopsis string, list ...setting) *settin
 	fs := newFlagSet(s, name, synopsis)
 	return &settingsFlagSet{FlagSet: fs, s: register(fs, list...)}
 }
+
+// parseArgs parses a command's flags and refuses stray positional
+// arguments; a bad flag is a usage error already printed.
+func (fs *settingsFlagSet) parseArgs(args []string) error {
+	if err := parse(fs.FlagSet, args); err != nil {
+		return err
+	}
+	return noArgs(fs.FlagSet)
+}

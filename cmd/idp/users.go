@@ -40,10 +40,7 @@ func usersCreate(ctx context.Context, args []string, s stdio) error {
 	pwStdin := fs.Bool("password-stdin", false, "read the password from stdin (required)")
 	var roles multi
 	fs.Var(&roles, "role", "role granted to the user, repeatable (e.g. --role admin)")
-	if err := parse(fs.FlagSet, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs.FlagSet); err != nil {
+	if err := fs.parseArgs(args); err != nil {
 		return err
 	}
 	if *email == "" || !*pwStdin {
@@ -70,10 +67,7 @@ func usersCreate(ctx context.Context, args []string, s stdio) error {
 func usersList(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "users list", "users list [--json]", adminSettings()...)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs.FlagSet, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs.FlagSet); err != nil {
+	if err := fs.parseArgs(args); err != nil {
 		return err
 	}
 	e, err := adminEnv(ctx, fs, s)
@@ -101,24 +95,15 @@ func usersList(ctx context.Context, args []string, s stdio) error {
 		}
 		rows = append(rows, row{u.ID, u.Email, u.Name, roles, u.Disabled, u.CreatedAt.UTC().Format(timeFormat)})
 	}
-	if *asJSON {
-		return printJSON(s, rows)
-	}
-	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tROLES\tDISABLED\tCREATED")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\n", r.ID, r.Email, r.Name, strings.Join(r.Roles, ","), r.Disabled, r.Created)
-	}
-	return tw.Flush()
+	return printList(s, *asJSON, rows, "ID\tEMAIL\tNAME\tROLES\tDISABLED\tCREATED", func(r row) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%t\t%s", r.ID, r.Email, r.Name, strings.Join(r.Roles, ","), r.Disabled, r.Created)
+	})
 }
 
 func usersDisable(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "users disable", "users disable --email E", adminSettings()...)
 	email := fs.String("email", "", "email of the user to disable (required)")
-	if err := parse(fs.FlagSet, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs.FlagSet); err != nil {
+	if err := fs.parseArgs(args); err != nil {
 		return err
 	}
 	if *email == "" {
@@ -141,10 +126,7 @@ func usersSetPassword(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "users set-password", "users set-password --email E --password-stdin", adminSettings()...)
 	email := fs.String("email", "", "email of the user (required)")
 	pwStdin := fs.Bool("password-stdin", false, "read the new password from stdin (required)")
-	if err := parse(fs.FlagSet, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs.FlagSet); err != nil {
+	if err := fs.parseArgs(args); err != nil {
 		return err
 	}
 	if *email == "" || !*pwStdin {
@@ -168,6 +150,20 @@ func usersSetPassword(ctx context.Context, args []string, s stdio) error {
 }
 
 const timeFormat = "2006-01-02T15:04:05Z"
+
+// printList prints rows as JSON, or as an aligned table under header with
+// one tab-separated line per row.
+func printList[T any](s stdio, asJSON bool, rows []T, header string, line func(T) string) error {
+	if asJSON {
+		return printJSON(s, rows)
+	}
+	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, line(r))
+	}
+	return tw.Flush()
+}
 
 // printJSON writes v as indented JSON.
 func printJSON(s stdio, v any) error {
