@@ -66,7 +66,7 @@ func TestImportRules(t *testing.T) {
 		"idp/db/dbtest":             {"idp/db"},
 		"idp/users":                 {"idp/db"},
 		"idp/clients":               {"idp/db", "idp/oauth"},
-		"idp/sessions":              {"idp/db"},
+		"idp/sessions":              {"idp/db", "idp/oauth"},
 		"idp/keys":                  {"idp/db"},
 		"idp/throttle":              {"idp/db"},
 		"idp/audit":                 {"idp/db"},

@@ -62,3 +62,14 @@ func TestErrorIsAndWrap(t *testing.T) {
 		t.Error("constructors must build fresh values")
 	}
 }
+
+func TestSecrets(t *testing.T) {
+	a, b := NewSecret(32), NewSecret(32)
+	if len(a) != 43 || a == b {
+		t.Fatalf("NewSecret(32) = %q, %q: want 43 distinct characters", a, b)
+	}
+	// SHA-256("abc"), base64url without padding.
+	if got := HashSecret("abc"); got != "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0" {
+		t.Fatalf("HashSecret(abc) = %s", got)
+	}
+}

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"idp/oauth"
 	"idp/server/servertest"
-	"idp/tokens"
 )
 
 // creds is how a request authenticates its client: HTTP Basic when secret
@@ -232,7 +232,7 @@ func rowCount(t *testing.T, env *servertest.Env, table, where string, args ...an
 func familyOf(t *testing.T, env *servertest.Env, token string) string {
 	t.Helper()
 	var id string
-	err := env.DB.Gorm.Raw("SELECT family_id FROM refresh_tokens WHERE token_hash = ?", tokens.Hash(token)).Scan(&id).Error
+	err := env.DB.Gorm.Raw("SELECT family_id FROM refresh_tokens WHERE token_hash = ?", oauth.HashSecret(token)).Scan(&id).Error
 	if err != nil || id == "" {
 		t.Fatalf("no refresh token row: %v", err)
 	}

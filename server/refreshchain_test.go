@@ -10,9 +10,9 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"idp/clients"
+	"idp/oauth"
 	"idp/server"
 	"idp/server/servertest"
-	"idp/tokens"
 )
 
 // TestRefreshChain rotates ten times in a row: every refresh token works
@@ -142,7 +142,7 @@ func TestRefreshRaceRows(t *testing.T) {
 			if n := rowCount(t, env, "refresh_tokens", "family_id = ?", family); n != 2 {
 				t.Fatalf("family holds %d tokens after the race, want 2", n)
 			}
-			if n := rowCount(t, env, "refresh_tokens", "parent_hash = ?", tokens.Hash(tok.RefreshToken)); n != 1 {
+			if n := rowCount(t, env, "refresh_tokens", "parent_hash = ?", oauth.HashSecret(tok.RefreshToken)); n != 1 {
 				t.Fatalf("%d children of the raced token, want 1", n)
 			}
 			var child string

@@ -2,14 +2,12 @@ package sessions
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
 
 	"idp/db"
+	"idp/oauth"
 )
 
 // Session is one signed-in browser.
@@ -50,11 +48,11 @@ func (s *Service) Store() *Store { return s.store }
 // returns the secret to put in the cookie. A fresh secret on every sign-in
 // defeats session fixation.
 func (s *Service) Start(ctx context.Context, userID, ip, userAgent string) (string, *Session, error) {
-	token := random(32)
+	token := oauth.NewSecret(32)
 	now := s.now().UTC()
 	sess := &Session{
-		ID:         random(16),
-		TokenHash:  Hash(token),
+		ID:         oauth.NewSecret(16),
+		TokenHash:  oauth.HashSecret(token),
 		UserID:     userID,
 		AuthTime:   now,
 		CreatedAt:  now,
@@ -74,7 +72,7 @@ func (s *Service) Lookup(ctx context.Context, token string) (*Session, error) {
 	if token == "" || len(token) > 128 {
 		return nil, ErrNoSession
 	}
-	sess, err := s.store.ByTokenHash(ctx, Hash(token))
+	sess, err := s.store.ByTokenHash(ctx, oauth.HashSecret(token))
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, ErrNoSession
 	}
@@ -119,18 +117,6 @@ func (s *Service) EndAll(ctx context.Context, userID string) error {
 // List returns the live sessions of a user, newest first.
 func (s *Service) List(ctx context.Context, userID string) ([]Session, error) {
 	return s.store.ListUser(ctx, userID, s.now().UTC())
-}
-
-// Hash is the stored form of a session secret.
-func Hash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
-func random(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func truncate(s string, n int) string {

@@ -11,6 +11,7 @@ import (
 
 	"idp/db"
 	"idp/db/dbtest"
+	"idp/oauth"
 	"idp/sessions"
 	"idp/users"
 )
@@ -80,7 +81,7 @@ func TestStartAndLookup(t *testing.T) {
 	if other == token {
 		t.Error("two sign-ins got the same secret")
 	}
-	for _, bad := range []string{"", "nope", s.ID, token + "x", strings.Repeat("a", 129), sessions.Hash(token)} {
+	for _, bad := range []string{"", "nope", s.ID, token + "x", strings.Repeat("a", 129), oauth.HashSecret(token)} {
 		if _, err := e.svc.Lookup(ctx, bad); !errors.Is(err, sessions.ErrNoSession) {
 			t.Errorf("Lookup(%.20q) = %v, want ErrNoSession", bad, err)
 		}
@@ -211,7 +212,7 @@ func TestSecretStoredHashed(t *testing.T) {
 			t.Errorf("column %s holds the raw secret", col)
 		}
 	}
-	if rows[0]["token_hash"] == nil || fmt.Sprint(rows[0]["token_hash"]) != sessions.Hash(token) || s.TokenHash != sessions.Hash(token) {
+	if rows[0]["token_hash"] == nil || fmt.Sprint(rows[0]["token_hash"]) != oauth.HashSecret(token) || s.TokenHash != oauth.HashSecret(token) {
 		t.Errorf("token_hash %v, want the SHA-256 of the secret", rows[0]["token_hash"])
 	}
 }

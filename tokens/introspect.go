@@ -78,7 +78,7 @@ func (s *Service) introspectAccess(ctx context.Context, caller *clients.Client, 
 
 // introspectRefresh returns nil when token is not a refresh token.
 func (s *Service) introspectRefresh(ctx context.Context, caller *clients.Client, token string) (*Introspection, error) {
-	row, fam, err := s.store.refresh(ctx, Hash(token))
+	row, fam, err := s.store.refresh(ctx, oauth.HashSecret(token))
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, nil
 	}
@@ -176,7 +176,7 @@ func (s *Service) ClientCredentials(ctx context.Context, client *clients.Client,
 		scopes = req
 	}
 	now := s.now()
-	g := &Grant{ClientID: client.ID, Scopes: scopes, Resources: resources, JTI: randomToken(16),
+	g := &Grant{ClientID: client.ID, Scopes: scopes, Resources: resources, JTI: oauth.NewSecret(16),
 		AccessExpiresAt: now.Add(s.cfg.AccessTokenTTL)}
 	return s.Mint(ctx, client.SigningAlg, g, nil)
 }

@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"context"
+	"idp/oauth"
 	"testing"
 	"time"
 )
@@ -23,7 +24,7 @@ func (e *refreshEnv) fill(t *testing.T, n int) {
 		if _, err := e.s.Refresh(ctx, e.client, e.family(t), "", Meta{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.s.store.RevokeJTI(ctx, randomToken(16), e.clock.now().Add(time.Minute)); err != nil {
+		if err := e.s.store.RevokeJTI(ctx, oauth.NewSecret(16), e.clock.now().Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -48,7 +48,7 @@ func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, 
 	if len(code) > 256 {
 		return nil, oauth.InvalidGrant("the authorization code is malformed")
 	}
-	hash := Hash(code)
+	hash := oauth.HashSecret(code)
 	row, err := s.store.code(ctx, hash)
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, oauth.InvalidGrant("the authorization code is invalid, expired or already used")
@@ -77,12 +77,12 @@ func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, 
 	g := &Grant{
 		ClientID: row.ClientID, UserID: row.UserID, SessionID: row.SessionID, Scopes: scopes,
 		Nonce: row.Nonce, AuthTime: row.AuthTime, Resources: row.Resources,
-		JTI: randomToken(16), AccessExpiresAt: now.Add(s.cfg.AccessTokenTTL),
+		JTI: oauth.NewSecret(16), AccessExpiresAt: now.Add(s.cfg.AccessTokenTTL),
 	}
 	var family *familyRow
 	var first *refreshRow
 	if client.AllowsGrant(clients.GrantRefreshToken) && slices.Contains(scopes, oauth.ScopeOfflineAccess) {
-		g.RefreshFamily, g.RefreshToken = randomToken(16), randomToken(32)
+		g.RefreshFamily, g.RefreshToken = oauth.NewSecret(16), oauth.NewSecret(32)
 		family, first = s.newFamily(g, now, meta)
 	}
 	// Claiming the code and creating the refresh family are one unit: a
@@ -159,7 +159,7 @@ func (s *Service) newRefreshRow(f *familyRow, token, parent, jti string, accessE
 		idle = f.ExpiresAt
 	}
 	return &refreshRow{
-		TokenHash: Hash(token), FamilyID: f.ID, ParentHash: parent, CreatedAt: now,
+		TokenHash: oauth.HashSecret(token), FamilyID: f.ID, ParentHash: parent, CreatedAt: now,
 		IdleExpiresAt: idle, AccessJTI: jti, AccessExpiresAt: accessExp,
 	}
 }

@@ -29,7 +29,7 @@ func (s *Service) Refresh(ctx context.Context, client *clients.Client, presented
 	if presented == "" || len(presented) > 256 {
 		return nil, oauth.InvalidGrant("the refresh token is missing or malformed")
 	}
-	hash := Hash(presented)
+	hash := oauth.HashSecret(presented)
 	row, fam, err := s.store.refresh(ctx, hash)
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, oauth.InvalidGrant("the refresh token is invalid, expired or revoked")
@@ -104,8 +104,8 @@ func (s *Service) mintRefresh(ctx context.Context, client *clients.Client, fam *
 	}
 	g := &Grant{
 		ClientID: fam.ClientID, UserID: fam.UserID, SessionID: fam.SessionID, Scopes: scopes,
-		AuthTime: fam.AuthTime, Resources: fam.Resources, JTI: randomToken(16),
-		AccessExpiresAt: now.Add(s.cfg.AccessTokenTTL), RefreshFamily: fam.ID, RefreshToken: randomToken(32),
+		AuthTime: fam.AuthTime, Resources: fam.Resources, JTI: oauth.NewSecret(16),
+		AccessExpiresAt: now.Add(s.cfg.AccessTokenTTL), RefreshFamily: fam.ID, RefreshToken: oauth.NewSecret(32),
 	}
 	resp, err := s.Mint(ctx, client.SigningAlg, g, user)
 	if err != nil {
@@ -139,7 +139,7 @@ func (s *Service) reused(ctx context.Context, row *refreshRow, fam *familyRow) (
 // RevokeRefresh revokes the family of a refresh token if it belongs to the
 // client (RFC 7009). found reports whether it was a refresh token at all.
 func (s *Service) RevokeRefresh(ctx context.Context, clientID, token string) (found bool, err error) {
-	_, fam, err := s.store.refresh(ctx, Hash(token))
+	_, fam, err := s.store.refresh(ctx, oauth.HashSecret(token))
 	if errors.Is(err, db.ErrNotFound) {
 		return false, nil
 	}

@@ -102,8 +102,8 @@ func (e *refreshEnv) family(t *testing.T) string {
 	t.Helper()
 	now := e.clock.now()
 	g := &Grant{ClientID: e.client.ID, UserID: e.user.ID, Scopes: []string{"openid", "offline_access"},
-		AuthTime: now, JTI: randomToken(16), AccessExpiresAt: now.Add(e.s.cfg.AccessTokenTTL),
-		RefreshFamily: randomToken(16), RefreshToken: randomToken(32)}
+		AuthTime: now, JTI: oauth.NewSecret(16), AccessExpiresAt: now.Add(e.s.cfg.AccessTokenTTL),
+		RefreshFamily: oauth.NewSecret(16), RefreshToken: oauth.NewSecret(32)}
 	f, first := e.s.newFamily(g, now, Meta{})
 	if err := e.s.store.createFamily(context.Background(), f, first); err != nil {
 		t.Fatal(err)
@@ -195,7 +195,7 @@ func TestRefreshRaceServiceLevel(t *testing.T) {
 					t.Fatal("racers received different children")
 				}
 			}
-			if n := e.count(t, "refresh_tokens", "parent_hash = ?", Hash(token)); n != 1 {
+			if n := e.count(t, "refresh_tokens", "parent_hash = ?", oauth.HashSecret(token)); n != 1 {
 				t.Fatalf("%d children minted, want 1", n)
 			}
 			if n := e.count(t, "refresh_tokens", ""); n != 2 {
@@ -256,7 +256,7 @@ func TestRevokeFamilyDeniesThroughLeeway(t *testing.T) {
 
 func (e *refreshEnv) familyID(t *testing.T, token string) string {
 	t.Helper()
-	row, _, err := e.s.store.refresh(context.Background(), Hash(token))
+	row, _, err := e.s.store.refresh(context.Background(), oauth.HashSecret(token))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func TestRefreshIdleExpiry(t *testing.T) {
 	}
 	// 177 minutes in: the child's idle limit is capped at the family's
 	// absolute expiry, 180, not 237.
-	row, fam, err := e.s.store.refresh(ctx, Hash(token))
+	row, fam, err := e.s.store.refresh(ctx, oauth.HashSecret(token))
 	if err != nil || !row.IdleExpiresAt.Equal(fam.ExpiresAt) {
 		t.Fatalf("idle expiry %s, family expiry %s (%v)", row.IdleExpiresAt, fam.ExpiresAt, err)
 	}
@@ -299,7 +299,7 @@ func TestRefreshIdleExpiry(t *testing.T) {
 		t.Fatal("refreshed a token idle for two hours")
 	}
 	wantCode(t, err, "invalid_grant")
-	row, fam, err = e.s.store.refresh(ctx, Hash(fresh))
+	row, fam, err = e.s.store.refresh(ctx, oauth.HashSecret(fresh))
 	if err != nil || row.UsedAt != nil || fam.RevokedAt != nil {
 		t.Fatalf("a refused refresh changed the rows: %+v %+v %v", row, fam, err)
 	}

@@ -2,9 +2,6 @@ package tokens
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -94,7 +91,7 @@ func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 // and expiry.
 func (s *Service) SaveAuthRequest(ctx context.Context, r *AuthRequest) error {
 	now := s.now()
-	r.ID, r.CreatedAt, r.ExpiresAt = randomToken(16), now, now.Add(s.cfg.RequestTTL)
+	r.ID, r.CreatedAt, r.ExpiresAt = oauth.NewSecret(16), now, now.Add(s.cfg.RequestTTL)
 	row := &authRequestRow{
 		ID: r.ID, ClientID: r.ClientID, RedirectURI: r.RedirectURI, ResponseMode: r.ResponseMode,
 		Scope: oauth.JoinScope(r.Scopes), State: r.State, Nonce: r.Nonce, CodeChallenge: r.CodeChallenge,
@@ -181,10 +178,10 @@ func (s *Service) GrantConsent(ctx context.Context, userID, clientID string, sco
 // and deletes the request in the same transaction, so a request yields at
 // most one code even if the user double-submits.
 func (s *Service) IssueCode(ctx context.Context, r *AuthRequest, userID, sessionID string, authTime time.Time) (string, error) {
-	code := randomToken(32) // 256 bits
+	code := oauth.NewSecret(32) // 256 bits
 	now := s.now()
 	row := &codeRow{
-		CodeHash: Hash(code), ClientID: r.ClientID, UserID: userID, SessionID: sessionID,
+		CodeHash: oauth.HashSecret(code), ClientID: r.ClientID, UserID: userID, SessionID: sessionID,
 		RedirectURI: r.RedirectURI, Scope: oauth.JoinScope(r.Scopes), Nonce: r.Nonce,
 		CodeChallenge: r.CodeChallenge, CodeChallengeMethod: r.CodeChallengeMethod,
 		Resources: nonNil(r.Resources), AuthTime: authTime.UTC(), CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL),
@@ -206,19 +203,6 @@ func (s *Service) IssueCode(ctx context.Context, r *AuthRequest, userID, session
 		return "", fmt.Errorf("issue code: %w", err)
 	}
 	return code, nil
-}
-
-// Hash is the stored form of a code or other bearer secret.
-func Hash(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
-// randomToken returns n random bytes, base64url.
-func randomToken(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func nonNil(v []string) []string {

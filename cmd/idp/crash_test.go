@@ -44,7 +44,7 @@ import (
 	_ "github.com/mattn/go-sqlite3" // database/sql driver for the checks
 	"golang.org/x/oauth2"
 
-	"idp/tokens"
+	"idp/oauth"
 )
 
 const (
@@ -914,7 +914,7 @@ func (h *crashHarness) checkRefresh(round int, chains []*crashChain) {
 		if ch.last == "" {
 			continue
 		}
-		parent := tokens.Hash(ch.last)
+		parent := oauth.HashSecret(ch.last)
 		var used bool
 		if err := d.QueryRow("SELECT used_at IS NOT NULL FROM refresh_tokens WHERE token_hash = ?", parent).Scan(&used); err != nil {
 			h.fail("round %d: chain %d: the last refresh token received before the crash is not stored: %v", round, i, err)
@@ -950,7 +950,7 @@ func (h *crashHarness) checkRefresh(round int, chains []*crashChain) {
 		switch {
 		case err != nil:
 			h.fail("round %d: chain %d: children: %v", round, i, err)
-		case len(children) != 1 || children[0] != tokens.Hash(tr.RefreshToken):
+		case len(children) != 1 || children[0] != oauth.HashSecret(tr.RefreshToken):
 			h.fail("round %d: chain %d: the retried refresh got a token that is not the one child of its parent (%d children)", round, i, len(children))
 		}
 		ch.last = tr.RefreshToken
