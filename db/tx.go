@@ -29,6 +29,12 @@ func Tx(ctx context.Context, g *gorm.DB, fn func(ctx context.Context) error) err
 	})
 }
 
+// InTx reports whether ctx carries a transaction.
+func InTx(ctx context.Context) bool {
+	_, ok := ctx.Value(txKey{}).(*gorm.DB)
+	return ok
+}
+
 // Conn returns the transaction carried by ctx, or g bound to ctx.
 func Conn(ctx context.Context, g *gorm.DB) *gorm.DB {
 	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {

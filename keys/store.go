@@ -67,17 +67,13 @@ func (s *store) tx(ctx context.Context, fn func(ctx context.Context) error) erro
 	if err := db.Tx(ctx, s.g, fn); err != nil {
 		return err
 	}
-	if s.g.Dialector.Name() == "sqlite" {
-		if _, inTx := ctx.Value(txMarker{}).(bool); !inTx {
-			_ = s.g.WithContext(ctx).Exec("PRAGMA wal_checkpoint(FULL)").Error
-		}
+	// Inside a caller's transaction the commit is the caller's; checkpoint
+	// only after our own.
+	if s.g.Dialector.Name() == "sqlite" && !db.InTx(ctx) {
+		_ = s.g.WithContext(ctx).Exec("PRAGMA wal_checkpoint(FULL)").Error
 	}
 	return nil
 }
-
-// txMarker is never set: a caller's outer transaction is not detectable
-// from here, and a checkpoint inside one would be refused harmlessly.
-type txMarker struct{}
 
 // live returns the next, active and retired rows; revoked rows are never
 // needed to sign or verify. Expiry of retired rows is checked in Go, since

@@ -55,17 +55,19 @@ func (s *Server) adminBase(c echo.Context, section, title string) templates.Admi
 		Notice: adminNotice(c.QueryParam("notice"))}
 }
 
-// adminNotice maps fixed notice codes to words; no URL text is shown.
-func adminNotice(code string) string {
-	return map[string]string{
-		"rotated":         "The key was rotated. Relying services see the new next key within the JWKS max-age.",
-		"revoked":         "The key was revoked and left the JWKS.",
-		"user-created":    "The user was created.",
-		"user-disabled":   "The user was disabled; their sessions and grants were ended.",
-		"client-deleted":  "The client was deleted.",
-		"nothing-changed": "Nothing changed.",
-	}[code]
+// adminNotices maps the fixed notice codes of admin redirects to words, so
+// no text from the URL is ever shown.
+var adminNotices = map[string]string{
+	"rotated":         "The key was rotated. Relying services see the new next key within the JWKS max-age.",
+	"revoked":         "The key was revoked and left the JWKS.",
+	"user-created":    "The user was created.",
+	"user-disabled":   "The user was disabled; their sessions and grants were ended.",
+	"client-deleted":  "The client was deleted.",
+	"nothing-changed": "Nothing changed.",
 }
+
+// adminNotice returns the words for a notice code, or "".
+func adminNotice(code string) string { return adminNotices[code] }
 
 func (s *Server) renderAdmin(c echo.Context, status int, fn func(io.Writer) error) error {
 	return s.render(c, status, htmlCSP(), fn)

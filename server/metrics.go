@@ -51,7 +51,7 @@ func newMetrics(s *Server) *metrics {
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.tokens, m.signins, m.reuse, m.revoked,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&keyCollector{keys: s.deps.Keys, now: s.now})
+		&keyCollector{keys: s.deps.Keys})
 	if p, ok := s.deps.DB.(interface{ SQLDB() *sql.DB }); ok {
 		m.reg.MustRegister(collectors.NewDBStatsCollector(p.SQLDB(), "idp"))
 	}
@@ -103,10 +103,10 @@ func (m *metrics) handler() echo.HandlerFunc {
 }
 
 // keyCollector reports each algorithm's keys: how many are published per
-// state and how old the active and next keys are.
+// state and how old the active and next keys are. It reads keys.Stats,
+// which is served from the key cache, so a scrape costs no query.
 type keyCollector struct {
 	keys *keys.Manager
-	now  func() time.Time
 }
 
 var (
@@ -118,38 +118,29 @@ var (
 // Describe sends the descriptors.
 func (k *keyCollector) Describe(ch chan<- *prometheus.Desc) { ch <- keyCountDesc; ch <- keyAgeDesc }
 
-// Collect reads the key list (one query per scrape).
+// Collect reports the cached key state.
 func (k *keyCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	list, err := k.keys.List(ctx)
+	stats, err := k.keys.Stats(ctx)
 	if err != nil {
 		return
 	}
-	now := k.now()
-	counts := map[[2]string]int{}
-	for _, alg := range keys.Algs {
-		for _, st := range []string{keys.StateNext, keys.StateActive, keys.StateRetired} {
-			counts[[2]string{alg, st}] = 0
+	one := func(kid string) float64 {
+		if kid == "" {
+			return 0
 		}
+		return 1
 	}
-	for _, key := range list {
-		if key.State == keys.StateRetired && (key.NotAfter == nil || !key.NotAfter.After(now)) {
-			continue // no longer published
+	for _, st := range stats {
+		ch <- prometheus.MustNewConstMetric(keyCountDesc, prometheus.GaugeValue, one(st.ActiveKID), st.Alg, keys.StateActive)
+		ch <- prometheus.MustNewConstMetric(keyCountDesc, prometheus.GaugeValue, one(st.NextKID), st.Alg, keys.StateNext)
+		ch <- prometheus.MustNewConstMetric(keyCountDesc, prometheus.GaugeValue, float64(st.Retired), st.Alg, keys.StateRetired)
+		if st.ActiveKID != "" {
+			ch <- prometheus.MustNewConstMetric(keyAgeDesc, prometheus.GaugeValue, st.ActiveAge.Seconds(), st.Alg, keys.StateActive)
 		}
-		if key.State == keys.StateRevoked {
-			continue
+		if st.NextKID != "" {
+			ch <- prometheus.MustNewConstMetric(keyAgeDesc, prometheus.GaugeValue, st.NextAge.Seconds(), st.Alg, keys.StateNext)
 		}
-		counts[[2]string{key.Alg, key.State}]++
-		since := key.CreatedAt
-		if key.State == keys.StateActive && key.ActivatedAt != nil {
-			since = *key.ActivatedAt
-		}
-		if key.State == keys.StateActive || key.State == keys.StateNext {
-			ch <- prometheus.MustNewConstMetric(keyAgeDesc, prometheus.GaugeValue, now.Sub(since).Seconds(), key.Alg, key.State)
-		}
-	}
-	for k2, n := range counts {
-		ch <- prometheus.MustNewConstMetric(keyCountDesc, prometheus.GaugeValue, float64(n), k2[0], k2[1])
 	}
 }
