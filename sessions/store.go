@@ -90,7 +90,5 @@ func (s *Store) ListUser(ctx context.Context, userID string, now time.Time) ([]S
 // DeleteExpired removes up to limit expired sessions and reports how many.
 // Small batches keep the write lock short.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
-	sub := db.Conn(ctx, s.g).Model(&row{}).Select("id").Where("expires_at <= ?", now).Limit(limit)
-	res := db.Conn(ctx, s.g).Where("id IN (?)", sub).Delete(&row{})
-	return res.RowsAffected, db.Map(res.Error)
+	return db.DeleteBatch(ctx, s.g, &row{}, "id", limit, "expires_at <= ?", now)
 }

@@ -75,7 +75,5 @@ func (s *Store) clear(ctx context.Context, key string) error {
 }
 
 func (s *Store) purge(ctx context.Context, before time.Time, limit int) (int64, error) {
-	sub := db.Conn(ctx, s.g).Model(&row{}).Select("key").Where("last_at < ?", before).Limit(limit)
-	res := db.Conn(ctx, s.g).Where("key IN (?)", sub).Delete(&row{})
-	return res.RowsAffected, db.Map(res.Error)
+	return db.DeleteBatch(ctx, s.g, &row{}, "key", limit, "last_at < ?", before)
 }

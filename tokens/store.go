@@ -175,10 +175,9 @@ func (s *Store) Revoked(ctx context.Context, jti string) (bool, error) {
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
 	var total int64
 	purge := func(model any, key, cond string, cutoff time.Time) error {
-		sub := db.Conn(ctx, s.g).Model(model).Select(key).Where(cond, cutoff).Limit(limit)
-		res := db.Conn(ctx, s.g).Where(key+" IN (?)", sub).Delete(model)
-		total += res.RowsAffected
-		return db.Map(res.Error)
+		n, err := db.DeleteBatch(ctx, s.g, model, key, limit, cond, cutoff)
+		total += n
+		return err
 	}
 	if err := purge(&authRequestRow{}, "id", "expires_at <= ?", now); err != nil {
 		return total, err

@@ -130,14 +130,12 @@ func (s *Store) userFamilies(ctx context.Context, userID string, now time.Time) 
 // purgeRefresh drops expired families (their tokens cascade) and sealed
 // children past their grace window, up to limit rows each.
 func (s *Store) purgeRefresh(ctx context.Context, now time.Time, limit int) (int64, error) {
-	sub := db.Conn(ctx, s.g).Model(&familyRow{}).Select("id").Where("expires_at <= ?", now).Limit(limit)
-	res := db.Conn(ctx, s.g).Where("id IN (?)", sub).Delete(&familyRow{})
-	if err := db.Map(res.Error); err != nil {
-		return res.RowsAffected, err
+	n, err := db.DeleteBatch(ctx, s.g, &familyRow{}, "id", limit, "expires_at <= ?", now)
+	if err != nil {
+		return n, err
 	}
-	n := res.RowsAffected
-	sub = db.Conn(ctx, s.g).Model(&refreshRow{}).Select("token_hash").Where("child_until <= ?", now).Limit(limit)
-	res = db.Conn(ctx, s.g).Model(&refreshRow{}).Where("token_hash IN (?)", sub).
+	sub := db.Conn(ctx, s.g).Model(&refreshRow{}).Select("token_hash").Where("child_until <= ?", now).Limit(limit)
+	res := db.Conn(ctx, s.g).Model(&refreshRow{}).Where("token_hash IN (?)", sub).
 		Updates(map[string]any{"child_sealed": nil, "child_until": nil})
 	return n + res.RowsAffected, db.Map(res.Error)
 }
