@@ -159,3 +159,44 @@ func TestDiscoveryListsWhatWorks(t *testing.T) {
 		t.Errorf("discovery: %+v", doc)
 	}
 }
+
+// TestIDTokenClaimsFollowScopes checks CONTRACT.md's ID token: email and
+// email_verified only with scope email, name only with scope profile.
+func TestIDTokenClaimsFollowScopes(t *testing.T) {
+	env := servertest.New(t)
+	u, err := env.Users.Create(context.Background(), testEmail, testPassword, "Ada Lovelace", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := newRP(t, env, clients.Spec{ID: "scopes", Trusted: true})
+	for _, tc := range []struct {
+		scopes              []string
+		wantEmail, wantName bool
+	}{
+		{[]string{"openid"}, false, false},
+		{[]string{"openid", "email"}, true, false},
+		{[]string{"openid", "profile"}, false, true},
+	} {
+		app.conf.Scopes = tc.scopes
+		v := oauth2.GenerateVerifier()
+		loc := env.Authorize(t, env.Browser(t), app.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(v)), testEmail, testPassword)
+		tok, err := app.conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idt, err := app.provider.Verifier(&oidc.Config{ClientID: "scopes"}).Verify(context.Background(), tok.Extra("id_token").(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c map[string]any
+		if err := idt.Claims(&c); err != nil {
+			t.Fatal(err)
+		}
+		_, hasEmail := c["email"]
+		_, hasVerified := c["email_verified"]
+		if hasEmail != tc.wantEmail || hasVerified != tc.wantEmail || (c["name"] == "Ada Lovelace") != tc.wantName ||
+			c["sub"] != u.ID || c["azp"] != "scopes" || c["at_hash"] == nil || c["auth_time"] == nil {
+			t.Errorf("scopes %v: claims %v", tc.scopes, c)
+		}
+	}
+}
