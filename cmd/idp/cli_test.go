@@ -508,6 +508,10 @@ func TestKeys(t *testing.T) {
 		t.Errorf("ES256 rotation with --jwks-max-age 0s: %+v", rotated)
 	}
 
+	// A KID beginning with "-" (one in 64 thumbprints) is a KID, not a flag.
+	if code, _, errOut := runCLI(t, "", d.cmd("keys", "revoke", "-NoSuchKid0")...); code != 1 || !strings.Contains(errOut, "revoke key -NoSuchKid0") {
+		t.Errorf("keys revoke -NoSuchKid0: exit %d, %s", code, errOut)
+	}
 	// Revoke the active ES256 key (flags after the KID work too).
 	active := keysBy(rotated, "ES256", "active")[0]
 	out = mustRun(t, "", d.cmd("keys", "revoke", active.KID)...)

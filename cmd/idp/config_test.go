@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -296,5 +298,30 @@ func TestConfigDefaultMasterKeyBesideSQLite(t *testing.T) {
 	mustRun(t, "", "keys", "list", "--database", dbPath)
 	if again, _ := os.ReadFile(keyPath); !bytes.Equal(key, again) {
 		t.Error("the master key changed on the second command")
+	}
+}
+
+// A KID may begin with "-" (base64url); keys revoke must take it as the KID
+// wherever it stands, and still parse the flags around it.
+func TestSplitPositional(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.String("database", "", "")
+	fs.Bool("force", false, "")
+	for _, tc := range []struct {
+		args       []string
+		flags, pos []string
+	}{
+		{[]string{"-Gcg", "--database", "x.db"}, []string{"--database", "x.db"}, []string{"-Gcg"}},
+		{[]string{"--database", "-odd.db", "--Gcg"}, []string{"--database", "-odd.db"}, []string{"--Gcg"}},
+		{[]string{"--force", "abc", "--database=x"}, []string{"--force", "--database=x"}, []string{"abc"}},
+		{[]string{"--", "--database"}, nil, []string{"--database"}},
+		{[]string{"-h"}, []string{"-h"}, nil},
+		{[]string{"-", "---x", "-=y"}, nil, []string{"-", "---x", "-=y"}},
+		{[]string{"--database"}, []string{"--database"}, nil},
+	} {
+		flags, pos := splitPositional(fs, tc.args)
+		if !slices.Equal(flags, tc.flags) || !slices.Equal(pos, tc.pos) {
+			t.Errorf("splitPositional(%q) = %q, %q; want %q, %q", tc.args, flags, pos, tc.flags, tc.pos)
+		}
 	}
 }

@@ -40,6 +40,50 @@ func noArgs(fs *flag.FlagSet) error {
 	return nil
 }
 
+// splitPositional separates the flags of fs (with their values) from
+// positional arguments anywhere in args. An argument that begins with "-"
+// but names no flag of fs is positional, not an error: identifiers such as
+// base64url key ids may begin with "-". Everything after "--" is positional.
+func splitPositional(fs *flag.FlagSet, args []string) (flags, positional []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return flags, append(positional, args[i+1:]...)
+		}
+		name, hasValue := flagName(a)
+		f := fs.Lookup(name)
+		if name == "" || (f == nil && name != "h" && name != "help") {
+			positional = append(positional, a)
+			continue
+		}
+		flags = append(flags, a)
+		if f != nil && !hasValue && !isBoolFlag(f) && i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	return flags, positional
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// flagName returns the name in "-name", "--name" or "--name=value" and
+// whether the value is attached; "" when a is not flag-shaped.
+func flagName(a string) (name string, hasValue bool) {
+	if len(a) < 2 || a[0] != '-' {
+		return "", false
+	}
+	name = strings.TrimPrefix(a[1:], "-")
+	if name == "" || name[0] == '-' || name[0] == '=' {
+		return "", false
+	}
+	name, _, hasValue = strings.Cut(name, "=")
+	return name, hasValue
+}
+
 // multi is a repeatable string flag (--role a --role b).
 type multi []string
 

@@ -105,20 +105,15 @@ func keysRotate(ctx context.Context, args []string, s stdio) error {
 
 func keysRevoke(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "keys revoke", "keys revoke KID", adminSettings()...)
-	// The flag package stops at the first positional argument; parse on
-	// after it so `keys revoke KID --database X` works too.
-	var kids []string
-	for next := args; ; next = fs.Args()[1:] {
-		if err := parse(fs.FlagSet, next); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		kids = append(kids, fs.Arg(0))
+	// A KID is a base64url thumbprint, so one in 64 begins with "-": an
+	// argument naming no flag of this command is the KID, wherever it
+	// stands, so `keys revoke KID --database X` works too.
+	flags, kids := splitPositional(fs.FlagSet, args)
+	if err := parse(fs.FlagSet, flags); err != nil {
+		return err
 	}
 	if len(kids) != 1 {
-		return fmt.Errorf("keys revoke needs exactly one KID")
+		return fmt.Errorf("keys revoke needs exactly one KID, got %d (%s)", len(kids), strings.Join(kids, " "))
 	}
 	kid := kids[0]
 	e, err := adminEnv(ctx, fs, s)
