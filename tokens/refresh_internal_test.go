@@ -66,7 +66,7 @@ type refreshEnv struct {
 	client *clients.Client
 }
 
-func newRefreshEnv(t *testing.T, cfg Config) *refreshEnv {
+func newRefreshEnv(t testing.TB, cfg Config) *refreshEnv {
 	t.Helper()
 	ctx := context.Background()
 	d := dbtest.Open(t)
@@ -98,7 +98,7 @@ func newRefreshEnv(t *testing.T, cfg Config) *refreshEnv {
 
 // family stores a new family with its first refresh token, as a code
 // exchange with offline_access would, and returns the token.
-func (e *refreshEnv) family(t *testing.T) string {
+func (e *refreshEnv) family(t testing.TB) string {
 	t.Helper()
 	now := e.clock.now()
 	g := &Grant{ClientID: e.client.ID, UserID: e.user.ID, Scopes: []string{"openid", "offline_access"},
