@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 )
@@ -27,34 +28,45 @@ type JWKS struct {
 
 // jwksCache pairs a built JWKS with the kid set it was built from.
 type jwksCache struct {
-	kids string
-	jwks *JWKS
+	snap  *snapshot // the snapshot the set was computed from
+	until time.Time // when a published retired key leaves; zero: never
+	kids  string
+	jwks  *JWKS
 }
 
 // JWKS returns the published set: next and active keys, and retired keys
 // until their not_after. The bytes are rebuilt only when that set changes,
-// so the endpoint costs a map scan, not JSON encoding and gzip per request.
+// and the set is recomputed only when the snapshot changes or a retired key
+// reaches its not_after, so the endpoint costs two atomic loads.
 func (m *Manager) JWKS(ctx context.Context) (*JWKS, error) {
 	s, err := m.current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	pub := s.published(m.now())
+	now := m.now()
+	c := m.jwks.Load()
+	if c != nil && c.snap == s && (c.until.IsZero() || now.Before(c.until)) {
+		return c.jwks, nil
+	}
+	pub := s.published(now)
 	kids := make([]string, len(pub))
+	var until time.Time
 	for i, e := range pub {
 		kids[i] = e.KID
+		if e.State == StateRetired && (until.IsZero() || e.NotAfter.Before(until)) {
+			until = *e.NotAfter
+		}
 	}
 	// A kid is the thumbprint of its key, so the kid list identifies the
 	// document exactly.
 	set := strings.Join(kids, ",")
-	if c := m.jwks.Load(); c != nil && c.kids == set {
-		return c.jwks, nil
-	}
-	j, err := buildJWKS(pub)
-	if err != nil {
+	j := (*JWKS)(nil)
+	if c != nil && c.kids == set {
+		j = c.jwks
+	} else if j, err = buildJWKS(pub); err != nil {
 		return nil, err
 	}
-	m.jwks.Store(&jwksCache{kids: set, jwks: j})
+	m.jwks.Store(&jwksCache{snap: s, until: until, kids: set, jwks: j})
 	return j, nil
 }
 

@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"net/http"
 
 	"github.com/labstack/echo/v4"
 
@@ -71,8 +70,10 @@ func (s *Server) buildDiscovery() ([]byte, error) {
 	return json.MarshalIndent(doc, "", "  ")
 }
 
+var hdrDiscoveryCache = []string{"public, max-age=3600"}
+
 // handleDiscovery serves /.well-known/openid-configuration.
 func (s *Server) handleDiscovery(c echo.Context) error {
-	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
-	return c.Blob(http.StatusOK, "application/json", s.discovery)
+	c.Response().Header()["Cache-Control"] = hdrDiscoveryCache
+	return writeJSONBytes(c, s.discovery)
 }

@@ -3,31 +3,72 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"idp/keys"
 )
 
 // handleJWKS serves the public signing keys (RFC 7517) from bytes the key
 // manager rebuilds only when the key set changes: a strong ETag answers
-// revalidations with 304, and gzip is served precompressed.
+// revalidations with 304, and gzip is served precompressed. Every header
+// value is prebuilt, so a fetch allocates next to nothing.
 func (s *Server) handleJWKS(c echo.Context) error {
 	set, err := s.deps.Keys.JWKS(c.Request().Context())
 	if err != nil {
 		return fmt.Errorf("jwks: %w", err)
 	}
+	hdr := s.jwksHeaders(set)
 	h := c.Response().Header()
-	h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(s.cfg.JWKSMaxAge.Seconds())))
-	h.Set("ETag", set.ETag)
-	h.Add("Vary", "Accept-Encoding")
-	if etagMatches(c.Request().Header.Get("If-None-Match"), set.ETag) {
+	h["Cache-Control"] = hdr.cacheControl
+	h["Etag"] = hdr.etag
+	h["Vary"] = hdrVaryEncoding
+	req := c.Request().Header
+	if inm := req["If-None-Match"]; len(inm) > 0 && etagMatches(inm[0], set.ETag) {
 		return c.NoContent(http.StatusNotModified)
 	}
-	if acceptsGzip(c.Request().Header.Get("Accept-Encoding")) && len(set.Gzip) > 0 {
-		h.Set("Content-Encoding", "gzip")
-		return c.Blob(http.StatusOK, "application/json", set.Gzip)
+	body := set.JSON
+	if ae := req["Accept-Encoding"]; len(ae) > 0 && acceptsGzip(ae[0]) && len(set.Gzip) > 0 {
+		h["Content-Encoding"] = hdrGzip
+		body = set.Gzip
 	}
-	return c.Blob(http.StatusOK, "application/json", set.JSON)
+	return writeJSONBytes(c, body)
+}
+
+var (
+	hdrVaryEncoding = []string{"Accept-Encoding"}
+	hdrGzip         = []string{"gzip"}
+	hdrJSON         = []string{"application/json"}
+)
+
+// jwksHeader holds the header values of one key set.
+type jwksHeader struct {
+	set          *keys.JWKS
+	etag         []string
+	cacheControl []string
+}
+
+// jwksHeaders returns the prebuilt header values for set, rebuilt only when
+// the key manager hands out a new set.
+func (s *Server) jwksHeaders(set *keys.JWKS) *jwksHeader {
+	if h := s.jwksHdr.Load(); h != nil && h.set == set {
+		return h
+	}
+	h := &jwksHeader{set: set, etag: []string{set.ETag},
+		cacheControl: []string{"public, max-age=" + strconv.Itoa(int(s.cfg.JWKSMaxAge.Seconds()))}}
+	s.jwksHdr.Store(h)
+	return h
+}
+
+// writeJSONBytes answers 200 with prebuilt JSON bytes.
+func writeJSONBytes(c echo.Context, body []byte) error {
+	r := c.Response()
+	r.Header()["Content-Type"] = hdrJSON
+	r.WriteHeader(http.StatusOK)
+	_, err := r.Write(body)
+	return err
 }
 
 // etagMatches implements If-None-Match (RFC 9110 §13.1.2): "*" or any
@@ -48,12 +89,19 @@ func etagMatches(header, etag string) bool {
 
 // acceptsGzip reports whether Accept-Encoding allows gzip (q > 0).
 func acceptsGzip(header string) bool {
-	for _, part := range strings.Split(header, ",") {
+	for rest := header; rest != ""; {
+		var part string
+		part, rest, _ = strings.Cut(rest, ",")
 		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(name), "gzip") || strings.TrimSpace(name) == "*" {
-			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
-			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		if name = strings.TrimSpace(name); strings.EqualFold(name, "gzip") || name == "*" {
+			return !zeroQ(params)
 		}
 	}
 	return false
+}
+
+// zeroQ reports whether media-type parameters say q=0 (RFC 9110 §12.4.2).
+func zeroQ(params string) bool {
+	q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+	return q == "q=0" || q == "q=0.0" || q == "q=0.00" || q == "q=0.000"
 }

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"database/sql"
+	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -24,6 +26,7 @@ type metrics struct {
 	signins  *prometheus.CounterVec
 	reuse    prometheus.Counter
 	revoked  prometheus.Counter
+	cache    sync.Map // seriesKey → *routeSeries
 }
 
 func newMetrics(s *Server) *metrics {
@@ -79,7 +82,9 @@ func (m *metrics) onAudit(action string) {
 }
 
 // observe is the middleware that counts and times every request by its
-// route pattern (never the raw path, which would explode the series).
+// route pattern (never the raw path, which would explode the series). The
+// series of each route, method and status are looked up once and kept:
+// resolving label values costs more than the increment itself.
 func (m *metrics) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -91,10 +96,48 @@ func (m *metrics) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		m.requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(c.Response().Status)).Inc()
-		m.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		m.series(route, c.Request().Method, c.Response().Status).observe(time.Since(start))
 		return nil
 	}
+}
+
+// seriesKey names the request series of one route, method and status.
+type seriesKey struct {
+	route, method string
+	status        int
+}
+
+// routeSeries are the resolved series of one seriesKey.
+type routeSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+func (r *routeSeries) observe(d time.Duration) {
+	r.requests.Inc()
+	r.duration.Observe(d.Seconds())
+}
+
+// series returns the cached series of route, method and status, resolving
+// them on first use. Routes are the router's patterns and a method outside
+// the standard set counts as "other", so neither the cache nor the
+// exported series can be grown by a client inventing paths or methods.
+func (m *metrics) series(route, method string, status int) *routeSeries {
+	switch method {
+	case http.MethodGet, http.MethodPost, http.MethodHead, http.MethodOptions,
+		http.MethodPut, http.MethodPatch, http.MethodDelete:
+	default:
+		method = "other"
+	}
+	k := seriesKey{route, method, status}
+	if v, ok := m.cache.Load(k); ok {
+		return v.(*routeSeries)
+	}
+	v, _ := m.cache.LoadOrStore(k, &routeSeries{
+		requests: m.requests.WithLabelValues(route, method, strconv.Itoa(status)),
+		duration: m.duration.WithLabelValues(route),
+	})
+	return v.(*routeSeries)
 }
 
 func (m *metrics) handler() echo.HandlerFunc {

@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ const headerRequestID = "X-Request-Id"
 
 // requestID gives every request an id, echoed in the response and in every
 // log line about it. A client-supplied id is kept only if it looks sane.
+// The id lives in the response header only: no per-request context map.
 func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id := c.Request().Header.Get(headerRequestID)
@@ -27,8 +29,7 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 			_, _ = rand.Read(b[:])
 			id = base64.RawURLEncoding.EncodeToString(b[:])
 		}
-		c.Set("request_id", id)
-		c.Response().Header().Set(headerRequestID, id)
+		c.Response().Header()[headerRequestID] = []string{id}
 		return next(c)
 	}
 }
@@ -46,8 +47,10 @@ func saneRequestID(id string) bool {
 }
 
 func requestIDOf(c echo.Context) string {
-	id, _ := c.Get("request_id").(string)
-	return id
+	if v := c.Response().Header()[headerRequestID]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // accessLog logs one line per request. Only the path is logged, never the
@@ -103,17 +106,31 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// Header values shared by every response. Assigning these slices directly
+// skips canonicalization and an allocation per header; nothing appends to
+// them in place (each has len == cap, so an Add copies) and Set replaces.
+var (
+	hdrNosniff      = []string{"nosniff"}
+	hdrNoReferrer   = []string{"no-referrer"}
+	hdrDeny         = []string{"DENY"}
+	hdrCSPNone      = []string{"default-src 'none'; frame-ancestors 'none'"}
+	hdrHSTS         = []string{"max-age=63072000; includeSubDomains"}
+	hdrAnyOrigin    = []string{"*"}
+	hdrExposeHeader = []string{"WWW-Authenticate, ETag"}
+)
+
 // securityHeaders sets the headers every response carries. HTML pages add
 // their own CSP with a nonce.
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	hsts := s.issuer.Scheme == "https"
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-		if s.issuer.Scheme == "https" {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		h["X-Content-Type-Options"] = hdrNosniff
+		h["Referrer-Policy"] = hdrNoReferrer
+		h["X-Frame-Options"] = hdrDeny
+		h["Content-Security-Policy"] = hdrCSPNone
+		if hsts {
+			h["Strict-Transport-Security"] = hdrHSTS
 		}
 		return next(c)
 	}
@@ -125,8 +142,8 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 func corsAnyOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		h.Set("Access-Control-Allow-Origin", "*")
-		h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, ETag")
+		h["Access-Control-Allow-Origin"] = hdrAnyOrigin
+		h["Access-Control-Expose-Headers"] = hdrExposeHeader
 		return next(c)
 	}
 }
@@ -141,19 +158,46 @@ func preflight(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
+// maxBody is the largest request body any endpoint accepts: forms and
+// token requests are small.
+const maxBody = 64 << 10
+
+// bodyLimit refuses a body over n bytes with 413 before anything parses it:
+// at once when Content-Length says so, else when reading crosses n.
+// Requests without a body cost nothing.
+func bodyLimit(n int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.ContentLength > n {
+				return echo.ErrStatusRequestEntityTooLarge
+			}
+			if r.Body != nil && r.Body != http.NoBody {
+				r.Body = http.MaxBytesReader(c.Response(), r.Body, n)
+			}
+			return next(c)
+		}
+	}
+}
+
 // rejectBadText refuses, before any handler runs, a query or form value
 // that is not valid UTF-8 or contains NUL: PostgreSQL cannot store such
 // text, and no legitimate parameter needs it.
 func (s *Server) rejectBadText(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		for k, v := range r.URL.Query() {
-			if !validValues(k, v) {
-				return oauth.InvalidRequest("a parameter is not valid UTF-8 text").WithoutRedirect()
+		if r.URL.RawQuery != "" {
+			for k, v := range r.URL.Query() {
+				if !validValues(k, v) {
+					return oauth.InvalidRequest("a parameter is not valid UTF-8 text").WithoutRedirect()
+				}
 			}
 		}
 		if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 			if err := r.ParseForm(); err != nil {
+				if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+					return echo.ErrStatusRequestEntityTooLarge
+				}
 				return oauth.InvalidRequest("the body is not a valid form").WithoutRedirect()
 			}
 			for k, v := range r.PostForm {

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 )
 
 // Paths of every endpoint. The well-known ones are fixed by the specs; the
@@ -27,28 +26,35 @@ const (
 	pathMetrics    = "/metrics"
 )
 
+// dispatchMatched runs the handler Echo's router chose for the request.
+func dispatchMatched(c echo.Context) error { return c.Handler()(c) }
+
 // routes is the one place that lists every route.
 func (s *Server) routes() {
 	e := s.echo
-	e.Use(s.requestID, s.accessLog, s.metrics.observe, s.recoverPanics, s.securityHeaders)
 	// Forms and token requests are small; a larger body is refused (413)
-	// before anything parses it.
-	e.Use(middleware.BodyLimit("64K"), s.rejectBadText)
+	// before anything parses it. Echo would wrap every middleware around
+	// the matched handler anew on each request (a closure per layer per
+	// request), so the chain is built once around a handler that calls
+	// whichever route Echo matched (or its 404/405 handler).
+	common := s.requestID(s.accessLog(s.metrics.observe(s.recoverPanics(s.securityHeaders(
+		bodyLimit(maxBody)(s.rejectBadText(dispatchMatched)))))))
+	e.Use(func(echo.HandlerFunc) echo.HandlerFunc { return common })
 
-	e.GET(pathDiscovery, s.handleDiscovery, corsAnyOrigin)
-	e.GET(pathJWKS, s.handleJWKS, corsAnyOrigin)
+	e.GET(pathDiscovery, corsAnyOrigin(s.handleDiscovery))
+	e.GET(pathJWKS, corsAnyOrigin(s.handleJWKS))
 
 	e.GET(pathAuthorize, s.handleAuthorize)
 	e.POST(pathAuthorize, s.handleAuthorize)
-	e.POST(pathToken, s.handleToken, corsAnyOrigin)
-	e.OPTIONS(pathToken, preflight, corsAnyOrigin)
-	e.GET(pathUserInfo, s.handleUserInfo, corsAnyOrigin)
-	e.POST(pathUserInfo, s.handleUserInfo, corsAnyOrigin)
-	e.OPTIONS(pathUserInfo, preflight, corsAnyOrigin)
-	e.POST(pathRevoke, s.handleRevoke, corsAnyOrigin)
-	e.OPTIONS(pathRevoke, preflight, corsAnyOrigin)
-	e.POST(pathIntrospect, s.handleIntrospect, corsAnyOrigin)
-	e.OPTIONS(pathIntrospect, preflight, corsAnyOrigin)
+	e.POST(pathToken, corsAnyOrigin(s.handleToken))
+	e.OPTIONS(pathToken, corsAnyOrigin(preflight))
+	e.GET(pathUserInfo, corsAnyOrigin(s.handleUserInfo))
+	e.POST(pathUserInfo, corsAnyOrigin(s.handleUserInfo))
+	e.OPTIONS(pathUserInfo, corsAnyOrigin(preflight))
+	e.POST(pathRevoke, corsAnyOrigin(s.handleRevoke))
+	e.OPTIONS(pathRevoke, corsAnyOrigin(preflight))
+	e.POST(pathIntrospect, corsAnyOrigin(s.handleIntrospect))
+	e.OPTIONS(pathIntrospect, corsAnyOrigin(preflight))
 	e.GET(pathEndSession, s.handleEndSession)
 	e.POST(pathEndSession, s.handleEndSession)
 

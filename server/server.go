@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -82,6 +83,7 @@ type Server struct {
 	log       *slog.Logger
 	issuer    *url.URL
 	discovery []byte // prebuilt: it only changes with the configuration
+	jwksHdr   atomic.Pointer[jwksHeader]
 
 	tokenLimits *clientLimits
 	metrics     *metrics

@@ -169,3 +169,50 @@ func TestUnknownPathIsNotEchoDefault(t *testing.T) {
 		t.Error("JWKS must be cacheable")
 	}
 }
+
+// TestCommonChainOnEveryAnswer: the middleware chain is built once around
+// whatever handler the router picks, so a 405, a streamed oversize body
+// and a normal answer all carry the request id and security headers, and
+// a sane client-supplied request id is echoed.
+func TestCommonChainOnEveryAnswer(t *testing.T) {
+	env := servertest.New(t)
+	client := &http.Client{}
+
+	// 405: POST to the JWKS.
+	req, _ := http.NewRequest(http.MethodPost, env.URL+"/.well-known/jwks.json", strings.NewReader("x=1"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Request-Id", "trace-42")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("X-Request-Id") != "trace-42" ||
+		resp.Header.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("405: status %d, headers %v", resp.StatusCode, resp.Header)
+	}
+
+	// A chunked body (no Content-Length) over 64 KiB: 413 once reading
+	// crosses the limit, not a form error.
+	body := io.MultiReader(strings.NewReader("grant_type=client_credentials&pad="), strings.NewReader(strings.Repeat("x", 70<<10)))
+	req, _ = http.NewRequest(http.MethodPost, env.URL+"/token", io.NopCloser(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !bytes.Contains(b, []byte(`"invalid_request"`)) {
+		t.Errorf("streamed oversize body: status %d, body %s", resp.StatusCode, b)
+	}
+	if resp.Header.Get("X-Request-Id") == "" || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("413 from the token endpoint: headers %v", resp.Header)
+	}
+
+	// An insane request id is replaced, not echoed.
+	r, _ := get(t, env.URL+"/.well-known/openid-configuration", "X-Request-Id", "bad id\twith spaces")
+	if id := r.Header.Get("X-Request-Id"); id == "" || strings.ContainsAny(id, " \t") {
+		t.Errorf("request id %q", id)
+	}
+}
