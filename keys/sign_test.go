@@ -186,3 +186,45 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+// TestCompactSignRefuses: the hand-built header never carries characters
+// that would need escaping, and a key never signs under another alg.
+func TestCompactSignRefuses(t *testing.T) {
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		alg, kid, typ string
+		key           any
+	}{
+		"quote in typ":     {ES256, "k", `at+jwt","alg":"none`, ec},
+		"backslash in kid": {ES256, `k\`, "JWT", ec},
+		"EC key as RS256":  {RS256, "k", "JWT", ec},
+		"P-384 as ES256":   {ES256, "k", "JWT", p384},
+		"unknown key type": {ES256, "k", "JWT", []byte("secret")},
+	} {
+		if tok, err := compactSign(tc.alg, tc.kid, tc.typ, tc.key, []byte(`{}`)); err == nil {
+			t.Errorf("%s: signed %s", name, tok)
+		}
+	}
+	// What it signs, go-jose verifies with the public key alone.
+	tok, err := compactSign(ES256, "k1", "at+jwt", ec, []byte(`{"sub":"x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := jws.Verify(&ec.PublicKey); err != nil || string(p) != `{"sub":"x"}` {
+		t.Fatalf("go-jose verify: %q, %v", p, err)
+	}
+	if h := jws.Signatures[0].Protected; h.KeyID != "k1" || h.ExtraHeaders["typ"] != "at+jwt" {
+		t.Errorf("header %+v", h)
+	}
+}
