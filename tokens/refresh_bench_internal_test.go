@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,11 +29,19 @@ func BenchmarkRefresh(b *testing.B) {
 			tok = resp.RefreshToken
 		}
 	})
-	b.Run("parallel", func(b *testing.B) {
+	for _, par := range []int{1, 32} {
+		b.Run(fmt.Sprintf("parallel-x%d", par), func(b *testing.B) { benchRefreshParallel(b, par) })
+	}
+}
+
+// benchRefreshParallel runs par × GOMAXPROCS chains at once.
+func benchRefreshParallel(b *testing.B, par int) {
+	{
 		e := newRefreshEnv(b, Config{ReuseGrace: time.Minute, RefreshIdleTTL: time.Hour, RefreshTokenTTL: 24 * time.Hour})
 		ctx := context.Background()
 		var failed atomic.Value
 		b.ReportAllocs()
+		b.SetParallelism(par)
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			tok := e.family(b)
@@ -48,5 +57,5 @@ func BenchmarkRefresh(b *testing.B) {
 		if err, _ := failed.Load().(error); err != nil {
 			b.Fatal(err)
 		}
-	})
+	}
 }
