@@ -58,6 +58,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	var (
 		dialector gorm.Dialector
 		dialect   string
+		raw       *sql.DB // SQLite only: opened here, wrapped in the gate
 	)
 	if IsPostgres(dsn) {
 		pgDSN, err := postgresDSN(dsn, opts.StatementTimeout)
@@ -79,8 +80,18 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		// committed transaction when the process crashes (only an operating
 		// system crash or power loss can drop the last few), and it saves
 		// an fsync per commit.
-		dialector, dialect = sqlite.Open("file:"+dsn+
-			"?_busy_timeout=10000&_journal_mode=WAL&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL"), SQLite
+		//
+		// busy_timeout stays the correctness guarantee against other
+		// processes on the file; inside this process writers queue at the
+		// write gate (gate.go) instead of polling in the busy handler.
+		var err error
+		raw, err = sql.Open(sqlite.DriverName, "file:"+dsn+
+			"?_busy_timeout=10000&_journal_mode=WAL&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL")
+		if err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+		dialector = sqlite.New(sqlite.Config{Conn: &gatedPool{db: raw, gate: gateFor(dsn)}})
+		dialect = SQLite
 		if opts.MaxOpenConns == 0 {
 			opts.MaxOpenConns = 8
 		}
@@ -90,6 +101,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	}
 	g, err := gorm.Open(dialector, cfg)
 	if err != nil {
+		if raw != nil {
+			_ = raw.Close()
+		}
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	sqlDB, err := g.DB()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,5 +112,56 @@ func TestTxRollsBackAndMapsErrors(t *testing.T) {
 	err = db.Map(d.Gorm.Table("users").Where("id = ?", "zz").First(&row).Error)
 	if !errors.Is(err, db.ErrNotFound) {
 		t.Fatalf("missing row: err = %v, want ErrNotFound", err)
+	}
+}
+
+// Many concurrent transactions all commit: on SQLite the write gate queues
+// them without one "database is locked", on PostgreSQL row locks do.
+func TestConcurrentWritersAllCommit(t *testing.T) {
+	d := dbtest.Open(t)
+	ctx := context.Background()
+	if err := d.Gorm.Exec("CREATE TABLE gate_counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Gorm.Exec("INSERT INTO gate_counter (id, n) VALUES (1, 0)").Error; err != nil {
+		t.Fatal(err)
+	}
+	const workers, each = 32, 25
+	var (
+		wg     sync.WaitGroup
+		inside atomic.Int32
+		mu     sync.Mutex
+		errs   []error
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				err := d.Tx(ctx, func(ctx context.Context) error {
+					if inside.Add(1) > 1 && d.Dialect == db.SQLite {
+						t.Error("two SQLite write transactions inside at once")
+					}
+					defer inside.Add(-1)
+					return db.Conn(ctx, d.Gorm).Exec("UPDATE gate_counter SET n = n + 1 WHERE id = 1").Error
+				})
+				if err == nil { // an autocommit write too
+					err = d.Gorm.Exec("UPDATE gate_counter SET n = n + 1 WHERE id = 1").Error
+				}
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("%d writes failed, first: %v", len(errs), errs[0])
+	}
+	var n int
+	if err := d.Gorm.Raw("SELECT n FROM gate_counter WHERE id = 1").Scan(&n).Error; err != nil || n != 2*workers*each {
+		t.Fatalf("n = %d (%v), want %d", n, err, 2*workers*each)
 	}
 }
