@@ -6,10 +6,15 @@ GO          ?= go
 BENCH_ARGS  ?= --scenario jwks,discovery,client_credentials,refresh,code,sso,userinfo --reference \
                --concurrency 64 --duration 10s --warmup 2s
 
-.PHONY: bench bench-mix bin/idp bin/idpbench
+.PHONY: bench bench-mix bin/idp bin/idp-libcrypto bin/idpbench
 
 bin/idp:
 	$(GO) build -o bin/idp ./cmd/idp
+
+# idp with the optional RS256 signer on the system libcrypto (cgo, libssl-dev):
+# make bin/idp-libcrypto && BENCH_IDP=bin/idp-libcrypto make bench
+bin/idp-libcrypto:
+	$(GO) build -tags libcrypto -o bin/idp-libcrypto ./cmd/idp
 
 bin/idpbench:
 	$(GO) build -o bin/idpbench ./cmd/idpbench

@@ -2,7 +2,6 @@ package keys
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -89,7 +88,7 @@ func compactSign(alg, kid, typ string, key any, payload []byte) (string, error) 
 			return "", fmt.Errorf("an RSA key cannot sign %s", alg)
 		}
 		var err error
-		if sig, err = rsa.SignPKCS1v15(nil, k, crypto.SHA256, digest[:]); err != nil {
+		if sig, err = signRS256(k, digest[:]); err != nil {
 			return "", err
 		}
 	default:

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"idp/keys"
 	"idp/server"
 	"idp/sessions"
 	"idp/templates"
@@ -106,7 +107,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) e
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	log.Info("idp serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", e.db.Dialect)
+	log.Info("idp serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", e.db.Dialect,
+		"rs256", keys.RS256Backend)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
