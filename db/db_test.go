@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -163,5 +164,43 @@ func TestConcurrentWritersAllCommit(t *testing.T) {
 	var n int
 	if err := d.Gorm.Raw("SELECT n FROM gate_counter WHERE id = 1").Scan(&n).Error; err != nil || n != 2*workers*each {
 		t.Fatalf("n = %d (%v), want %d", n, err, 2*workers*each)
+	}
+}
+
+// Exec and QueryRow take ? placeholders on both dialects, join the
+// transaction in ctx and map errors like GORM calls do.
+func TestRawExecAndQueryRow(t *testing.T) {
+	d := dbtest.Open(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	insert := func(ctx context.Context, id, email string) error {
+		_, err := db.Exec(ctx, d.Gorm, "INSERT INTO users (id, email, password_hash, created_at, updated_at) VALUES (?, ?, 'x', ?, ?)",
+			id, email, now, now)
+		return err
+	}
+	err := d.Tx(ctx, func(ctx context.Context) error {
+		if err := insert(ctx, "a", "a@example.com"); err != nil {
+			return err
+		}
+		var email string
+		if err := db.QueryRow(ctx, d.Gorm, "SELECT email FROM users WHERE id = ?", "a").Scan(&email); err != nil {
+			return fmt.Errorf("read own write in tx: %w", err)
+		}
+		return insert(ctx, "b", "A@example.com")
+	})
+	if !errors.Is(err, db.ErrConflict) {
+		t.Fatalf("duplicate email: err = %v, want ErrConflict", err)
+	}
+	var email string
+	err = db.ScanErr(d.Gorm, db.QueryRow(ctx, d.Gorm, "SELECT email FROM users WHERE id = ?", "a").Scan(&email))
+	if !errors.Is(err, db.ErrNotFound) {
+		t.Fatalf("rolled-back row: err = %v, want ErrNotFound", err)
+	}
+	if err := insert(ctx, "c", "c@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.Exec(ctx, d.Gorm, "UPDATE users SET name = ? WHERE id = ? AND email = ?", "C", "c", "c@example.com")
+	if err != nil || n != 1 {
+		t.Fatalf("update: n = %d, err = %v", n, err)
 	}
 }

@@ -2,6 +2,9 @@ package tokens
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"gorm.io/gorm/clause"
@@ -47,20 +50,50 @@ func (s *Store) createFamily(ctx context.Context, f *familyRow, first *refreshRo
 	if err := db.Map(db.Conn(ctx, s.g).Create(f).Error); err != nil {
 		return err
 	}
-	return db.Map(db.Conn(ctx, s.g).Create(first).Error)
+	return s.insertToken(ctx, first)
 }
 
-// refresh finds a refresh token and its family.
+// refreshQuery loads a token and its family in one round trip.
+const refreshQuery = `SELECT t.token_hash, t.family_id, t.parent_hash, t.created_at, t.idle_expires_at,
+	t.used_at, t.child_sealed, t.child_until, t.access_jti, t.access_expires_at,
+	f.id, f.client_id, f.user_id, f.session_id, f.scope, f.resources, f.auth_time,
+	f.created_at, f.last_used_at, f.expires_at, f.ip, f.user_agent, f.revoked_at
+	FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
+	WHERE t.token_hash = ?`
+
+// refresh finds a refresh token and its family. It is on every
+// refresh_token grant, so it joins the two rows and scans them by hand
+// instead of going through GORM's reflection.
 func (s *Store) refresh(ctx context.Context, hash string) (*refreshRow, *familyRow, error) {
-	var r refreshRow
-	if err := db.Map(db.Conn(ctx, s.g).Where("token_hash = ?", hash).Take(&r).Error); err != nil {
-		return nil, nil, err
-	}
-	f, err := s.family(ctx, r.FamilyID)
+	var (
+		r                    refreshRow
+		f                    familyRow
+		used, until, revoked sql.NullTime
+		resources            sql.NullString
+	)
+	err := db.QueryRow(ctx, s.g, refreshQuery, hash).Scan(
+		&r.TokenHash, &r.FamilyID, &r.ParentHash, &r.CreatedAt, &r.IdleExpiresAt,
+		&used, &r.ChildSealed, &until, &r.AccessJTI, &r.AccessExpiresAt,
+		&f.ID, &f.ClientID, &f.UserID, &f.SessionID, &f.Scope, &resources, &f.AuthTime,
+		&f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.IP, &f.UserAgent, &revoked)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, db.ScanErr(s.g, err)
 	}
-	return &r, f, nil
+	r.UsedAt, r.ChildUntil, f.RevokedAt = timePtr(used), timePtr(until), timePtr(revoked)
+	// The column holds JSON, as GORM's json serializer wrote it.
+	if resources.Valid && resources.String != "" {
+		if err := json.Unmarshal([]byte(resources.String), &f.Resources); err != nil {
+			return nil, nil, fmt.Errorf("refresh family %s: decode resources: %w", f.ID, err)
+		}
+	}
+	return &r, &f, nil
+}
+
+func timePtr(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	return &t.Time
 }
 
 // family finds a family by id.
@@ -76,19 +109,28 @@ func (s *Store) family(ctx context.Context, id string) (*familyRow, error) {
 // of this refresh in the same conditional update: of concurrent refreshers
 // exactly one sees true, and the others then find the sealed child.
 func (s *Store) claimRefresh(ctx context.Context, hash string, now time.Time, sealed []byte, until time.Time) (bool, error) {
-	res := db.Conn(ctx, s.g).Model(&refreshRow{}).
-		Where("token_hash = ? AND used_at IS NULL", hash).
-		Updates(map[string]any{"used_at": now, "child_sealed": sealed, "child_until": until})
-	return res.RowsAffected == 1, db.Map(res.Error)
+	n, err := db.Exec(ctx, s.g, `UPDATE refresh_tokens SET used_at = ?, child_sealed = ?, child_until = ?
+		WHERE token_hash = ? AND used_at IS NULL`, now, sealed, until, hash)
+	return n == 1, err
 }
 
 // insertRefresh adds a rotated token to its family and records the use.
 func (s *Store) insertRefresh(ctx context.Context, r *refreshRow, now time.Time, ip, ua string) error {
-	if err := db.Map(db.Conn(ctx, s.g).Create(r).Error); err != nil {
+	if err := s.insertToken(ctx, r); err != nil {
 		return err
 	}
-	return db.Map(db.Conn(ctx, s.g).Model(&familyRow{}).Where("id = ?", r.FamilyID).
-		Updates(map[string]any{"last_used_at": now, "ip": ip, "user_agent": ua}).Error)
+	_, err := db.Exec(ctx, s.g, `UPDATE refresh_families SET last_used_at = ?, ip = ?, user_agent = ? WHERE id = ?`,
+		now, ip, ua, r.FamilyID)
+	return err
+}
+
+// insertToken inserts a fresh token: not used, no sealed child yet.
+func (s *Store) insertToken(ctx context.Context, r *refreshRow) error {
+	_, err := db.Exec(ctx, s.g, `INSERT INTO refresh_tokens
+		(token_hash, family_id, parent_hash, created_at, idle_expires_at, access_jti, access_expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		r.TokenHash, r.FamilyID, r.ParentHash, r.CreatedAt, r.IdleExpiresAt, r.AccessJTI, r.AccessExpiresAt)
+	return err
 }
 
 // revokeFamily marks a family revoked (once) and denylists the access

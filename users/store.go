@@ -94,12 +94,18 @@ func (s *Store) Create(ctx context.Context, u *User) error {
 }
 
 // ByID returns the user with id, or an error wrapping db.ErrNotFound.
+//
+// It is on every refresh, code redemption and userinfo request, so it
+// scans the row by hand instead of going through GORM's reflection.
 func (s *Store) ByID(ctx context.Context, id string) (*User, error) {
-	var row userRow
-	if err := db.Conn(ctx, s.g).Where("id = ?", id).Take(&row).Error; err != nil {
-		return nil, fmt.Errorf("user by id: %w", db.Map(err))
+	var r userRow
+	err := db.QueryRow(ctx, s.g, `SELECT id, email, email_verified, name, roles, password_hash, disabled,
+		created_at, updated_at FROM users WHERE id = ?`, id).Scan(
+		&r.ID, &r.Email, &r.EmailVerified, &r.Name, &r.Roles, &r.PasswordHash, &r.Disabled, &r.CreatedAt, &r.UpdatedAt)
+	if err != nil {
+		return nil, fmt.Errorf("user by id: %w", db.ScanErr(s.g, err))
 	}
-	return row.user()
+	return r.user()
 }
 
 // ByEmail returns the user whose email equals email ignoring case, or an
