@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -361,4 +364,26 @@ func TestServeListenError(t *testing.T) {
 	d := newTestDB(t)
 	wantError(t, "", []string{"listen on " + ln.Addr().String()}, d.cmd("serve", "--addr", ln.Addr().String())...)
 	wantError(t, "", []string{"--addr"}, d.cmd("serve", "--addr", "nonsense")...)
+}
+
+// TestRuntimeDefaults: serve's memory limit and GC percent apply unless
+// the operator set GOMEMLIMIT or GOGC, and then the operator's win.
+func TestRuntimeDefaults(t *testing.T) {
+	prevGC, prevLimit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() { debug.SetGCPercent(prevGC); debug.SetMemoryLimit(prevLimit) })
+	log := slog.New(slog.DiscardHandler)
+
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	setMemoryLimit(log)
+	if gc, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64); gc != defaultGCPercent || limit != defaultMemoryLimit {
+		t.Errorf("defaults: GOGC %d, limit %d; want %d, %d", gc, limit, defaultGCPercent, defaultMemoryLimit)
+	}
+
+	t.Setenv("GOGC", "150")
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	setMemoryLimit(log)
+	if gc, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64); gc != 100 || limit != math.MaxInt64 {
+		t.Errorf("operator's GOGC/GOMEMLIMIT overridden: GOGC %d, limit %d", gc, limit)
+	}
 }
