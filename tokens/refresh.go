@@ -16,6 +16,12 @@ import (
 	"idp/users"
 )
 
+// familyTouchInterval is how stale a family's last use may get before a
+// refresh records it again (with the same address and user agent): the
+// account page shows it to the minute, and a client refreshing in a tight
+// loop then costs one write fewer per refresh.
+const familyTouchInterval = time.Minute
+
 // errLostRace means another request claimed the refresh token first.
 var errLostRace = errors.New("refresh token claimed concurrently")
 
@@ -73,7 +79,14 @@ func (s *Service) Refresh(ctx context.Context, client *clients.Client, presented
 		if !won {
 			return errLostRace
 		}
-		return s.store.insertRefresh(ctx, child, now, truncate(meta.IP, 64), truncate(meta.UserAgent, 256))
+		if err := s.store.insertToken(ctx, child); err != nil {
+			return err
+		}
+		ip, ua := truncate(meta.IP, 64), truncate(meta.UserAgent, 256)
+		if now.Sub(fam.LastUsedAt) < familyTouchInterval && fam.IP == ip && fam.UserAgent == ua {
+			return nil // the account page's "last used" is already right to the minute
+		}
+		return s.store.touchFamily(ctx, fam.ID, now, ip, ua)
 	})
 	if errors.Is(err, errLostRace) {
 		// The winner committed before our update returned: its child is

@@ -304,3 +304,50 @@ func TestRefreshIdleExpiry(t *testing.T) {
 		t.Fatalf("a refused refresh changed the rows: %+v %+v %v", row, fam, err)
 	}
 }
+
+// TestRefreshTouchesFamily: a refresh records the family's last use, its
+// address and user agent; within a minute of the last record, from the
+// same address and agent, it skips that write, and the minute-grained
+// "last used" stays right.
+func TestRefreshTouchesFamily(t *testing.T) {
+	t.Parallel()
+	e := newRefreshEnv(t, Config{})
+	ctx := context.Background()
+	token := e.family(t)
+	start := e.clock.now()
+	lastUse := func() (time.Time, string, string) {
+		t.Helper()
+		_, fam, err := e.s.store.refresh(ctx, oauth.HashSecret(token))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fam.LastUsedAt, fam.IP, fam.UserAgent
+	}
+	step := func(d time.Duration, m Meta) {
+		t.Helper()
+		e.clock.advance(d)
+		r, err := e.s.Refresh(ctx, e.client, token, "", m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		token = r.RefreshToken
+	}
+	a := Meta{IP: "192.0.2.1", UserAgent: "app/1"}
+	step(10*time.Second, a) // the family was created with no address: recorded
+	if at, ip, ua := lastUse(); !at.Equal(start.Add(10*time.Second)) || ip != a.IP || ua != a.UserAgent {
+		t.Fatalf("first refresh recorded %s %q %q", at, ip, ua)
+	}
+	step(30*time.Second, a) // same place, 30 s later: not rewritten
+	if at, _, _ := lastUse(); !at.Equal(start.Add(10 * time.Second)) {
+		t.Fatalf("refresh 30 s after the last record rewrote it: %s", at)
+	}
+	step(31*time.Second, a) // 61 s after the record: rewritten
+	if at, _, _ := lastUse(); !at.Equal(start.Add(71 * time.Second)) {
+		t.Fatalf("refresh a minute after the last record: last use %s", at)
+	}
+	b := Meta{IP: "198.51.100.7", UserAgent: "app/1"}
+	step(time.Second, b) // a new address is recorded at once
+	if at, ip, _ := lastUse(); !at.Equal(start.Add(72*time.Second)) || ip != b.IP {
+		t.Fatalf("refresh from a new address: %s %q", at, ip)
+	}
+}

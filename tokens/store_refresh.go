@@ -114,13 +114,10 @@ func (s *Store) claimRefresh(ctx context.Context, hash string, now time.Time, se
 	return n == 1, err
 }
 
-// insertRefresh adds a rotated token to its family and records the use.
-func (s *Store) insertRefresh(ctx context.Context, r *refreshRow, now time.Time, ip, ua string) error {
-	if err := s.insertToken(ctx, r); err != nil {
-		return err
-	}
+// touchFamily records a family's latest use and where it came from.
+func (s *Store) touchFamily(ctx context.Context, id string, now time.Time, ip, ua string) error {
 	_, err := db.Exec(ctx, s.g, `UPDATE refresh_families SET last_used_at = ?, ip = ?, user_agent = ? WHERE id = ?`,
-		now, ip, ua, r.FamilyID)
+		now, ip, ua, id)
 	return err
 }
 
