@@ -103,6 +103,21 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if opts.MaxIdleConns == 0 {
 		opts.MaxIdleConns = opts.MaxOpenConns
 	}
+	if dialect == SQLite {
+		// The first connection to a fresh file switches it to WAL, which
+		// needs an exclusive lock that SQLite's busy handler does not wait
+		// for: processes opening a new file together got "database is
+		// locked". They take turns under the migration lock file instead.
+		lk := fileLocker{path: dsn + ".migrate-lock"}
+		lockCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := lk.SessionLock(lockCtx, nil)
+		cancel()
+		if err != nil {
+			_ = raw.Close()
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+		defer func() { _ = lk.SessionUnlock(ctx, nil) }()
+	}
 	g, err := gorm.Open(dialector, cfg)
 	if err != nil {
 		if raw != nil {

@@ -204,3 +204,28 @@ func TestRawExecAndQueryRow(t *testing.T) {
 		t.Fatalf("update: n = %d, err = %v", n, err)
 	}
 }
+
+// TestOpenFreshSQLiteTogether: processes starting on a new SQLite file at
+// the same moment (idp migrate beside idp serve, replicas in a test) all
+// open it; the switch to WAL once made the losers fail with "database is
+// locked" within a few rounds.
+func TestOpenFreshSQLiteTogether(t *testing.T) {
+	for round := range 30 {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("fresh-%d.db", round))
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Go(func() {
+				d, err := db.Open(context.Background(), path, db.Options{})
+				if err == nil {
+					_ = d.Close()
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+}
