@@ -36,7 +36,8 @@ type DB struct {
 	Gorm    *gorm.DB
 	Dialect string
 	sql     *sql.DB
-	path    string // SQLite file path; empty on PostgreSQL
+	path    string     // SQLite file path; empty on PostgreSQL
+	gate    *writeGate // SQLite only
 }
 
 // IsPostgres reports whether a --database value names PostgreSQL rather than
@@ -59,6 +60,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		dialector gorm.Dialector
 		dialect   string
 		raw       *sql.DB // SQLite only: opened here, wrapped in the gate
+		gate      *writeGate
 	)
 	if IsPostgres(dsn) {
 		pgDSN, err := postgresDSN(dsn, opts.StatementTimeout)
@@ -94,7 +96,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open database: %w", err)
 		}
-		dialector = sqlite.New(sqlite.Config{Conn: &gatedPool{db: raw, gate: gateFor(dsn)}})
+		gate = gateFor(dsn)
+		dialector = sqlite.New(sqlite.Config{Conn: &gatedPool{db: raw, gate: gate}})
 		dialect = SQLite
 		if opts.MaxOpenConns == 0 {
 			opts.MaxOpenConns = 8
@@ -138,7 +141,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	d := &DB{Gorm: g, Dialect: dialect, sql: sqlDB}
+	d := &DB{Gorm: g, Dialect: dialect, sql: sqlDB, gate: gate}
 	if dialect == SQLite {
 		d.path = dsn
 	}
@@ -162,6 +165,15 @@ func postgresDSN(dsn string, timeout time.Duration) (string, error) {
 
 // Ping checks that the database answers (used by /readyz).
 func (d *DB) Ping(ctx context.Context) error { return d.sql.PingContext(ctx) }
+
+// WriteGateWaits counts the SQLite writers of this process that had to
+// queue behind another one (always 0 on PostgreSQL), for /metrics.
+func (d *DB) WriteGateWaits() int64 {
+	if d.gate == nil {
+		return 0
+	}
+	return d.gate.waits.Load()
+}
 
 // SQLDB returns the underlying pool, for its statistics.
 func (d *DB) SQLDB() *sql.DB { return d.sql }

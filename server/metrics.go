@@ -58,6 +58,12 @@ func newMetrics(s *Server) *metrics {
 	if p, ok := s.deps.DB.(interface{ SQLDB() *sql.DB }); ok {
 		m.reg.MustRegister(collectors.NewDBStatsCollector(p.SQLDB(), "idp"))
 	}
+	if g, ok := s.deps.DB.(interface{ WriteGateWaits() int64 }); ok {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "idp_db_write_gate_waits_total",
+			Help: "SQLite writes that queued in-process behind another writer (0 on PostgreSQL).",
+		}, func() float64 { return float64(g.WriteGateWaits()) }))
+	}
 	for _, o := range []string{"success", "failure", "throttled"} {
 		m.signins.WithLabelValues(o) // present at 0 from the start
 	}

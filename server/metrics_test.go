@@ -43,6 +43,7 @@ func TestMetrics(t *testing.T) {
 		`idp_signing_key_age_seconds{alg="ES256",state="active"}`,
 		`idp_refresh_reuse_detected_total 0`,
 		`go_sql_max_open_connections{db_name="idp"}`,
+		`idp_db_write_gate_waits_total`,
 		`idp_http_request_duration_seconds_bucket`,
 	} {
 		if !strings.Contains(body, want) {
