@@ -57,6 +57,9 @@ var ErrBusy = errors.New("too many sign-ins at once; try again shortly")
 // SlotWait is how long a sign-in queues for a hashing slot.
 const SlotWait = 10 * time.Second
 
+// Hashing reports how many argon2id runs are in flight or about to start.
+func (s *Service) Hashing() int { return len(s.slots) }
+
 // slot waits for a hashing slot and returns its release.
 func (s *Service) slot(ctx context.Context) (func(), error) {
 	select {

@@ -104,6 +104,9 @@ func dbSettings() []setting { return []setting{sDBMaxOpen, sDBMaxIdle, sDBStmtTi
 // Config is the validated configuration of serve (and the subset the admin
 // commands use).
 type Config struct {
+	// TuneGC lets serve steer GOGC (tuneGC); runServe sets it when the
+	// environment leaves GOGC to idp. Not a setting.
+	TuneGC            bool
 	Issuer            string
 	Addr              string
 	Database          string

@@ -35,7 +35,7 @@ func runServe(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	log := newLogger(s.err, cfg.LogFormat)
-	setMemoryLimit(log)
+	cfg.TuneGC = setMemoryLimit(log)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -99,6 +99,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) e
 	var loops sync.WaitGroup
 	loops.Add(2)
 	go func() { defer loops.Done(); tickLoop(bg, e, log) }()
+	if cfg.TuneGC {
+		loops.Add(1)
+		go func() { defer loops.Done(); tuneGC(bg, e.users.Hashing, 100*time.Millisecond) }()
+	}
 	go func() {
 		defer loops.Done()
 		purgeLoop(bg, e.tokens(cfg, time.Now), sessions.NewStore(e.db.Gorm), e.throttle(cfg), log)
@@ -259,22 +263,60 @@ func purgeLoop(ctx context.Context, ts *tokens.Service, ss *sessions.Store, th *
 // under 128 MiB (docs/PERFORMANCE.md). GOMEMLIMIT overrides it.
 const defaultMemoryLimit = 96 << 20
 
-// defaultGCPercent is GOGC when the environment does not set it. At the
-// default 100 a steady stream of sign-ins (64 at a time) keeps the heap at
-// the memory limit, where the runtime returns freed argon2id blocks to the
-// system and faults them back in for the next hash: 30 ms of CPU per
-// sign-in instead of 22. Collecting at 70 % growth keeps the heap below
-// the limit (RSS 106 MB instead of 124), so the limit only binds in a
-// storm. Measured with cmd/idpbench; see docs/PERFORMANCE.md.
-const defaultGCPercent = 70
+// GOGC when the environment does not set it follows what the process is
+// doing. Token, key-set and UserInfo traffic allocates small, short-lived
+// objects many thousand times a second over a live heap of a few MiB: at
+// GOGC 70 the collector ran ~60 times a second and a client_credentials
+// token cost 25 % more CPU than at 200. A sign-in leaves 19 MiB of argon2id
+// garbage: at 200 the heap then sits at the memory limit, where the runtime
+// returns freed blocks to the system and faults them back in for the next
+// hash (30 ms of CPU per sign-in instead of 22). So while a password is
+// being hashed, and for a moment after, GOGC is 70; otherwise 200.
+// Measured with cmd/idpbench; see docs/PERFORMANCE.md.
+const (
+	gcPercentIdle    = 200
+	gcPercentHashing = 70
+	gcHashingLinger  = 2 * time.Second // stay low this long after the last hash
+)
 
-func setMemoryLimit(log *slog.Logger) {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
+// setMemoryLimit applies the default soft memory limit unless GOMEMLIMIT is
+// set, and reports whether GOGC is left to tuneGC (GOGC unset).
+func setMemoryLimit(log *slog.Logger) (tuneGOGC bool) {
+	tuneGOGC = os.Getenv("GOGC") == ""
+	if tuneGOGC {
+		debug.SetGCPercent(gcPercentIdle)
 	}
 	if os.Getenv("GOMEMLIMIT") != "" {
-		return // the runtime already applied the operator's value
+		return tuneGOGC // the runtime already applied the operator's value
 	}
 	debug.SetMemoryLimit(defaultMemoryLimit)
 	log.Debug("memory limit set", "bytes", defaultMemoryLimit)
+	return tuneGOGC
+}
+
+// tuneGC sets GOGC to gcPercentHashing while hashing() reports argon2id work
+// and for gcHashingLinger after, else to gcPercentIdle, checking every
+// period until ctx ends.
+func tuneGC(ctx context.Context, hashing func() int, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	current, lastBusy := gcPercentIdle, time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if hashing() > 0 {
+				lastBusy = now
+			}
+			want := gcPercentIdle
+			if now.Sub(lastBusy) < gcHashingLinger {
+				want = gcPercentHashing
+			}
+			if want != current {
+				debug.SetGCPercent(want)
+				current = want
+			}
+		}
+	}
 }

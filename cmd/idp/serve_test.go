@@ -12,9 +12,11 @@ import (
 	"os"
 	"regexp"
 	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -375,15 +377,51 @@ func TestRuntimeDefaults(t *testing.T) {
 
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
-	setMemoryLimit(log)
-	if gc, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64); gc != defaultGCPercent || limit != defaultMemoryLimit {
-		t.Errorf("defaults: GOGC %d, limit %d; want %d, %d", gc, limit, defaultGCPercent, defaultMemoryLimit)
+	tune := setMemoryLimit(log)
+	if gc, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64); !tune || gc != gcPercentIdle || limit != defaultMemoryLimit {
+		t.Errorf("defaults: tune %v, GOGC %d, limit %d; want true, %d, %d", tune, gc, limit, gcPercentIdle, defaultMemoryLimit)
 	}
 
 	t.Setenv("GOGC", "150")
 	t.Setenv("GOMEMLIMIT", "1GiB")
-	setMemoryLimit(log)
-	if gc, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64); gc != 100 || limit != math.MaxInt64 {
-		t.Errorf("operator's GOGC/GOMEMLIMIT overridden: GOGC %d, limit %d", gc, limit)
+	tune = setMemoryLimit(log)
+	if gc, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64); tune || gc != 100 || limit != math.MaxInt64 {
+		t.Errorf("operator's GOGC/GOMEMLIMIT overridden: tune %v, GOGC %d, limit %d", tune, gc, limit)
+	}
+}
+
+// TestTuneGC: GOGC drops while passwords are hashed, stays low for the
+// linger time after the last one, then returns to the idle value.
+func TestTuneGC(t *testing.T) {
+	prev := debug.SetGCPercent(gcPercentIdle)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	var hashing atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); tuneGC(ctx, func() int { return int(hashing.Load()) }, time.Millisecond) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	gcPercent := func() int {
+		s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+		metrics.Read(s)
+		return int(s[0].Value.Uint64())
+	}
+	waitFor := func(want int, within time.Duration) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for gcPercent() != want {
+			if time.Since(start) > within {
+				t.Fatalf("GOGC %d after %s, want %d", gcPercent(), within, want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return time.Since(start)
+	}
+	waitFor(gcPercentIdle, time.Second)
+	hashing.Store(2)
+	waitFor(gcPercentHashing, time.Second)
+	hashing.Store(0)
+	if took := waitFor(gcPercentIdle, gcHashingLinger+2*time.Second); took < gcHashingLinger/2 {
+		t.Errorf("GOGC went back up %s after the last hash; it should linger %s", took, gcHashingLinger)
 	}
 }
