@@ -26,19 +26,14 @@ import (
 // (RFC 6750 §3.1).
 func (s *Server) requireAdminToken(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		tok, err := bearerToken(c)
-		if err != nil {
-			return err
-		}
-		ctx := c.Request().Context()
-		claims, err := s.deps.Tokens.VerifyAccessToken(ctx, tok)
+		claims, err := s.bearerClaims(c)
 		if err != nil {
 			return err
 		}
 		if !claims.HasRole("admin") || !claims.HasScope(oauth.ScopeAdmin) {
 			return oauth.InsufficientScope("an access token with role admin and scope idp:admin is required")
 		}
-		user, err := s.deps.Users.Store().ByID(ctx, claims.Subject)
+		user, err := s.deps.Users.Store().ByID(c.Request().Context(), claims.Subject)
 		if err != nil || user.Disabled || !user.HasRole("admin") {
 			return oauth.InsufficientScope("the token's user is no longer an administrator")
 		}

@@ -37,6 +37,16 @@ func bearerToken(c echo.Context) (string, error) {
 	return strings.TrimSpace(tok), nil
 }
 
+// bearerClaims verifies the request's bearer access token (signature,
+// expiry, denylist) and returns its claims; the errors are RFC 6750's.
+func (s *Server) bearerClaims(c echo.Context) (*tokens.AccessClaims, error) {
+	tok, err := bearerToken(c)
+	if err != nil {
+		return nil, err
+	}
+	return s.deps.Tokens.VerifyAccessToken(c.Request().Context(), tok)
+}
+
 // errNoToken answers a request without a bearer token: 401 with a bare
 // Bearer challenge.
 var errNoToken = &oauth.Error{Code: "unauthorized", Description: "a bearer access token is required", Status: http.StatusUnauthorized}
@@ -44,15 +54,11 @@ var errNoToken = &oauth.Error{Code: "unauthorized", Description: "a bearer acces
 // handleUserInfo is the UserInfo endpoint (OIDC Core §5.3): claims of the
 // access token's user, by its scopes.
 func (s *Server) handleUserInfo(c echo.Context) error {
-	tok, err := bearerToken(c)
+	claims, err := s.bearerClaims(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	claims, err := s.deps.Tokens.VerifyAccessToken(ctx, tok)
-	if err != nil {
-		return err
-	}
 	if !claims.HasScope(oauth.ScopeOpenID) {
 		return oauth.InsufficientScope("the access token lacks the openid scope")
 	}
