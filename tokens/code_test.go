@@ -2,17 +2,12 @@ package tokens_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	jose "github.com/go-jose/go-jose/v4"
 
 	"idp/clients"
 	"idp/db"
@@ -22,55 +17,13 @@ import (
 	"idp/users"
 )
 
-// codeClock is a settable clock: tests advance it instead of sleeping.
-type codeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *codeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *codeClock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
-
-// throwawayKey signs and verifies with an ES256 key made for one test, so
-// tokens is tested without keys (STYLE.md §1.2: Signer is declared here).
-type throwawayKey struct {
-	priv *ecdsa.PrivateKey
-	kid  string
-}
-
-func (k *throwawayKey) Sign(_ context.Context, _ string, payload []byte, typ string) (string, error) {
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: k.priv, KeyID: k.kid}},
-		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
-	if err != nil {
-		return "", err
-	}
-	obj, err := s.Sign(payload)
-	if err != nil {
-		return "", err
-	}
-	return obj.CompactSerialize()
-}
-
-func (k *throwawayKey) Verify(_ context.Context, token string) ([]byte, string, error) {
-	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.ES256})
-	if err != nil {
-		return nil, "", err
-	}
-	if len(jws.Signatures) != 1 || jws.Signatures[0].Header.KeyID != k.kid {
-		return nil, "", errors.New("unknown kid")
-	}
-	p, err := jws.Verify(&k.priv.PublicKey)
-	return p, k.kid, err
-}
-
 // codeEnv is a token service on a fresh database (SQLite, or PostgreSQL
 // with IDP_TEST_POSTGRES) with one user and two clients to satisfy the
 // foreign keys.
 type codeEnv struct {
 	svc           *tokens.Service
 	db            *db.DB
-	clock         *codeClock
+	clock         *tokens.FakeClock
 	user          *users.User
 	client, other *clients.Client
 }
@@ -81,12 +34,8 @@ func newCodeEnv(t testing.TB) *codeEnv {
 	t.Helper()
 	ctx := context.Background()
 	d := dbtest.Open(t)
-	clock := &codeClock{t: time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)}
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := &throwawayKey{priv: priv, kid: "test-key"}
+	clock := tokens.NewFakeClock()
+	key := tokens.NewThrowawayKey(t, "test-key")
 	us := users.NewService(users.NewStore(d.Gorm), users.Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, clock.Now)
 	u, err := us.Create(ctx, "ada@example.com", "correct horse battery staple", "Ada", []string{"staff"})
 	if err != nil {

@@ -18,13 +18,13 @@ func (e *refreshEnv) fill(t *testing.T, n int) {
 			t.Fatal(err)
 		}
 		if _, err := e.s.IssueCode(ctx, &AuthRequest{ClientID: e.client.ID, RedirectURI: "https://app.example/cb",
-			Scopes: []string{"openid"}}, e.user.ID, "", e.clock.now()); err != nil {
+			Scopes: []string{"openid"}}, e.user.ID, "", e.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.s.Refresh(ctx, e.client, e.family(t), "", Meta{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.s.store.RevokeJTI(ctx, oauth.NewSecret(16), e.clock.now().Add(time.Minute)); err != nil {
+		if err := e.s.store.RevokeJTI(ctx, oauth.NewSecret(16), e.clock.Now().Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -67,7 +67,7 @@ func TestPurgeBatchesAndRetention(t *testing.T) {
 	}
 	// Past the grace window, the denylist and request expiry, and the code
 	// expiry but not its retention.
-	e.clock.advance(time.Hour)
+	e.clock.Advance(time.Hour)
 	n, err := e.s.Purge(ctx, 2)
 	if err != nil || n != 6 {
 		t.Fatalf("first batch removed %d (%v), want 2 requests + 2 denylist + 2 sealed", n, err)
@@ -82,7 +82,7 @@ func TestPurgeBatchesAndRetention(t *testing.T) {
 
 	// A day past the codes' expiry they go; past the families' lifetime
 	// the families go, and their tokens with them.
-	e.clock.advance(48 * time.Hour)
+	e.clock.Advance(48 * time.Hour)
 	if n, err = e.s.Purge(ctx, 2); err != nil || n != 4 {
 		t.Fatalf("third batch removed %d (%v), want 2 codes + 2 families", n, err)
 	}

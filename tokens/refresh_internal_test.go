@@ -3,15 +3,10 @@ package tokens
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"sync"
 	"testing"
 	"time"
-
-	jose "github.com/go-jose/go-jose/v4"
 
 	"idp/clients"
 	"idp/db"
@@ -20,48 +15,12 @@ import (
 	"idp/users"
 )
 
-// ecKey signs and verifies with one ES256 key: tokens declares Signer and
-// Verifier so that it can be tested without keys.
-type ecKey struct{ priv *ecdsa.PrivateKey }
-
-func (k ecKey) Sign(_ context.Context, _ string, payload []byte, typ string) (string, error) {
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: k.priv, KeyID: "k"}},
-		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
-	if err != nil {
-		return "", err
-	}
-	obj, err := s.Sign(payload)
-	if err != nil {
-		return "", err
-	}
-	return obj.CompactSerialize()
-}
-
-func (k ecKey) Verify(_ context.Context, token string) ([]byte, string, error) {
-	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.ES256})
-	if err != nil {
-		return nil, "", err
-	}
-	p, err := jws.Verify(&k.priv.PublicKey)
-	return p, "k", err
-}
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *fakeClock) advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
-
 // refreshEnv is a Service on a fresh database (SQLite, or PostgreSQL with
 // IDP_TEST_POSTGRES) with a user and a client for the foreign keys.
 type refreshEnv struct {
 	s      *Service
 	db     *db.DB
-	clock  *fakeClock
+	clock  *FakeClock
 	user   *users.User
 	client *clients.Client
 }
@@ -70,29 +29,25 @@ func newRefreshEnv(t testing.TB, cfg Config) *refreshEnv {
 	t.Helper()
 	ctx := context.Background()
 	d := dbtest.Open(t)
-	clock := &fakeClock{t: time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)}
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	us := users.NewService(users.NewStore(d.Gorm), users.Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, clock.now)
+	clock := NewFakeClock()
+	us := users.NewService(users.NewStore(d.Gorm), users.Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, clock.Now)
 	u, err := us.Create(ctx, "ada@example.com", "correct horse battery staple", "Ada", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs := clients.NewService(clients.NewStore(d.Gorm), make([]byte, 32), clock.now)
+	cs := clients.NewService(clients.NewStore(d.Gorm), make([]byte, 32), clock.Now)
 	c, _, err := cs.Create(ctx, clients.Spec{ID: "app", RedirectURIs: []string{"https://app.example/cb"}, SigningAlg: "ES256"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Issuer, cfg.Now = "https://idp.example", clock.now
+	cfg.Issuer, cfg.Now = "https://idp.example", clock.Now
 	if cfg.AccessTokenTTL == 0 {
 		cfg.AccessTokenTTL = 10 * time.Minute
 	}
 	if cfg.SealKey == nil {
 		cfg.SealKey = bytes.Repeat([]byte{7}, 32)
 	}
-	key := ecKey{priv}
+	key := NewThrowawayKey(t, "k")
 	return &refreshEnv{s: NewService(NewStore(d.Gorm), key, key, us.Store(), cfg), db: d, clock: clock, user: u, client: c}
 }
 
@@ -100,7 +55,7 @@ func newRefreshEnv(t testing.TB, cfg Config) *refreshEnv {
 // exchange with offline_access would, and returns the token.
 func (e *refreshEnv) family(t testing.TB) string {
 	t.Helper()
-	now := e.clock.now()
+	now := e.clock.Now()
 	g := &Grant{ClientID: e.client.ID, UserID: e.user.ID, Scopes: []string{"openid", "offline_access"},
 		AuthTime: now, JTI: oauth.NewSecret(16), AccessExpiresAt: now.Add(e.s.cfg.AccessTokenTTL),
 		RefreshFamily: oauth.NewSecret(16), RefreshToken: oauth.NewSecret(32)}
@@ -213,19 +168,19 @@ func TestRevokeFamilyDeniesThroughLeeway(t *testing.T) {
 	e := newRefreshEnv(t, Config{ReuseGrace: time.Second})
 	ctx := context.Background()
 	first := e.family(t)
-	e.clock.advance(9 * time.Minute)
+	e.clock.Advance(9 * time.Minute)
 	child, err := e.s.Refresh(ctx, e.client, first, "", Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The first access token is 20 s past exp: dead for a verifier without
 	// leeway, alive for idp's; the second has 9 minutes left.
-	e.clock.advance(80 * time.Second)
+	e.clock.Advance(80 * time.Second)
 	fam, err := e.s.store.family(ctx, e.familyID(t, first))
 	if err != nil {
 		t.Fatal(err)
 	}
-	revoked, err := e.s.store.revokeFamily(ctx, fam.ID, e.clock.now())
+	revoked, err := e.s.store.revokeFamily(ctx, fam.ID, e.clock.Now())
 	if err != nil || !revoked {
 		t.Fatalf("revokeFamily: %v, %v", revoked, err)
 	}
@@ -246,7 +201,7 @@ func TestRevokeFamilyDeniesThroughLeeway(t *testing.T) {
 	if _, err := e.s.VerifyAccessToken(ctx, child.AccessToken); err == nil {
 		t.Fatal("the family's access token still verifies")
 	}
-	if again, err := e.s.store.revokeFamily(ctx, fam.ID, e.clock.now()); err != nil || again {
+	if again, err := e.s.store.revokeFamily(ctx, fam.ID, e.clock.Now()); err != nil || again {
 		t.Fatalf("second revocation: %v, %v", again, err)
 	}
 	if n := e.count(t, "revoked_tokens", ""); n != 2 {
@@ -272,7 +227,7 @@ func TestRefreshIdleExpiry(t *testing.T) {
 	ctx := context.Background()
 	token := e.family(t)
 	for range 3 {
-		e.clock.advance(59 * time.Minute)
+		e.clock.Advance(59 * time.Minute)
 		r, err := e.s.Refresh(ctx, e.client, token, "", Meta{})
 		if err != nil {
 			t.Fatal(err)
@@ -285,7 +240,7 @@ func TestRefreshIdleExpiry(t *testing.T) {
 	if err != nil || !row.IdleExpiresAt.Equal(fam.ExpiresAt) {
 		t.Fatalf("idle expiry %s, family expiry %s (%v)", row.IdleExpiresAt, fam.ExpiresAt, err)
 	}
-	e.clock.advance(3 * time.Minute)
+	e.clock.Advance(3 * time.Minute)
 	_, err = e.s.Refresh(ctx, e.client, token, "", Meta{})
 	wantCode(t, err, "invalid_grant")
 	if n := e.count(t, "refresh_families", "revoked_at IS NOT NULL"); n != 0 {
@@ -293,7 +248,7 @@ func TestRefreshIdleExpiry(t *testing.T) {
 	}
 
 	fresh := e.family(t)
-	e.clock.advance(2 * time.Hour)
+	e.clock.Advance(2 * time.Hour)
 	r, err := e.s.Refresh(ctx, e.client, fresh, "", Meta{})
 	if r != nil || err == nil {
 		t.Fatal("refreshed a token idle for two hours")
@@ -314,7 +269,7 @@ func TestRefreshTouchesFamily(t *testing.T) {
 	e := newRefreshEnv(t, Config{})
 	ctx := context.Background()
 	token := e.family(t)
-	start := e.clock.now()
+	start := e.clock.Now()
 	lastUse := func() (time.Time, string, string) {
 		t.Helper()
 		_, fam, err := e.s.store.refresh(ctx, oauth.HashSecret(token))
@@ -325,7 +280,7 @@ func TestRefreshTouchesFamily(t *testing.T) {
 	}
 	step := func(d time.Duration, m Meta) {
 		t.Helper()
-		e.clock.advance(d)
+		e.clock.Advance(d)
 		r, err := e.s.Refresh(ctx, e.client, token, "", m)
 		if err != nil {
 			t.Fatal(err)
