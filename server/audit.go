@@ -4,6 +4,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"idp/audit"
+	"idp/db"
 )
 
 // actAs puts who is acting into the request's context, so the audit
@@ -20,15 +21,8 @@ func (s *Server) record(c echo.Context, action, target, detail string) {
 
 // recordAs appends an audit event by a named web actor.
 func (s *Server) recordAs(c echo.Context, actor, action, target, detail string) {
-	s.actAs(c, truncate(actor, 254), audit.ViaWeb)
+	s.actAs(c, db.Clip(actor, 254), audit.ViaWeb)
 	s.record(c, action, target, detail)
-}
-
-func truncate(v string, n int) string {
-	if len(v) > n {
-		return v[:n]
-	}
-	return v
 }
 
 // joinLines folds the lines of a joined error with "; ".

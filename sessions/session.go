@@ -58,8 +58,8 @@ func (s *Service) Start(ctx context.Context, userID, ip, userAgent string) (stri
 		CreatedAt:  now,
 		LastSeenAt: now,
 		ExpiresAt:  now.Add(s.ttl),
-		IP:         truncate(ip, 64),
-		UserAgent:  truncate(userAgent, 256),
+		IP:         db.Clip(ip, 64),
+		UserAgent:  db.Clip(userAgent, 256),
 	}
 	if err := s.store.Create(ctx, sess); err != nil {
 		return "", nil, fmt.Errorf("start session: %w", err)
@@ -117,11 +117,4 @@ func (s *Service) EndAll(ctx context.Context, userID string) error {
 // List returns the live sessions of a user, newest first.
 func (s *Service) List(ctx context.Context, userID string) ([]Session, error) {
 	return s.store.ListUser(ctx, userID, s.now().UTC())
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }

@@ -146,7 +146,7 @@ func (s *Service) newFamily(g *Grant, now time.Time, meta Meta) (*familyRow, *re
 		ID: g.RefreshFamily, ClientID: g.ClientID, UserID: g.UserID, SessionID: g.SessionID,
 		Scope: oauth.JoinScope(g.Scopes), Resources: nonNil(g.Resources), AuthTime: g.AuthTime,
 		CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
-		IP: truncate(meta.IP, 64), UserAgent: truncate(meta.UserAgent, 256),
+		IP: db.Clip(meta.IP, 64), UserAgent: db.Clip(meta.UserAgent, 256),
 	}
 	return f, s.newRefreshRow(f, g.RefreshToken, "", g.JTI, g.AccessExpiresAt, now)
 }
@@ -162,11 +162,4 @@ func (s *Service) newRefreshRow(f *familyRow, token, parent, jti string, accessE
 		TokenHash: oauth.HashSecret(token), FamilyID: f.ID, ParentHash: parent, CreatedAt: now,
 		IdleExpiresAt: idle, AccessJTI: jti, AccessExpiresAt: accessExp,
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }

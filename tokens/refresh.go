@@ -82,7 +82,7 @@ func (s *Service) Refresh(ctx context.Context, client *clients.Client, presented
 		if err := s.store.insertToken(ctx, child); err != nil {
 			return err
 		}
-		ip, ua := truncate(meta.IP, 64), truncate(meta.UserAgent, 256)
+		ip, ua := db.Clip(meta.IP, 64), db.Clip(meta.UserAgent, 256)
 		if now.Sub(fam.LastUsedAt) < familyTouchInterval && fam.IP == ip && fam.UserAgent == ua {
 			return nil // the account page's "last used" is already right to the minute
 		}
