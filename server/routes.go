@@ -41,8 +41,8 @@ func (s *Server) routes() {
 		bodyLimit(maxBody)(s.rejectBadText(dispatchMatched)))))))
 	e.Use(func(echo.HandlerFunc) echo.HandlerFunc { return common })
 
-	e.GET(pathDiscovery, corsAnyOrigin(s.handleDiscovery))
-	e.GET(pathJWKS, corsAnyOrigin(s.handleJWKS))
+	getOrHead(e, pathDiscovery, corsAnyOrigin(s.handleDiscovery))
+	getOrHead(e, pathJWKS, corsAnyOrigin(s.handleJWKS))
 
 	e.GET(pathAuthorize, s.handleAuthorize)
 	e.POST(pathAuthorize, s.handleAuthorize)
@@ -67,7 +67,7 @@ func (s *Server) routes() {
 	e.POST(pathAccount+"/sessions/revoke", s.handleAccountSessionRevoke)
 	e.POST(pathAccount+"/grants/revoke", s.handleAccountGrantRevoke)
 	e.POST(pathAccount+"/logout-all", s.handleLogoutAll)
-	e.GET("/static/*", s.handleStatic())
+	getOrHead(e, "/static/*", s.handleStatic())
 
 	admin := e.Group("/admin", s.requireAdmin)
 	admin.GET("", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/admin/keys") })
@@ -94,7 +94,16 @@ func (s *Server) routes() {
 	api.DELETE("/clients/:id", s.apiDeleteClient)
 	api.GET("/audit", s.apiAudit)
 
-	e.GET(pathHealthz, s.handleHealthz)
-	e.GET(pathReadyz, s.handleReadyz)
-	e.GET(pathMetrics, s.metrics.handler())
+	getOrHead(e, pathHealthz, s.handleHealthz)
+	getOrHead(e, pathReadyz, s.handleReadyz)
+	getOrHead(e, pathMetrics, s.metrics.handler())
+}
+
+// getOrHead routes GET and HEAD (RFC 9110 §9.3.2) to a read-only handler:
+// net/http sends the headers of the GET, Content-Length included, and
+// drops the body. Pages and /authorize stay GET-only: a GET there can
+// store a request or issue a code, which a HEAD must not.
+func getOrHead(e *echo.Echo, path string, h echo.HandlerFunc) {
+	e.GET(path, h)
+	e.HEAD(path, h)
 }

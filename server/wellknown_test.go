@@ -216,3 +216,50 @@ func TestCommonChainOnEveryAnswer(t *testing.T) {
 		t.Errorf("request id %q", id)
 	}
 }
+
+// TestHead: the read-only documents answer HEAD (RFC 9110 §9.3.2) with the
+// GET's status and headers, Content-Length included, and no body; pages and
+// /authorize, where a GET may store state, stay GET-only.
+func TestHead(t *testing.T) {
+	env := servertest.New(t)
+	client := &http.Client{
+		Transport:     &http.Transport{DisableCompression: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	do := func(method, path string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(method, env.URL+path, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	for _, path := range []string{"/.well-known/openid-configuration", "/.well-known/jwks.json",
+		"/healthz", "/readyz", "/metrics", "/static/style.css"} {
+		g, gb := do(http.MethodGet, path)
+		h, hb := do(http.MethodHead, path)
+		if g.StatusCode != http.StatusOK || h.StatusCode != http.StatusOK {
+			t.Errorf("%s: GET %d, HEAD %d", path, g.StatusCode, h.StatusCode)
+			continue
+		}
+		if len(hb) != 0 {
+			t.Errorf("HEAD %s sent a body of %d bytes", path, len(hb))
+		}
+		if path != "/metrics" && h.ContentLength != int64(len(gb)) {
+			t.Errorf("HEAD %s: Content-Length %d, GET body %d bytes", path, h.ContentLength, len(gb))
+		}
+		for _, k := range []string{"Content-Type", "Cache-Control", "Etag", "Access-Control-Allow-Origin", "X-Content-Type-Options"} {
+			if g.Header.Get(k) != h.Header.Get(k) {
+				t.Errorf("HEAD %s: %s %q, GET %q", path, k, h.Header.Get(k), g.Header.Get(k))
+			}
+		}
+	}
+	for _, path := range []string{"/authorize?client_id=x", "/login", "/account"} {
+		if h, _ := do(http.MethodHead, path); h.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("HEAD %s: %d, want 405", path, h.StatusCode)
+		}
+	}
+}
