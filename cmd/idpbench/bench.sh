@@ -9,6 +9,8 @@
 # Environment:
 #   BENCH_DATABASE      postgres:// URL of an empty database (default: SQLite in a temp dir)
 #   BENCH_ADDR          listen address (default 127.0.0.1:18080)
+#   BENCH_BARE_ADDR     with --reference: where `idpbench bare` serves the bare handler in a
+#                       process of its own (default 127.0.0.1:18090)
 #   BENCH_SERVE_FLAGS   extra flags for `idp serve` (e.g. --refresh-reuse-grace 0s)
 #   BENCH_IDP           the idp binary to serve and prepare with (default bin/idp), to compare builds
 #   BENCH_KEEP          1: keep the temp dir (database, server log)
@@ -21,8 +23,12 @@ addr=${BENCH_ADDR:-127.0.0.1:18080}
 issuer="http://$addr"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/idpbench.XXXXXX")
 server_pid=""
+bare_pid=""
 
 cleanup() {
+    if [[ -n "$bare_pid" ]] && kill -0 "$bare_pid" 2>/dev/null; then
+        kill -TERM "$bare_pid" && wait "$bare_pid" || true
+    fi
     if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
         kill -TERM "$server_pid" && wait "$server_pid" || true
     fi
@@ -70,6 +76,21 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
+# With --reference, the bare handler also runs in a process of its own, so
+# that idp can be compared with it across the same process boundary.
+bare_args=()
+if [[ " $* " == *" --reference "* ]]; then
+    bare_addr=${BENCH_BARE_ADDR:-127.0.0.1:18090}
+    bin/idpbench bare --issuer "$issuer" --addr "$bare_addr" 2>>"$dir/bare.log" &
+    bare_pid=$!
+    for _ in $(seq 1 100); do
+        curl -fsS "http://$bare_addr/metrics" >/dev/null 2>&1 && break
+        kill -0 "$bare_pid" 2>/dev/null || { cat "$dir/bare.log" >&2; exit 1; }
+        sleep 0.1
+    done
+    bare_args=(--bare-url "http://$bare_addr")
+fi
+
 grace=10s
 if [[ "${BENCH_SERVE_FLAGS:-}" =~ --refresh-reuse-grace[=\ ]([^ ]+) ]]; then
     grace=${BASH_REMATCH[1]}
@@ -79,7 +100,7 @@ set +e
 bin/idpbench --issuer "$issuer" --user bench@example.com --password "$password" \
     --client-id bench-web --client-secret "$web_secret" --redirect-uri http://127.0.0.1:1/cb \
     --cc-client "bench-rs:$rs_secret" --cc-client "bench-es:$es_secret" \
-    --refresh-reuse-grace "$grace" "$@"
+    --refresh-reuse-grace "$grace" "${bare_args[@]}" "$@"
 rc=$?
 set -e
 

@@ -33,6 +33,7 @@ type Config struct {
 	JSON         bool
 	VerifySample int
 	Reference    bool
+	BareURL      string // a bare handler in its own process (`idpbench bare`)
 	ReuseGrace   time.Duration
 	SetupConc    int
 	Timeout      time.Duration
@@ -90,6 +91,7 @@ func parseFlags(args []string, errOut io.Writer) (Config, error) {
 	fs.BoolVar(&cfg.JSON, "json", false, "print JSON lines instead of tables")
 	fs.IntVar(&cfg.VerifySample, "verify-sample", 100, "verify signature and claims of 1 in N tokens and responses (0: never)")
 	fs.BoolVar(&cfg.Reference, "reference", false, "also measure a bare handler, raw signing and raw argon2id, and print ratios")
+	fs.StringVar(&cfg.BareURL, "bare-url", "", "with --reference: base URL of `idpbench bare` in its own process, measured and compared too")
 	fs.DurationVar(&cfg.ReuseGrace, "refresh-reuse-grace", 10*time.Second, "the server's --refresh-reuse-grace: how long the reuse check waits")
 	fs.IntVar(&cfg.SetupConc, "setup-concurrency", 16, "workers signing in at once before a scenario starts")
 	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Second, "per-request timeout")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +81,21 @@ func TestEveryScenario(t *testing.T) {
 	_, cfg := benchEnv(t, func(c *server.Config) { c.RefreshReuseGrace = 0 })
 	cfg.Scenarios = scenarioNames
 	cfg.Duration, cfg.Concurrency, cfg.Reference, cfg.ReuseGrace = 300*time.Millisecond, 2, true, 0
+	// `idpbench bare`, here in a goroutine rather than a process of its own.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	bareDone := make(chan error, 1)
+	go func() { bareDone <- serveBareOn(ctx, ln, cfg.Issuer) }()
+	defer func() {
+		stop()
+		if err := <-bareDone; err != nil {
+			t.Errorf("bare: %v", err)
+		}
+	}()
+	cfg.BareURL = "http://" + ln.Addr().String()
 	cfg.Sleep = func(time.Duration) { t.Error("strict grace: nothing to wait for") }
 	var out bytes.Buffer
 	cfg.Out = &out
@@ -89,6 +105,11 @@ func TestEveryScenario(t *testing.T) {
 	}
 	if !rep.OK() {
 		t.Fatalf("errors:\n%s", out.String())
+	}
+	for _, r := range rep.Results {
+		if strings.HasSuffix(r.Name, ", own process") && (r.Usage == nil || !r.Usage.HasServer) {
+			t.Errorf("%s: no CPU time from the bare process's /metrics", r.Name)
+		}
 	}
 	got := map[string]Result{}
 	for _, r := range rep.Results {
@@ -103,8 +124,16 @@ func TestEveryScenario(t *testing.T) {
 	if rc := got["refresh"].Reuse; rc == nil || rc.Intact != 2 || rc.ReplayedInGrace != 0 {
 		t.Errorf("strict reuse check %+v", rc)
 	}
-	if len(rep.Ratios) != 7 {
-		t.Errorf("want 7 ratios, got %+v", rep.Ratios)
+	if len(rep.Ratios) != 9 {
+		t.Errorf("want 9 ratios, got %+v", rep.Ratios)
+	}
+	for _, q := range rep.Ratios {
+		if q.Extra != strings.HasSuffix(q.Name, ", own process") {
+			t.Errorf("ratio %q: extra %v", q.Name, q.Extra)
+		}
+		if q.Extra && q.CPU == 0 {
+			t.Errorf("ratio %q lacks the bare process's CPU time", q.Name)
+		}
 	}
 	if !strings.Contains(out.String(), "sso / code") {
 		t.Errorf("report lacks the ratios:\n%s", out.String())

@@ -8,10 +8,14 @@
 // duration, what the machine can do without idp in the way: a bare net/http
 // handler serving the same JWKS and discovery bytes, raw go-jose signing and
 // raw argon2id hashing, and prints idp's figures as ratios of those.
+// `idpbench bare` serves that bare handler in a process of its own; with
+// --bare-url the JWKS and discovery runs are also compared with it.
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,6 +36,13 @@ func main() {
 func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if len(args) > 0 && args[0] == "setup" {
 		_, _ = io.WriteString(out, setupHelp)
+		return 0
+	}
+	if len(args) > 0 && args[0] == "bare" {
+		if err := serveBare(ctx, args[1:], errOut); err != nil && !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(errOut, "idpbench bare: %v\n", err)
+			return 1
+		}
 		return 0
 	}
 	cfg, err := parseFlags(args, errOut)
@@ -77,6 +88,11 @@ const setupHelp = `idpbench does not touch the database. Prepare a provider with
       --client-id bench-web --client-secret "$WEB_SECRET" --redirect-uri http://127.0.0.1:1/cb \
       --cc-client "bench-rs:$RS_SECRET" --cc-client "bench-es:$ES_SECRET" \
       --scenario jwks,discovery,client_credentials,refresh,code,sso,userinfo --reference
+
+With --reference, 'make bench' also starts the bare handler in a process of its own
+(idpbench bare --issuer http://127.0.0.1:8080 --addr 127.0.0.1:18090) and passes
+--bare-url http://127.0.0.1:18090, so that idp is also compared with it across the same
+process boundary.
 
 The redirect URI is never contacted: idpbench reads the code from the Location header.
 Secrets must be at least 32 bytes. --refresh-reuse-grace must match the server's setting

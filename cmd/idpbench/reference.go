@@ -7,9 +7,13 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,33 +57,11 @@ func references(ctx context.Context, idp *target, emit func(Result)) error {
 }
 
 // startBare serves idp's own JWKS and discovery bytes, with idp's headers,
-// from a plain net/http handler on 127.0.0.1.
+// from a plain net/http handler on 127.0.0.1 inside this process.
 func startBare(ctx context.Context, idp *target) (*target, func(), error) {
-	docs := map[string][]byte{"/.well-known/jwks.json": idp.jwks, "/.well-known/openid-configuration": idp.discovery}
-	headers := map[string]http.Header{}
-	c := idp.client(nil)
-	for path := range docs {
-		u := idp.issuer + path
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		resp, err := c.Do(req)
-		if err != nil {
-			return nil, nil, fmt.Errorf("GET %s: %w", u, err)
-		}
-		resp.Body.Close()
-		h := resp.Header.Clone()
-		h.Del("Date")
-		h.Del("Content-Length")
-		h.Del("X-Request-Id")
-		headers[path] = h
-	}
-	mux := http.NewServeMux()
-	for path, body := range docs {
-		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
-			for k, v := range headers[path] {
-				w.Header()[k] = v
-			}
-			_, _ = w.Write(body)
-		})
+	mux, err := bareHandler(ctx, idp.client(nil), idp.issuer, idp.jwks, idp.discovery)
+	if err != nil {
+		return nil, nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -87,15 +69,119 @@ func startBare(ctx context.Context, idp *target) (*target, func(), error) {
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	base := "http://" + ln.Addr().String()
-	t := &target{cfg: idp.cfg, issuer: base, tr: newTransport(idp.cfg.Concurrency), jwks: idp.jwks,
-		discovery: idp.discovery, ver: idp.ver}
-	t.endpoints = endpoints{Issuer: base, JWKS: base + "/.well-known/jwks.json"}
+	t := bareTarget(idp, "http://"+ln.Addr().String())
 	stop := func() {
 		_ = srv.Close()
 		t.tr.CloseIdleConnections()
 	}
 	return t, stop, nil
+}
+
+// bareTarget is the target for a bare handler at base serving idp's bytes.
+func bareTarget(idp *target, base string) *target {
+	t := &target{cfg: idp.cfg, issuer: base, tr: newTransport(idp.cfg.Concurrency), jwks: idp.jwks,
+		discovery: idp.discovery, ver: idp.ver}
+	t.endpoints = endpoints{Issuer: base, JWKS: base + "/.well-known/jwks.json"}
+	return t
+}
+
+// bareHandler serves jwks and discovery with the headers idp sent for them
+// (but Date, Content-Length and X-Request-Id, which net/http or nobody
+// sets), and nothing else.
+func bareHandler(ctx context.Context, c *http.Client, issuer string, jwks, discovery []byte) (*http.ServeMux, error) {
+	docs := map[string][]byte{"/.well-known/jwks.json": jwks, "/.well-known/openid-configuration": discovery}
+	mux := http.NewServeMux()
+	for path, body := range docs {
+		u := issuer + path
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		resp, err := c.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("GET %s: %w", u, err)
+		}
+		resp.Body.Close()
+		h := resp.Header.Clone()
+		h.Del("Date")
+		h.Del("Content-Length")
+		h.Del("X-Request-Id")
+		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
+			for k, v := range h {
+				w.Header()[k] = v
+			}
+			_, _ = w.Write(body)
+		})
+	}
+	return mux, nil
+}
+
+// processReferences measures the bare handler that `idpbench bare` serves
+// in a process of its own at base: the same handler as the in-process
+// reference, but behind the same process boundary as idp. Its /metrics
+// gives its CPU time.
+func processReferences(ctx context.Context, idp *target, base string, emit func(Result)) {
+	t := bareTarget(idp, strings.TrimSuffix(base, "/"))
+	t.metricsURL = t.issuer + "/metrics"
+	defer t.tr.CloseIdleConnections()
+	for _, sc := range []scenario{{name: "bare jwks, own process", op: opJWKS}, {name: "bare discovery, own process", op: opDiscovery}} {
+		if ctx.Err() != nil {
+			return
+		}
+		before := loadAvg()
+		res := t.runScenario(ctx, sc, idp.cfg.Concurrency)
+		res.Kind, res.Load1[0] = "reference", before
+		emit(res)
+	}
+}
+
+// serveBare is `idpbench bare`: it serves the running idp's JWKS and
+// discovery from a bare handler at --addr until ctx ends.
+func serveBare(ctx context.Context, args []string, errOut io.Writer) error {
+	fs := flag.NewFlagSet("idpbench bare", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	issuer := fs.String("issuer", "http://127.0.0.1:8080", "issuer URL of the running idp whose documents to serve")
+	addr := fs.String("addr", "127.0.0.1:18090", "listen address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	return serveBareOn(ctx, ln, *issuer)
+}
+
+// serveBareOn fetches idp's documents and serves them on ln, with a
+// /metrics that reports this process's CPU time, until ctx ends.
+func serveBareOn(ctx context.Context, ln net.Listener, issuer string) error {
+	defer ln.Close()
+	base := strings.TrimSuffix(issuer, "/")
+	c := &http.Client{Transport: newTransport(1), Timeout: 10 * time.Second}
+	jwks, err := fetch(ctx, c, base+"/.well-known/jwks.json")
+	if err != nil {
+		return err
+	}
+	discovery, err := fetch(ctx, c, base+"/.well-known/openid-configuration")
+	if err != nil {
+		return err
+	}
+	mux, err := bareHandler(ctx, c, base, jwks, discovery)
+	if err != nil {
+		return err
+	}
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "process_cpu_seconds_total %g\n", selfCPU())
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 // cpuLoop runs op on threads goroutines for the warm-up plus the duration.
