@@ -38,6 +38,7 @@ type DB struct {
 	sql     *sql.DB
 	path    string     // SQLite file path; empty on PostgreSQL
 	gate    *writeGate // SQLite only
+	pool    *gatedPool // SQLite only
 }
 
 // IsPostgres reports whether a --database value names PostgreSQL rather than
@@ -61,6 +62,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		dialect   string
 		raw       *sql.DB // SQLite only: opened here, wrapped in the gate
 		gate      *writeGate
+		pool      *gatedPool
 	)
 	if IsPostgres(dsn) {
 		pgDSN, err := postgresDSN(dsn, opts.StatementTimeout)
@@ -97,7 +99,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("open database: %w", err)
 		}
 		gate = gateFor(dsn)
-		dialector = sqlite.New(sqlite.Config{Conn: &gatedPool{db: raw, gate: gate}})
+		pool = &gatedPool{db: raw, gate: gate}
+		dialector = sqlite.New(sqlite.Config{Conn: pool})
 		dialect = SQLite
 		if opts.MaxOpenConns == 0 {
 			opts.MaxOpenConns = 8
@@ -105,6 +108,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	}
 	if opts.MaxIdleConns == 0 {
 		opts.MaxIdleConns = opts.MaxOpenConns
+	}
+	if pool != nil {
+		// A kept writer connection would leave a one-connection pool
+		// nothing to read with.
+		pool.pin = opts.MaxOpenConns >= 2
 	}
 	if dialect == SQLite {
 		// The first connection to a fresh file switches it to WAL, which
@@ -141,7 +149,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	d := &DB{Gorm: g, Dialect: dialect, sql: sqlDB, gate: gate}
+	d := &DB{Gorm: g, Dialect: dialect, sql: sqlDB, gate: gate, pool: pool}
 	if dialect == SQLite {
 		d.path = dsn
 	}
@@ -178,8 +186,13 @@ func (d *DB) WriteGateWaits() int64 {
 // SQLDB returns the underlying pool, for its statistics.
 func (d *DB) SQLDB() *sql.DB { return d.sql }
 
-// Close closes the connection pool.
-func (d *DB) Close() error { return d.sql.Close() }
+// Close closes the connection pool (the SQLite writer connection first).
+func (d *DB) Close() error {
+	if d.pool != nil {
+		d.pool.closeWriter()
+	}
+	return d.sql.Close()
+}
 
 // Tx runs fn in one transaction; see the package function Tx.
 func (d *DB) Tx(ctx context.Context, fn func(ctx context.Context) error) error {

@@ -3,6 +3,8 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -80,9 +82,60 @@ func (g *writeGate) release() { <-g.ch }
 // through QueryContext outside a transaction is not gated: its write
 // happens when the rows are read, after QueryContext has returned, and it
 // falls back to SQLite's busy handler as before.
+//
+// With a pool of two or more connections, the gate's holder writes on one
+// connection kept for writing (see writerConn).
 type gatedPool struct {
 	db   *sql.DB
 	gate *writeGate
+	pin  bool      // keep a writer connection (off with a one-connection pool)
+	w    *sql.Conn // the writer connection; only the gate's holder touches it
+}
+
+// writerConn returns the connection the gate's holder writes on, opening it
+// on first use. SQLite empties a connection's page cache whenever another
+// connection has written since its last transaction, so writers taking
+// turns on the pool's connections each began by reading back from the
+// file the pages the previous writer had just changed, while every other
+// writer queued behind them. One writer connection keeps them cached. nil
+// (and no error) means: use the pool.
+func (p *gatedPool) writerConn(ctx context.Context) (*sql.Conn, error) {
+	if !p.pin {
+		return nil, nil
+	}
+	if p.w == nil {
+		c, err := p.db.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		p.w = c
+	}
+	return p.w, nil
+}
+
+// writerFailed drops the writer connection after an error that means it
+// is gone (the next holder opens another), and reports whether it did.
+func (p *gatedPool) writerFailed(err error) bool {
+	if p.w == nil || !(errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn)) {
+		return false
+	}
+	_ = p.w.Close()
+	p.w = nil
+	return true
+}
+
+// closeWriter returns the writer connection to the pool before the pool
+// closes. It waits for the gate, so no transaction is using it.
+func (p *gatedPool) closeWriter() {
+	held, _ := p.gate.acquire(context.Background())
+	if !held {
+		return // a writer still has it; the pool closes it when it ends
+	}
+	defer p.gate.release()
+	if p.w != nil {
+		_ = p.w.Close()
+		p.w = nil
+	}
 }
 
 var (
@@ -104,10 +157,24 @@ func (p *gatedPool) ExecContext(ctx context.Context, query string, args ...any) 
 	if err != nil {
 		return nil, err
 	}
-	if held {
-		defer p.gate.release()
+	if !held {
+		return p.db.ExecContext(ctx, query, args...)
 	}
-	return p.db.ExecContext(ctx, query, args...)
+	defer p.gate.release()
+	for range 2 { // a second time on a fresh connection if the writer's was gone
+		w, err := p.writerConn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if w == nil {
+			return p.db.ExecContext(ctx, query, args...)
+		}
+		res, err := w.ExecContext(ctx, query, args...)
+		if err == nil || !p.writerFailed(err) {
+			return res, err
+		}
+	}
+	return nil, sql.ErrConnDone
 }
 
 func (p *gatedPool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
@@ -126,7 +193,7 @@ func (p *gatedPool) BeginTx(ctx context.Context, opts *sql.TxOptions) (gorm.Conn
 	if err != nil {
 		return nil, err
 	}
-	tx, err := p.db.BeginTx(ctx, opts)
+	tx, err := p.begin(ctx, held, opts)
 	if err != nil {
 		if held {
 			p.gate.release()
@@ -136,6 +203,28 @@ func (p *gatedPool) BeginTx(ctx context.Context, opts *sql.TxOptions) (gorm.Conn
 	t := &gatedTx{Tx: tx, db: p.db, gate: p.gate}
 	t.held.Store(held)
 	return t, nil
+}
+
+// begin starts a transaction on the writer connection when the gate is
+// held, else on any pooled connection.
+func (p *gatedPool) begin(ctx context.Context, held bool, opts *sql.TxOptions) (*sql.Tx, error) {
+	if !held {
+		return p.db.BeginTx(ctx, opts)
+	}
+	for range 2 { // a second time on a fresh connection if the writer's was gone
+		w, err := p.writerConn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if w == nil {
+			return p.db.BeginTx(ctx, opts)
+		}
+		tx, err := w.BeginTx(ctx, opts)
+		if err == nil || !p.writerFailed(err) {
+			return tx, err
+		}
+	}
+	return nil, sql.ErrConnDone
 }
 
 // GetDBConn lets gorm.DB.DB() reach the pool.

@@ -173,3 +173,137 @@ func TestReadOnly(t *testing.T) {
 		}
 	}
 }
+
+// With a pool of several connections every write runs on the one writer
+// connection, whatever the readers hold: a TEMP table (private to its
+// connection) made in one write transaction is there in the next.
+func TestWritesKeepOneConnection(t *testing.T) {
+	d, g := openGated(t, Options{MaxOpenConns: 4})
+	ctx := context.Background()
+	if err := d.Tx(ctx, func(ctx context.Context) error {
+		return Conn(ctx, d.Gorm).Exec("CREATE TEMP TABLE writer_mark (x INTEGER)").Error
+	}); err != nil {
+		t.Fatal(err)
+	}
+	first := d.pool.w
+	if first == nil {
+		t.Error("no writer connection after a write")
+	}
+	// Readers take every other connection between the writes.
+	var held []*sql.Conn
+	for range 3 {
+		c, err := d.sql.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	hasMark := func(ctx context.Context) error {
+		var n int
+		if err := Conn(ctx, d.Gorm).Raw("SELECT count(*) FROM temp.sqlite_master WHERE name = 'writer_mark'").Scan(&n).Error; err != nil {
+			return err
+		}
+		if n != 1 {
+			return errors.New("the write ran on another connection")
+		}
+		return nil
+	}
+	for i := range 3 {
+		if err := d.Tx(ctx, func(ctx context.Context) error {
+			if err := hasMark(ctx); err != nil {
+				return err
+			}
+			return Conn(ctx, d.Gorm).Exec("UPDATE counter SET n = n + 1").Error
+		}); err != nil {
+			t.Fatalf("transaction %d: %v", i, err)
+		}
+		// An autocommit write outside a transaction takes it too.
+		if err := d.Gorm.Exec("INSERT INTO writer_mark (x) VALUES (1)").Error; err != nil {
+			t.Fatalf("autocommit write %d: %v", i, err)
+		}
+	}
+	for _, c := range held {
+		_ = c.Close()
+	}
+	if d.pool.w != first {
+		t.Error("the writer connection changed without an error")
+	}
+	if s := d.sql.Stats(); s.InUse != 1 {
+		t.Errorf("in use while idle: %d, want 1 (the writer)", s.InUse)
+	}
+	requireFree(t, g)
+}
+
+// A writer connection that went away is replaced on the next write; one
+// whose transaction was cancelled stays usable or is replaced.
+func TestWriterConnectionReplaced(t *testing.T) {
+	d, g := openGated(t, Options{})
+	ctx := context.Background()
+	inc := func(ctx context.Context) error { return Conn(ctx, d.Gorm).Exec("UPDATE counter SET n = n + 1").Error }
+	if err := d.Tx(ctx, inc); err != nil {
+		t.Fatal(err)
+	}
+	old := d.pool.w
+	_ = old.Close() // gone underneath, as after a broken connection
+	if err := d.Tx(ctx, inc); err != nil {
+		t.Fatalf("transaction after the writer connection closed: %v", err)
+	}
+	if d.pool.w == nil || d.pool.w == old {
+		t.Fatal("writer connection not replaced")
+	}
+	_ = d.pool.w.Close()
+	if err := d.Gorm.Exec("UPDATE counter SET n = n + 1").Error; err != nil {
+		t.Fatalf("autocommit write after the writer connection closed: %v", err)
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	err := d.Tx(cctx, func(ctx context.Context) error {
+		if err := inc(ctx); err != nil {
+			return err
+		}
+		cancel()
+		time.Sleep(10 * time.Millisecond) // let database/sql see the cancellation
+		return inc(ctx)
+	})
+	if err == nil {
+		t.Fatal("cancelled transaction committed")
+	}
+	if err := d.Tx(ctx, inc); err != nil {
+		t.Fatalf("transaction after a cancelled one: %v", err)
+	}
+	var n int
+	d.Gorm.Raw("SELECT n FROM counter").Scan(&n)
+	if n != 4 {
+		t.Fatalf("n = %d, want 4 (the cancelled transaction undone)", n)
+	}
+	requireFree(t, g)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s := d.sql.Stats(); s.OpenConnections != 0 {
+		t.Errorf("%d connections open after Close", s.OpenConnections)
+	}
+}
+
+// A one-connection pool keeps no writer connection: readers would have
+// none left.
+func TestOneConnectionPoolKeepsNoWriter(t *testing.T) {
+	d, g := openGated(t, Options{MaxOpenConns: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i := range 3 {
+		if err := d.Tx(ctx, func(ctx context.Context) error {
+			return Conn(ctx, d.Gorm).Exec("UPDATE counter SET n = n + 1").Error
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := d.Gorm.WithContext(ctx).Raw("SELECT n FROM counter").Scan(&n).Error; err != nil || n != i+1 {
+			t.Fatalf("read after write %d: n = %d, err = %v", i, n, err)
+		}
+	}
+	if d.pool.w != nil {
+		t.Error("a one-connection pool kept a writer connection")
+	}
+	requireFree(t, g)
+}
