@@ -17,7 +17,13 @@ import (
 // get fetches url with optional headers.
 func get(t *testing.T, url string, hdr ...string) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	return fetch(t, http.MethodGet, url, hdr...)
+}
+
+// fetch sends a bodiless request with optional headers.
+func fetch(t *testing.T, method, url string, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
@@ -222,20 +228,9 @@ func TestCommonChainOnEveryAnswer(t *testing.T) {
 // /authorize, where a GET may store state, stay GET-only.
 func TestHead(t *testing.T) {
 	env := servertest.New(t)
-	client := &http.Client{
-		Transport:     &http.Transport{DisableCompression: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
 	do := func(method, path string) (*http.Response, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(method, env.URL+path, nil)
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, b
+		return fetch(t, method, env.URL+path)
 	}
 	for _, path := range []string{"/.well-known/openid-configuration", "/.well-known/jwks.json",
 		"/healthz", "/readyz", "/metrics", "/static/style.css"} {

@@ -67,14 +67,19 @@ printf '%s' "$web_secret" | "$idp" clients create --id bench-web --trusted --sec
     --redirect-uri http://127.0.0.1:1/cb --grant-type authorization_code --grant-type refresh_token \
     --scope openid --scope profile --scope email --scope offline_access >/dev/null
 
+# wait_up URL PID LOG: wait until URL answers; if PID dies first, show LOG and fail.
+wait_up() {
+    for _ in $(seq 1 100); do
+        curl -fsS "$1" >/dev/null 2>&1 && return 0
+        kill -0 "$2" 2>/dev/null || { cat "$3" >&2; exit 1; }
+        sleep 0.1
+    done
+}
+
 # shellcheck disable=SC2086
 "$idp" serve --addr "$addr" --issuer "$issuer" --log-format json ${BENCH_SERVE_FLAGS:-} >"$dir/serve.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 1 100); do
-    curl -fsS "$issuer/readyz" >/dev/null 2>&1 && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$dir/serve.log" >&2; exit 1; }
-    sleep 0.1
-done
+wait_up "$issuer/readyz" "$server_pid" "$dir/serve.log"
 
 # With --reference, the bare handler also runs in a process of its own, so
 # that idp can be compared with it across the same process boundary.
@@ -83,11 +88,7 @@ if [[ " $* " == *" --reference "* ]]; then
     bare_addr=${BENCH_BARE_ADDR:-127.0.0.1:18090}
     bin/idpbench bare --issuer "$issuer" --addr "$bare_addr" 2>>"$dir/bare.log" &
     bare_pid=$!
-    for _ in $(seq 1 100); do
-        curl -fsS "http://$bare_addr/metrics" >/dev/null 2>&1 && break
-        kill -0 "$bare_pid" 2>/dev/null || { cat "$dir/bare.log" >&2; exit 1; }
-        sleep 0.1
-    done
+    wait_up "http://$bare_addr/metrics" "$bare_pid" "$dir/bare.log"
     bare_args=(--bare-url "http://$bare_addr")
 fi
 
