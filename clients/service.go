@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
+	"sync"
 	"time"
 
 	"idp/db"
@@ -61,6 +63,7 @@ type Service struct {
 	store  *Store
 	pepper []byte
 	now    func() time.Time
+	macs   sync.Pool // keyed HMAC-SHA256 states: keying one costs more than using it
 }
 
 // NewService returns a Service over store. pepper is the 32-byte HMAC key
@@ -75,7 +78,9 @@ func NewService(store *Store, pepper []byte, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, pepper: append([]byte(nil), pepper...), now: now}
+	s := &Service{store: store, pepper: append([]byte(nil), pepper...), now: now}
+	s.macs.New = func() any { return hmac.New(sha256.New, s.pepper) }
+	return s
 }
 
 // Store returns the underlying store, for listing and deleting clients.
@@ -86,9 +91,12 @@ func (s *Service) Store() *Store { return s.store }
 // keyed fast hash suffices; a password hash would only slow the token
 // endpoint.
 func (s *Service) HashSecret(secret string) []byte {
-	m := hmac.New(sha256.New, s.pepper)
+	m := s.macs.Get().(hash.Hash)
+	m.Reset()
 	m.Write([]byte(secret))
-	return m.Sum(nil)
+	sum := m.Sum(nil)
+	s.macs.Put(m)
+	return sum
 }
 
 // Create validates spec and registers the client. Every problem found is

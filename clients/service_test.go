@@ -2,6 +2,8 @@ package clients
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -343,4 +345,35 @@ func TestNewServiceRejectsBadPepper(t *testing.T) {
 			NewService(nil, make([]byte, n), nil)
 		}()
 	}
+}
+
+// TestHashSecretIsHMAC: the pooled, reset HMAC states give exactly
+// HMAC-SHA256(pepper, secret) for every secret, one after another and from
+// many goroutines at once.
+func TestHashSecretIsHMAC(t *testing.T) {
+	svc, _ := newService(t)
+	want := func(secret string) []byte {
+		m := hmac.New(sha256.New, svc.pepper)
+		m.Write([]byte(secret))
+		return m.Sum(nil)
+	}
+	for i := range 50 {
+		secret := strings.Repeat("s", i)
+		if got := svc.HashSecret(secret); !bytes.Equal(got, want(secret)) {
+			t.Fatalf("HashSecret(%q) = %x, want %x", secret, got, want(secret))
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				secret := fmt.Sprintf("secret-%d-%d", g, i)
+				if got := svc.HashSecret(secret); !bytes.Equal(got, want(secret)) {
+					t.Errorf("concurrent HashSecret(%q) = %x", secret, got)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
