@@ -2,7 +2,6 @@ package clients
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,28 +71,14 @@ func (s *Store) Create(ctx context.Context, c *Client) error {
 // going through GORM's reflection-driven callbacks.
 func (s *Store) ByID(ctx context.Context, id string) (*Client, error) {
 	var r clientRow
-	// The connection pool (or the transaction in ctx) directly, in the
-	// dialect's placeholder style.
-	conn := db.Conn(ctx, s.gdb)
-	err := conn.Statement.ConnPool.QueryRowContext(ctx, s.byIDQuery(conn), id).Scan(&r.ID, &r.Name, &r.Public, &r.SecretHash, &r.RedirectURIs, &r.PostLogoutRedirectURIs,
+	err := db.QueryRow(ctx, s.gdb, `SELECT id, name, public, secret_hash, redirect_uris, post_logout_redirect_uris,
+		grant_types, scopes, signing_alg, trusted, created_at, updated_at FROM clients WHERE id = ?`, id).Scan(
+		&r.ID, &r.Name, &r.Public, &r.SecretHash, &r.RedirectURIs, &r.PostLogoutRedirectURIs,
 		&r.GrantTypes, &r.Scopes, &r.SigningAlg, &r.Trusted, &r.CreatedAt, &r.UpdatedAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("client %q: %w", id, db.ErrNotFound)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("client %q: %w", id, db.Map(err))
+		return nil, fmt.Errorf("client %q: %w", id, db.ScanErr(s.gdb, err))
 	}
 	return r.client()
-}
-
-// byIDQuery is the lookup in the connection's placeholder style.
-func (s *Store) byIDQuery(conn *gorm.DB) string {
-	const q = `SELECT id, name, public, secret_hash, redirect_uris, post_logout_redirect_uris,
-		grant_types, scopes, signing_alg, trusted, created_at, updated_at FROM clients WHERE id = `
-	if conn.Dialector.Name() == "postgres" {
-		return q + "$1"
-	}
-	return q + "?"
 }
 
 // List returns every client ordered by id. The order is byte order,
