@@ -161,20 +161,9 @@ func (p *gatedPool) ExecContext(ctx context.Context, query string, args ...any) 
 		return p.db.ExecContext(ctx, query, args...)
 	}
 	defer p.gate.release()
-	for range 2 { // a second time on a fresh connection if the writer's was gone
-		w, err := p.writerConn(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if w == nil {
-			return p.db.ExecContext(ctx, query, args...)
-		}
-		res, err := w.ExecContext(ctx, query, args...)
-		if err == nil || !p.writerFailed(err) {
-			return res, err
-		}
-	}
-	return nil, sql.ErrConnDone
+	return onWriter(ctx, p,
+		func(w *sql.Conn) (sql.Result, error) { return w.ExecContext(ctx, query, args...) },
+		func() (sql.Result, error) { return p.db.ExecContext(ctx, query, args...) })
 }
 
 func (p *gatedPool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
@@ -208,23 +197,32 @@ func (p *gatedPool) BeginTx(ctx context.Context, opts *sql.TxOptions) (gorm.Conn
 // begin starts a transaction on the writer connection when the gate is
 // held, else on any pooled connection.
 func (p *gatedPool) begin(ctx context.Context, held bool, opts *sql.TxOptions) (*sql.Tx, error) {
+	onPool := func() (*sql.Tx, error) { return p.db.BeginTx(ctx, opts) }
 	if !held {
-		return p.db.BeginTx(ctx, opts)
+		return onPool()
 	}
-	for range 2 { // a second time on a fresh connection if the writer's was gone
+	return onWriter(ctx, p, func(w *sql.Conn) (*sql.Tx, error) { return w.BeginTx(ctx, opts) }, onPool)
+}
+
+// onWriter runs onConn on the writer connection, once more on a fresh one
+// if that connection turned out to be gone, or onPool when no writer
+// connection is kept. The caller holds the gate.
+func onWriter[T any](ctx context.Context, p *gatedPool, onConn func(*sql.Conn) (T, error), onPool func() (T, error)) (T, error) {
+	var zero T
+	for range 2 {
 		w, err := p.writerConn(ctx)
 		if err != nil {
-			return nil, err
+			return zero, err
 		}
 		if w == nil {
-			return p.db.BeginTx(ctx, opts)
+			return onPool()
 		}
-		tx, err := w.BeginTx(ctx, opts)
+		v, err := onConn(w)
 		if err == nil || !p.writerFailed(err) {
-			return tx, err
+			return v, err
 		}
 	}
-	return nil, sql.ErrConnDone
+	return zero, sql.ErrConnDone
 }
 
 // GetDBConn lets gorm.DB.DB() reach the pool.
@@ -259,8 +257,9 @@ func (t *gatedTx) done() {
 func (t *gatedTx) GetDBConn() (*sql.DB, error) { return t.db, nil }
 
 // readOnly reports whether an Exec statement skips the gate: SELECT, and
-// PRAGMA (settings; the WAL checkpoint keys runs after its own commit waits
-// for writers in SQLite's busy handler, as it always did).
+// PRAGMA (settings, and the WAL checkpoint the key store runs after saving
+// a key: if it must wait for a writer, it waits in SQLite's busy handler,
+// as it always did).
 func readOnly(query string) bool {
 	q := strings.TrimLeft(query, " \t\r\n(")
 	return hasPrefixFold(q, "SELECT") || hasPrefixFold(q, "PRAGMA")
