@@ -17,6 +17,7 @@ type entry struct {
 	Key
 	public  *jose.JSONWebKey
 	private *jose.JSONWebKey
+	cover   *coverage // shared by every snapshot of this kid
 }
 
 // snapshot is an immutable view of the live keys, replaced as a whole on
@@ -125,9 +126,9 @@ func (m *Manager) load(ctx context.Context) (*snapshot, error) {
 
 // parse builds the entry of r, reusing old's parsed keys when present.
 func (m *Manager) parse(r *row, old *entry) (*entry, error) {
-	e := &entry{Key: r.key()}
+	e := &entry{Key: r.key(), cover: &coverage{}}
 	if old != nil {
-		e.public = old.public
+		e.public, e.cover = old.public, old.cover
 	} else {
 		pub, err := parsePublic(r)
 		if err != nil {
@@ -135,6 +136,7 @@ func (m *Manager) parse(r *row, old *entry) (*entry, error) {
 		}
 		e.public = pub
 	}
+	e.cover.learn(r.SignedUntil)
 	// Retired rows lose their private part in the same update that retires
 	// them; checking the state as well means a row left half-edited by hand
 	// still never signs.

@@ -31,13 +31,14 @@ const (
 type Options struct {
 	// Now is the clock (default time.Now); tests inject one they can advance.
 	Now func() time.Time
-	// TokenTTL is the longest lifetime of a token signed by these keys
-	// (default 10m). A retired key stays published this long, plus
-	// ClockSkew, so every token it signed can still be verified.
+	// TokenTTL is the longest lifetime of a token Sign signs (default 10m):
+	// before signing, the key's signed_until is made to cover now+TokenTTL,
+	// and a retired key stays published until signed_until plus ClockSkew.
 	TokenTTL time.Duration
-	// ClockSkew is the leeway relying services allow on exp (default 1m).
-	// It is raised to at least CacheTTL, because a replica with a stale
-	// cache may keep signing with a just-retired key for up to CacheTTL.
+	// ClockSkew is how long a retired key stays published past the expiry
+	// of the last token it signed, for relying services whose clocks run
+	// late (default: TokenTTL, at least CacheTTL and at most 1m, so a
+	// time-compressed test schedule drops retired keys promptly).
 	ClockSkew time.Duration
 	// JWKSMaxAge is the JWKS Cache-Control max-age (negative: 5m): a next key
 	// must be published at least this long before it may sign, or relying
@@ -52,6 +53,11 @@ type Options struct {
 	// Logger receives key events (default slog.Default()). Key material is
 	// never logged, only kids.
 	Logger *slog.Logger
+	// Admin marks a process that serves no JWKS and signs no token (an
+	// admin command): its own JWKSMaxAge, TokenTTL and ClockSkew do not
+	// count, and the schedule follows the policies that serving processes
+	// recorded (the contract's defaults where none is recorded).
+	Admin bool
 	// OnEvent, if set, is told of every key created, rotated or revoked
 	// (action "key.created", "key.rotated", "key.revoked"), with the
 	// caller's context, so the audit log can record who did it.
@@ -70,9 +76,8 @@ func (o Options) withDefaults() Options {
 		o.CacheTTL = MaxCacheTTL
 	}
 	if o.ClockSkew <= 0 {
-		o.ClockSkew = DefaultClockSkew
+		o.ClockSkew = min(DefaultClockSkew, max(o.TokenTTL, o.CacheTTL))
 	}
-	o.ClockSkew = max(o.ClockSkew, o.CacheTTL)
 	if o.JWKSMaxAge < 0 { // 0 is legitimate: the JWKS is not cached at all
 		o.JWKSMaxAge = DefaultJWKSMaxAge
 	}
@@ -103,6 +108,13 @@ type Key struct {
 	// NotAfter is when a retired key leaves the JWKS (its last token has
 	// expired), or when a revoked key was revoked.
 	NotAfter *time.Time `json:"not_after,omitempty"`
+	// SignsFrom is the earliest time the key may sign: for a key published
+	// as next, when every relying service that cached the JWKS has it.
+	SignsFrom *time.Time `json:"signs_from,omitempty"`
+	// SignedUntil is the latest expiry of any token the key signed (an
+	// upper bound written before such a token is issued); nil if it has
+	// signed nothing.
+	SignedUntil *time.Time `json:"signed_until,omitempty"`
 	// HasPrivate reports whether the sealed private part is still stored;
 	// it is destroyed on retirement and revocation.
 	HasPrivate bool `json:"has_private"`
@@ -113,7 +125,7 @@ func (r *row) key() Key {
 	return Key{
 		KID: r.KID, Alg: r.Alg, State: r.State, CreatedAt: r.CreatedAt,
 		ActivatedAt: r.ActivatedAt, RetiredAt: r.RetiredAt, NotAfter: r.NotAfter,
-		HasPrivate: r.PrivateEnc != nil,
+		SignsFrom: r.SignsFrom, SignedUntil: r.SignedUntil, HasPrivate: r.PrivateEnc != nil,
 	}
 }
 
@@ -131,6 +143,16 @@ type Manager struct {
 	loading chan struct{} // one-slot semaphore: at most one reload at a time
 	jwks    atomic.Pointer[jwksCache]
 
+	// self is this process's recorded serving policy (Register); nil for
+	// admin commands and unregistered managers.
+	self atomic.Pointer[Policy]
+	// lastBeat is when beat last refreshed self; only Run's goroutine
+	// touches it after Register.
+	lastBeat time.Time
+	// chunk is how far past the current need signed_until is pushed, so a
+	// busy key costs one write per chunk, not one per token.
+	chunk time.Duration
+
 	// beforeRotateTx, when set by a test, runs after Rotate has read the
 	// state and generated its key, just before the transaction, so a race
 	// can be staged deterministically.
@@ -146,6 +168,7 @@ func newManager(s *store, mk MasterKey, o Options) *Manager {
 		opts:    o,
 		log:     o.Logger,
 		loading: make(chan struct{}, 1),
+		chunk:   min(time.Minute, max(time.Second, o.TokenTTL/4)),
 	}
 }
 

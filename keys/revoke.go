@@ -39,12 +39,24 @@ func (m *Manager) Revoke(ctx context.Context, kid string) (*Key, error) {
 		c.RetiredAt = &now
 	}
 	if repl != nil {
-		repl.row.State, repl.row.CreatedAt = r.State, now
+		// An active key's replacement signs at once: the emergency outweighs
+		// relying services that have not fetched it yet.
+		repl.row.State, repl.row.CreatedAt, repl.row.SignsFrom = r.State, now, &now
 		if r.State == StateActive {
 			repl.row.ActivatedAt = &now
 		}
 	}
 	err = m.store.tx(ctx, func(ctx context.Context) error {
+		if err := m.store.lock(ctx); err != nil {
+			return err
+		}
+		if repl != nil && repl.row.State == StateNext {
+			sc, err := m.scheduleAt(ctx, now)
+			if err != nil {
+				return err
+			}
+			repl.row.SignsFrom = &sc.signsFrom
+		}
 		if err := m.store.transition(ctx, kid, r.State, c); err != nil {
 			return err
 		}

@@ -17,15 +17,18 @@ var ErrAlreadyRotated = errors.New("already rotated by another process")
 // ErrAlreadyRevoked is returned by Revoke for a key that is already revoked.
 var ErrAlreadyRevoked = errors.New("key is already revoked")
 
-// TooEarlyError refuses a rotation whose next key has not been published for
-// JWKSMaxAge yet: a relying service may still hold a JWKS fetched before the
-// key appeared, and would reject every token it signs.
+// TooEarlyError refuses a rotation whose next key's stored signing time
+// (signs_from) has not come yet: a relying service may still hold a JWKS
+// fetched before the key appeared, and would reject every token it signs.
 type TooEarlyError struct {
 	// Alg is the algorithm whose rotation was refused.
 	Alg string
+	// KID is the next key that would have been promoted.
+	KID string
 	// PublishedAt is when the next key was created and published.
 	PublishedAt time.Time
-	// SafeAt is the earliest time the rotation is allowed without force.
+	// SafeAt is the earliest time the rotation is allowed without force:
+	// the next key's signs_from.
 	SafeAt time.Time
 }
 
@@ -47,9 +50,12 @@ type Rotation struct {
 }
 
 // Rotate makes alg's next key active, retires the active key and publishes
-// a fresh next key. Unless force, it is refused with *TooEarlyError while
-// the next key has been published for less than JWKSMaxAge. A concurrent
-// rotation of the same alg makes it fail with ErrAlreadyRotated.
+// a fresh next key. Unless force, it is refused with *TooEarlyError before
+// the next key's stored signs_from. The retired key stays published until
+// the latest expiry of the tokens it signed (its signed_until) plus the
+// clock-skew margin; the fresh next key's signs_from follows the JWKS
+// max-age of every serving process (scheduleFrom). A concurrent rotation of
+// the same alg makes it fail with ErrAlreadyRotated.
 func (m *Manager) Rotate(ctx context.Context, alg string, force bool) (*Rotation, error) {
 	if !knownAlg(alg) {
 		return nil, fmt.Errorf("rotate: unknown algorithm %q (want one of %v)", alg, Algs)
@@ -61,10 +67,8 @@ func (m *Manager) Rotate(ctx context.Context, alg string, force bool) (*Rotation
 	if next == nil {
 		return nil, fmt.Errorf("rotate %s: no next key to promote (run bootstrap)", alg)
 	}
-	// Other replicas publish a new next key up to CacheTTL after it is
-	// created; relying services may then cache the old JWKS for JWKSMaxAge.
-	if safeAt := next.CreatedAt.Add(m.opts.CacheTTL + m.opts.JWKSMaxAge); !force && m.now().Before(safeAt) {
-		return nil, &TooEarlyError{Alg: alg, PublishedAt: next.CreatedAt, SafeAt: safeAt}
+	if err := tooEarly(alg, next, m.now(), force); err != nil {
+		return nil, err
 	}
 	f, err := generate(m.seal, alg, m.now())
 	if err != nil {
@@ -74,39 +78,47 @@ func (m *Manager) Rotate(ctx context.Context, alg string, force bool) (*Rotation
 		m.beforeRotateTx()
 	}
 	now := m.now()
-	// Tokens signed just before now stay valid TokenTTL, and relying
-	// services accept them ClockSkew longer: the key must stay published
-	// until then.
-	notAfter := now.Add(m.opts.TokenTTL + m.opts.ClockSkew)
-	f.row.State, f.row.CreatedAt = StateNext, now
+	rot := &Rotation{}
 	err = m.store.tx(ctx, func(ctx context.Context) error {
+		if err := m.store.lock(ctx); err != nil {
+			return err
+		}
+		// Re-read under the lock: a raise of signs_from, or another
+		// rotation, may have committed since the read above.
+		cur, err := m.store.find(ctx, next.KID)
+		if err != nil || cur.State != StateNext {
+			return errors.Join(err, db.ErrConflict)
+		}
+		if err := tooEarly(alg, &cur, now, force); err != nil {
+			return err
+		}
+		sc, err := m.scheduleAt(ctx, now)
+		if err != nil {
+			return err
+		}
 		if active != nil {
-			// A retired key never signs again, so its private part is
-			// destroyed rather than kept where a leak could expose it.
-			if err := m.store.transition(ctx, active.KID, StateActive, change{
-				State: StateRetired, RetiredAt: &now, NotAfter: &notAfter, DestroyPrivate: true,
-			}); err != nil {
+			if rot.Retired, err = m.retire(ctx, active, now, sc.skew); err != nil {
 				return err
 			}
 		}
 		if err := m.store.transition(ctx, next.KID, StateNext, change{State: StateActive, ActivatedAt: &now}); err != nil {
 			return err
 		}
+		rot.Activated = cur.key()
+		rot.Activated.State, rot.Activated.ActivatedAt = StateActive, &now
+		f.row.State, f.row.CreatedAt, f.row.SignsFrom = StateNext, now, &sc.signsFrom
+		rot.Next = f.row.key()
 		return m.store.insert(ctx, &f.row)
 	})
 	m.invalidate()
-	if errors.Is(err, db.ErrConflict) {
+	var early *TooEarlyError
+	switch {
+	case errors.As(err, &early):
+		return nil, err
+	case errors.Is(err, db.ErrConflict):
 		return nil, fmt.Errorf("rotate %s: %w", alg, ErrAlreadyRotated)
-	}
-	if err != nil {
+	case err != nil:
 		return nil, fmt.Errorf("rotate %s: %w", alg, err)
-	}
-	rot := &Rotation{Activated: next.key(), Next: f.row.key()}
-	rot.Activated.State, rot.Activated.ActivatedAt = StateActive, &now
-	if active != nil {
-		rot.Retired = active.key()
-		rot.Retired.State, rot.Retired.RetiredAt, rot.Retired.NotAfter = StateRetired, &now, &notAfter
-		rot.Retired.HasPrivate = false
 	}
 	m.log.Info("signing key rotated", "alg", alg, "retired", rot.Retired.KID,
 		"activated", rot.Activated.KID, "next", rot.Next.KID, "forced", force)
@@ -118,53 +130,50 @@ func (m *Manager) Rotate(ctx context.Context, alg string, force bool) (*Rotation
 	return rot, nil
 }
 
-// Tick does the scheduled key work; cmd calls it every 30 s on every
-// replica, tests call it directly after advancing the clock. It recreates a
-// missing active or next key and rotates each alg whose active key is older
-// than RotationInterval once its next key is old enough. Replicas ticking
-// together are fine: all but one get ErrAlreadyRotated, which is not an error.
-func (m *Manager) Tick(ctx context.Context) error {
-	var errs []error
-	for _, alg := range Algs {
-		if err := m.tick(ctx, alg); err != nil {
-			errs = append(errs, fmt.Errorf("key tick %s: %w", alg, err))
-		}
+// safeAt is when next may sign: its stored signs_from (a row without one is
+// judged as just published under the default max-age).
+func (r *row) safeAt() time.Time {
+	if r.SignsFrom != nil {
+		return *r.SignsFrom
 	}
-	return errors.Join(errs...)
+	return r.CreatedAt.Add(MaxCacheTTL + DefaultJWKSMaxAge)
 }
 
-// tick is Tick for one algorithm.
-func (m *Manager) tick(ctx context.Context, alg string) error {
-	if err := m.ensure(ctx, alg); err != nil {
-		return err
-	}
-	if m.opts.RotationInterval <= 0 {
+// tooEarly is the publication rule: unless forced, next may not sign
+// before its safeAt.
+func tooEarly(alg string, next *row, now time.Time, force bool) error {
+	safeAt := next.safeAt()
+	if force || !now.Before(safeAt) {
 		return nil
 	}
-	active, next, err := m.store.pair(ctx, alg)
-	if err != nil || active == nil || next == nil {
-		return err
+	return &TooEarlyError{Alg: alg, KID: next.KID, PublishedAt: next.CreatedAt, SafeAt: safeAt}
+}
+
+// retire moves the active key to retired inside a rotation's transaction
+// and fixes when it leaves the JWKS: the latest expiry of any token it
+// signed, read after the state change so no signer can push it further
+// (extend needs the key active), plus skew. Its private part is destroyed:
+// a retired key never signs again, and a leak could not expose it.
+func (m *Manager) retire(ctx context.Context, active *row, now time.Time, skew time.Duration) (Key, error) {
+	if err := m.store.transition(ctx, active.KID, StateActive, change{
+		State: StateRetired, RetiredAt: &now, DestroyPrivate: true,
+	}); err != nil {
+		return Key{}, err
 	}
-	since := active.CreatedAt
-	if active.ActivatedAt != nil {
-		since = *active.ActivatedAt
+	r, err := m.store.find(ctx, active.KID)
+	if err != nil {
+		return Key{}, err
 	}
-	now := m.now()
-	if now.Before(since.Add(m.opts.RotationInterval)) || now.Before(next.CreatedAt.Add(m.opts.CacheTTL+m.opts.JWKSMaxAge)) {
-		return nil
+	last := now
+	if r.SignedUntil != nil {
+		last = later(last, *r.SignedUntil)
 	}
-	_, err = m.Rotate(ctx, alg, false)
-	var early *TooEarlyError
-	switch {
-	case errors.Is(err, ErrAlreadyRotated):
-		m.log.Info("already rotated", "alg", alg)
-		return nil
-	case errors.As(err, &early):
-		// Another replica rotated between our read and Rotate's.
-		m.log.Info("already rotated", "alg", alg)
-		return nil
+	notAfter := last.Add(skew)
+	if err := m.store.transition(ctx, active.KID, StateRetired, change{State: StateRetired, NotAfter: &notAfter}); err != nil {
+		return Key{}, err
 	}
-	return err
+	r.NotAfter = &notAfter
+	return r.key(), nil
 }
 
 // ensure makes sure alg has an active and a next key: on first start, and
@@ -193,19 +202,29 @@ func (m *Manager) ensure(ctx context.Context, alg string) error {
 				return err
 			}
 			f.row.State = st
-			if st == StateActive {
-				f.row.ActivatedAt = &f.row.CreatedAt
-			}
 			add = append(add, f)
 		}
 		now := m.now()
 		err = m.store.tx(ctx, func(ctx context.Context) error {
+			if err := m.store.lock(ctx); err != nil {
+				return err
+			}
+			sc, err := m.scheduleAt(ctx, now)
+			if err != nil {
+				return err
+			}
 			if active == nil && next != nil {
 				if err := m.store.transition(ctx, next.KID, StateNext, change{State: StateActive, ActivatedAt: &now}); err != nil {
 					return err
 				}
 			}
 			for _, f := range add {
+				f.row.CreatedAt, f.row.SignsFrom = now, &now
+				if f.row.State == StateActive {
+					f.row.ActivatedAt = &now // no relying service can hold a JWKS without it yet: none has one
+				} else {
+					f.row.SignsFrom = &sc.signsFrom
+				}
 				if err := m.store.insert(ctx, &f.row); err != nil {
 					return err
 				}
@@ -223,7 +242,8 @@ func (m *Manager) ensure(ctx context.Context, alg string) error {
 			m.log.Warn("signing key promoted: the active key was missing", "alg", alg, "kid", next.KID)
 		}
 		for _, f := range add {
-			m.log.Info("signing key created", "alg", alg, "kid", f.row.KID, "state", f.row.State)
+			m.log.Info("signing key created", "alg", alg, "kid", f.row.KID, "state", f.row.State,
+				"signs_from", f.row.SignsFrom.Format(time.RFC3339))
 			m.event(ctx, "key.created", f.row.KID, "alg="+alg+" state="+f.row.State)
 		}
 		return nil
@@ -231,9 +251,8 @@ func (m *Manager) ensure(ctx context.Context, alg string) error {
 	return fmt.Errorf("create %s keys: lost the race to concurrent writers three times", alg)
 }
 
-// SafeAt returns when rotating alg without force becomes safe: once its
-// next key has been published for the cache interval plus the JWKS
-// max-age. The admin page uses it to warn before asking to confirm.
+// SafeAt returns when rotating alg without force becomes safe: its next
+// key's stored signs_from. The admin page and API show it.
 func (m *Manager) SafeAt(ctx context.Context, alg string) (time.Time, error) {
 	_, next, err := m.store.pair(ctx, alg)
 	if err != nil {
@@ -242,5 +261,5 @@ func (m *Manager) SafeAt(ctx context.Context, alg string) (time.Time, error) {
 	if next == nil {
 		return time.Time{}, fmt.Errorf("safe rotation time of %s: no next key", alg)
 	}
-	return next.CreatedAt.Add(m.opts.CacheTTL + m.opts.JWKSMaxAge), nil
+	return next.safeAt(), nil
 }

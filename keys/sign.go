@@ -26,26 +26,49 @@ const maxHeader = 4096
 
 // Sign returns payload as a compact JWS (RFC 7515 §7.1) signed by alg's
 // active key, with a protected header of alg, kid and, unless empty, typ
-// ("JWT" for ID tokens, "at+jwt" for access tokens, RFC 9068 §2.1). It uses
-// the cached key state and touches the database only when the cache is older
-// than CacheTTL.
+// ("JWT" for ID tokens, "at+jwt" for access tokens, RFC 9068 §2.1). The
+// token must expire within TokenTTL. It uses the cached key state and
+// touches the database only when the cache is older than CacheTTL or the
+// key's signed_until must grow (once per chunk of TokenTTL/4, at most 1m).
 func (m *Manager) Sign(ctx context.Context, alg string, payload []byte, typ string) (string, error) {
 	if !knownAlg(alg) {
 		return "", fmt.Errorf("sign: unknown algorithm %q (want one of %v)", alg, Algs)
 	}
-	s, err := m.current(ctx)
+	e, err := m.signer(ctx, alg)
 	if err != nil {
 		return "", fmt.Errorf("sign: %w", err)
-	}
-	e := s.active[alg]
-	if e == nil || e.private == nil {
-		return "", fmt.Errorf("sign: no active %s key (has Bootstrap run?)", alg)
 	}
 	tok, err := compactSign(alg, e.KID, typ, e.private.Key, payload)
 	if err != nil {
 		return "", fmt.Errorf("sign: %w", err)
 	}
 	return tok, nil
+}
+
+// signer returns alg's active key with signed_until covering a token
+// signed now. A key another process retired since the snapshot was loaded
+// is noticed when its coverage has to grow: the snapshot is then reloaded
+// once and the new active key used.
+func (m *Manager) signer(ctx context.Context, alg string) (*entry, error) {
+	for attempt := 0; ; attempt++ {
+		s, err := m.current(ctx)
+		if err != nil {
+			return nil, err
+		}
+		e := s.active[alg]
+		if e == nil || e.private == nil {
+			return nil, fmt.Errorf("no active %s key (has Bootstrap run?)", alg)
+		}
+		err = m.cover(ctx, e, m.now())
+		if errors.Is(err, errNotActive) && attempt == 0 {
+			m.invalidate()
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
+	}
 }
 
 // compactSign builds the compact serialization of a JWS (RFC 7515 §7.1)

@@ -150,6 +150,10 @@ func newSim(t *testing.T, sc simScenario) *sim {
 	s.ms = [2]*Manager{e.manager(), e.manager()}
 	o := s.ms[0].opts // with defaults applied
 	s.ttl, s.skew, s.maxAge = o.TokenTTL, o.ClockSkew, o.JWKSMaxAge
+	// A key's signed_until runs up to one chunk ahead of its last token's
+	// expiry (one write per chunk, not per token), so a retired key may
+	// stay published that much longer: counted here as part of the skew.
+	s.skew += s.ms[0].chunk
 	return s
 }
 

@@ -22,6 +22,8 @@ type row struct {
 	ActivatedAt *time.Time `gorm:"column:activated_at"`
 	RetiredAt   *time.Time `gorm:"column:retired_at"`
 	NotAfter    *time.Time `gorm:"column:not_after"`
+	SignsFrom   *time.Time `gorm:"column:signs_from"`
+	SignedUntil *time.Time `gorm:"column:signed_until"`
 }
 
 // TableName tells GORM the table; the migrations, not GORM, define it.
@@ -31,7 +33,7 @@ func (row) TableName() string { return "signing_keys" }
 // zone and SQLite in whatever zone was written.
 func (r *row) utc() {
 	r.CreatedAt = r.CreatedAt.UTC()
-	for _, t := range []*time.Time{r.ActivatedAt, r.RetiredAt, r.NotAfter} {
+	for _, t := range []*time.Time{r.ActivatedAt, r.RetiredAt, r.NotAfter, r.SignsFrom, r.SignedUntil} {
 		if t != nil {
 			*t = t.UTC()
 		}
@@ -100,7 +102,7 @@ func (s *store) all(ctx context.Context) ([]Key, error) {
 		HasPrivate bool `gorm:"column:has_private"`
 	}
 	err := db.Conn(ctx, s.g).Model(&row{}).
-		Select("kid, alg, state, public_jwk, created_at, activated_at, retired_at, not_after, " +
+		Select("kid, alg, state, public_jwk, created_at, activated_at, retired_at, not_after, signs_from, signed_until, " +
 			"private_enc IS NOT NULL AS has_private").
 		Scan(&rows).Error
 	if err != nil {

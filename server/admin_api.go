@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"idp/db"
 	"idp/keys"
 	"idp/oauth"
+	"idp/templates"
 	"idp/users"
 )
 
@@ -49,11 +51,20 @@ func apiError(status int, code, desc string) *oauth.Error {
 }
 
 func (s *Server) apiKeys(c echo.Context) error {
-	list, err := s.deps.Keys.List(c.Request().Context())
+	ctx := c.Request().Context()
+	list, err := s.deps.Keys.List(ctx)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"keys": list})
+	ps, err := s.deps.Keys.Policies(ctx)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"keys": list, "policies": ps}
+	if w := keys.Disagreement(ps, s.now()); w != "" {
+		out["warning"] = w
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 // apiRotate rotates one alg. Too early is 409 with safe_at, unless the
@@ -73,9 +84,18 @@ func (s *Server) apiRotate(c echo.Context) error {
 	var early *keys.TooEarlyError
 	switch {
 	case errors.As(err, &early):
-		return c.JSON(http.StatusConflict, map[string]string{
-			"error": "rotation_too_early", "error_description": early.Error() + " (send \"force\": true to rotate anyway)",
-			"safe_at": early.SafeAt.UTC().Format(time.RFC3339),
+		// The same stored times the CLI and /admin/keys judge by; the wait
+		// is also a Retry-After (RFC 9110 §10.2.3) for scripts.
+		wait := early.SafeAt.Sub(s.now())
+		secs := int64(math.Ceil(wait.Seconds()))
+		c.Response().Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+		return c.JSON(http.StatusConflict, map[string]any{
+			"error":               "rotation_too_early",
+			"error_description":   early.Error() + " (in " + templates.Duration(wait) + "; send \"force\": true to rotate anyway)",
+			"kid":                 early.KID,
+			"published_at":        early.PublishedAt.UTC().Format(time.RFC3339),
+			"safe_at":             early.SafeAt.UTC().Format(time.RFC3339),
+			"retry_after_seconds": secs,
 		})
 	case errors.Is(err, keys.ErrAlreadyRotated):
 		return apiError(http.StatusConflict, "already_rotated", "another rotation happened at the same time; list the keys and retry")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,19 +75,42 @@ func (s *Server) renderAdmin(c echo.Context, status int, fn func(io.Writer) erro
 }
 
 func (s *Server) handleAdminKeys(c echo.Context) error {
-	list, err := s.deps.Keys.List(c.Request().Context())
+	ctx := c.Request().Context()
+	list, err := s.deps.Keys.List(ctx)
 	if err != nil {
 		return err
 	}
-	page := templates.AdminKeysPage{
-		AdminBase: s.adminBase(c, "keys", "Signing keys"), JWKSMaxAge: s.cfg.JWKSMaxAge.String(),
-		RotationInterval: s.cfg.KeyRotationInterval.String(),
-		Timelines:        timelines(list, s.now(), s.cfg.KeyRotationInterval),
+	ps, err := s.deps.Keys.Policies(ctx)
+	if err != nil {
+		return err
 	}
+	now := s.now()
+	// The sentence above the timeline states what the schedule follows:
+	// the longest max-age of the running servers, this one included.
+	maxAge := s.cfg.JWKSMaxAge
+	page := templates.AdminKeysPage{
+		AdminBase:        s.adminBase(c, "keys", "Signing keys"),
+		RotationInterval: templates.Duration(s.cfg.KeyRotationInterval),
+		Timelines:        timelines(list, now, s.cfg.KeyRotationInterval),
+		Warning:          keys.Disagreement(ps, now),
+	}
+	for _, p := range ps {
+		if !p.Live(now) {
+			continue
+		}
+		maxAge = max(maxAge, p.JWKSMaxAge)
+		page.Processes = append(page.Processes, templates.AdminProcess{
+			Host: p.Host, PID: strconv.Itoa(p.PID), Started: fmtTime(&p.StartedAt),
+			JWKSMaxAge: templates.Duration(p.JWKSMaxAge), RotationInterval: templates.Duration(p.RotationInterval),
+			TokenTTL: templates.Duration(p.TokenTTL),
+		})
+	}
+	page.JWKSMaxAge = templates.Duration(maxAge)
 	for _, k := range list {
 		page.Keys = append(page.Keys, templates.AdminKey{
 			KID: k.KID, Alg: k.Alg, State: k.State, Created: fmtTime(&k.CreatedAt), Activated: fmtTime(k.ActivatedAt),
-			Retired: fmtTime(k.RetiredAt), NotAfter: fmtTime(k.NotAfter), Revocable: k.State != keys.StateRevoked,
+			SignsFrom: fmtTime(k.SignsFrom), Retired: fmtTime(k.RetiredAt), NotAfter: fmtTime(k.NotAfter),
+			Revocable: k.State != keys.StateRevoked,
 		})
 	}
 	return s.renderAdmin(c, http.StatusOK, func(w io.Writer) error { return s.deps.Templates.AdminKeys(w, page) })
@@ -117,10 +141,10 @@ func (s *Server) handleAdminRotate(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		if s.now().Before(safeAt) {
+		if now := s.now(); now.Before(safeAt) {
 			msg = "The next " + alg + " key has not been published long enough: rotating before " +
-				safeAt.UTC().Format("2006-01-02 15:04:05 UTC") + " could make relying services that cached the JWKS " +
-				"reject new tokens until they refetch it."
+				safeAt.UTC().Format("2006-01-02 15:04:05 UTC") + " (in " + templates.Duration(safeAt.Sub(now)) +
+				") could make relying services that cached the JWKS reject new tokens until they refetch it."
 			fields["force"], label, danger = "1", "Rotate anyway", true
 		}
 		return s.confirm(c, "Rotate the "+alg+" signing key?", msg, "/admin/keys/rotate", fields, label, danger)

@@ -22,7 +22,15 @@ type AdminBase struct {
 // an empty time is shown as a dash.
 type AdminKey struct {
 	KID, Alg, State, Created, Activated, Retired, NotAfter string
-	Revocable                                              bool // shows a Revoke form
+	SignsFrom                                              string // when the key may (or could) first sign
+	Revocable                                              bool   // shows a Revoke form
+}
+
+// AdminProcess is one running `idp serve` process and the policy it
+// recorded. Durations are written for people (Duration).
+type AdminProcess struct {
+	Host, PID, Started                     string
+	JWKSMaxAge, RotationInterval, TokenTTL string
 }
 
 // TimelineBar is one key's lifetime on a Timeline.
@@ -48,8 +56,12 @@ type AdminKeysPage struct {
 	AdminBase
 	Keys             []AdminKey
 	Timelines        []Timeline
-	JWKSMaxAge       string // e.g. "5m0s": a next key is published at least this long before it signs
-	RotationInterval string // e.g. "720h0m0s"; empty hides the sentence
+	JWKSMaxAge       string // e.g. "5 minutes": a next key is published at least this long before it signs
+	RotationInterval string // e.g. "30 days"; empty hides the sentence
+	// Processes are the running servers whose recorded settings the key
+	// schedule follows; Warning says when they disagree.
+	Processes []AdminProcess
+	Warning   string
 }
 
 // AdminConfirmPage asks the admin to confirm an action. Its form posts

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"idp/db"
+	"idp/keys"
 )
 
 // setting is one configuration value: a flag, its environment variable and
@@ -106,7 +107,15 @@ func dbSettings() []setting { return []setting{sDBMaxOpen, sDBMaxIdle, sDBStmtTi
 type Config struct {
 	// TuneGC lets serve steer GOGC (tuneGC); runServe sets it when the
 	// environment leaves GOGC to idp. Not a setting.
-	TuneGC            bool
+	TuneGC bool
+	// Now is the clock (default: the system clock in UTC); tests move a
+	// server and the admin commands through simulated time with it. Not a
+	// setting.
+	Now func() time.Time
+	// Serving marks the configuration of `idp serve`, whose key manager
+	// publishes the JWKS and records its policy; admin commands judge the
+	// key schedule from the recorded policies instead. Not a setting.
+	Serving           bool
 	Issuer            string
 	Addr              string
 	Database          string
@@ -126,6 +135,14 @@ type Config struct {
 	DB db.Options
 	// TrustedProxies are the networks whose X-Forwarded-For is believed.
 	TrustedProxies []*net.IPNet
+}
+
+// now reads c.Now, or the system clock in UTC.
+func (c Config) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now().UTC()
 }
 
 // problems collects every configuration error so they are reported together.
@@ -208,9 +225,13 @@ func buildConfig(s *settings) (Config, error) {
 		c.JWKSMaxAge = p.duration(s.get("jwks-max-age"), 0, 24*time.Hour)
 	}
 	if has("key-rotation-interval") {
-		c.RotationInterval = p.duration(s.get("key-rotation-interval"), time.Minute, 0)
-		if c.JWKSMaxAge > 0 && c.RotationInterval > 0 && c.RotationInterval <= c.JWKSMaxAge {
-			p.add("--key-rotation-interval must be longer than --jwks-max-age, or a next key could sign before relying services have seen it")
+		// A next key is published at one rotation and signs at the next: the
+		// interval must leave relying services the max-age, plus the time
+		// replicas take to load the key, to fetch it.
+		c.RotationInterval = p.duration(s.get("key-rotation-interval"), time.Second, 0)
+		if floor := c.JWKSMaxAge + keys.MaxCacheTTL; c.RotationInterval > 0 && c.RotationInterval <= floor {
+			p.add("--key-rotation-interval must be longer than --jwks-max-age plus %s (%s), or a next key could sign before relying services have seen it",
+				keys.MaxCacheTTL, floor)
 		}
 	}
 	if has("signin-throttle-after") {

@@ -562,7 +562,7 @@ func (h *crashHarness) signInWorker(ctx context.Context, i int) {
 // its own; the one running when the server dies is killed with it.
 func (h *crashHarness) rotator(ctx context.Context, alg string) {
 	for ctx.Err() == nil && !h.killed.Load() {
-		_, err := h.cli(ctx, "", "keys", "rotate", "--force", "--alg", alg, "--jwks-max-age", "0s", "--key-rotation-interval", "2m")
+		_, err := h.cli(ctx, "", "keys", "rotate", "--force", "--alg", alg)
 		switch {
 		case err == nil:
 			h.stats.rotations.Add(1)

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"time"
 
 	"idp/audit"
 	"idp/clients"
@@ -28,11 +27,12 @@ type env struct {
 	keys    *keys.Manager
 }
 
-// adminSettings are the settings every admin command takes. The key
-// settings matter to `keys rotate`, which must apply the same safety rule
-// and retirement window as the running server.
+// adminSettings are the settings every admin command takes. None of the
+// key schedule's: `keys rotate` judges from the times stored with the keys
+// and the policies the running servers recorded, never from flags of its
+// own, so it cannot disagree with them.
 func adminSettings() []setting {
-	return append([]setting{sDatabase, sMasterKeyFile, sAccessTTL, sJWKSMaxAge, sRotation}, dbSettings()...)
+	return append([]setting{sDatabase, sMasterKeyFile}, dbSettings()...)
 }
 
 // openEnv opens and migrates the database, loads (or, for a SQLite file,
@@ -51,7 +51,7 @@ func openEnv(ctx context.Context, cfg Config, log *slog.Logger) (*env, error) {
 		d.Close()
 		return nil, err
 	}
-	now := func() time.Time { return time.Now().UTC() }
+	now := cfg.now
 	auditLog := audit.New(audit.NewStore(d.Gorm), now, log)
 	km := keys.NewManager(d.Gorm, mk, keys.Options{
 		OnEvent: func(ctx context.Context, action, kid, detail string) {
@@ -61,6 +61,7 @@ func openEnv(ctx context.Context, cfg Config, log *slog.Logger) (*env, error) {
 		TokenTTL:         cfg.AccessTokenTTL,
 		JWKSMaxAge:       cfg.JWKSMaxAge,
 		RotationInterval: cfg.RotationInterval,
+		Admin:            !cfg.Serving,
 		Logger:           log,
 	})
 	return &env{
@@ -113,6 +114,7 @@ func adminEnv(ctx context.Context, fs *settingsFlagSet, s stdio) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.Now = s.now
 	e, err := openEnv(ctx, cfg, newLogger(s.err, "text"))
 	if err != nil {
 		return nil, err

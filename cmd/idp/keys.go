@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"idp/keys"
+	"idp/templates"
 )
 
 func runKeys(ctx context.Context, args []string, s stdio) error {
@@ -17,15 +19,18 @@ func runKeys(ctx context.Context, args []string, s stdio) error {
 	return dispatch(ctx, "keys", "list|rotate|revoke", sub, args, s)
 }
 
-// keyRow is the list form of a key, JSON and table alike.
+// keyRow is the list form of a key, JSON and table alike. SignsFrom is
+// when the key may sign; NotAfter when a retired key leaves the JWKS.
 type keyRow struct {
-	KID       string `json:"kid"`
-	Alg       string `json:"alg"`
-	State     string `json:"state"`
-	Created   string `json:"created_at"`
-	Activated string `json:"activated_at,omitempty"`
-	Retired   string `json:"retired_at,omitempty"`
-	NotAfter  string `json:"not_after,omitempty"`
+	KID         string `json:"kid"`
+	Alg         string `json:"alg"`
+	State       string `json:"state"`
+	Created     string `json:"created_at"`
+	SignsFrom   string `json:"signs_from,omitempty"`
+	Activated   string `json:"activated_at,omitempty"`
+	Retired     string `json:"retired_at,omitempty"`
+	SignedUntil string `json:"signed_until,omitempty"`
+	NotAfter    string `json:"not_after,omitempty"`
 }
 
 func toRow(k keys.Key) keyRow {
@@ -35,7 +40,8 @@ func toRow(k keys.Key) keyRow {
 		}
 		return t.UTC().Format(timeFormat)
 	}
-	return keyRow{k.KID, k.Alg, k.State, k.CreatedAt.UTC().Format(timeFormat), f(k.ActivatedAt), f(k.RetiredAt), f(k.NotAfter)}
+	return keyRow{k.KID, k.Alg, k.State, k.CreatedAt.UTC().Format(timeFormat), f(k.SignsFrom), f(k.ActivatedAt),
+		f(k.RetiredAt), f(k.SignedUntil), f(k.NotAfter)}
 }
 
 func keysList(ctx context.Context, args []string, s stdio) error {
@@ -57,19 +63,60 @@ func keysList(ctx context.Context, args []string, s stdio) error {
 	for _, k := range list {
 		rows = append(rows, toRow(k))
 	}
-	return printList(s, *asJSON, rows, "KID\tALG\tSTATE\tCREATED\tNOT-AFTER", func(r keyRow) string {
-		notAfter := r.NotAfter
-		if notAfter == "" {
-			notAfter = "-"
+	dash := func(v string) string {
+		if v == "" {
+			return "-"
 		}
-		return strings.Join([]string{r.KID, r.Alg, r.State, r.Created, notAfter}, "\t")
+		return v
+	}
+	err = printList(s, *asJSON, rows, "KID\tALG\tSTATE\tCREATED\tSIGNS-FROM\tNOT-AFTER", func(r keyRow) string {
+		return strings.Join([]string{r.KID, r.Alg, r.State, r.Created, dash(r.SignsFrom), dash(r.NotAfter)}, "\t")
 	})
+	if err != nil || *asJSON {
+		return err
+	}
+	return printPolicies(ctx, e, s)
+}
+
+// printPolicies lists, below the keys, the serving processes whose
+// recorded settings the schedule follows, and warns on stderr when running
+// processes disagree.
+func printPolicies(ctx context.Context, e *env, s stdio) error {
+	ps, err := e.keys.Policies(ctx)
+	if err != nil {
+		return err
+	}
+	now := e.cfg.now()
+	var live []keys.Policy
+	for _, p := range ps {
+		if p.Live(now) {
+			live = append(live, p)
+		}
+	}
+	if len(live) == 0 {
+		fmt.Fprintln(s.out, "\nNo idp serve process is running on this database.")
+		return nil
+	}
+	fmt.Fprintln(s.out, "\nRunning idp serve processes (the key schedule follows the most conservative):")
+	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tPID\tSTARTED\tJWKS-MAX-AGE\tROTATION\tTOKEN-TTL")
+	for _, p := range live {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", p.Host, p.PID, p.StartedAt.Format(timeFormat),
+			templates.Duration(p.JWKSMaxAge), templates.Duration(p.RotationInterval), templates.Duration(p.TokenTTL))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if w := keys.Disagreement(ps, now); w != "" {
+		fmt.Fprintln(s.err, "warning: "+w)
+	}
+	return nil
 }
 
 func keysRotate(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "keys rotate", "keys rotate [--alg RS256|ES256] [--force]", adminSettings()...)
 	alg := fs.String("alg", "", "rotate only this algorithm (default: both)")
-	force := fs.Bool("force", false, "rotate even if the next key was published less than --jwks-max-age ago (relying services may reject new tokens until they refetch the JWKS)")
+	force := fs.Bool("force", false, "rotate even before the next key's signs-from time (relying services may reject new tokens until they refetch the JWKS)")
 	if err := fs.parseArgs(args); err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"os/user"
 	"strings"
 	"syscall"
+	"time"
 
 	"idp/audit"
 )
@@ -22,6 +23,8 @@ import (
 type stdio struct {
 	in       io.Reader
 	out, err io.Writer
+	// now, if set, is the commands' clock (Config.Now); tests set it.
+	now func() time.Time
 }
 
 // command is one subcommand; run gets the arguments after its name.
@@ -44,7 +47,7 @@ func commands() []command {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr})
+	code := run(ctx, os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr})
 	stop()
 	os.Exit(code)
 }

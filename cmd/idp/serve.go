@@ -54,7 +54,9 @@ func serveConfig(args []string, s stdio) (Config, error) {
 		return Config{}, err
 	}
 	fs.s.resolve(fs.FlagSet, osGetenv)
-	return buildConfig(fs.s)
+	cfg, err := buildConfig(fs.s)
+	cfg.Serving, cfg.Now = true, s.now
+	return cfg, err
 }
 
 // wrapHandler is a test hook: when non-nil, serve runs the HTTP handler it
@@ -98,16 +100,24 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) e
 	bg, stopBG := context.WithCancel(context.Background())
 	var loops sync.WaitGroup
 	loops.Add(2)
-	go func() { defer loops.Done(); tickLoop(bg, e, log) }()
+	go func() { defer loops.Done(); e.keys.Run(bg) }()
 	if cfg.TuneGC {
 		loops.Add(1)
 		go func() { defer loops.Done(); tuneGC(bg, e.users.Hashing, 100*time.Millisecond) }()
 	}
 	go func() {
 		defer loops.Done()
-		purgeLoop(bg, e.tokens(cfg, time.Now), sessions.NewStore(e.db.Gorm), e.throttle(cfg), log)
+		purgeLoop(bg, cfg.now, e.tokens(cfg, cfg.now), sessions.NewStore(e.db.Gorm), e.throttle(cfg), log)
 	}()
-	defer func() { stopBG(); loops.Wait() }()
+	defer func() {
+		stopBG()
+		loops.Wait()
+		// Admin pages stop counting this process as running; its max-age
+		// still holds keys back until the JWKS it served left every cache.
+		if err := e.keys.Deregister(context.Background()); err != nil {
+			log.Warn("could not mark the serving policy stopped", "error", err.Error())
+		}
+	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -142,7 +152,7 @@ func newServer(cfg Config, e *env, log *slog.Logger) (*server.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := func() time.Time { return time.Now().UTC() }
+	now := cfg.now
 	return server.New(server.Config{
 		Issuer:              cfg.Issuer,
 		AccessTokenTTL:      cfg.AccessTokenTTL,
@@ -176,6 +186,16 @@ func (e *env) tokens(cfg Config, now func() time.Time) *tokens.Service {
 // admin user if the database has no user. It runs before the listener
 // serves, never lazily inside a request.
 func start(ctx context.Context, e *env, log *slog.Logger) error {
+	// The policy goes in first, so keys published from now on, by this
+	// process or any other, wait for this process's JWKS max-age.
+	host, _ := os.Hostname()
+	if _, err := e.keys.Register(ctx, host, os.Getpid()); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	if e.cfg.RotationInterval > 0 && e.cfg.RotationInterval < time.Hour {
+		log.Warn("key rotation interval below one hour: fine for testing relying services against rotation, "+
+			"wasteful in production", "key_rotation_interval", e.cfg.RotationInterval.String())
+	}
 	if err := e.keys.Bootstrap(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
@@ -205,26 +225,10 @@ func start(ctx context.Context, e *env, log *slog.Logger) error {
 // adminEmail is the sign-in name of the user created on first start.
 const adminEmail = "admin@localhost"
 
-// tickLoop runs the key manager's scheduled work every 30 s.
-func tickLoop(ctx context.Context, e *env, log *slog.Logger) {
-	t := time.NewTicker(30 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := e.keys.Tick(ctx); err != nil {
-				log.Error("key rotation tick failed", "error", err.Error())
-			}
-		}
-	}
-}
-
 // purgeLoop deletes expired codes, requests, sessions, refresh families and
 // denylist entries every minute, in batches of 500 so no write lock is held
 // long enough to delay a request.
-func purgeLoop(ctx context.Context, ts *tokens.Service, ss *sessions.Store, th *throttle.Throttle, log *slog.Logger) {
+func purgeLoop(ctx context.Context, now func() time.Time, ts *tokens.Service, ss *sessions.Store, th *throttle.Throttle, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
@@ -237,7 +241,7 @@ func purgeLoop(ctx context.Context, ts *tokens.Service, ss *sessions.Store, th *
 			n, err := ts.Purge(ctx, 500)
 			if err == nil {
 				var m int64
-				m, err = ss.DeleteExpired(ctx, time.Now().UTC(), 500)
+				m, err = ss.DeleteExpired(ctx, now(), 500)
 				n += m
 			}
 			if err == nil {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -173,6 +174,10 @@ func build(d *db.DB, cfg server.Config, clock *Clock, mk keys.MasterKey) (*Env, 
 		RotationInterval: cfg.KeyRotationInterval,
 		Logger:           cfg.Logger,
 	})
+	// As idp serve does: the serving policy first, then the keys.
+	if _, err := km.Register(context.Background(), "servertest "+cfg.Issuer, os.Getpid()); err != nil {
+		return nil, fmt.Errorf("record serving policy: %w", err)
+	}
 	if err := km.Bootstrap(context.Background()); err != nil {
 		return nil, fmt.Errorf("bootstrap keys: %w", err)
 	}
