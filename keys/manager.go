@@ -48,7 +48,9 @@ type Options struct {
 	// it. 0 disables scheduled rotation; DefaultRotationInterval is 720h.
 	RotationInterval time.Duration
 	// CacheTTL is how long the in-memory key state is trusted before it is
-	// reloaded from the database; default and maximum MaxCacheTTL.
+	// reloaded from the database: how long a key published by another
+	// process takes to reach this one's JWKS. Default CacheTTLFor(JWKSMaxAge),
+	// at most MaxCacheTTL.
 	CacheTTL time.Duration
 	// Logger receives key events (default slog.Default()). Key material is
 	// never logged, only kids.
@@ -64,6 +66,14 @@ type Options struct {
 	OnEvent func(ctx context.Context, action, kid, detail string)
 }
 
+// CacheTTLFor is the default key-cache lifetime of a process serving the
+// JWKS with maxAge: half of it, from 1 s up to MaxCacheTTL. The default
+// 5m gets 5 s; a time-compressed schedule for testing relying services
+// (--jwks-max-age 2s) gets 1 s, so its keys propagate as fast as it rotates.
+func CacheTTLFor(maxAge time.Duration) time.Duration {
+	return min(MaxCacheTTL, max(time.Second, maxAge/2))
+}
+
 // withDefaults fills zero fields and clamps the ones with hard limits.
 func (o Options) withDefaults() Options {
 	if o.Now == nil {
@@ -72,14 +82,14 @@ func (o Options) withDefaults() Options {
 	if o.TokenTTL <= 0 {
 		o.TokenTTL = DefaultTokenTTL
 	}
+	if o.JWKSMaxAge < 0 { // 0 is legitimate: the JWKS is not cached at all
+		o.JWKSMaxAge = DefaultJWKSMaxAge
+	}
 	if o.CacheTTL <= 0 || o.CacheTTL > MaxCacheTTL {
-		o.CacheTTL = MaxCacheTTL
+		o.CacheTTL = CacheTTLFor(o.JWKSMaxAge)
 	}
 	if o.ClockSkew <= 0 {
 		o.ClockSkew = min(DefaultClockSkew, max(o.TokenTTL, o.CacheTTL))
-	}
-	if o.JWKSMaxAge < 0 { // 0 is legitimate: the JWKS is not cached at all
-		o.JWKSMaxAge = DefaultJWKSMaxAge
 	}
 	if o.RotationInterval < 0 {
 		o.RotationInterval = 0

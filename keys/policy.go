@@ -27,6 +27,8 @@ type Policy struct {
 	StoppedAt *time.Time
 	// JWKSMaxAge is the Cache-Control max-age of the JWKS it serves.
 	JWKSMaxAge time.Duration
+	// CacheTTL is how long it takes to see a key another process published.
+	CacheTTL time.Duration
 	// RotationInterval is how often its scheduler rotates keys.
 	RotationInterval time.Duration
 	// TokenTTL is the lifetime of the tokens it signs.
@@ -77,10 +79,11 @@ func (p Policy) MarshalJSON() ([]byte, error) {
 		SeenAt           time.Time  `json:"seen_at"`
 		StoppedAt        *time.Time `json:"stopped_at,omitempty"`
 		JWKSMaxAge       float64    `json:"jwks_max_age_seconds"`
+		CacheTTL         float64    `json:"key_cache_seconds"`
 		RotationInterval float64    `json:"key_rotation_interval_seconds"`
 		TokenTTL         float64    `json:"access_token_ttl_seconds"`
 		ClockSkew        float64    `json:"clock_skew_seconds"`
-	}{p.Instance, p.Host, p.PID, p.StartedAt, p.SeenAt, p.StoppedAt, p.JWKSMaxAge.Seconds(),
+	}{p.Instance, p.Host, p.PID, p.StartedAt, p.SeenAt, p.StoppedAt, p.JWKSMaxAge.Seconds(), p.CacheTTL.Seconds(),
 		p.RotationInterval.Seconds(), p.TokenTTL.Seconds(), p.ClockSkew.Seconds()})
 }
 
@@ -102,7 +105,7 @@ func (m *Manager) Register(ctx context.Context, host string, pid int) (Policy, e
 	now := m.now()
 	p := Policy{
 		Instance: hex.EncodeToString(id[:]), Host: host, PID: pid, StartedAt: now, SeenAt: now,
-		JWKSMaxAge: m.opts.JWKSMaxAge, RotationInterval: m.opts.RotationInterval,
+		JWKSMaxAge: m.opts.JWKSMaxAge, CacheTTL: m.opts.CacheTTL, RotationInterval: m.opts.RotationInterval,
 		TokenTTL: m.opts.TokenTTL, ClockSkew: m.opts.ClockSkew,
 	}
 	err := m.store.tx(ctx, func(ctx context.Context) error {
@@ -215,13 +218,14 @@ func (m *Manager) scheduleAt(ctx context.Context, now time.Time) (schedule, erro
 	return m.scheduleFrom(ps, now), nil
 }
 
-// scheduleFrom is scheduleAt's rule:
-//   - this process, if it serves: it publishes the key in its own JWKS at
-//     once, so relying services hold it JWKSMaxAge later (CacheTTL more if
-//     it never registered, since it cannot know the other replicas);
-//   - every other running process: it loads the key within CacheTTL;
+// scheduleFrom is scheduleAt's rule. A key published now reaches the JWKS
+// of every serving process within that process's CacheTTL (its own
+// included: a JWKS response being written as the key commits goes out
+// without it), and relying services then cache the JWKS for its max-age:
+//   - this process, unless an admin command, and every other running one:
+//     now + CacheTTL + JWKSMaxAge;
 //   - a process that is gone: relying services may hold its last JWKS
-//     until it left their caches;
+//     until it leaves their caches;
 //   - an admin command that finds no policy at all falls back to the
 //     contract's default max-age: a server of an earlier version records
 //     none, and one may start with the default at any moment.
@@ -229,11 +233,7 @@ func (m *Manager) scheduleFrom(ps []Policy, now time.Time) schedule {
 	sc := schedule{signsFrom: now}
 	self := m.self.Load()
 	if !m.opts.Admin {
-		own := m.opts.JWKSMaxAge
-		if self == nil {
-			own += m.opts.CacheTTL
-		}
-		sc.signsFrom, sc.skew = now.Add(own), m.opts.ClockSkew
+		sc.signsFrom, sc.skew = now.Add(m.opts.CacheTTL+m.opts.JWKSMaxAge), m.opts.ClockSkew
 	}
 	known := false
 	for _, p := range ps {
@@ -243,7 +243,7 @@ func (m *Manager) scheduleFrom(ps []Policy, now time.Time) schedule {
 		known = true
 		at := p.cachedUntil()
 		if p.Live(now) {
-			at = now.Add(m.opts.CacheTTL + p.JWKSMaxAge)
+			at = now.Add(p.CacheTTL + p.JWKSMaxAge)
 		}
 		sc.signsFrom = later(sc.signsFrom, at)
 		sc.skew = max(sc.skew, p.ClockSkew)

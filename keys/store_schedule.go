@@ -18,6 +18,7 @@ type policyRow struct {
 	SeenAt             time.Time  `gorm:"column:seen_at"`
 	StoppedAt          *time.Time `gorm:"column:stopped_at"`
 	JWKSMaxAgeMS       int64      `gorm:"column:jwks_max_age_ms"`
+	CacheTTLMS         int64      `gorm:"column:cache_ttl_ms"`
 	RotationIntervalMS int64      `gorm:"column:rotation_interval_ms"`
 	TokenTTLMS         int64      `gorm:"column:token_ttl_ms"`
 	ClockSkewMS        int64      `gorm:"column:clock_skew_ms"`
@@ -30,6 +31,7 @@ func (r *policyRow) policy() Policy {
 	p := Policy{
 		Instance: r.Instance, Host: r.Host, PID: r.PID, StartedAt: r.StartedAt.UTC(), SeenAt: r.SeenAt.UTC(),
 		JWKSMaxAge:       time.Duration(r.JWKSMaxAgeMS) * time.Millisecond,
+		CacheTTL:         time.Duration(r.CacheTTLMS) * time.Millisecond,
 		RotationInterval: time.Duration(r.RotationIntervalMS) * time.Millisecond,
 		TokenTTL:         time.Duration(r.TokenTTLMS) * time.Millisecond,
 		ClockSkew:        time.Duration(r.ClockSkewMS) * time.Millisecond,
@@ -44,7 +46,7 @@ func (r *policyRow) policy() Policy {
 func policyRowOf(p Policy) policyRow {
 	return policyRow{
 		Instance: p.Instance, Host: p.Host, PID: p.PID, StartedAt: p.StartedAt, SeenAt: p.SeenAt, StoppedAt: p.StoppedAt,
-		JWKSMaxAgeMS: p.JWKSMaxAge.Milliseconds(), RotationIntervalMS: p.RotationInterval.Milliseconds(),
+		JWKSMaxAgeMS: p.JWKSMaxAge.Milliseconds(), CacheTTLMS: p.CacheTTL.Milliseconds(), RotationIntervalMS: p.RotationInterval.Milliseconds(),
 		TokenTTLMS: p.TokenTTL.Milliseconds(), ClockSkewMS: p.ClockSkew.Milliseconds(),
 	}
 }

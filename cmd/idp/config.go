@@ -229,9 +229,10 @@ func buildConfig(s *settings) (Config, error) {
 		// interval must leave relying services the max-age, plus the time
 		// replicas take to load the key, to fetch it.
 		c.RotationInterval = p.duration(s.get("key-rotation-interval"), time.Second, 0)
-		if floor := c.JWKSMaxAge + keys.MaxCacheTTL; c.RotationInterval > 0 && c.RotationInterval <= floor {
-			p.add("--key-rotation-interval must be longer than --jwks-max-age plus %s (%s), or a next key could sign before relying services have seen it",
-				keys.MaxCacheTTL, floor)
+		prop := keys.CacheTTLFor(c.JWKSMaxAge)
+		if floor := c.JWKSMaxAge + prop; c.RotationInterval > 0 && c.RotationInterval <= floor {
+			p.add("--key-rotation-interval must be longer than --jwks-max-age plus the %s replicas take to load a new key (%s), or a next key could sign before relying services have seen it",
+				prop, floor)
 		}
 	}
 	if has("signin-throttle-after") {

@@ -25,6 +25,7 @@ CREATE TABLE key_policies (
     seen_at              TIMESTAMPTZ NOT NULL,
     stopped_at           TIMESTAMPTZ,
     jwks_max_age_ms      BIGINT NOT NULL,
+    cache_ttl_ms         BIGINT NOT NULL,
     rotation_interval_ms BIGINT NOT NULL,
     token_ttl_ms         BIGINT NOT NULL,
     clock_skew_ms        BIGINT NOT NULL

@@ -25,6 +25,7 @@ CREATE TABLE key_policies (
     seen_at              DATETIME NOT NULL,
     stopped_at           DATETIME,
     jwks_max_age_ms      INTEGER NOT NULL,
+    cache_ttl_ms         INTEGER NOT NULL,
     rotation_interval_ms INTEGER NOT NULL,
     token_ttl_ms         INTEGER NOT NULL,
     clock_skew_ms        INTEGER NOT NULL
