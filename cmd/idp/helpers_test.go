@@ -187,6 +187,7 @@ type keyJSON struct {
 	Alg       string `json:"alg"`
 	State     string `json:"state"`
 	Created   string `json:"created_at"`
+	SignsFrom string `json:"signs_from"`
 	Activated string `json:"activated_at"`
 	Retired   string `json:"retired_at"`
 	NotAfter  string `json:"not_after"`

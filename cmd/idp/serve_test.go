@@ -33,6 +33,12 @@ type runningServer struct {
 // until /readyz answers 200.
 func startServe(t *testing.T, d testDB, extra ...string) *runningServer {
 	t.Helper()
+	return startServeAt(t, d, nil, extra...)
+}
+
+// startServeAt is startServe on the clock now (nil: the system clock).
+func startServeAt(t *testing.T, d testDB, now func() time.Time, extra ...string) *runningServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +49,7 @@ func startServe(t *testing.T, d testDB, extra ...string) *runningServer {
 		ln.Close()
 		t.Fatal(err)
 	}
+	cfg.Now = now
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go func() { s.done <- serve(ctx, cfg, newLogger(s.logs, cfg.LogFormat), ln) }()
