@@ -97,29 +97,42 @@ func (m *Manager) NextDue(ctx context.Context) (time.Time, error) {
 // (its work failed, or another process holds it up), so it never spins.
 const retryWake = time.Second
 
+// Step is one wake-up of Run: the due work (Tick), the heartbeat of this
+// process's policy, and when to wake next, which it returns (at most
+// CacheTTL ahead, so a change made by another process, which this one sees
+// within CacheTTL, re-plans the schedule). Tests call it directly after
+// advancing the clock.
+func (m *Manager) Step(ctx context.Context) (wake time.Time, err error) {
+	err = m.Tick(ctx)
+	if berr := m.beat(ctx); berr != nil {
+		err = errors.Join(err, fmt.Errorf("key schedule heartbeat: %w", berr))
+	}
+	now := m.now()
+	wake = now.Add(m.opts.CacheTTL)
+	at, derr := m.NextDue(ctx)
+	if derr != nil {
+		return wake, errors.Join(err, derr)
+	}
+	if !at.IsZero() && at.Before(wake) {
+		wake = at
+		if !at.After(now) {
+			wake = now.Add(retryWake)
+		}
+	}
+	return wake, err
+}
+
 // Run is the key scheduler of a serving process, on every replica until ctx
-// ends. It sleeps until the next due moment (NextDue) and wakes at least
-// every CacheTTL, so a change made by another process, which this one sees
-// within CacheTTL, re-plans the schedule; it keeps the serving policy
-// recorded by Register fresh. Exactly one replica rotates per due time: the
-// others find the rotation done (ErrAlreadyRotated).
+// ends: Step, then sleep until the moment it names. Exactly one replica
+// rotates per due time: the others find the rotation done
+// (ErrAlreadyRotated).
 func (m *Manager) Run(ctx context.Context) {
 	for {
-		if err := m.Tick(ctx); err != nil && ctx.Err() == nil {
+		wake, err := m.Step(ctx)
+		if err != nil && ctx.Err() == nil {
 			m.log.Error("key schedule", "error", err.Error())
 		}
-		if err := m.beat(ctx); err != nil && ctx.Err() == nil {
-			m.log.Error("key schedule heartbeat", "error", err.Error())
-		}
-		wait := m.opts.CacheTTL
-		if at, err := m.NextDue(ctx); err == nil && !at.IsZero() {
-			d := at.Sub(m.now())
-			if d <= 0 {
-				d = retryWake
-			}
-			wait = min(wait, d)
-		}
-		t := time.NewTimer(wait)
+		t := time.NewTimer(wake.Sub(m.now()))
 		select {
 		case <-ctx.Done():
 			t.Stop()

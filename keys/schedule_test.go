@@ -406,6 +406,15 @@ func TestNextDue(t *testing.T) {
 	if at, err := m.NextDue(ctx); err != nil || !at.Equal(start.Add(time.Hour)) {
 		t.Fatalf("NextDue after the retired key left: %v, %v; want RS256's rotation %v", at, err, start.Add(time.Hour))
 	}
+	// Step wakes at the due moment when it is nearer than CacheTTL, else
+	// after CacheTTL to see what other processes changed.
+	if wake, err := m.Step(ctx); err != nil || !wake.Equal(e.clock.Now().Add(m.opts.CacheTTL)) {
+		t.Fatalf("Step wakes at %v, %v; want CacheTTL ahead", wake, err)
+	}
+	e.clock.Advance(start.Add(time.Hour).Sub(e.clock.Now()) - 300*time.Millisecond)
+	if wake, err := m.Step(ctx); err != nil || !wake.Equal(start.Add(time.Hour)) {
+		t.Fatalf("Step 300 ms before a rotation wakes at %v, %v; want %v", wake, err, start.Add(time.Hour))
+	}
 	// With scheduled rotation off only retired keys are due.
 	e.opts.RotationInterval = 0
 	if at, err := e.manager().NextDue(ctx); err != nil || !at.IsZero() {
