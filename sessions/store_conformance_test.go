@@ -51,6 +51,27 @@ func inUTC(s *sessions.Session) *sessions.Session {
 	return &c
 }
 
+// reads returns session id of userID as each read path sees it: ByID,
+// ByTokenHash and ListUser at now (where it must be the only live one).
+func (e *env) reads(t *testing.T, userID, id string, now time.Time) map[string]*sessions.Session {
+	t.Helper()
+	ctx := context.Background()
+	st := e.svc.Store()
+	byID, err := st.ByID(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byHash, err := st.ByTokenHash(ctx, "hash-"+id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := st.ListUser(ctx, userID, now)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("ListUser = %d sessions, %v; want 1", len(list), err)
+	}
+	return map[string]*sessions.Session{"ByID": byID, "ByTokenHash": byHash, "ListUser": &list[0]}
+}
+
 // ids lists the ids of l in order.
 func ids(l []sessions.Session) []string {
 	out := make([]string, len(l))
@@ -62,23 +83,9 @@ func ids(l []sessions.Session) []string {
 
 func TestStoreRoundTripEveryField(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
-	st := e.svc.Store()
 	at := time.Date(2031, 5, 6, 7, 8, 9, 123456000, time.UTC)
 	want := e.stored(t, e.ada, "s1", at, at.Add(ttl))
-	byID, err := st.ByID(ctx, "s1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	byHash, err := st.ByTokenHash(ctx, "hash-s1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, err := st.ListUser(ctx, e.ada, at)
-	if err != nil || len(list) != 1 {
-		t.Fatalf("ListUser = %d sessions, %v", len(list), err)
-	}
-	for name, got := range map[string]*sessions.Session{"ByID": byID, "ByTokenHash": byHash, "ListUser": &list[0]} {
+	for name, got := range e.reads(t, e.ada, "s1", at) {
 		if !reflect.DeepEqual(inUTC(got), want) {
 			t.Errorf("%s:\n got %+v\nwant %+v", name, got, want)
 		}
@@ -96,23 +103,9 @@ func TestStoreReadsTimesInUTC(t *testing.T) {
 			"with MST) shows local times on PostgreSQL and UTC on SQLite")
 	}
 	e := newEnv(t)
-	ctx := context.Background()
-	st := e.svc.Store()
 	at := e.clock.Now()
 	e.stored(t, e.ada, "s1", at, at.Add(ttl))
-	byID, err := st.ByID(ctx, "s1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	byHash, err := st.ByTokenHash(ctx, "hash-s1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, err := st.ListUser(ctx, e.ada, at)
-	if err != nil || len(list) != 1 {
-		t.Fatalf("ListUser = %d sessions, %v", len(list), err)
-	}
-	for name, got := range map[string]*sessions.Session{"ByID": byID, "ByTokenHash": byHash, "ListUser": &list[0]} {
+	for name, got := range e.reads(t, e.ada, "s1", at) {
 		for _, tm := range []time.Time{got.AuthTime, got.CreatedAt, got.LastSeenAt, got.ExpiresAt} {
 			if tm.Location() != time.UTC {
 				t.Errorf("%s: time %v in %v, want UTC", name, tm, tm.Location())

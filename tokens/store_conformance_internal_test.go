@@ -47,6 +47,44 @@ func (e *refreshEnv) at(d time.Duration) *time.Time {
 	return &t
 }
 
+// race runs fn(0) … fn(n-1) on n goroutines released together, so they
+// really contend, and returns their errors.
+func race(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { <-start; errs[i] = fn(i) })
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// oneWinner races n calls of try, each reporting whether it won, and
+// returns the index of the one that did. It fails t on any error and
+// unless exactly one won: every "exactly one wins" contract goes through it.
+func oneWinner(t *testing.T, n int, try func(i int) (bool, error)) int {
+	t.Helper()
+	won := make([]bool, n)
+	errs := race(n, func(i int) (err error) { won[i], err = try(i); return err })
+	winner := -1
+	for i := range n {
+		switch {
+		case errs[i] != nil:
+			t.Errorf("racer %d: %v", i, errs[i])
+		case won[i] && winner >= 0:
+			t.Errorf("racers %d and %d both won", winner, i)
+		case won[i]:
+			winner = i
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("none of %d racers won", n)
+	}
+	return winner
+}
+
 // storedCode creates a code row of the env's user and client with every
 // column set, expiring at exp, and returns it.
 func (e *refreshEnv) storedCode(t *testing.T, hash string, exp time.Time) *codeRow {
@@ -125,27 +163,9 @@ func TestStoreDeleteAuthRequestRace(t *testing.T) {
 		ResponseMode: "query", Scope: "openid", Resources: []string{}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	const n = 10
-	won := make([]bool, n)
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { <-start; won[i], errs[i] = e.s.store.DeleteAuthRequest(ctx, "once") })
-	}
-	close(start)
-	wg.Wait()
-	wins := 0
-	for i := range n {
-		if errs[i] != nil {
-			t.Errorf("racer %d: %v", i, errs[i])
-		}
-		if won[i] {
-			wins++
-		}
-	}
-	if wins != 1 || e.count(t, "auth_requests", "") != 0 {
-		t.Fatalf("%d deletions reported true, %d rows left; want 1 and 0", wins, e.count(t, "auth_requests", ""))
+	oneWinner(t, 10, func(int) (bool, error) { return e.s.store.DeleteAuthRequest(ctx, "once") })
+	if c := e.count(t, "auth_requests", ""); c != 0 {
+		t.Fatalf("%d rows left after the deletions, want 0", c)
 	}
 }
 
@@ -195,33 +215,9 @@ func TestStoreClaimCodeRace(t *testing.T) {
 	ctx := context.Background()
 	now := e.clock.Now()
 	e.storedCode(t, "contested", now.Add(time.Minute))
-	const n = 20
-	won := make([]bool, n)
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			won[i], errs[i] = e.s.store.ClaimCode(ctx, "contested", now, fmt.Sprint("jti-", i), now.Add(time.Hour), fmt.Sprint("fam-", i))
-		})
-	}
-	close(start)
-	wg.Wait()
-	winner := -1
-	for i := range n {
-		switch {
-		case errs[i] != nil:
-			t.Errorf("racer %d: %v", i, errs[i])
-		case won[i] && winner >= 0:
-			t.Errorf("racers %d and %d both won", winner, i)
-		case won[i]:
-			winner = i
-		}
-	}
-	if winner < 0 {
-		t.Fatal("no claim won")
-	}
+	winner := oneWinner(t, 20, func(i int) (bool, error) {
+		return e.s.store.ClaimCode(ctx, "contested", now, fmt.Sprint("jti-", i), now.Add(time.Hour), fmt.Sprint("fam-", i))
+	})
 	got, err := e.s.store.code(ctx, "contested")
 	if err != nil {
 		t.Fatal(err)
@@ -245,15 +241,7 @@ func TestStoreConsentUpsert(t *testing.T) {
 	if s, err := st.Consent(ctx, e.user.ID, e.client.ID); !errors.Is(err, db.ErrNotFound) || s != nil {
 		t.Fatalf("Consent before any = %v, %v; want nil, db.ErrNotFound", s, err)
 	}
-	const n = 8
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { <-start; errs[i] = st.SaveConsent(ctx, e.user.ID, e.client.ID, []string{"openid"}, now) })
-	}
-	close(start)
-	wg.Wait()
+	errs := race(8, func(int) error { return st.SaveConsent(ctx, e.user.ID, e.client.ID, []string{"openid"}, now) })
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("racing SaveConsent %d: %v", i, err)
@@ -306,16 +294,7 @@ func TestStoreDenylistIdempotent(t *testing.T) {
 	if r, err := st.Revoked(ctx, "jti"); err != nil || r {
 		t.Fatalf("Revoked before any = %v, %v", r, err)
 	}
-	const n = 10
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { <-start; errs[i] = st.RevokeJTI(ctx, "jti", exp) })
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
+	for i, err := range race(10, func(int) error { return st.RevokeJTI(ctx, "jti", exp) }) {
 		if err != nil {
 			t.Errorf("racing RevokeJTI %d: %v", i, err)
 		}

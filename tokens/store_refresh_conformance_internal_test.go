@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +16,7 @@ import (
 
 // Conformance tests of the Store methods in store_refresh.go (STYLE.md
 // §1.2), on SQLite and, with IDP_TEST_POSTGRES, PostgreSQL. The helpers
-// utc and at are in store_conformance_internal_test.go.
+// utc, at, race and oneWinner are in store_conformance_internal_test.go.
 
 // storedFamily creates, straight through the Store, a family of userID
 // with every column set, expiring at exp and last used lastUsed, and its
@@ -88,33 +87,9 @@ func TestStoreClaimRefreshRace(t *testing.T) {
 	ctx := context.Background()
 	now := e.clock.Now()
 	e.storedFamily(t, "f", e.user.ID, now.Add(time.Hour), now)
-	const n = 20
-	won := make([]bool, n)
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			won[i], errs[i] = e.s.store.claimRefresh(ctx, "tok-f", now, []byte(fmt.Sprint("sealed-", i)), now.Add(time.Duration(i)*time.Second))
-		})
-	}
-	close(start)
-	wg.Wait()
-	winner := -1
-	for i := range n {
-		switch {
-		case errs[i] != nil:
-			t.Errorf("racer %d: %v", i, errs[i])
-		case won[i] && winner >= 0:
-			t.Errorf("racers %d and %d both won", winner, i)
-		case won[i]:
-			winner = i
-		}
-	}
-	if winner < 0 {
-		t.Fatal("no claim won")
-	}
+	winner := oneWinner(t, 20, func(i int) (bool, error) {
+		return e.s.store.claimRefresh(ctx, "tok-f", now, []byte(fmt.Sprint("sealed-", i)), now.Add(time.Duration(i)*time.Second))
+	})
 	row, _, err := e.s.store.refresh(ctx, "tok-f")
 	if err != nil {
 		t.Fatal(err)
@@ -192,28 +167,7 @@ func TestStoreRevokeFamilyRace(t *testing.T) {
 	if err := st.insertToken(ctx, child); err != nil {
 		t.Fatal(err)
 	}
-	const n = 10
-	won := make([]bool, n)
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { <-start; won[i], errs[i] = st.revokeFamily(ctx, "f", now) })
-	}
-	close(start)
-	wg.Wait()
-	wins := 0
-	for i := range n {
-		if errs[i] != nil {
-			t.Errorf("racer %d: %v", i, errs[i])
-		}
-		if won[i] {
-			wins++
-		}
-	}
-	if wins != 1 {
-		t.Fatalf("%d revocations reported, want 1", wins)
-	}
+	oneWinner(t, 10, func(int) (bool, error) { return st.revokeFamily(ctx, "f", now) })
 	fam, err := st.family(ctx, "f")
 	if err != nil || fam.RevokedAt == nil || !fam.RevokedAt.Equal(now) {
 		t.Fatalf("family after revocation: %+v, %v", fam, err)
