@@ -25,6 +25,9 @@ const familyTouchInterval = time.Minute
 // errLostRace means another request claimed the refresh token first.
 var errLostRace = errors.New("refresh token claimed concurrently")
 
+// errRevokedMeanwhile means the family was revoked after Refresh read it.
+var errRevokedMeanwhile = errors.New("refresh family revoked concurrently")
+
 // Refresh runs the refresh_token grant (RFC 6749 §6) with rotation and
 // reuse detection (RFC 9700 §4.14.2). The new tokens are minted before the
 // presented token is claimed, and the claim stores them sealed in the same
@@ -72,6 +75,15 @@ func (s *Service) Refresh(ctx context.Context, client *clients.Client, presented
 		return nil, err
 	}
 	err = s.store.tx(ctx, func(ctx context.Context) error {
+		// A revocation that landed since the read above wins (RFC 7009
+		// §2.1): no child, and no access token the revocation missed.
+		live, err := s.store.holdFamily(ctx, fam.ID)
+		if err != nil {
+			return err
+		}
+		if !live {
+			return errRevokedMeanwhile
+		}
 		won, err := s.store.claimRefresh(ctx, hash, now, sealed, now.Add(s.cfg.ReuseGrace))
 		if err != nil {
 			return err
@@ -88,6 +100,9 @@ func (s *Service) Refresh(ctx context.Context, client *clients.Client, presented
 		}
 		return s.store.touchFamily(ctx, fam.ID, now, ip, ua)
 	})
+	if errors.Is(err, errRevokedMeanwhile) {
+		return nil, oauth.InvalidGrant("the refresh token is invalid, expired or revoked")
+	}
 	if errors.Is(err, errLostRace) {
 		// The winner committed before our update returned: its child is
 		// sealed on the row now.

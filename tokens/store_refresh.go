@@ -110,7 +110,20 @@ func (s *Store) family(ctx context.Context, id string) (*familyRow, error) {
 // exactly one sees true, and the others then find the sealed child.
 func (s *Store) claimRefresh(ctx context.Context, hash string, now time.Time, sealed []byte, until time.Time) (bool, error) {
 	n, err := db.Exec(ctx, s.g, `UPDATE refresh_tokens SET used_at = ?, child_sealed = ?, child_until = ?
-		WHERE token_hash = ? AND used_at IS NULL`, now, sealed, until, hash)
+		WHERE token_hash = ? AND used_at IS NULL AND NOT EXISTS
+		(SELECT 1 FROM refresh_families f WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NOT NULL)`,
+		now, sealed, until, hash)
+	return n == 1, err
+}
+
+// holdFamily reports whether family id is still unrevoked, and holds it so
+// until the caller's transaction ends: the no-op update takes PostgreSQL's
+// row lock, so a revocation either commits first (and this reports false)
+// or waits for the caller to commit (and then denylists the access token
+// the caller issued). On SQLite the write transaction already serialises.
+// It must run inside tx, before claimRefresh.
+func (s *Store) holdFamily(ctx context.Context, id string) (bool, error) {
+	n, err := db.Exec(ctx, s.g, `UPDATE refresh_families SET revoked_at = NULL WHERE id = ? AND revoked_at IS NULL`, id)
 	return n == 1, err
 }
 
