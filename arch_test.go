@@ -72,6 +72,7 @@ func TestImportRules(t *testing.T) {
 		"idp/audit":                 {"idp/db"},
 		"idp/tokens":                {"idp/db", "idp/oauth", "idp/users", "idp/clients", "idp/audit"},
 		"idp/server":                {"idp/oauth", "idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/keys", "idp/templates", "idp/db", "idp/audit", "idp/throttle"},
+		"idp/app":                   {"idp/server", "idp/db", "idp/keys", "idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/templates", "idp/throttle", "idp/audit"},
 		"idp/server/servertest":     {"*"},
 		"idp/cmd/idpbench":          {"*"},
 		"idp/cmd/idp":               {"*"},

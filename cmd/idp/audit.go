@@ -37,7 +37,7 @@ func auditList(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	events, err := e.audit.List(ctx, before, *limit)
+	events, err := e.Audit.List(ctx, before, *limit)
 	if err != nil {
 		return err
 	}

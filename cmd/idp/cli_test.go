@@ -254,27 +254,27 @@ func TestUsers(t *testing.T) {
 		t.Errorf("users list table does not show the user disabled:\n%s", table)
 	}
 	e := openTestEnv(t, d)
-	if _, err := e.users.Authenticate(t.Context(), "alice@example.com", "correct horse battery"); !errors.Is(err, users.ErrInvalidCredentials) {
+	if _, err := e.Users.Authenticate(t.Context(), "alice@example.com", "correct horse battery"); !errors.Is(err, users.ErrInvalidCredentials) {
 		t.Errorf("disabled user signs in: %v", err)
 	}
 
 	// set-password: the new password authenticates, the old one does not.
 	mustRun(t, "old password 1234\n", d.cmd("users", "create", "--email", "bob@example.com", "--password-stdin")...)
-	if _, err := e.users.Authenticate(t.Context(), "bob@example.com", "old password 1234"); err != nil {
+	if _, err := e.Users.Authenticate(t.Context(), "bob@example.com", "old password 1234"); err != nil {
 		t.Fatalf("bob with his first password: %v", err)
 	}
 	wantError(t, "short\n", []string{"password"}, d.cmd("users", "set-password", "--email", "bob@example.com", "--password-stdin")...)
 	wantError(t, "", []string{"empty"}, d.cmd("users", "set-password", "--email", "bob@example.com", "--password-stdin")...)
-	if _, err := e.users.Authenticate(t.Context(), "bob@example.com", "old password 1234"); err != nil {
+	if _, err := e.Users.Authenticate(t.Context(), "bob@example.com", "old password 1234"); err != nil {
 		t.Fatalf("a refused set-password changed the password: %v", err)
 	}
 	if out := mustRun(t, "new password 5678\n", d.cmd("users", "set-password", "--email", "bob@example.com", "--password-stdin")...); !strings.Contains(out, "bob@example.com") {
 		t.Errorf("users set-password printed %q", out)
 	}
-	if _, err := e.users.Authenticate(t.Context(), "bob@example.com", "new password 5678"); err != nil {
+	if _, err := e.Users.Authenticate(t.Context(), "bob@example.com", "new password 5678"); err != nil {
 		t.Errorf("new password does not authenticate: %v", err)
 	}
-	if _, err := e.users.Authenticate(t.Context(), "bob@example.com", "old password 1234"); !errors.Is(err, users.ErrInvalidCredentials) {
+	if _, err := e.Users.Authenticate(t.Context(), "bob@example.com", "old password 1234"); !errors.Is(err, users.ErrInvalidCredentials) {
 		t.Errorf("old password still authenticates: %v", err)
 	}
 	if n := len(listUsers(t, d)); n != 2 {
@@ -305,10 +305,10 @@ func TestClients(t *testing.T) {
 		t.Errorf("clients create stderr: %q", errOut)
 	}
 	e := openTestEnv(t, d)
-	if _, err := e.clients.Authenticate(t.Context(), "web", secret); err != nil {
+	if _, err := e.Clients.Authenticate(t.Context(), "web", secret); err != nil {
 		t.Errorf("generated secret does not authenticate: %v", err)
 	}
-	if _, err := e.clients.Authenticate(t.Context(), "web", secret+"x"); err == nil {
+	if _, err := e.Clients.Authenticate(t.Context(), "web", secret+"x"); err == nil {
 		t.Error("a wrong secret authenticates")
 	}
 
@@ -319,7 +319,7 @@ func TestClients(t *testing.T) {
 	if out != "client_id: svc\n" {
 		t.Errorf("clients create --secret-stdin printed %q", out)
 	}
-	if _, err := e.clients.Authenticate(t.Context(), "svc", own); err != nil {
+	if _, err := e.Clients.Authenticate(t.Context(), "svc", own); err != nil {
 		t.Errorf("secret given on stdin does not authenticate: %v", err)
 	}
 
@@ -527,7 +527,7 @@ func TestKeys(t *testing.T) {
 		t.Errorf("after revoking the active ES256 key: active %+v", a)
 	}
 	e := openTestEnv(t, d)
-	jwks, err := e.keys.JWKS(t.Context())
+	jwks, err := e.Keys.JWKS(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,11 +51,11 @@ func clientsCreate(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	c, secret, err := e.clients.Create(ctx, spec)
+	c, secret, err := e.Clients.Create(ctx, spec)
 	if err != nil {
 		return fmt.Errorf("create client: %w", err)
 	}
-	e.audit.Record(ctx, "client.created", c.ID, "")
+	e.Audit.Record(ctx, "client.created", c.ID, "")
 	if *asJSON {
 		out := map[string]any{"client_id": c.ID}
 		if secret != "" && !*secretStdin {
@@ -82,7 +82,7 @@ func clientsList(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	list, err := e.clients.Store().List(ctx)
+	list, err := e.Clients.Store().List(ctx)
 	if err != nil {
 		return fmt.Errorf("list clients: %w", err)
 	}
@@ -133,10 +133,10 @@ func clientsDelete(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	if err := e.clients.Store().Delete(ctx, *id); err != nil {
+	if err := e.Clients.Store().Delete(ctx, *id); err != nil {
 		return fmt.Errorf("delete client %s: %w", *id, err)
 	}
-	e.audit.Record(ctx, "client.deleted", *id, "")
+	e.Audit.Record(ctx, "client.deleted", *id, "")
 	fmt.Fprintf(s.out, "deleted %s\n", *id)
 	return nil
 }

@@ -55,7 +55,7 @@ func keysList(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	list, err := e.keys.List(ctx)
+	list, err := e.Keys.List(ctx)
 	if err != nil {
 		return fmt.Errorf("list keys: %w", err)
 	}
@@ -82,7 +82,7 @@ func keysList(ctx context.Context, args []string, s stdio) error {
 // recorded settings the schedule follows, and warns on stderr when running
 // processes disagree.
 func printPolicies(ctx context.Context, e *env, s stdio) error {
-	ps, err := e.keys.Policies(ctx)
+	ps, err := e.Keys.Policies(ctx)
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func keysRotate(ctx context.Context, args []string, s stdio) error {
 	defer e.close()
 	var errs []error
 	for _, a := range algs {
-		r, err := e.keys.Rotate(ctx, a, *force)
+		r, err := e.Keys.Rotate(ctx, a, *force)
 		var early *keys.TooEarlyError
 		switch {
 		case errors.As(err, &early):
@@ -168,7 +168,7 @@ func keysRevoke(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	k, err := e.keys.Revoke(ctx, kid)
+	k, err := e.Keys.Revoke(ctx, kid)
 	if err != nil {
 		return fmt.Errorf("revoke key %s: %w", kid, err)
 	}
@@ -186,7 +186,7 @@ func runMigrate(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	v, err := e.db.Version(ctx)
+	v, err := e.DB.Version(ctx)
 	if err != nil {
 		return err
 	}

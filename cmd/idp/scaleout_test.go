@@ -100,7 +100,7 @@ func TestScaleOutPoolSettingsApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.close()
-	sqlDB, err := e.db.Gorm.DB()
+	sqlDB, err := e.DB.Gorm.DB()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestScaleOutPoolSettingsApply(t *testing.T) {
 	}
 	if db.IsPostgres(d.dsn) {
 		var timeout string
-		if err := e.db.Gorm.Raw("SHOW statement_timeout").Scan(&timeout).Error; err != nil || timeout != "1500ms" {
+		if err := e.DB.Gorm.Raw("SHOW statement_timeout").Scan(&timeout).Error; err != nil || timeout != "1500ms" {
 			t.Errorf("statement_timeout %q, %v; want 1500ms", timeout, err)
 		}
 	}

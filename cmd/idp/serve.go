@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,12 +13,6 @@ import (
 	"time"
 
 	"idp/keys"
-	"idp/server"
-	"idp/sessions"
-	"idp/templates"
-	"idp/throttle"
-	"idp/tokens"
-	"idp/users"
 )
 
 // serveSettings are the settings of `idp serve`: CONTRACT.md's table.
@@ -73,11 +65,15 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) e
 		return err
 	}
 	defer e.close()
-	if err := start(ctx, e, log); err != nil {
+	if err := e.Start(ctx); err != nil {
 		ln.Close()
 		return err
 	}
-	srv, err := newServer(cfg, e, log)
+	if err := e.EnsureFirstUser(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	srv, err := e.Server()
 	if err != nil {
 		ln.Close()
 		return err
@@ -99,29 +95,17 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) e
 	// closes the database under them.
 	bg, stopBG := context.WithCancel(context.Background())
 	var loops sync.WaitGroup
-	loops.Add(2)
-	go func() { defer loops.Done(); e.keys.Run(bg) }()
+	loops.Add(1)
+	go func() { defer loops.Done(); e.Run(bg) }()
 	if cfg.TuneGC {
 		loops.Add(1)
-		go func() { defer loops.Done(); tuneGC(bg, e.users.Hashing, 100*time.Millisecond) }()
+		go func() { defer loops.Done(); tuneGC(bg, e.Users.Hashing, 100*time.Millisecond) }()
 	}
-	go func() {
-		defer loops.Done()
-		purgeLoop(bg, cfg.now, e.tokens(cfg, cfg.now), sessions.NewStore(e.db.Gorm), e.throttle(cfg), log)
-	}()
-	defer func() {
-		stopBG()
-		loops.Wait()
-		// Admin pages stop counting this process as running; its max-age
-		// still holds keys back until the JWKS it served left every cache.
-		if err := e.keys.Deregister(context.Background()); err != nil {
-			log.Warn("could not mark the serving policy stopped", "error", err.Error())
-		}
-	}()
+	defer func() { stopBG(); loops.Wait() }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	log.Info("idp serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", e.db.Dialect,
+	log.Info("idp serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", e.DB.Dialect,
 		"rs256", keys.RS256Backend)
 	select {
 	case err := <-errc:
@@ -139,125 +123,6 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) e
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// throttle builds the sign-in throttle over the env.
-func (e *env) throttle(cfg Config) *throttle.Throttle {
-	return throttle.New(throttle.NewStore(e.db.Gorm), throttle.Config{After: cfg.ThrottleAfter, Lockout: cfg.SigninLockout})
-}
-
-// newServer wires the HTTP server over an opened env.
-func newServer(cfg Config, e *env, log *slog.Logger) (*server.Server, error) {
-	tpl, err := templates.Default()
-	if err != nil {
-		return nil, err
-	}
-	now := cfg.now
-	return server.New(server.Config{
-		Issuer:              cfg.Issuer,
-		AccessTokenTTL:      cfg.AccessTokenTTL,
-		RefreshTokenTTL:     cfg.RefreshTokenTTL,
-		RefreshReuseGrace:   cfg.RefreshReuseGrace,
-		JWKSMaxAge:          cfg.JWKSMaxAge,
-		KeyRotationInterval: cfg.RotationInterval,
-		TokenRateLimit:      cfg.TokenRateLimit,
-		CSRFKey:             e.master.Derive("csrf"),
-		Now:                 now,
-		Logger:              log,
-		TrustedProxies:      cfg.TrustedProxies,
-	}, server.Deps{
-		DB: e.db, Keys: e.keys, Users: e.users, Clients: e.clients, Templates: tpl, Audit: e.audit,
-		Throttle: e.throttle(cfg),
-		Sessions: sessions.NewService(sessions.NewStore(e.db.Gorm), 24*time.Hour, now),
-		Tokens:   e.tokens(cfg, now),
-	})
-}
-
-// tokens builds the token service over the env.
-func (e *env) tokens(cfg Config, now func() time.Time) *tokens.Service {
-	return tokens.NewService(tokens.NewStore(e.db.Gorm), e.keys, e.keys, e.users.Store(), tokens.Config{
-		Issuer: cfg.Issuer, AccessTokenTTL: cfg.AccessTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
-		RefreshIdleTTL: cfg.RefreshIdleTTL, ReuseGrace: cfg.RefreshReuseGrace,
-		SealKey: e.master.Derive("refresh-response"), Now: now, Audit: e.audit,
-	})
-}
-
-// start does the first-start work of CONTRACT.md: signing keys, then an
-// admin user if the database has no user. It runs before the listener
-// serves, never lazily inside a request.
-func start(ctx context.Context, e *env, log *slog.Logger) error {
-	// The policy goes in first, so keys published from now on, by this
-	// process or any other, wait for this process's JWKS max-age.
-	host, _ := os.Hostname()
-	if _, err := e.keys.Register(ctx, host, os.Getpid()); err != nil {
-		return fmt.Errorf("signing keys: %w", err)
-	}
-	if e.cfg.RotationInterval > 0 && e.cfg.RotationInterval < time.Hour {
-		log.Warn("key rotation interval below one hour: fine for testing relying services against rotation, "+
-			"wasteful in production", "key_rotation_interval", e.cfg.RotationInterval.String())
-	}
-	if err := e.keys.Bootstrap(ctx); err != nil {
-		return fmt.Errorf("signing keys: %w", err)
-	}
-	n, err := e.users.Store().Count(ctx)
-	if err != nil {
-		return fmt.Errorf("count users: %w", err)
-	}
-	if n > 0 {
-		return nil
-	}
-	var b [18]byte
-	_, _ = rand.Read(b[:])
-	password := base64.RawURLEncoding.EncodeToString(b[:])
-	u, err := e.users.Create(ctx, adminEmail, password, "admin", []string{"admin"})
-	if errors.Is(err, users.ErrEmailTaken) {
-		return nil // another replica created it first
-	}
-	if err != nil {
-		return fmt.Errorf("create admin user: %w", err)
-	}
-	// The one secret idp ever logs, once, by contract: without it nobody
-	// could sign in to a fresh install.
-	log.Warn("created the first user; sign in and change this password", "email", u.Email, "password", password)
-	return nil
-}
-
-// adminEmail is the sign-in name of the user created on first start.
-const adminEmail = "admin@localhost"
-
-// purgeLoop deletes expired codes, requests, sessions, refresh families and
-// denylist entries every minute, in batches of 500 so no write lock is held
-// long enough to delay a request.
-func purgeLoop(ctx context.Context, now func() time.Time, ts *tokens.Service, ss *sessions.Store, th *throttle.Throttle, log *slog.Logger) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		for {
-			n, err := ts.Purge(ctx, 500)
-			if err == nil {
-				var m int64
-				m, err = ss.DeleteExpired(ctx, now(), 500)
-				n += m
-			}
-			if err == nil {
-				var m int64
-				m, err = th.Purge(ctx, 500)
-				n += m
-			}
-			if err != nil {
-				log.Error("purge expired rows failed", "error", err.Error())
-				break
-			}
-			if n == 0 || ctx.Err() != nil {
-				break
-			}
-		}
-	}
 }
 
 // defaultMemoryLimit is the Go heap's soft limit when GOMEMLIMIT is unset.

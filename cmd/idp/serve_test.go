@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"idp/app"
 )
 
 // runningServer is one `serve` running in a goroutine on a loopback port.
@@ -190,12 +192,12 @@ func TestServeFirstAndSecondStart(t *testing.T) {
 	if len(list) != 2 {
 		t.Fatalf("users: %+v", list)
 	}
-	admin := list[slices.IndexFunc(list, func(u userJSON) bool { return u.Email == adminEmail })]
+	admin := list[slices.IndexFunc(list, func(u userJSON) bool { return u.Email == app.FirstUserEmail })]
 	if admin.Email != "admin@localhost" || !slices.Contains(admin.Roles, "admin") || admin.Disabled {
 		t.Fatalf("admin user: %+v", admin)
 	}
 	e := openTestEnv(t, d)
-	if _, err := e.users.Authenticate(t.Context(), "admin@localhost", m[0][1]); err != nil {
+	if _, err := e.Users.Authenticate(t.Context(), "admin@localhost", m[0][1]); err != nil {
 		t.Errorf("the logged admin password does not authenticate: %v", err)
 	}
 	keysBefore := listKeys(t, d)

@@ -55,11 +55,11 @@ func usersCreate(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	u, err := e.users.Create(ctx, *email, pw, *name, roles)
+	u, err := e.Users.Create(ctx, *email, pw, *name, roles)
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
-	e.audit.Record(ctx, "user.created", u.ID, "email="+u.Email)
+	e.Audit.Record(ctx, "user.created", u.ID, "email="+u.Email)
 	fmt.Fprintln(s.out, u.ID)
 	return nil
 }
@@ -75,7 +75,7 @@ func usersList(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	list, err := e.users.Store().List(ctx)
+	list, err := e.Users.Store().List(ctx)
 	if err != nil {
 		return fmt.Errorf("list users: %w", err)
 	}
@@ -114,10 +114,10 @@ func usersDisable(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	if err := e.users.Disable(ctx, *email); err != nil {
+	if err := e.Users.Disable(ctx, *email); err != nil {
 		return fmt.Errorf("disable user %s: %w", *email, err)
 	}
-	e.audit.Record(ctx, "user.disabled", *email, "")
+	e.Audit.Record(ctx, "user.disabled", *email, "")
 	fmt.Fprintf(s.out, "disabled %s\n", *email)
 	return nil
 }
@@ -141,10 +141,10 @@ func usersSetPassword(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	if err := e.users.SetPassword(ctx, *email, pw); err != nil {
+	if err := e.Users.SetPassword(ctx, *email, pw); err != nil {
 		return fmt.Errorf("set password of %s: %w", *email, err)
 	}
-	e.audit.Record(ctx, "user.password_set", *email, "")
+	e.Audit.Record(ctx, "user.password_set", *email, "")
 	fmt.Fprintf(s.out, "password changed for %s\n", *email)
 	return nil
 }

@@ -9,17 +9,16 @@ package servertest
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
+	"idp/app"
 	"idp/audit"
 	"idp/clients"
 	"idp/db"
@@ -27,8 +26,6 @@ import (
 	"idp/keys"
 	"idp/server"
 	"idp/sessions"
-	"idp/templates"
-	"idp/throttle"
 	"idp/tokens"
 	"idp/users"
 )
@@ -71,6 +68,8 @@ type Env struct {
 	Tokens   *tokens.Service
 	Audit    *audit.Log
 	Master   keys.MasterKey
+	// App is the wiring the parts above come from (app.New).
+	App *app.App
 }
 
 // Option adjusts the configuration before the server is built.
@@ -156,50 +155,31 @@ func config(issuer string, clock *Clock, mk keys.MasterKey, opts []Option) serve
 	return cfg
 }
 
-// build wires one complete provider over d: its own key manager (with its
-// own key cache), services and server, as one idp process has. It
+// build wires one complete provider over d through app.New, the wiring
+// idp serve uses: its own key manager (with its own key cache), services and
+// server, as one idp process has. It records its serving policy and
 // bootstraps the signing keys, which is safe to do from several providers
 // on one database at once. It reports errors instead of failing a test so
 // NewCluster can build providers in parallel; URL and HTTP are left to the
 // caller.
 func build(d *db.DB, cfg server.Config, clock *Clock, mk keys.MasterKey) (*Env, error) {
-	auditLog := audit.New(audit.NewStore(d.Gorm), clock.Now, cfg.Logger)
-	km := keys.NewManager(d.Gorm, mk, keys.Options{
-		OnEvent: func(ctx context.Context, action, kid, detail string) {
-			auditLog.Record(ctx, action, kid, detail)
-		},
-		Now:              clock.Now,
-		TokenTTL:         cfg.AccessTokenTTL,
-		JWKSMaxAge:       cfg.JWKSMaxAge,
-		RotationInterval: cfg.KeyRotationInterval,
-		Logger:           cfg.Logger,
+	a := app.New(d, mk, app.Config{
+		Server:         cfg,
+		RefreshIdleTTL: 336 * time.Hour, // serve's default
+		Hashing:        users.Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
+		Serving:        true,
+		Now:            clock.Now,
+		Logger:         cfg.Logger,
 	})
-	// As idp serve does: the serving policy first, then the keys.
-	if _, err := km.Register(context.Background(), "servertest "+cfg.Issuer, os.Getpid()); err != nil {
-		return nil, fmt.Errorf("record serving policy: %w", err)
+	if err := a.Start(context.Background()); err != nil {
+		return nil, err
 	}
-	if err := km.Bootstrap(context.Background()); err != nil {
-		return nil, fmt.Errorf("bootstrap keys: %w", err)
-	}
-	us := users.NewService(users.NewStore(d.Gorm), users.Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, clock.Now)
-	cs := clients.NewService(clients.NewStore(d.Gorm), mk.Derive("client-secret"), clock.Now)
-	tpl, err := templates.Default()
-	if err != nil {
-		return nil, fmt.Errorf("templates: %w", err)
-	}
-	ss := sessions.NewService(sessions.NewStore(d.Gorm), cfg.SessionTTL, clock.Now)
-	ts := tokens.NewService(tokens.NewStore(d.Gorm), km, km, us.Store(), tokens.Config{
-		Issuer: cfg.Issuer, AccessTokenTTL: cfg.AccessTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
-		ReuseGrace: cfg.RefreshReuseGrace, SealKey: mk.Derive("refresh-response"), Now: clock.Now,
-		Audit: auditLog,
-	})
-	srv, err := server.New(cfg, server.Deps{DB: d, Keys: km, Users: us, Clients: cs, Sessions: ss, Tokens: ts, Templates: tpl, Audit: auditLog,
-		Throttle: throttle.New(throttle.NewStore(d.Gorm), throttle.Config{Now: clock.Now})})
+	srv, err := a.Server()
 	if err != nil {
 		return nil, err
 	}
-	return &Env{Server: srv, Config: cfg, DB: d, Clock: clock, Keys: km, Users: us,
-		Clients: cs, Sessions: ss, Tokens: ts, Audit: auditLog, Master: mk}, nil
+	return &Env{Server: srv, Config: a.ServerConfig(), DB: d, Clock: clock, Keys: a.Keys, Users: a.Users,
+		Clients: a.Clients, Sessions: a.Sessions, Tokens: a.Tokens, Audit: a.Audit, Master: mk, App: a}, nil
 }
 
 // CreateUser adds a user and fails the test on error.

@@ -1,0 +1,184 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"idp/audit"
+	"idp/clients"
+	"idp/db"
+	"idp/keys"
+	"idp/server"
+	"idp/sessions"
+	"idp/templates"
+	"idp/throttle"
+	"idp/tokens"
+	"idp/users"
+)
+
+// Config is everything the wiring needs, already validated (cmd/idp parses
+// and checks flags and environment; the harnesses fill it directly).
+type Config struct {
+	// Server is the HTTP server's configuration. Its CSRFKey, Now and
+	// Logger are filled from the master key and the fields below when empty.
+	Server server.Config
+	// Database is a SQLite file path or a postgres:// URL, for Open.
+	Database string
+	// DB tunes the connection pool, for Open.
+	DB db.Options
+	// MasterKeyFile holds the master key, for Open: created beside a SQLite
+	// database on first use, required for PostgreSQL.
+	MasterKeyFile string
+	// RefreshIdleTTL expires a refresh token unused this long (0: the
+	// absolute lifetime).
+	RefreshIdleTTL time.Duration
+	// ThrottleAfter and SigninLockout tune the sign-in throttle (0: its
+	// defaults).
+	ThrottleAfter int
+	SigninLockout time.Duration
+	// Hashing is the argon2id cost (zero: users.DefaultParams); tests make
+	// it cheap.
+	Hashing users.Params
+	// Serving marks `idp serve`: its key manager records its policy and
+	// publishes the JWKS. Admin commands judge the key schedule from the
+	// policies the serving processes recorded instead.
+	Serving bool
+	// Now is the clock (default: the system clock in UTC).
+	Now func() time.Time
+	// Logger receives the logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// App is the running parts of one idp process.
+type App struct {
+	cfg      Config
+	ownsDB   bool
+	DB       *db.DB
+	Master   keys.MasterKey
+	Audit    *audit.Log
+	Users    *users.Service
+	Clients  *clients.Service
+	Keys     *keys.Manager
+	Sessions *sessions.Service
+	Tokens   *tokens.Service
+	Throttle *throttle.Throttle
+}
+
+// Open opens and migrates cfg.Database, loads (or, beside a SQLite file,
+// creates) the master key and builds the parts over them. Close closes the
+// database.
+func Open(ctx context.Context, cfg Config) (*App, error) {
+	cfg = cfg.withDefaults()
+	d, err := db.Open(ctx, cfg.Database, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Migrate(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	mk, err := loadMasterKey(ctx, cfg, d)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	a := New(d, mk, cfg)
+	a.ownsDB = true
+	return a, nil
+}
+
+// New builds the parts over an open, migrated database and a master key.
+// It does no I/O; Start does the first-start work. Close leaves d open.
+func New(d *db.DB, mk keys.MasterKey, cfg Config) *App {
+	cfg = cfg.withDefaults()
+	now, log := cfg.Now, cfg.Logger
+	a := &App{cfg: cfg, DB: d, Master: mk}
+	a.Audit = audit.New(audit.NewStore(d.Gorm), now, log)
+	a.Keys = keys.NewManager(d.Gorm, mk, keys.Options{
+		OnEvent: func(ctx context.Context, action, kid, detail string) {
+			a.Audit.Record(ctx, action, kid, detail)
+		},
+		Now:              now,
+		TokenTTL:         cfg.Server.AccessTokenTTL,
+		JWKSMaxAge:       cfg.Server.JWKSMaxAge,
+		RotationInterval: cfg.Server.KeyRotationInterval,
+		Admin:            !cfg.Serving,
+		Logger:           log,
+	})
+	a.Users = users.NewService(users.NewStore(d.Gorm), cfg.Hashing, now)
+	a.Clients = clients.NewService(clients.NewStore(d.Gorm), mk.Derive("client-secret"), now)
+	a.Sessions = sessions.NewService(sessions.NewStore(d.Gorm), cfg.Server.SessionTTL, now)
+	a.Tokens = tokens.NewService(tokens.NewStore(d.Gorm), a.Keys, a.Keys, a.Users.Store(), tokens.Config{
+		Issuer: cfg.Server.Issuer, AccessTokenTTL: cfg.Server.AccessTokenTTL, RefreshTokenTTL: cfg.Server.RefreshTokenTTL,
+		RefreshIdleTTL: cfg.RefreshIdleTTL, ReuseGrace: cfg.Server.RefreshReuseGrace,
+		SealKey: mk.Derive("refresh-response"), Now: now, Audit: a.Audit,
+	})
+	a.Throttle = throttle.New(throttle.NewStore(d.Gorm), throttle.Config{
+		After: cfg.ThrottleAfter, Lockout: cfg.SigninLockout, Now: now,
+	})
+	return a
+}
+
+// withDefaults fills the clock, the logger, the hashing cost and the
+// session lifetime.
+func (c Config) withDefaults() Config {
+	if c.Now == nil {
+		c.Now = func() time.Time { return time.Now().UTC() }
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Hashing == (users.Params{}) {
+		c.Hashing = users.DefaultParams
+	}
+	if c.Server.SessionTTL == 0 {
+		c.Server.SessionTTL = 24 * time.Hour
+	}
+	return c
+}
+
+// Server builds the HTTP server over the parts.
+func (a *App) Server() (*server.Server, error) {
+	tpl, err := templates.Default()
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	cfg := a.ServerConfig()
+	return server.New(cfg, server.Deps{
+		DB: a.DB, Keys: a.Keys, Users: a.Users, Clients: a.Clients, Sessions: a.Sessions, Tokens: a.Tokens,
+		Templates: tpl, Audit: a.Audit, Throttle: a.Throttle,
+	})
+}
+
+// ServerConfig is the HTTP server's configuration as Server applies it.
+func (a *App) ServerConfig() server.Config {
+	cfg := a.cfg.Server
+	if cfg.CSRFKey == nil {
+		cfg.CSRFKey = a.Master.Derive("csrf")
+	}
+	if cfg.Now == nil {
+		cfg.Now = a.cfg.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = a.cfg.Logger
+	}
+	return cfg
+}
+
+// Close ends what Start began (a serving process's policy is marked
+// stopped) and closes the database if Open opened it.
+func (a *App) Close() error {
+	var errs []error
+	if a.cfg.Serving {
+		if err := a.Keys.Deregister(context.Background()); err != nil {
+			errs = append(errs, fmt.Errorf("mark the serving policy stopped: %w", err))
+		}
+	}
+	if a.ownsDB {
+		errs = append(errs, a.DB.Close())
+	}
+	return errors.Join(errs...)
+}

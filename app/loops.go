@@ -1,0 +1,68 @@
+package app
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// purgeEvery is how often Run deletes expired rows; purgeBatch bounds one
+// delete, so no write lock is held long enough to delay a request.
+const (
+	purgeEvery = time.Minute
+	purgeBatch = 500
+)
+
+// Run runs the background loops of a serving process until ctx ends, and
+// returns once they have stopped (so the database can close under none of
+// them): the key scheduler (keys.Manager.Run) and the purge of expired
+// rows every minute. Every replica runs them; both are safe to run
+// together.
+func (a *App) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a.Keys.Run(ctx) }()
+	go func() { defer wg.Done(); a.purgeLoop(ctx) }()
+	wg.Wait()
+}
+
+// purgeLoop calls Purge every purgeEvery until nothing is left, logging
+// failures.
+func (a *App) purgeLoop(ctx context.Context) {
+	t := time.NewTicker(purgeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for ctx.Err() == nil {
+			n, err := a.Purge(ctx, purgeBatch)
+			if err != nil {
+				a.cfg.Logger.Error("purge expired rows failed", "error", err.Error())
+				break
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+}
+
+// Purge deletes one batch of at most limit expired rows of each kind:
+// codes, pending requests, refresh families and denylist entries, sessions,
+// and sign-in throttle counters. It reports how many it deleted.
+func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
+	n, err := a.Tokens.Purge(ctx, limit)
+	if err != nil {
+		return n, err
+	}
+	m, err := a.Sessions.Store().DeleteExpired(ctx, a.cfg.Now(), limit)
+	n += m
+	if err != nil {
+		return n, err
+	}
+	m, err = a.Throttle.Purge(ctx, limit)
+	return n + m, err
+}

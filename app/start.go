@@ -1,0 +1,64 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"idp/users"
+)
+
+// Start does the start-up work of CONTRACT.md before anything is served,
+// never lazily inside a request: a serving process records its policy
+// first, so keys published from then on, by it or any other process, wait
+// for its JWKS max-age; then every algorithm gets its active and next key.
+// A wrong master key fails it before anything is written.
+func (a *App) Start(ctx context.Context) error {
+	if a.cfg.Serving {
+		host, _ := os.Hostname()
+		if _, err := a.Keys.Register(ctx, host, os.Getpid()); err != nil {
+			return fmt.Errorf("signing keys: %w", err)
+		}
+		if iv := a.cfg.Server.KeyRotationInterval; iv > 0 && iv < time.Hour {
+			a.cfg.Logger.Warn("key rotation interval below one hour: fine for testing relying services against rotation, "+
+				"wasteful in production", "key_rotation_interval", iv.String())
+		}
+	}
+	if err := a.Keys.Bootstrap(ctx); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	return nil
+}
+
+// FirstUserEmail is the sign-in name of the user created on first start.
+const FirstUserEmail = "admin@localhost"
+
+// EnsureFirstUser creates the admin user of a fresh install, with a random
+// password logged once, unless a user exists (CONTRACT.md: `idp serve`).
+func (a *App) EnsureFirstUser(ctx context.Context) error {
+	n, err := a.Users.Store().Count(ctx)
+	if err != nil {
+		return fmt.Errorf("count users: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	var b [18]byte
+	_, _ = rand.Read(b[:])
+	password := base64.RawURLEncoding.EncodeToString(b[:])
+	u, err := a.Users.Create(ctx, FirstUserEmail, password, "admin", []string{"admin"})
+	if errors.Is(err, users.ErrEmailTaken) {
+		return nil // another replica created it first
+	}
+	if err != nil {
+		return fmt.Errorf("create admin user: %w", err)
+	}
+	// The one secret idp ever logs, once, by contract: without it nobody
+	// could sign in to a fresh install.
+	a.cfg.Logger.Warn("created the first user; sign in and change this password", "email", u.Email, "password", password)
+	return nil
+}
