@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"idp/admin"
 	"idp/audit"
 	"idp/clients"
 	"idp/db"
@@ -65,6 +66,9 @@ type App struct {
 	Sessions *sessions.Service
 	Tokens   *tokens.Service
 	Throttle *throttle.Throttle
+	// Admin is every administrative action, for the CLI, the admin pages
+	// and the admin API alike.
+	Admin *admin.Service
 }
 
 // Open opens and migrates cfg.Database, loads (or, beside a SQLite file,
@@ -116,6 +120,8 @@ func New(d *db.DB, mk keys.MasterKey, cfg Config) *App {
 		RefreshIdleTTL: cfg.RefreshIdleTTL, ReuseGrace: cfg.Server.RefreshReuseGrace,
 		SealKey: mk.Derive("refresh-response"), Now: now, Audit: a.Audit,
 	})
+	a.Admin = admin.New(admin.Deps{Users: a.Users, Clients: a.Clients, Sessions: a.Sessions, Tokens: a.Tokens,
+		Keys: a.Keys, Audit: a.Audit, Now: now})
 	a.Throttle = throttle.New(throttle.NewStore(d.Gorm), throttle.Config{
 		After: cfg.ThrottleAfter, Lockout: cfg.SigninLockout, Now: now,
 	})

@@ -24,6 +24,17 @@ var ErrInvalidClient = errors.New("invalid client credentials")
 // error also matches db.ErrConflict.
 var ErrClientExists = errors.New("client already exists")
 
+// ErrInvalidSpec is matched (errors.Is) by the error Create returns for a
+// Spec that breaks a rule; the error's text lists every problem.
+var ErrInvalidSpec = errors.New("invalid client metadata")
+
+// invalidSpec marks validation problems as ErrInvalidSpec without changing
+// their text.
+type invalidSpec struct{ error }
+
+func (e invalidSpec) Is(target error) bool { return target == ErrInvalidSpec }
+func (e invalidSpec) Unwrap() error        { return e.error }
+
 // minSecretLen is the shortest secret accepted from an operator: 32 bytes,
 // the size of a generated one, so a guessable secret cannot be registered.
 const minSecretLen = 32
@@ -107,7 +118,7 @@ func (s *Service) HashSecret(secret string) []byte {
 func (s *Service) Create(ctx context.Context, spec Spec) (c *Client, secret string, err error) {
 	c, err = build(spec)
 	if err != nil {
-		return nil, "", err
+		return nil, "", invalidSpec{err}
 	}
 	if !c.Public {
 		secret = spec.Secret

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"idp/admin"
 )
 
 func runAudit(ctx context.Context, args []string, s stdio) error {
@@ -37,24 +39,11 @@ func auditList(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	events, err := e.Audit.List(ctx, before, *limit)
+	events, err := e.Admin.Audit(ctx, before, *limit)
 	if err != nil {
 		return err
 	}
-	type row struct {
-		At     string `json:"at"`
-		Actor  string `json:"actor"`
-		Action string `json:"action"`
-		Target string `json:"target"`
-		Via    string `json:"via"`
-		IP     string `json:"ip"`
-		Detail string `json:"detail"`
-	}
-	rows := make([]row, 0, len(events))
-	for _, ev := range events {
-		rows = append(rows, row{ev.At.UTC().Format(time.RFC3339Nano), ev.Actor, ev.Action, ev.Target, ev.Via, ev.IP, ev.Detail})
-	}
-	return printList(s, *asJSON, rows, "AT\tACTOR\tVIA\tACTION\tTARGET\tDETAIL", func(r row) string {
+	return printList(s, *asJSON, events, "AT\tACTOR\tVIA\tACTION\tTARGET\tDETAIL", func(r admin.Event) string {
 		return strings.Join([]string{r.At, r.Actor, r.Via, r.Action, r.Target, r.Detail}, "\t")
 	})
 }

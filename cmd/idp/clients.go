@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"idp/admin"
 	"idp/clients"
 )
 
@@ -51,11 +52,10 @@ func clientsCreate(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	c, secret, err := e.Clients.Create(ctx, spec)
+	c, secret, err := e.Admin.CreateClient(ctx, actorOf(ctx), spec)
 	if err != nil {
 		return fmt.Errorf("create client: %w", err)
 	}
-	e.Audit.Record(ctx, "client.created", c.ID, "")
 	if *asJSON {
 		out := map[string]any{"client_id": c.ID}
 		if secret != "" && !*secretStdin {
@@ -82,40 +82,17 @@ func clientsList(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	list, err := e.Clients.Store().List(ctx)
+	list, err := e.Admin.Clients(ctx)
 	if err != nil {
-		return fmt.Errorf("list clients: %w", err)
+		return err
 	}
-	type row struct {
-		ID                     string   `json:"client_id"`
-		Name                   string   `json:"name"`
-		Public                 bool     `json:"public"`
-		RedirectURIs           []string `json:"redirect_uris"`
-		PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
-		GrantTypes             []string `json:"grant_types"`
-		Scopes                 []string `json:"scopes"`
-		SigningAlg             string   `json:"signing_alg"`
-		Trusted                bool     `json:"trusted"`
-		Created                string   `json:"created_at"`
-	}
-	nonNil := func(v []string) []string {
-		if v == nil {
-			return []string{}
-		}
-		return v
-	}
-	rows := make([]row, 0, len(list))
-	for _, c := range list {
-		rows = append(rows, row{c.ID, c.Name, c.Public, nonNil(c.RedirectURIs), nonNil(c.PostLogoutRedirectURIs),
-			nonNil(c.GrantTypes), nonNil(c.Scopes), c.SigningAlg, c.Trusted, c.CreatedAt.UTC().Format(timeFormat)})
-	}
-	return printList(s, *asJSON, rows, "ID\tTYPE\tALG\tTRUSTED\tGRANTS\tREDIRECT URIS", func(r row) string {
+	return printList(s, *asJSON, list, "ID\tTYPE\tALG\tTRUSTED\tGRANTS\tREDIRECT URIS", func(c admin.Client) string {
 		kind := "confidential"
-		if r.Public {
+		if c.Public {
 			kind = "public"
 		}
-		return fmt.Sprintf("%s\t%s\t%s\t%t\t%s\t%s", r.ID, kind, r.SigningAlg, r.Trusted,
-			strings.Join(r.GrantTypes, ","), strings.Join(r.RedirectURIs, " "))
+		return fmt.Sprintf("%s\t%s\t%s\t%t\t%s\t%s", c.ID, kind, c.SigningAlg, c.Trusted,
+			strings.Join(c.GrantTypes, ","), strings.Join(c.RedirectURIs, " "))
 	})
 }
 
@@ -133,10 +110,9 @@ func clientsDelete(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	if err := e.Clients.Store().Delete(ctx, *id); err != nil {
-		return fmt.Errorf("delete client %s: %w", *id, err)
+	if err := e.Admin.DeleteClient(ctx, actorOf(ctx), *id); err != nil {
+		return err
 	}
-	e.Audit.Record(ctx, "client.deleted", *id, "")
 	fmt.Fprintf(s.out, "deleted %s\n", *id)
 	return nil
 }

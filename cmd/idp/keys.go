@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"idp/admin"
 	"idp/keys"
 	"idp/templates"
 )
@@ -17,31 +18,6 @@ func runKeys(ctx context.Context, args []string, s stdio) error {
 		"list": keysList, "rotate": keysRotate, "revoke": keysRevoke,
 	}
 	return dispatch(ctx, "keys", "list|rotate|revoke", sub, args, s)
-}
-
-// keyRow is the list form of a key, JSON and table alike. SignsFrom is
-// when the key may sign; NotAfter when a retired key leaves the JWKS.
-type keyRow struct {
-	KID         string `json:"kid"`
-	Alg         string `json:"alg"`
-	State       string `json:"state"`
-	Created     string `json:"created_at"`
-	SignsFrom   string `json:"signs_from,omitempty"`
-	Activated   string `json:"activated_at,omitempty"`
-	Retired     string `json:"retired_at,omitempty"`
-	SignedUntil string `json:"signed_until,omitempty"`
-	NotAfter    string `json:"not_after,omitempty"`
-}
-
-func toRow(k keys.Key) keyRow {
-	f := func(t *time.Time) string {
-		if t == nil {
-			return ""
-		}
-		return t.UTC().Format(timeFormat)
-	}
-	return keyRow{k.KID, k.Alg, k.State, k.CreatedAt.UTC().Format(timeFormat), f(k.SignsFrom), f(k.ActivatedAt),
-		f(k.RetiredAt), f(k.SignedUntil), f(k.NotAfter)}
 }
 
 func keysList(ctx context.Context, args []string, s stdio) error {
@@ -55,40 +31,33 @@ func keysList(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	list, err := e.Keys.List(ctx)
+	ks, err := e.Admin.Keys(ctx)
 	if err != nil {
-		return fmt.Errorf("list keys: %w", err)
+		return err
 	}
-	rows := make([]keyRow, 0, len(list))
-	for _, k := range list {
-		rows = append(rows, toRow(k))
-	}
-	dash := func(v string) string {
-		if v == "" {
-			return "-"
-		}
-		return v
-	}
-	err = printList(s, *asJSON, rows, "KID\tALG\tSTATE\tCREATED\tSIGNS-FROM\tNOT-AFTER", func(r keyRow) string {
-		return strings.Join([]string{r.KID, r.Alg, r.State, r.Created, dash(r.SignsFrom), dash(r.NotAfter)}, "\t")
+	err = printList(s, *asJSON, ks.Keys, "KID\tALG\tSTATE\tCREATED\tSIGNS-FROM\tNOT-AFTER", func(k admin.Key) string {
+		return strings.Join([]string{k.KID, k.Alg, k.State, k.Created.String(), orDash(k.SignsFrom), orDash(k.NotAfter)}, "\t")
 	})
 	if err != nil || *asJSON {
 		return err
 	}
-	return printPolicies(ctx, e, s)
+	return printPolicies(s, ks, e.cfg.now())
+}
+
+// orDash writes an optional time, or "-".
+func orDash(t *admin.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.String()
 }
 
 // printPolicies lists, below the keys, the serving processes whose
 // recorded settings the schedule follows, and warns on stderr when running
 // processes disagree.
-func printPolicies(ctx context.Context, e *env, s stdio) error {
-	ps, err := e.Keys.Policies(ctx)
-	if err != nil {
-		return err
-	}
-	now := e.cfg.now()
+func printPolicies(s stdio, ks admin.Keys, now time.Time) error {
 	var live []keys.Policy
-	for _, p := range ps {
+	for _, p := range ks.Policies {
 		if p.Live(now) {
 			live = append(live, p)
 		}
@@ -107,8 +76,8 @@ func printPolicies(ctx context.Context, e *env, s stdio) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if w := keys.Disagreement(ps, now); w != "" {
-		fmt.Fprintln(s.err, "warning: "+w)
+	if ks.Warning != "" {
+		fmt.Fprintln(s.err, "warning: "+ks.Warning)
 	}
 	return nil
 }
@@ -134,8 +103,8 @@ func keysRotate(ctx context.Context, args []string, s stdio) error {
 	defer e.close()
 	var errs []error
 	for _, a := range algs {
-		r, err := e.Keys.Rotate(ctx, a, *force)
-		var early *keys.TooEarlyError
+		r, err := e.Admin.RotateKey(ctx, actorOf(ctx), a, *force)
+		var early *admin.TooEarlyError
 		switch {
 		case errors.As(err, &early):
 			errs = append(errs, fmt.Errorf("rotate %s refused: %w (use --force to rotate anyway)", a, err))
@@ -144,8 +113,12 @@ func keysRotate(ctx context.Context, args []string, s stdio) error {
 			errs = append(errs, fmt.Errorf("rotate %s: %w", a, err))
 			continue
 		}
+		retired, until := "no key", "-"
+		if r.Retired != nil {
+			retired, until = r.Retired.KID, orDash(r.Retired.NotAfter)
+		}
 		fmt.Fprintf(s.out, "%s: %s is now active; %s retired (published until %s); %s published as next\n",
-			a, r.Activated.KID, r.Retired.KID, toRow(r.Retired).NotAfter, r.Next.KID)
+			a, r.Activated.KID, retired, until, r.Next.KID)
 	}
 	return errors.Join(errs...)
 }
@@ -168,7 +141,7 @@ func keysRevoke(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	k, err := e.Keys.Revoke(ctx, kid)
+	k, err := e.Admin.RevokeKey(ctx, actorOf(ctx), kid)
 	if err != nil {
 		return fmt.Errorf("revoke key %s: %w", kid, err)
 	}

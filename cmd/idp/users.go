@@ -6,7 +6,14 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+
+	"idp/admin"
+	"idp/audit"
 )
+
+// actorOf is who runs an admin command, as run put it into ctx: the
+// operating-system user, through the CLI.
+func actorOf(ctx context.Context) admin.Actor { return audit.ActorFrom(ctx) }
 
 func runUsers(ctx context.Context, args []string, s stdio) error {
 	sub := map[string]func(context.Context, []string, stdio) error{
@@ -55,11 +62,10 @@ func usersCreate(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	u, err := e.Users.Create(ctx, *email, pw, *name, roles)
+	u, err := e.Admin.CreateUser(ctx, actorOf(ctx), admin.NewUser{Email: *email, Password: pw, Name: *name, Roles: roles})
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
-	e.Audit.Record(ctx, "user.created", u.ID, "email="+u.Email)
 	fmt.Fprintln(s.out, u.ID)
 	return nil
 }
@@ -75,28 +81,12 @@ func usersList(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	list, err := e.Users.Store().List(ctx)
+	list, err := e.Admin.Users(ctx)
 	if err != nil {
-		return fmt.Errorf("list users: %w", err)
+		return err
 	}
-	type row struct {
-		ID       string   `json:"id"`
-		Email    string   `json:"email"`
-		Name     string   `json:"name"`
-		Roles    []string `json:"roles"`
-		Disabled bool     `json:"disabled"`
-		Created  string   `json:"created_at"`
-	}
-	rows := make([]row, 0, len(list))
-	for _, u := range list {
-		roles := u.Roles
-		if roles == nil {
-			roles = []string{}
-		}
-		rows = append(rows, row{u.ID, u.Email, u.Name, roles, u.Disabled, u.CreatedAt.UTC().Format(timeFormat)})
-	}
-	return printList(s, *asJSON, rows, "ID\tEMAIL\tNAME\tROLES\tDISABLED\tCREATED", func(r row) string {
-		return fmt.Sprintf("%s\t%s\t%s\t%s\t%t\t%s", r.ID, r.Email, r.Name, strings.Join(r.Roles, ","), r.Disabled, r.Created)
+	return printList(s, *asJSON, list, "ID\tEMAIL\tNAME\tROLES\tDISABLED\tCREATED", func(u admin.User) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%t\t%s", u.ID, u.Email, u.Name, strings.Join(u.Roles, ","), u.Disabled, u.Created)
 	})
 }
 
@@ -114,10 +104,9 @@ func usersDisable(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	if err := e.Users.Disable(ctx, *email); err != nil {
+	if _, err := e.Admin.DisableUser(ctx, actorOf(ctx), admin.UserRef{Email: *email}); err != nil {
 		return fmt.Errorf("disable user %s: %w", *email, err)
 	}
-	e.Audit.Record(ctx, "user.disabled", *email, "")
 	fmt.Fprintf(s.out, "disabled %s\n", *email)
 	return nil
 }
@@ -141,15 +130,14 @@ func usersSetPassword(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	if err := e.Users.SetPassword(ctx, *email, pw); err != nil {
+	if err := e.Admin.SetPassword(ctx, actorOf(ctx), *email, pw); err != nil {
 		return fmt.Errorf("set password of %s: %w", *email, err)
 	}
-	e.Audit.Record(ctx, "user.password_set", *email, "")
 	fmt.Fprintf(s.out, "password changed for %s\n", *email)
 	return nil
 }
 
-const timeFormat = "2006-01-02T15:04:05Z"
+const timeFormat = admin.TimeFormat
 
 // printList prints rows as JSON, or as an aligned table under header with
 // one tab-separated line per row.

@@ -1,0 +1,123 @@
+package admin
+
+import (
+	"encoding/json"
+	"time"
+
+	"idp/audit"
+	"idp/clients"
+	"idp/keys"
+	"idp/users"
+)
+
+// Time is a moment in the admin views: UTC to the second, written in JSON
+// as RFC 3339 ("2026-12-03T07:00:00Z"), the form scripts and people read.
+type Time struct{ time.Time }
+
+// MarshalJSON writes t as RFC 3339 UTC seconds.
+func (t Time) MarshalJSON() ([]byte, error) { return json.Marshal(t.String()) }
+
+// String is t as RFC 3339 UTC seconds.
+func (t Time) String() string { return t.UTC().Format(TimeFormat) }
+
+// TimeFormat is how the views write times.
+const TimeFormat = "2006-01-02T15:04:05Z"
+
+// at converts an optional time.
+func at(t *time.Time) *Time {
+	if t == nil {
+		return nil
+	}
+	return &Time{*t}
+}
+
+// User is a user as admins see it: never the password hash.
+type User struct {
+	ID       string   `json:"id"`
+	Email    string   `json:"email"`
+	Name     string   `json:"name"`
+	Roles    []string `json:"roles"`
+	Disabled bool     `json:"disabled"`
+	Created  Time     `json:"created_at"`
+}
+
+func userView(u *users.User) User {
+	return User{u.ID, u.Email, u.Name, nonNil(u.Roles), u.Disabled, Time{u.CreatedAt}}
+}
+
+// Client is a client as admins see it: never the secret hash.
+type Client struct {
+	ID                     string   `json:"client_id"`
+	Name                   string   `json:"name"`
+	Public                 bool     `json:"public"`
+	RedirectURIs           []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	GrantTypes             []string `json:"grant_types"`
+	Scopes                 []string `json:"scopes"`
+	SigningAlg             string   `json:"signing_alg"`
+	Trusted                bool     `json:"trusted"`
+	Created                Time     `json:"created_at"`
+}
+
+func clientView(c *clients.Client) Client {
+	return Client{c.ID, c.Name, c.Public, nonNil(c.RedirectURIs), nonNil(c.PostLogoutRedirectURIs),
+		nonNil(c.GrantTypes), nonNil(c.Scopes), c.SigningAlg, c.Trusted, Time{c.CreatedAt}}
+}
+
+// Key is a signing key: when it may sign and, once retired, when it
+// leaves the JWKS.
+type Key struct {
+	KID         string `json:"kid"`
+	Alg         string `json:"alg"`
+	State       string `json:"state"`
+	Created     Time   `json:"created_at"`
+	SignsFrom   *Time  `json:"signs_from,omitempty"`
+	Activated   *Time  `json:"activated_at,omitempty"`
+	Retired     *Time  `json:"retired_at,omitempty"`
+	SignedUntil *Time  `json:"signed_until,omitempty"`
+	NotAfter    *Time  `json:"not_after,omitempty"`
+	HasPrivate  bool   `json:"has_private"`
+}
+
+func keyView(k keys.Key) Key {
+	return Key{k.KID, k.Alg, k.State, Time{k.CreatedAt}, at(k.SignsFrom), at(k.ActivatedAt), at(k.RetiredAt),
+		at(k.SignedUntil), at(k.NotAfter), k.HasPrivate}
+}
+
+// Rotation is what a rotation changed.
+type Rotation struct {
+	Retired   *Key `json:"retired,omitempty"`
+	Activated Key  `json:"activated"`
+	Next      Key  `json:"next"`
+}
+
+// Keys is the key list with the serving policies the schedule follows.
+type Keys struct {
+	Keys     []Key         `json:"keys"`
+	Policies []keys.Policy `json:"policies"`
+	// Warning says when running servers disagree; empty when they agree.
+	Warning string `json:"warning,omitempty"`
+}
+
+// Event is one audit record.
+type Event struct {
+	At     string `json:"at"` // RFC 3339 with fractions: events page by it
+	Actor  string `json:"actor"`
+	Action string `json:"action"`
+	Target string `json:"target"`
+	Via    string `json:"via"`
+	IP     string `json:"ip"`
+	Detail string `json:"detail"`
+}
+
+func eventView(e audit.Event) Event {
+	return Event{e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.Action, e.Target, e.Via, e.IP, e.Detail}
+}
+
+// nonNil makes an absent list an empty one in JSON.
+func nonNil(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
+}
