@@ -1,0 +1,163 @@
+package admin_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"idp/admin"
+	"idp/app"
+	"idp/audit"
+	"idp/clients"
+	"idp/db/dbtest"
+	"idp/keys"
+	"idp/server"
+	"idp/users"
+)
+
+var actor = admin.Actor{Name: "ops@example.com", Via: audit.ViaAPI, IP: "192.0.2.7"}
+
+// newApp wires a provider over a fresh test database, as serve does.
+func newApp(t *testing.T) *app.App {
+	t.Helper()
+	var mk keys.MasterKey
+	copy(mk[:], strings.Repeat("k", 32))
+	a := app.New(dbtest.Open(t), mk, app.Config{
+		Server: server.Config{Issuer: "https://idp.example", AccessTokenTTL: 10 * time.Minute,
+			RefreshTokenTTL: time.Hour, JWKSMaxAge: 5 * time.Minute, KeyRotationInterval: 720 * time.Hour},
+		Hashing: users.Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
+		Serving: true,
+	})
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// lastEvent returns the newest audit event.
+func lastEvent(t *testing.T, a *app.App) admin.Event {
+	t.Helper()
+	ev, err := a.Admin.Audit(context.Background(), time.Time{}, 1)
+	if err != nil || len(ev) != 1 {
+		t.Fatalf("audit: %v, %v", ev, err)
+	}
+	return ev[0]
+}
+
+func TestUsers(t *testing.T) {
+	a := newApp(t)
+	ctx := context.Background()
+	u, err := a.Admin.CreateUser(ctx, actor, admin.NewUser{Email: "ada@example.com", Password: "a long password", Roles: []string{"admin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := lastEvent(t, a); ev.Action != "user.created" || ev.Target != u.ID || ev.Actor != actor.Name || ev.Via != "api" || ev.IP != actor.IP {
+		t.Fatalf("audit of the creation: %+v", ev)
+	}
+	_, err = a.Admin.CreateUser(ctx, actor, admin.NewUser{Email: "ADA@example.com", Password: "a long password"})
+	if !errors.Is(err, admin.ErrConflict) || !strings.Contains(err.Error(), "already registered") {
+		t.Fatalf("taken email: %v", err)
+	}
+	var invalid *admin.InvalidError
+	if _, err := a.Admin.CreateUser(ctx, actor, admin.NewUser{Email: "bob@example.com", Password: "short"}); !errors.As(err, &invalid) {
+		t.Fatalf("weak password: %v", err)
+	}
+	if err := a.Admin.SetPassword(ctx, actor, "nobody@example.com", "a long password"); !errors.Is(err, admin.ErrNotFound) {
+		t.Fatalf("set password of an unknown user: %v", err)
+	}
+
+	// Disabling ends the user's sessions and grants, whichever interface asks.
+	tok, _, err := a.Sessions.Start(ctx, u.ID, "192.0.2.1", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := a.Admin.DisableUser(ctx, actor, admin.UserRef{Email: "ada@example.com"})
+	if err != nil || !d.Disabled {
+		t.Fatalf("DisableUser: %+v, %v", d, err)
+	}
+	if s, err := a.Sessions.Lookup(ctx, tok); err == nil && s != nil {
+		t.Fatal("the disabled user's session still works")
+	}
+	if _, err := a.Admin.DisableUser(ctx, actor, admin.UserRef{ID: "no-such-id"}); !errors.Is(err, admin.ErrNotFound) {
+		t.Fatalf("disable an unknown id: %v", err)
+	}
+	list, err := a.Admin.Users(ctx)
+	if err != nil || len(list) != 1 || !list[0].Disabled {
+		t.Fatalf("Users: %+v, %v", list, err)
+	}
+	raw, _ := json.Marshal(list[0])
+	if strings.Contains(string(raw), "hash") || !strings.Contains(string(raw), `"created_at":"`+list[0].Created.String()+`"`) ||
+		!strings.HasSuffix(list[0].Created.String(), "Z") {
+		t.Fatalf("user view JSON %s", raw)
+	}
+}
+
+func TestClients(t *testing.T) {
+	a := newApp(t)
+	ctx := context.Background()
+	spec := clients.Spec{ID: "notes", RedirectURIs: []string{"https://notes.example/cb"}}
+	c, secret, err := a.Admin.CreateClient(ctx, actor, spec)
+	if err != nil || secret == "" || c.ID != "notes" {
+		t.Fatalf("CreateClient: %+v, %q, %v", c, secret, err)
+	}
+	if _, _, err := a.Admin.CreateClient(ctx, actor, spec); !errors.Is(err, admin.ErrConflict) {
+		t.Fatalf("taken id: %v", err)
+	}
+	var invalid *admin.InvalidError
+	_, _, err = a.Admin.CreateClient(ctx, actor, clients.Spec{ID: "bad", RedirectURIs: []string{"http://evil.example/cb#x"}})
+	if !errors.As(err, &invalid) {
+		t.Fatalf("bad metadata: %v", err)
+	}
+	list, _ := a.Admin.Clients(ctx)
+	raw, _ := json.Marshal(list)
+	if len(list) != 1 || strings.Contains(string(raw), "ecret") {
+		t.Fatalf("client views %s", raw)
+	}
+	if err := a.Admin.DeleteClient(ctx, actor, "notes"); err != nil {
+		t.Fatal(err)
+	}
+	if ev := lastEvent(t, a); ev.Action != "client.deleted" || ev.Target != "notes" || ev.Actor != actor.Name {
+		t.Fatalf("audit of the deletion: %+v", ev)
+	}
+	if err := a.Admin.DeleteClient(ctx, actor, "notes"); !errors.Is(err, admin.ErrNotFound) {
+		t.Fatalf("delete twice: %v", err)
+	}
+}
+
+func TestKeys(t *testing.T) {
+	a := newApp(t)
+	ctx := context.Background()
+	ks, err := a.Admin.Keys(ctx)
+	if err != nil || len(ks.Keys) != 4 || len(ks.Policies) != 1 || ks.Warning != "" {
+		t.Fatalf("Keys: %+v, %v", ks, err)
+	}
+	_, err = a.Admin.RotateKey(ctx, actor, keys.RS256, false)
+	var early *admin.TooEarlyError
+	safe, _ := a.Admin.SafeAt(ctx, keys.RS256)
+	if !errors.As(err, &early) || !early.SafeAt.Equal(safe.Time) || early.KID == "" {
+		t.Fatalf("early rotation: %v (safe at %v)", err, safe)
+	}
+	var invalid *admin.InvalidError
+	if _, err := a.Admin.RotateKey(ctx, actor, "HS256", true); !errors.As(err, &invalid) {
+		t.Fatalf("HS256: %v", err)
+	}
+	rot, err := a.Admin.RotateKey(ctx, actor, keys.RS256, true)
+	if err != nil || rot.Retired == nil || rot.Retired.NotAfter == nil || rot.Activated.KID == rot.Next.KID {
+		t.Fatalf("forced rotation: %+v, %v", rot, err)
+	}
+	if ev := lastEvent(t, a); ev.Action != "key.rotated" || ev.Actor != actor.Name || !strings.HasSuffix(ev.Detail, "forced") {
+		t.Fatalf("audit of the rotation: %+v", ev)
+	}
+	if _, err := a.Admin.RevokeKey(ctx, actor, "no-such-kid"); !errors.Is(err, admin.ErrNotFound) {
+		t.Fatalf("revoke unknown: %v", err)
+	}
+	if _, err := a.Admin.RevokeKey(ctx, actor, rot.Retired.KID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Admin.RevokeKey(ctx, actor, rot.Retired.KID); !errors.Is(err, admin.ErrConflict) {
+		t.Fatalf("revoke twice: %v", err)
+	}
+}
