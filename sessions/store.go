@@ -24,7 +24,20 @@ type row struct {
 
 func (row) TableName() string { return "sessions" }
 
-func (r row) session() Session { return Session(r) }
+// utc puts every time of r in UTC. PostgreSQL (pgx) returns timestamptz
+// in time.Local, and a Session is in UTC whatever the dialect and the
+// server's zone, as users and clients are.
+func (r *row) utc() {
+	for _, t := range []*time.Time{&r.AuthTime, &r.CreatedAt, &r.LastSeenAt, &r.ExpiresAt} {
+		*t = t.UTC()
+	}
+}
+
+// session converts a row read back into a Session, in UTC.
+func (r row) session() Session {
+	r.utc()
+	return Session(r)
+}
 
 // Store persists sessions.
 type Store struct{ g *gorm.DB }
