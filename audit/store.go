@@ -22,6 +22,11 @@ type row struct {
 
 func (row) TableName() string { return "audit_events" }
 
+// utc puts At in UTC. PostgreSQL (pgx) returns timestamptz in time.Local,
+// and an Event is in UTC whatever the dialect and the server's zone, so
+// GET /api/admin/audit writes the same offsets on both.
+func (r *row) utc() { r.At = r.At.UTC() }
+
 // Store persists audit events.
 type Store struct{ g *gorm.DB }
 
@@ -40,6 +45,7 @@ func (s *Store) List(ctx context.Context, before time.Time, limit int) ([]Event,
 	err := db.Conn(ctx, s.g).Where("at < ?", before).Order("at DESC, id DESC").Limit(limit).Find(&rows).Error
 	out := make([]Event, len(rows))
 	for i, r := range rows {
+		r.utc()
 		out[i] = Event(r)
 	}
 	return out, db.Map(err)

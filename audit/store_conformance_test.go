@@ -143,11 +143,6 @@ func TestStoreConcurrentCreates(t *testing.T) {
 // TestStoreReadsTimesInUTC: List returns UTC times on both dialects; the
 // admin API encodes them as they come.
 func TestStoreReadsTimesInUTC(t *testing.T) {
-	if os.Getenv(dbtest.EnvPostgres) != "" {
-		t.Skip("BUG: on PostgreSQL List returns At in time.Local, not UTC (Event(r) keeps pgx's zone), so with " +
-			"a server zone other than UTC GET /api/admin/audit writes \"+01:00\" offsets on PostgreSQL and \"Z\" " +
-			"on SQLite; the web page is unaffected (admin_web.go calls .UTC())")
-	}
 	s := newStore(t)
 	create(t, s, "e", t0)
 	evs, err := s.List(context.Background(), t0.Add(time.Second), 1)
