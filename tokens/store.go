@@ -31,6 +31,9 @@ type authRequestRow struct {
 
 func (authRequestRow) TableName() string { return "auth_requests" }
 
+// utc puts the times of a row read back in UTC (see inUTC).
+func (r *authRequestRow) utc() { inUTC(r.LoggedInAt, &r.CreatedAt, &r.ExpiresAt) }
+
 type codeRow struct {
 	CodeHash            string `gorm:"primaryKey"`
 	ClientID            string
@@ -53,6 +56,9 @@ type codeRow struct {
 
 func (codeRow) TableName() string { return "auth_codes" }
 
+// utc puts the times of a row read back in UTC (see inUTC).
+func (r *codeRow) utc() { inUTC(&r.AuthTime, &r.CreatedAt, &r.ExpiresAt, r.UsedAt, r.AccessExpiresAt) }
+
 type consentRow struct {
 	UserID    string    `gorm:"primaryKey"`
 	ClientID  string    `gorm:"primaryKey"`
@@ -69,6 +75,18 @@ type revokedRow struct {
 }
 
 func (revokedRow) TableName() string { return "revoked_tokens" }
+
+// inUTC puts each time in UTC, skipping nil ones; the rows' utc methods
+// call it on every row read back. PostgreSQL (pgx) returns timestamptz in
+// time.Local, and what the Store returns is in UTC whatever the dialect
+// and the server's zone, as users and clients are.
+func inUTC(ts ...*time.Time) {
+	for _, t := range ts {
+		if t != nil {
+			*t = t.UTC()
+		}
+	}
+}
 
 // codeRetention is how long a code row outlives its expiry.
 const codeRetention = 24 * time.Hour
@@ -95,6 +113,7 @@ func (s *Store) authRequest(ctx context.Context, id string) (*authRequestRow, er
 	if err := db.Map(db.Conn(ctx, s.g).Where("id = ?", id).Take(&r).Error); err != nil {
 		return nil, err
 	}
+	r.utc()
 	return &r, nil
 }
 
@@ -121,6 +140,7 @@ func (s *Store) code(ctx context.Context, hash string) (*codeRow, error) {
 	if err := db.Map(db.Conn(ctx, s.g).Where("code_hash = ?", hash).Take(&r).Error); err != nil {
 		return nil, err
 	}
+	r.utc()
 	return &r, nil
 }
 

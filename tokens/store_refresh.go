@@ -30,6 +30,9 @@ type familyRow struct {
 
 func (familyRow) TableName() string { return "refresh_families" }
 
+// utc puts the times of a row read back in UTC (see inUTC).
+func (f *familyRow) utc() { inUTC(&f.AuthTime, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, f.RevokedAt) }
+
 type refreshRow struct {
 	TokenHash       string `gorm:"primaryKey"`
 	FamilyID        string
@@ -44,6 +47,11 @@ type refreshRow struct {
 }
 
 func (refreshRow) TableName() string { return "refresh_tokens" }
+
+// utc puts the times of a row read back in UTC (see inUTC).
+func (r *refreshRow) utc() {
+	inUTC(&r.CreatedAt, &r.IdleExpiresAt, r.UsedAt, r.ChildUntil, &r.AccessExpiresAt)
+}
 
 // createFamily inserts a family and its first token.
 func (s *Store) createFamily(ctx context.Context, f *familyRow, first *refreshRow) error {
@@ -86,6 +94,8 @@ func (s *Store) refresh(ctx context.Context, hash string) (*refreshRow, *familyR
 			return nil, nil, fmt.Errorf("refresh family %s: decode resources: %w", f.ID, err)
 		}
 	}
+	r.utc()
+	f.utc()
 	return &r, &f, nil
 }
 
@@ -102,6 +112,7 @@ func (s *Store) family(ctx context.Context, id string) (*familyRow, error) {
 	if err := db.Map(db.Conn(ctx, s.g).Where("id = ?", id).Take(&f).Error); err != nil {
 		return nil, err
 	}
+	f.utc()
 	return &f, nil
 }
 
@@ -176,6 +187,9 @@ func (s *Store) userFamilies(ctx context.Context, userID string, now time.Time) 
 	var out []familyRow
 	err := db.Conn(ctx, s.g).Where("user_id = ? AND revoked_at IS NULL AND expires_at > ?", userID, now).
 		Order("last_used_at DESC").Find(&out).Error
+	for i := range out {
+		out[i].utc()
+	}
 	return out, db.Map(err)
 }
 

@@ -250,12 +250,6 @@ func TestStorePurgeRefreshBoundariesAndLimit(t *testing.T) {
 // TestStoreReadsTimesInUTC: what the account page shows of a grant
 // (Service.Grants passes these times through) is in UTC on both dialects.
 func TestStoreReadsTimesInUTC(t *testing.T) {
-	if os.Getenv(dbtest.EnvPostgres) != "" {
-		t.Skip("BUG: on PostgreSQL every time the tokens Store reads (family, refresh, userFamilies, authRequest, " +
-			"code) is in time.Local, not UTC: nothing calls .UTC() after pgx decodes timestamptz. Service.Grants " +
-			"passes CreatedAt/LastUsedAt on, and server/account.go prints them with their zone, so a server " +
-			"outside UTC shows local times on PostgreSQL and UTC on SQLite")
-	}
 	e := newRefreshEnv(t, Config{})
 	now := e.clock.Now()
 	e.storedFamily(t, "f", e.user.ID, now.Add(time.Hour), now)
