@@ -24,7 +24,22 @@ type row struct {
 
 func (row) TableName() string { return "sessions" }
 
-func (r row) session() Session { return Session(r) }
+// utc puts every time of r in UTC. PostgreSQL (pgx) returns timestamptz
+// in time.Local, and a Session is in UTC whatever the dialect and the
+// server's zone, as users and clients are. Writes need it too: SQLite
+// compares DATETIME columns as text and mattn/go-sqlite3 binds a time in
+// its own zone, so only times all in UTC compare as instants.
+func (r *row) utc() {
+	for _, t := range []*time.Time{&r.AuthTime, &r.CreatedAt, &r.LastSeenAt, &r.ExpiresAt} {
+		*t = t.UTC()
+	}
+}
+
+// session converts a row read back into a Session, in UTC.
+func (r row) session() Session {
+	r.utc()
+	return Session(r)
+}
 
 // Store persists sessions.
 type Store struct{ g *gorm.DB }
@@ -32,9 +47,10 @@ type Store struct{ g *gorm.DB }
 // NewStore returns a Store over g.
 func NewStore(g *gorm.DB) *Store { return &Store{g: g} }
 
-// Create inserts a session.
+// Create inserts a session, its times in UTC.
 func (s *Store) Create(ctx context.Context, sess *Session) error {
 	r := row(*sess)
+	r.utc()
 	return db.Map(db.Conn(ctx, s.g).Create(&r).Error)
 }
 
@@ -58,9 +74,9 @@ func (s *Store) ByID(ctx context.Context, id string) (*Session, error) {
 	return &sess, nil
 }
 
-// Touch records activity.
+// Touch records activity (stored in UTC, see row.utc).
 func (s *Store) Touch(ctx context.Context, id string, at time.Time) error {
-	return db.Map(db.Conn(ctx, s.g).Model(&row{}).Where("id = ?", id).Update("last_seen_at", at).Error)
+	return db.Map(db.Conn(ctx, s.g).Model(&row{}).Where("id = ?", id).Update("last_seen_at", at.UTC()).Error)
 }
 
 // Delete removes one session of a user and reports how many rows went.
@@ -76,9 +92,10 @@ func (s *Store) DeleteUser(ctx context.Context, userID string) (int64, error) {
 }
 
 // ListUser returns a user's sessions that have not expired, newest first.
+// now may be in any zone: it is compared in UTC (see row.utc).
 func (s *Store) ListUser(ctx context.Context, userID string, now time.Time) ([]Session, error) {
 	var rows []row
-	err := db.Conn(ctx, s.g).Where("user_id = ? AND expires_at > ?", userID, now).
+	err := db.Conn(ctx, s.g).Where("user_id = ? AND expires_at > ?", userID, now.UTC()).
 		Order("created_at DESC").Find(&rows).Error
 	out := make([]Session, len(rows))
 	for i, r := range rows {
@@ -88,7 +105,7 @@ func (s *Store) ListUser(ctx context.Context, userID string, now time.Time) ([]S
 }
 
 // DeleteExpired removes up to limit expired sessions and reports how many.
-// Small batches keep the write lock short.
+// Small batches keep the write lock short; now is compared in UTC.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
-	return db.DeleteBatch(ctx, s.g, &row{}, "id", limit, "expires_at <= ?", now)
+	return db.DeleteBatch(ctx, s.g, &row{}, "id", limit, "expires_at <= ?", now.UTC())
 }

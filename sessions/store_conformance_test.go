@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"sync"
 	"testing"
 	"time"
 
 	"idp/db"
-	"idp/db/dbtest"
 	"idp/sessions"
 )
 
@@ -96,12 +94,6 @@ func TestStoreRoundTripEveryField(t *testing.T) {
 // users and clients stores do, so what the account page prints does not
 // depend on the dialect or on the server's zone.
 func TestStoreReadsTimesInUTC(t *testing.T) {
-	if os.Getenv(dbtest.EnvPostgres) != "" {
-		t.Skip("BUG: on PostgreSQL, ByID, ByTokenHash and ListUser return times in time.Local (pgx decodes " +
-			"timestamptz so), not UTC: row.session() converts without .UTC(), unlike users.Store and clients.Store. " +
-			"With a server zone other than UTC the account page (server/account.go formats CreatedAt/LastSeenAt " +
-			"with MST) shows local times on PostgreSQL and UTC on SQLite")
-	}
 	e := newEnv(t)
 	at := e.clock.Now()
 	e.stored(t, e.ada, "s1", at, at.Add(ttl))
@@ -312,12 +304,6 @@ func TestStoreDeleteExpiredLimitAndBoundary(t *testing.T) {
 // TestStoreComparesInstantsNotZones: now given in another zone names the
 // same instant, so it must select the same rows as in UTC.
 func TestStoreComparesInstantsNotZones(t *testing.T) {
-	if os.Getenv(dbtest.EnvPostgres) == "" {
-		t.Skip("BUG: on SQLite, ListUser and DeleteExpired compare expires_at as text: mattn/go-sqlite3 binds a " +
-			"time.Time as \"2006-01-02 15:04:05.999999999-07:00\" in its own zone, so a non-UTC now is compared by " +
-			"its wall clock (a session expiring 07:08 UTC is hidden by now = 08:08+02:00, an hour earlier). " +
-			"Every current caller passes UTC; the Store should call now.UTC() itself")
-	}
 	e := newEnv(t)
 	ctx := context.Background()
 	st := e.svc.Store()

@@ -31,6 +31,9 @@ type authRequestRow struct {
 
 func (authRequestRow) TableName() string { return "auth_requests" }
 
+// utc puts the times of a row, read back or about to be written, in UTC (see inUTC).
+func (r *authRequestRow) utc() { inUTC(r.LoggedInAt, &r.CreatedAt, &r.ExpiresAt) }
+
 type codeRow struct {
 	CodeHash            string `gorm:"primaryKey"`
 	ClientID            string
@@ -53,6 +56,9 @@ type codeRow struct {
 
 func (codeRow) TableName() string { return "auth_codes" }
 
+// utc puts the times of a row, read back or about to be written, in UTC (see inUTC).
+func (r *codeRow) utc() { inUTC(&r.AuthTime, &r.CreatedAt, &r.ExpiresAt, r.UsedAt, r.AccessExpiresAt) }
+
 type consentRow struct {
 	UserID    string    `gorm:"primaryKey"`
 	ClientID  string    `gorm:"primaryKey"`
@@ -70,6 +76,22 @@ type revokedRow struct {
 
 func (revokedRow) TableName() string { return "revoked_tokens" }
 
+// inUTC puts each time in UTC, skipping nil ones; the rows' utc methods
+// call it on every row read back. PostgreSQL (pgx) returns timestamptz in
+// time.Local, and what the Store returns is in UTC whatever the dialect
+// and the server's zone, as users and clients are.
+//
+// Every time the Store passes to SQL goes in UTC too, written or compared:
+// SQLite compares DATETIME columns as text and mattn/go-sqlite3 binds a
+// time.Time in its own zone, so only times all in UTC compare as instants.
+func inUTC(ts ...*time.Time) {
+	for _, t := range ts {
+		if t != nil {
+			*t = t.UTC()
+		}
+	}
+}
+
 // codeRetention is how long a code row outlives its expiry.
 const codeRetention = 24 * time.Hour
 
@@ -86,6 +108,7 @@ func (s *Store) tx(ctx context.Context, fn func(ctx context.Context) error) erro
 
 // createAuthRequest inserts a pending authorization request.
 func (s *Store) createAuthRequest(ctx context.Context, r *authRequestRow) error {
+	r.utc()
 	return db.Map(db.Conn(ctx, s.g).Create(r).Error)
 }
 
@@ -95,12 +118,13 @@ func (s *Store) authRequest(ctx context.Context, id string) (*authRequestRow, er
 	if err := db.Map(db.Conn(ctx, s.g).Where("id = ?", id).Take(&r).Error); err != nil {
 		return nil, err
 	}
+	r.utc()
 	return &r, nil
 }
 
 // MarkLoggedIn records that the user signed in for request id.
 func (s *Store) MarkLoggedIn(ctx context.Context, id string, at time.Time) error {
-	return db.Map(db.Conn(ctx, s.g).Model(&authRequestRow{}).Where("id = ?", id).Update("logged_in_at", at).Error)
+	return db.Map(db.Conn(ctx, s.g).Model(&authRequestRow{}).Where("id = ?", id).Update("logged_in_at", at.UTC()).Error)
 }
 
 // DeleteAuthRequest removes a request once it is answered; it reports
@@ -112,6 +136,7 @@ func (s *Store) DeleteAuthRequest(ctx context.Context, id string) (bool, error) 
 
 // createCode inserts an authorization code.
 func (s *Store) createCode(ctx context.Context, c *codeRow) error {
+	c.utc()
 	return db.Map(db.Conn(ctx, s.g).Create(c).Error)
 }
 
@@ -121,6 +146,7 @@ func (s *Store) code(ctx context.Context, hash string) (*codeRow, error) {
 	if err := db.Map(db.Conn(ctx, s.g).Where("code_hash = ?", hash).Take(&r).Error); err != nil {
 		return nil, err
 	}
+	r.utc()
 	return &r, nil
 }
 
@@ -128,6 +154,7 @@ func (s *Store) code(ctx context.Context, hash string) (*codeRow, error) {
 // one conditional update: of any number of concurrent redeemers exactly one
 // sees true.
 func (s *Store) ClaimCode(ctx context.Context, hash string, now time.Time, jti string, accessExp time.Time, family string) (bool, error) {
+	now, accessExp = now.UTC(), accessExp.UTC()
 	res := db.Conn(ctx, s.g).Model(&codeRow{}).
 		Where("code_hash = ? AND used_at IS NULL AND expires_at > ?", hash, now).
 		Updates(map[string]any{"used_at": now, "access_jti": jti, "access_expires_at": accessExp, "refresh_family": family})
@@ -144,6 +171,7 @@ func (s *Store) Consent(ctx context.Context, userID, clientID string) ([]string,
 // SaveConsent stores the approved scopes (an upsert: the caller passes the
 // union of old and new).
 func (s *Store) SaveConsent(ctx context.Context, userID, clientID string, scopes []string, now time.Time) error {
+	now = now.UTC()
 	r := consentRow{UserID: userID, ClientID: clientID, Scopes: scopes, CreatedAt: now, UpdatedAt: now}
 	return db.Map(db.Conn(ctx, s.g).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "user_id"}, {Name: "client_id"}},
@@ -160,7 +188,7 @@ func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) erro
 // Revoking twice is harmless.
 func (s *Store) RevokeJTI(ctx context.Context, jti string, exp time.Time) error {
 	return db.Map(db.Conn(ctx, s.g).Clauses(clause.OnConflict{DoNothing: true}).
-		Create(&revokedRow{JTI: jti, ExpiresAt: exp}).Error)
+		Create(&revokedRow{JTI: jti, ExpiresAt: exp.UTC()}).Error)
 }
 
 // Revoked reports whether an access token's jti is on the denylist.
@@ -173,6 +201,7 @@ func (s *Store) Revoked(ctx context.Context, jti string) (bool, error) {
 // DeleteExpired purges up to limit expired rows from each table and
 // reports how many went; small batches keep write locks short.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
+	now = now.UTC()
 	var total int64
 	purge := func(model any, key, cond string, cutoff time.Time) error {
 		n, err := db.DeleteBatch(ctx, s.g, model, key, limit, cond, cutoff)

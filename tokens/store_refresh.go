@@ -30,6 +30,9 @@ type familyRow struct {
 
 func (familyRow) TableName() string { return "refresh_families" }
 
+// utc puts the times of a row, read back or about to be written, in UTC (see inUTC).
+func (f *familyRow) utc() { inUTC(&f.AuthTime, &f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, f.RevokedAt) }
+
 type refreshRow struct {
 	TokenHash       string `gorm:"primaryKey"`
 	FamilyID        string
@@ -45,8 +48,14 @@ type refreshRow struct {
 
 func (refreshRow) TableName() string { return "refresh_tokens" }
 
+// utc puts the times of a row, read back or about to be written, in UTC (see inUTC).
+func (r *refreshRow) utc() {
+	inUTC(&r.CreatedAt, &r.IdleExpiresAt, r.UsedAt, r.ChildUntil, &r.AccessExpiresAt)
+}
+
 // createFamily inserts a family and its first token.
 func (s *Store) createFamily(ctx context.Context, f *familyRow, first *refreshRow) error {
+	f.utc()
 	if err := db.Map(db.Conn(ctx, s.g).Create(f).Error); err != nil {
 		return err
 	}
@@ -86,6 +95,8 @@ func (s *Store) refresh(ctx context.Context, hash string) (*refreshRow, *familyR
 			return nil, nil, fmt.Errorf("refresh family %s: decode resources: %w", f.ID, err)
 		}
 	}
+	r.utc()
+	f.utc()
 	return &r, &f, nil
 }
 
@@ -102,6 +113,7 @@ func (s *Store) family(ctx context.Context, id string) (*familyRow, error) {
 	if err := db.Map(db.Conn(ctx, s.g).Where("id = ?", id).Take(&f).Error); err != nil {
 		return nil, err
 	}
+	f.utc()
 	return &f, nil
 }
 
@@ -109,6 +121,7 @@ func (s *Store) family(ctx context.Context, id string) (*familyRow, error) {
 // of this refresh in the same conditional update: of concurrent refreshers
 // exactly one sees true, and the others then find the sealed child.
 func (s *Store) claimRefresh(ctx context.Context, hash string, now time.Time, sealed []byte, until time.Time) (bool, error) {
+	now, until = now.UTC(), until.UTC()
 	n, err := db.Exec(ctx, s.g, `UPDATE refresh_tokens SET used_at = ?, child_sealed = ?, child_until = ?
 		WHERE token_hash = ? AND used_at IS NULL AND NOT EXISTS
 		(SELECT 1 FROM refresh_families f WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NOT NULL)`,
@@ -130,12 +143,13 @@ func (s *Store) holdFamily(ctx context.Context, id string) (bool, error) {
 // touchFamily records a family's latest use and where it came from.
 func (s *Store) touchFamily(ctx context.Context, id string, now time.Time, ip, ua string) error {
 	_, err := db.Exec(ctx, s.g, `UPDATE refresh_families SET last_used_at = ?, ip = ?, user_agent = ? WHERE id = ?`,
-		now, ip, ua, id)
+		now.UTC(), ip, ua, id)
 	return err
 }
 
 // insertToken inserts a fresh token: not used, no sealed child yet.
 func (s *Store) insertToken(ctx context.Context, r *refreshRow) error {
+	r.utc()
 	_, err := db.Exec(ctx, s.g, `INSERT INTO refresh_tokens
 		(token_hash, family_id, parent_hash, created_at, idle_expires_at, access_jti, access_expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -147,6 +161,7 @@ func (s *Store) insertToken(ctx context.Context, r *refreshRow) error {
 // tokens issued in it that have not expired yet. It reports whether this
 // call revoked it.
 func (s *Store) revokeFamily(ctx context.Context, id string, now time.Time) (bool, error) {
+	now = now.UTC()
 	res := db.Conn(ctx, s.g).Model(&familyRow{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", now)
 	if err := db.Map(res.Error); err != nil {
 		return false, err
@@ -161,7 +176,7 @@ func (s *Store) revokeFamily(ctx context.Context, id string, now time.Time) (boo
 	}
 	for _, r := range live {
 		if err := db.Map(db.Conn(ctx, s.g).Clauses(clause.OnConflict{DoNothing: true}).
-			Create(&revokedRow{JTI: r.AccessJTI, ExpiresAt: r.AccessExpiresAt.Add(leeway * time.Second)}).Error); err != nil {
+			Create(&revokedRow{JTI: r.AccessJTI, ExpiresAt: r.AccessExpiresAt.Add(leeway * time.Second).UTC()}).Error); err != nil {
 			return false, err
 		}
 	}
@@ -174,14 +189,18 @@ func (s *Store) revokeFamily(ctx context.Context, id string, now time.Time) (boo
 // userFamilies lists a user's live families, newest use first.
 func (s *Store) userFamilies(ctx context.Context, userID string, now time.Time) ([]familyRow, error) {
 	var out []familyRow
-	err := db.Conn(ctx, s.g).Where("user_id = ? AND revoked_at IS NULL AND expires_at > ?", userID, now).
+	err := db.Conn(ctx, s.g).Where("user_id = ? AND revoked_at IS NULL AND expires_at > ?", userID, now.UTC()).
 		Order("last_used_at DESC").Find(&out).Error
+	for i := range out {
+		out[i].utc()
+	}
 	return out, db.Map(err)
 }
 
 // purgeRefresh drops expired families (their tokens cascade) and sealed
 // children past their grace window, up to limit rows each.
 func (s *Store) purgeRefresh(ctx context.Context, now time.Time, limit int) (int64, error) {
+	now = now.UTC()
 	n, err := db.DeleteBatch(ctx, s.g, &familyRow{}, "id", limit, "expires_at <= ?", now)
 	if err != nil {
 		return n, err

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"sync"
 	"testing"
 	"time"
 
 	"idp/db"
-	"idp/db/dbtest"
 	"idp/users"
 )
 
@@ -250,12 +248,6 @@ func TestStorePurgeRefreshBoundariesAndLimit(t *testing.T) {
 // TestStoreReadsTimesInUTC: what the account page shows of a grant
 // (Service.Grants passes these times through) is in UTC on both dialects.
 func TestStoreReadsTimesInUTC(t *testing.T) {
-	if os.Getenv(dbtest.EnvPostgres) != "" {
-		t.Skip("BUG: on PostgreSQL every time the tokens Store reads (family, refresh, userFamilies, authRequest, " +
-			"code) is in time.Local, not UTC: nothing calls .UTC() after pgx decodes timestamptz. Service.Grants " +
-			"passes CreatedAt/LastUsedAt on, and server/account.go prints them with their zone, so a server " +
-			"outside UTC shows local times on PostgreSQL and UTC on SQLite")
-	}
 	e := newRefreshEnv(t, Config{})
 	now := e.clock.Now()
 	e.storedFamily(t, "f", e.user.ID, now.Add(time.Hour), now)
@@ -271,12 +263,6 @@ func TestStoreReadsTimesInUTC(t *testing.T) {
 // TestStoreComparesInstantsNotZones: a now in another zone names the same
 // instant and must select the same rows.
 func TestStoreComparesInstantsNotZones(t *testing.T) {
-	if os.Getenv(dbtest.EnvPostgres) == "" {
-		t.Skip("BUG: on SQLite the tokens Store compares times as text (mattn/go-sqlite3 binds a time.Time in its " +
-			"own zone), so ClaimCode with now in UTC+2 refuses a code that expires in an hour, and DeleteExpired " +
-			"with now in UTC-5 keeps what expired an hour ago. Service.now() is always UTC; the Store should not " +
-			"depend on it")
-	}
 	e := newRefreshEnv(t, Config{})
 	ctx := context.Background()
 	now := e.clock.Now()

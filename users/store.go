@@ -86,6 +86,16 @@ func (s *Store) Create(ctx context.Context, u *User) error {
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
+	// Filled here rather than by GORM, whose now() has nanoseconds: in UTC
+	// and to the microsecond, what PostgreSQL keeps, so the User copied back
+	// equals the one a later read returns on either dialect.
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if row.CreatedAt.IsZero() {
+		row.CreatedAt = now
+	}
+	if row.UpdatedAt.IsZero() {
+		row.UpdatedAt = now
+	}
 	if err := db.Conn(ctx, s.g).Create(&row).Error; err != nil {
 		return fmt.Errorf("create user: %w", db.Map(err))
 	}

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"sync"
 	"testing"
 	"time"
 
 	"idp/db"
-	"idp/db/dbtest"
 )
 
 // The conformance half of the Store tests (STYLE.md §1.2): what
@@ -116,11 +114,6 @@ func TestStoreTimesComeBackUTC(t *testing.T) {
 // current time and copies them back, and what it copies back is what a
 // later read returns.
 func TestStoreCreateZeroTimestamps(t *testing.T) {
-	if os.Getenv(dbtest.EnvPostgres) != "" {
-		t.Skip("BUG: on PostgreSQL, Store.Create copies back GORM's nanosecond now() into u.CreatedAt/UpdatedAt, " +
-			"but timestamptz keeps microseconds, so the User Create returns differs from what ByID reads " +
-			"(e.g. .386921598 vs .386921); Create should truncate the filled times to time.Microsecond as Service.Create does")
-	}
 	ctx := context.Background()
 	s := newStore(t)
 	u := testUser(t, "zero@example.com")
