@@ -3,7 +3,6 @@ package admin
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"idp/audit"
@@ -35,18 +34,8 @@ type InvalidError struct{ Reason string }
 func (e *InvalidError) Error() string { return e.Reason }
 
 // TooEarlyError refuses a rotation before the next key's stored signing
-// time: relying services may not have it yet.
-type TooEarlyError struct {
-	Alg, KID    string
-	PublishedAt time.Time
-	SafeAt      time.Time
-}
-
-func (e *TooEarlyError) Error() string {
-	return fmt.Sprintf("the next %s key was published at %s; rotating before %s could break "+
-		"relying services that cached the JWKS; retry then or force",
-		e.Alg, e.PublishedAt.UTC().Format(time.RFC3339), e.SafeAt.UTC().Format(time.RFC3339))
-}
+// time (SafeAt): relying services may not have the key yet.
+type TooEarlyError = keys.TooEarlyError
 
 // Service performs the administrative actions over the domain services.
 type Service struct {

@@ -39,10 +39,9 @@ func (s *Service) RotateKey(ctx context.Context, actor Actor, alg string, force 
 		return Rotation{}, &InvalidError{Reason: fmt.Sprintf("alg must be RS256 or ES256, not %q", alg)}
 	}
 	rot, err := s.keys.Rotate(as(ctx, actor), alg, force)
-	var early *keys.TooEarlyError
 	switch {
-	case errors.As(err, &early):
-		return Rotation{}, &TooEarlyError{Alg: early.Alg, KID: early.KID, PublishedAt: early.PublishedAt, SafeAt: early.SafeAt}
+	case errors.As(err, new(*TooEarlyError)):
+		return Rotation{}, err
 	case errors.Is(err, keys.ErrAlreadyRotated):
 		return Rotation{}, tagged{ErrConflict, err}
 	case err != nil:

@@ -4,36 +4,20 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"idp/server/servertest"
 )
 
-// testClock is a clock the test moves; serve and the admin commands of one
-// test share it, as processes on one machine share the system clock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{t: time.Now().UTC().Truncate(time.Second)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newTestClock is a clock the test moves; serve and the admin commands of
+// one test share it, as processes on one machine share the system clock.
+func newTestClock() *servertest.Clock {
+	return servertest.NewClock(time.Now().UTC().Truncate(time.Second))
 }
 
 // runCLIAt runs idp in-process on clock c.
-func runCLIAt(t *testing.T, c *testClock, args ...string) (code int, stdout, stderr string) {
+func runCLIAt(t *testing.T, c *servertest.Clock, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = run(t.Context(), args, stdio{in: strings.NewReader(""), out: &out, err: &errb, now: c.Now})

@@ -94,7 +94,10 @@ func New(t testing.TB, opts ...Option) *Env {
 
 // newClock starts at the real time: relying-party libraries check expiry
 // against their own clock.
-func newClock() *Clock { return &Clock{t: time.Now().UTC().Truncate(time.Second)} }
+func newClock() *Clock { return NewClock(time.Now().UTC().Truncate(time.Second)) }
+
+// NewClock returns a Clock reading at until it is advanced.
+func NewClock(at time.Time) *Clock { return &Clock{t: at} }
 
 // newMasterKey returns a random master key.
 func newMasterKey() keys.MasterKey {
