@@ -10,6 +10,7 @@ import (
 	"idp/audit"
 	"idp/db"
 	"idp/oauth"
+	"idp/server/plumbing"
 	"idp/sessions"
 	"idp/templates"
 )
@@ -18,19 +19,19 @@ const accountTime = "2 Jan 2006 15:04 MST"
 
 // handleAccount shows the signed-in user their account and their sessions.
 func (s *Server) handleAccount(c echo.Context) error {
-	sess, user, err := s.currentUser(c)
+	sess, user, err := s.site.CurrentUser(c)
 	if err != nil {
 		return err
 	}
 	if user == nil {
-		return c.Redirect(http.StatusSeeOther, pathLogin)
+		return c.Redirect(http.StatusSeeOther, plumbing.PathLogin)
 	}
 	list, err := s.deps.Sessions.List(c.Request().Context(), user.ID)
 	if err != nil {
 		return err
 	}
 	page := templates.AccountPage{
-		Base: s.base(c, "Your account"), Email: user.Email, Name: user.Name, Roles: user.Roles,
+		Base: s.site.Base(c, "Your account"), Email: user.Email, Name: user.Name, Roles: user.Roles,
 		IsAdmin: user.HasRole("admin"), Notice: noticeText(c.QueryParam("notice")),
 	}
 	grants, err := s.deps.Tokens.Grants(c.Request().Context(), user.ID)
@@ -40,7 +41,7 @@ func (s *Server) handleAccount(c echo.Context) error {
 	for _, g := range grants {
 		name := g.ClientID
 		if cl, err := s.deps.Clients.Store().ByID(c.Request().Context(), g.ClientID); err == nil {
-			name = clientName(cl)
+			name = plumbing.ClientName(cl)
 		}
 		page.Grants = append(page.Grants, templates.AccountGrant{
 			ID: g.ID, Client: name, Created: g.CreatedAt.Format(accountTime), LastUsed: g.LastUsedAt.Format(accountTime),
@@ -53,7 +54,7 @@ func (s *Server) handleAccount(c echo.Context) error {
 			IP: x.IP, UserAgent: deviceName(x.UserAgent), Current: x.ID == sess.ID,
 		})
 	}
-	return s.render(c, http.StatusOK, htmlCSP(), func(w io.Writer) error {
+	return plumbing.Render(c, http.StatusOK, plumbing.HTMLCSP(), func(w io.Writer) error {
 		return s.deps.Templates.Account(w, page)
 	})
 }
@@ -72,82 +73,82 @@ func noticeText(code string) string {
 
 // handleAccountSessionRevoke signs out one of the user's sessions.
 func (s *Server) handleAccountSessionRevoke(c echo.Context) error {
-	if err := s.checkCSRF(c); err != nil {
+	if err := s.site.CheckCSRF(c); err != nil {
 		return err
 	}
-	sess, user, err := s.currentUser(c)
+	sess, user, err := s.site.CurrentUser(c)
 	if err != nil {
 		return err
 	}
 	if user == nil {
-		return c.Redirect(http.StatusSeeOther, pathLogin)
+		return c.Redirect(http.StatusSeeOther, plumbing.PathLogin)
 	}
 	id := c.FormValue("id")
-	s.actAs(c, user.Email, audit.ViaWeb)
+	s.site.ActAs(c, user.Email, audit.ViaWeb)
 	err = s.deps.Sessions.End(c.Request().Context(), user.ID, id)
 	if err == nil {
-		s.record(c, "session.ended", user.ID, "session="+id)
+		s.site.Record(c, "session.ended", user.ID, "session="+id)
 	}
 	if err != nil && !errors.Is(err, sessions.ErrNoSession) {
 		return err
 	}
 	if id == sess.ID {
-		s.setCookie(c, cookieSession, "", -1)
-		return s.renderSignedOut(c, "")
+		s.site.SetCookie(c, plumbing.CookieSession, "", -1)
+		return s.site.SignedOut(c, "")
 	}
-	return c.Redirect(http.StatusSeeOther, pathAccount+"?notice=session-ended")
+	return c.Redirect(http.StatusSeeOther, plumbing.PathAccount+"?notice=session-ended")
 }
 
 // handleAccountGrantRevoke revokes one of the user's offline-access grants
 // (a refresh family and its live access tokens).
 func (s *Server) handleAccountGrantRevoke(c echo.Context) error {
-	if err := s.checkCSRF(c); err != nil {
+	if err := s.site.CheckCSRF(c); err != nil {
 		return err
 	}
-	_, user, err := s.currentUser(c)
+	_, user, err := s.site.CurrentUser(c)
 	if err != nil {
 		return err
 	}
 	if user == nil {
-		return c.Redirect(http.StatusSeeOther, pathLogin)
+		return c.Redirect(http.StatusSeeOther, plumbing.PathLogin)
 	}
-	s.actAs(c, user.Email, audit.ViaWeb)
+	s.site.ActAs(c, user.Email, audit.ViaWeb)
 	err = s.deps.Tokens.RevokeGrant(c.Request().Context(), user.ID, c.FormValue("id"))
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, pathAccount+"?notice=grant-revoked")
+	return c.Redirect(http.StatusSeeOther, plumbing.PathAccount+"?notice=grant-revoked")
 }
 
 // handleLogoutAll ends every session of the user ("sign out everywhere").
 func (s *Server) handleLogoutAll(c echo.Context) error {
-	if err := s.checkCSRF(c); err != nil {
+	if err := s.site.CheckCSRF(c); err != nil {
 		return err
 	}
-	_, user, err := s.currentUser(c)
+	_, user, err := s.site.CurrentUser(c)
 	if err != nil {
 		return err
 	}
 	if user != nil {
-		s.actAs(c, user.Email, audit.ViaWeb)
-		s.record(c, "logout.everywhere", user.ID, "")
+		s.site.ActAs(c, user.Email, audit.ViaWeb)
+		s.site.Record(c, "logout.everywhere", user.ID, "")
 		if err := s.deps.Sessions.EndAll(c.Request().Context(), user.ID); err != nil {
 			return err
 		}
 		if err := s.deps.Tokens.RevokeUserGrants(c.Request().Context(), user.ID); err != nil {
 			return err
 		}
-		s.log.Info("signed out everywhere", "request_id", requestIDOf(c), "user", user.ID)
+		s.site.Log.Info("signed out everywhere", "request_id", plumbing.RequestIDOf(c), "user", user.ID)
 	}
-	s.setCookie(c, cookieSession, "", -1)
-	return s.renderSignedOut(c, "")
+	s.site.SetCookie(c, plumbing.CookieSession, "", -1)
+	return s.site.SignedOut(c, "")
 }
 
 // handleLogout is the confirmed sign-out: the account page's button, and
 // the confirmation page of RP-initiated logout, whose fields are validated
 // again here.
 func (s *Server) handleLogout(c echo.Context) error {
-	if err := s.checkCSRF(c); err != nil {
+	if err := s.site.CheckCSRF(c); err != nil {
 		return err
 	}
 	if err := c.Request().ParseForm(); err != nil {
@@ -158,9 +159,9 @@ func (s *Server) handleLogout(c echo.Context) error {
 		return err
 	}
 	if c.FormValue("decision") == "stay" {
-		return c.Redirect(http.StatusSeeOther, pathAccount)
+		return c.Redirect(http.StatusSeeOther, plumbing.PathAccount)
 	}
-	sess, _, err := s.currentUser(c)
+	sess, _, err := s.site.CurrentUser(c)
 	if err != nil {
 		return err
 	}
@@ -168,10 +169,4 @@ func (s *Server) handleLogout(c echo.Context) error {
 		return err
 	}
 	return s.afterLogout(c, lr)
-}
-
-func (s *Server) renderSignedOut(c echo.Context, clientName string) error {
-	return s.render(c, http.StatusOK, htmlCSP(), func(w io.Writer) error {
-		return s.deps.Templates.SignedOut(w, templates.SignedOutPage{Base: s.base(c, "Signed out"), ClientName: clientName})
-	})
 }

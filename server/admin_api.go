@@ -28,7 +28,7 @@ import (
 // (RFC 6750 §3.1).
 func (s *Server) requireAdminToken(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		claims, err := s.bearerClaims(c)
+		claims, err := s.site.BearerClaims(c)
 		if err != nil {
 			return err
 		}
@@ -39,7 +39,7 @@ func (s *Server) requireAdminToken(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil || user.Disabled || !user.HasRole("admin") {
 			return oauth.InsufficientScope("the token's user is no longer an administrator")
 		}
-		s.actAs(c, user.Email, audit.ViaAPI)
+		s.site.ActAs(c, user.Email, audit.ViaAPI)
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return next(c)
 	}
@@ -61,7 +61,7 @@ func (s *Server) apiKeys(c echo.Context) error {
 		return err
 	}
 	out := map[string]any{"keys": list, "policies": ps}
-	if w := keys.Disagreement(ps, s.now()); w != "" {
+	if w := keys.Disagreement(ps, s.site.Now()); w != "" {
 		out["warning"] = w
 	}
 	return c.JSON(http.StatusOK, out)
@@ -86,7 +86,7 @@ func (s *Server) apiRotate(c echo.Context) error {
 	case errors.As(err, &early):
 		// The same stored times the CLI and /admin/keys judge by; the wait
 		// is also a Retry-After (RFC 9110 §10.2.3) for scripts.
-		wait := early.SafeAt.Sub(s.now())
+		wait := early.SafeAt.Sub(s.site.Now())
 		secs := int64(math.Ceil(wait.Seconds()))
 		c.Response().Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 		return c.JSON(http.StatusConflict, map[string]any{
@@ -165,7 +165,7 @@ func (s *Server) apiCreateUser(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	s.record(c, "user.created", u.ID, "email="+u.Email)
+	s.site.Record(c, "user.created", u.ID, "email="+u.Email)
 	return c.JSON(http.StatusCreated, toUserJSON(u))
 }
 
@@ -198,7 +198,7 @@ func (s *Server) disableUser(c echo.Context, u *users.User) error {
 	if err := s.deps.Tokens.RevokeUserGrants(ctx, u.ID); err != nil {
 		return err
 	}
-	s.record(c, "user.disabled", u.ID, "email="+u.Email)
+	s.site.Record(c, "user.disabled", u.ID, "email="+u.Email)
 	return nil
 }
 
@@ -227,7 +227,7 @@ func (s *Server) apiCreateClient(c echo.Context) error {
 	case err != nil:
 		return apiError(http.StatusBadRequest, "invalid_client_metadata", oneLine(err))
 	}
-	s.record(c, "client.created", cl.ID, "")
+	s.site.Record(c, "client.created", cl.ID, "")
 	cl.SecretHash = nil
 	out := map[string]any{"client": cl}
 	if secret != "" {
@@ -244,7 +244,7 @@ func (s *Server) apiDeleteClient(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.record(c, "client.deleted", c.Param("id"), "")
+	s.site.Record(c, "client.deleted", c.Param("id"), "")
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -268,4 +268,17 @@ func (s *Server) apiAudit(c echo.Context) error {
 // oneLine folds a joined validation error into one line for a JSON field.
 func oneLine(err error) string {
 	return fmt.Sprint(joinLines(err.Error()))
+}
+
+// joinLines folds the lines of a joined error with "; ".
+func joinLines(s string) string {
+	out := []rune{}
+	for _, r := range s {
+		if r == '\n' {
+			out = append(out, ';', ' ')
+			continue
+		}
+		out = append(out, r)
+	}
+	return string(out)
 }

@@ -67,7 +67,7 @@ func (s *Server) handleAdminCreateClient(c echo.Context) error {
 	case err != nil:
 		return s.renderAdminClients(c, http.StatusBadRequest, "Not created: "+joinLines(err.Error()), "", "")
 	}
-	s.record(c, "client.created", cl.ID, "")
+	s.site.Record(c, "client.created", cl.ID, "")
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return s.renderAdminClients(c, http.StatusCreated, "", cl.ID, secret)
 }
@@ -79,7 +79,7 @@ func (s *Server) handleAdminDeleteClient(c echo.Context) error {
 		return err
 	}
 	if err == nil {
-		s.record(c, "client.deleted", id, "")
+		s.site.Record(c, "client.deleted", id, "")
 	}
 	return c.Redirect(http.StatusSeeOther, "/admin/clients?notice=client-deleted")
 }

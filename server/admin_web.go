@@ -13,6 +13,7 @@ import (
 	"idp/audit"
 	"idp/db"
 	"idp/keys"
+	"idp/server/plumbing"
 	"idp/templates"
 	"idp/users"
 )
@@ -23,23 +24,23 @@ const ctxAdmin = "admin_user"
 // Anonymous browsers are sent to sign in; everyone else gets a 403 page.
 func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		_, user, err := s.currentUser(c)
+		_, user, err := s.site.CurrentUser(c)
 		if err != nil {
 			return err
 		}
 		if user == nil {
-			return c.Redirect(http.StatusSeeOther, pathLogin)
+			return c.Redirect(http.StatusSeeOther, plumbing.PathLogin)
 		}
 		if !user.HasRole("admin") {
-			return &pageError{Status: http.StatusForbidden, Heading: "Administrators only",
+			return &plumbing.PageError{Status: http.StatusForbidden, Heading: "Administrators only",
 				Message: "Your account cannot open the administration pages."}
 		}
 		if c.Request().Method == http.MethodPost {
-			if err := s.checkCSRF(c); err != nil {
+			if err := s.site.CheckCSRF(c); err != nil {
 				return err
 			}
 		}
-		s.actAs(c, user.Email, audit.ViaWeb)
+		s.site.ActAs(c, user.Email, audit.ViaWeb)
 		c.Set(ctxAdmin, user)
 		return next(c)
 	}
@@ -52,7 +53,7 @@ func adminOf(c echo.Context) *users.User {
 
 // adminBase fills the shared admin page fields.
 func (s *Server) adminBase(c echo.Context, section, title string) templates.AdminBase {
-	return templates.AdminBase{Base: s.base(c, title), Section: section, AdminEmail: adminOf(c).Email,
+	return templates.AdminBase{Base: s.site.Base(c, title), Section: section, AdminEmail: adminOf(c).Email,
 		Notice: adminNotice(c.QueryParam("notice"))}
 }
 
@@ -71,7 +72,7 @@ var adminNotices = map[string]string{
 func adminNotice(code string) string { return adminNotices[code] }
 
 func (s *Server) renderAdmin(c echo.Context, status int, fn func(io.Writer) error) error {
-	return s.render(c, status, htmlCSP(), fn)
+	return plumbing.Render(c, status, plumbing.HTMLCSP(), fn)
 }
 
 func (s *Server) handleAdminKeys(c echo.Context) error {
@@ -84,7 +85,7 @@ func (s *Server) handleAdminKeys(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	now := s.now()
+	now := s.site.Now()
 	// The sentence above the timeline states what the schedule follows:
 	// the longest max-age of the running servers, this one included.
 	maxAge := s.cfg.JWKSMaxAge
@@ -129,7 +130,7 @@ func fmtTime(t *time.Time) string {
 func (s *Server) handleAdminRotate(c echo.Context) error {
 	alg := c.FormValue("alg")
 	if alg != keys.RS256 && alg != keys.ES256 {
-		return &pageError{Status: http.StatusBadRequest, Heading: "Unknown algorithm", Message: "Choose RS256 or ES256."}
+		return &plumbing.PageError{Status: http.StatusBadRequest, Heading: "Unknown algorithm", Message: "Choose RS256 or ES256."}
 	}
 	ctx := c.Request().Context()
 	if c.FormValue("confirm") != "yes" {
@@ -141,7 +142,7 @@ func (s *Server) handleAdminRotate(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		if now := s.now(); now.Before(safeAt) {
+		if now := s.site.Now(); now.Before(safeAt) {
 			msg = "The next " + alg + " key has not been published long enough: rotating before " +
 				safeAt.UTC().Format("2006-01-02 15:04:05 UTC") + " (in " + templates.Duration(safeAt.Sub(now)) +
 				") could make relying services that cached the JWKS reject new tokens until they refetch it."
@@ -151,7 +152,7 @@ func (s *Server) handleAdminRotate(c echo.Context) error {
 	}
 	_, err := s.deps.Keys.Rotate(ctx, alg, c.FormValue("force") == "1")
 	if err != nil {
-		return &pageError{Status: http.StatusConflict, Heading: "The key was not rotated", Message: err.Error()}
+		return &plumbing.PageError{Status: http.StatusConflict, Heading: "The key was not rotated", Message: err.Error()}
 	}
 	return c.Redirect(http.StatusSeeOther, "/admin/keys?notice=rotated")
 }
@@ -165,7 +166,7 @@ func (s *Server) handleAdminRevoke(c echo.Context) error {
 	}
 	_, err := s.deps.Keys.Revoke(c.Request().Context(), kid)
 	if err != nil {
-		return &pageError{Status: http.StatusConflict, Heading: "The key was not revoked", Message: err.Error()}
+		return &plumbing.PageError{Status: http.StatusConflict, Heading: "The key was not revoked", Message: err.Error()}
 	}
 	return c.Redirect(http.StatusSeeOther, "/admin/keys?notice=revoked")
 }
@@ -210,7 +211,7 @@ func (s *Server) handleAdminCreateUser(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	s.record(c, "user.created", u.ID, "email="+u.Email)
+	s.site.Record(c, "user.created", u.ID, "email="+u.Email)
 	return c.Redirect(http.StatusSeeOther, "/admin/users?notice=user-created")
 }
 

@@ -8,14 +8,13 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"idp/clients"
 	"idp/db"
 	"idp/oauth"
+	"idp/server/plumbing"
 	"idp/tokens"
 )
 
@@ -40,7 +39,7 @@ func (s *Server) handleAuthorize(c echo.Context) error {
 	if oerr != nil {
 		return s.redirectError(c, req, oerr)
 	}
-	sess, user, err := s.currentUser(c)
+	sess, user, err := s.site.CurrentUser(c)
 	if err != nil {
 		return err
 	}
@@ -64,7 +63,7 @@ func authorizeParams(c echo.Context) (url.Values, error) {
 	}
 	var repeated *oauth.Error
 	for k, vals := range v {
-		if !validValues(k, vals) {
+		if !plumbing.ValidValues(k, vals) {
 			return nil, oauth.InvalidRequest("parameters must be UTF-8 text without NUL").WithoutRedirect()
 		}
 		if len(vals) < 2 || k == "resource" {
@@ -80,17 +79,6 @@ func authorizeParams(c echo.Context) (url.Values, error) {
 		return v, repeated
 	}
 	return v, nil
-}
-
-// validText reports whether s is UTF-8 without NUL. PostgreSQL text holds
-// nothing else (SQLite would), and no protocol parameter needs more, so
-// such input is refused at the door instead of failing in the database as
-// a 500.
-func validText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
-
-// validValues applies validText to a parameter's name and values.
-func validValues(k string, vals []string) bool {
-	return validText(k) && !slices.ContainsFunc(vals, func(v string) bool { return !validText(v) })
 }
 
 // authorizeClient finds the client and checks redirect_uri exactly

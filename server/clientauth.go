@@ -11,6 +11,7 @@ import (
 	"idp/clients"
 	"idp/db"
 	"idp/oauth"
+	"idp/server/plumbing"
 )
 
 // authenticateClient implements RFC 6749 §2.3: client_secret_basic,
@@ -19,11 +20,11 @@ import (
 func (s *Server) authenticateClient(c echo.Context, form url.Values) (*clients.Client, error) {
 	id, secret, basic, err := basicAuth(c.Request().Header.Get("Authorization"))
 	if err != nil {
-		c.Set(ctxBasicAuth, true)
+		plumbing.UsedBasicAuth(c)
 		return nil, err
 	}
 	if basic {
-		c.Set(ctxBasicAuth, true)
+		plumbing.UsedBasicAuth(c)
 		if form.Has("client_secret") {
 			return nil, oauth.InvalidRequest("use one client authentication method, not two")
 		}
@@ -80,7 +81,7 @@ func basicAuth(header string) (id, secret string, ok bool, err error) {
 	if id, err = url.QueryUnescape(u); err != nil {
 		return "", "", false, oauth.InvalidClient("malformed Basic authorization header")
 	}
-	if secret, err = url.QueryUnescape(p); err != nil || !validText(id) || !validText(secret) {
+	if secret, err = url.QueryUnescape(p); err != nil || !plumbing.ValidText(id) || !plumbing.ValidText(secret) {
 		return "", "", false, oauth.InvalidClient("malformed Basic authorization header")
 	}
 	return id, secret, true, nil

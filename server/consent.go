@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"idp/oauth"
+	"idp/server/plumbing"
 	"idp/templates"
 )
 
@@ -39,9 +40,9 @@ func (s *Server) handleConsentPage(c echo.Context) error {
 		return err
 	}
 	if lc.req == nil {
-		return errRequestGone
+		return plumbing.ErrRequestGone
 	}
-	_, user, err := s.currentUser(c)
+	_, user, err := s.site.CurrentUser(c)
 	if err != nil {
 		return err
 	}
@@ -53,10 +54,10 @@ func (s *Server) handleConsentPage(c echo.Context) error {
 		scopes = slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool { return sc == oauth.ScopeAdmin })
 	}
 	page := templates.ConsentPage{
-		Base: s.base(c, "Allow access"), ClientName: clientName(lc.client), ClientID: lc.client.ID,
+		Base: s.site.Base(c, "Allow access"), ClientName: plumbing.ClientName(lc.client), ClientID: lc.client.ID,
 		RequestID: lc.req.ID, UserEmail: user.Email, Scopes: scopeLines(scopes),
 	}
-	return s.render(c, http.StatusOK, htmlCSP(lc.req.RedirectURI), func(w io.Writer) error {
+	return plumbing.Render(c, http.StatusOK, plumbing.HTMLCSP(lc.req.RedirectURI), func(w io.Writer) error {
 		return s.deps.Templates.Consent(w, page)
 	})
 }
@@ -64,7 +65,7 @@ func (s *Server) handleConsentPage(c echo.Context) error {
 // handleConsent records the user's decision: allow remembers the scopes
 // and issues a code; deny answers access_denied.
 func (s *Server) handleConsent(c echo.Context) error {
-	if err := s.checkCSRF(c); err != nil {
+	if err := s.site.CheckCSRF(c); err != nil {
 		return err
 	}
 	lc, err := s.loadRequest(c, c.FormValue("req"))
@@ -72,9 +73,9 @@ func (s *Server) handleConsent(c echo.Context) error {
 		return err
 	}
 	if lc.req == nil {
-		return errRequestGone
+		return plumbing.ErrRequestGone
 	}
-	sess, user, err := s.currentUser(c)
+	sess, user, err := s.site.CurrentUser(c)
 	if err != nil {
 		return err
 	}
@@ -84,11 +85,11 @@ func (s *Server) handleConsent(c echo.Context) error {
 	switch c.FormValue("decision") {
 	case "allow":
 	case "deny":
-		s.log.Info("consent denied", "request_id", requestIDOf(c), "user", user.ID, "client", lc.client.ID)
-		s.recordAs(c, user.Email, "consent.denied", lc.client.ID, "")
+		s.site.Log.Info("consent denied", "request_id", plumbing.RequestIDOf(c), "user", user.ID, "client", lc.client.ID)
+		s.site.RecordAs(c, user.Email, "consent.denied", lc.client.ID, "")
 		return s.redirectError(c, lc.req, oauth.AccessDenied("the user denied the request"))
 	default:
-		return &pageError{Status: http.StatusBadRequest, Heading: "Choose Allow or Deny", Message: "Go back and choose whether to allow access."}
+		return &plumbing.PageError{Status: http.StatusBadRequest, Heading: "Choose Allow or Deny", Message: "Go back and choose whether to allow access."}
 	}
 	if !user.HasRole("admin") {
 		lc.req.Scopes = slices.DeleteFunc(lc.req.Scopes, func(sc string) bool { return sc == oauth.ScopeAdmin })
@@ -96,7 +97,7 @@ func (s *Server) handleConsent(c echo.Context) error {
 	if err := s.deps.Tokens.GrantConsent(c.Request().Context(), user.ID, lc.client.ID, lc.req.Scopes); err != nil {
 		return err
 	}
-	s.log.Info("consent granted", "request_id", requestIDOf(c), "user", user.ID, "client", lc.client.ID)
-	s.recordAs(c, user.Email, "consent.granted", lc.client.ID, "scope="+oauth.JoinScope(lc.req.Scopes))
+	s.site.Log.Info("consent granted", "request_id", plumbing.RequestIDOf(c), "user", user.ID, "client", lc.client.ID)
+	s.site.RecordAs(c, user.Email, "consent.granted", lc.client.ID, "scope="+oauth.JoinScope(lc.req.Scopes))
 	return s.issueCode(c, lc.req, sess, user)
 }

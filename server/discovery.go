@@ -7,6 +7,7 @@ import (
 
 	"idp/keys"
 	"idp/oauth"
+	"idp/server/plumbing"
 )
 
 // discoveryDoc is the OpenID Provider Metadata (OIDC Discovery 1.0 §3,
@@ -46,13 +47,13 @@ var authMethods = []string{"client_secret_basic", "client_secret_post", "none"}
 func (s *Server) buildDiscovery() ([]byte, error) {
 	doc := discoveryDoc{
 		Issuer:                            s.cfg.Issuer,
-		AuthorizationEndpoint:             s.url(pathAuthorize),
-		TokenEndpoint:                     s.url(pathToken),
-		UserInfoEndpoint:                  s.url(pathUserInfo),
-		RevocationEndpoint:                s.url(pathRevoke),
-		IntrospectionEndpoint:             s.url(pathIntrospect),
-		EndSessionEndpoint:                s.url(pathEndSession),
-		JWKSURI:                           s.url(pathJWKS),
+		AuthorizationEndpoint:             s.site.URL(plumbing.PathAuthorize),
+		TokenEndpoint:                     s.site.URL(plumbing.PathToken),
+		UserInfoEndpoint:                  s.site.URL(plumbing.PathUserInfo),
+		RevocationEndpoint:                s.site.URL(plumbing.PathRevoke),
+		IntrospectionEndpoint:             s.site.URL(plumbing.PathIntrospect),
+		EndSessionEndpoint:                s.site.URL(plumbing.PathEndSession),
+		JWKSURI:                           s.site.URL(plumbing.PathJWKS),
 		ScopesSupported:                   []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeEmail, oauth.ScopeOfflineAccess, oauth.ScopeAdmin},
 		ResponseTypesSupported:            []string{oauth.ResponseTypeCode},
 		ResponseModesSupported:            []string{oauth.ResponseModeQuery, oauth.ResponseModeFormPost},

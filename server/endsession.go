@@ -11,6 +11,7 @@ import (
 	"idp/clients"
 	"idp/db"
 	"idp/oauth"
+	"idp/server/plumbing"
 	"idp/sessions"
 	"idp/templates"
 )
@@ -36,7 +37,7 @@ func (s *Server) handleEndSession(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	sess, user, err := s.currentUser(c)
+	sess, user, err := s.site.CurrentUser(c)
 	if err != nil {
 		return err
 	}
@@ -55,8 +56,8 @@ func (s *Server) handleEndSession(c echo.Context) error {
 	if lr.client != nil {
 		fields["client_id"] = lr.client.ID
 	}
-	page := templates.LogoutPage{Base: s.base(c, "Sign out"), ClientName: clientName(lr.client), Fields: fields}
-	return s.render(c, http.StatusOK, htmlCSP(lr.redirectURI), func(w io.Writer) error {
+	page := templates.LogoutPage{Base: s.site.Base(c, "Sign out"), ClientName: plumbing.ClientName(lr.client), Fields: fields}
+	return plumbing.Render(c, http.StatusOK, plumbing.HTMLCSP(lr.redirectURI), func(w io.Writer) error {
 		return s.deps.Templates.Logout(w, page)
 	})
 }
@@ -72,7 +73,7 @@ func (s *Server) parseLogout(c echo.Context, p url.Values) (*logoutRequest, erro
 		claims, err := s.deps.Tokens.ParseIDTokenHint(ctx, hint)
 		if err != nil {
 			// An invalid hint is not fatal: the user is asked instead.
-			s.log.Info("ignored invalid id_token_hint", "request_id", requestIDOf(c))
+			s.site.Log.Info("ignored invalid id_token_hint", "request_id", plumbing.RequestIDOf(c))
 		} else {
 			if clientID != "" && clientID != claims.Audience {
 				return nil, oauth.InvalidRequest("client_id does not match the id_token_hint").WithoutRedirect()
@@ -104,7 +105,7 @@ func (s *Server) parseLogout(c echo.Context, p url.Values) (*logoutRequest, erro
 
 // endSession ends the browser's session and clears its cookie.
 func (s *Server) endSession(c echo.Context, sess *sessions.Session) error {
-	s.setCookie(c, cookieSession, "", -1)
+	s.site.SetCookie(c, plumbing.CookieSession, "", -1)
 	if sess == nil {
 		return nil
 	}
@@ -112,8 +113,8 @@ func (s *Server) endSession(c echo.Context, sess *sessions.Session) error {
 	if err != nil && !errors.Is(err, sessions.ErrNoSession) {
 		return err
 	}
-	s.log.Info("signed out", "request_id", requestIDOf(c), "user", sess.UserID)
-	s.recordAs(c, sess.UserID, "logout", sess.UserID, "session="+sess.ID)
+	s.site.Log.Info("signed out", "request_id", plumbing.RequestIDOf(c), "user", sess.UserID)
+	s.site.RecordAs(c, sess.UserID, "logout", sess.UserID, "session="+sess.ID)
 	return nil
 }
 
@@ -121,7 +122,7 @@ func (s *Server) endSession(c echo.Context, sess *sessions.Session) error {
 // or shows the signed-out page.
 func (s *Server) afterLogout(c echo.Context, lr *logoutRequest) error {
 	if lr.redirectURI == "" {
-		return s.renderSignedOut(c, clientName(lr.client))
+		return s.site.SignedOut(c, plumbing.ClientName(lr.client))
 	}
 	u, err := url.Parse(lr.redirectURI)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"idp/clients"
 	"idp/oauth"
+	"idp/server/plumbing"
 	"idp/sessions"
 	"idp/tokens"
 	"idp/users"
@@ -28,7 +29,7 @@ func (s *Server) continueAuthorization(c echo.Context, client *clients.Client, r
 		if req.HasPrompt(oauth.PromptNone) {
 			return s.redirectError(c, req, oauth.LoginRequired("the user is not signed in"))
 		}
-		return s.toPage(c, req, pathLogin)
+		return s.toPage(c, req, plumbing.PathLogin)
 	}
 	// idp:admin is granted only to admins; for anyone else it is dropped,
 	// and the token's scope says what was granted (RFC 6749 §3.3).
@@ -45,7 +46,7 @@ func (s *Server) continueAuthorization(c echo.Context, client *clients.Client, r
 		if req.HasPrompt(oauth.PromptNone) {
 			return s.redirectError(c, req, oauth.ConsentRequired("the user has not approved this application"))
 		}
-		return s.toPage(c, req, pathConsent)
+		return s.toPage(c, req, plumbing.PathConsent)
 	}
 	return s.issueCode(c, req, sess, user)
 }
@@ -64,7 +65,7 @@ func (s *Server) needsLogin(req *tokens.AuthRequest, sess *sessions.Session) boo
 	}
 	// ">=" so that max_age=0 always asks, as prompt=login does (OIDC Core
 	// §3.1.2.1), even when the sign-in happened within the same instant.
-	return req.MaxAge != nil && s.now().Sub(sess.AuthTime) >= time.Duration(*req.MaxAge)*time.Second
+	return req.MaxAge != nil && s.site.Now().Sub(sess.AuthTime) >= time.Duration(*req.MaxAge)*time.Second
 }
 
 // toPage saves the request (if it is new) and sends the browser to the
@@ -82,19 +83,12 @@ func (s *Server) toPage(c echo.Context, req *tokens.AuthRequest, page string) er
 func (s *Server) issueCode(c echo.Context, req *tokens.AuthRequest, sess *sessions.Session, user *users.User) error {
 	code, err := s.deps.Tokens.IssueCode(c.Request().Context(), req, user.ID, sess.ID, sess.AuthTime)
 	if errors.Is(err, tokens.ErrRequestGone) {
-		return errRequestGone
+		return plumbing.ErrRequestGone
 	}
 	if err != nil {
 		return err
 	}
 	return s.respond(c, req, url.Values{"code": {code}})
-}
-
-// errRequestGone is the page for an expired or already answered request.
-var errRequestGone = &pageError{
-	Status:  http.StatusBadRequest,
-	Heading: "This sign-in link has expired",
-	Message: "The sign-in took too long or was already completed. Return to the application and start again.",
 }
 
 // redirectError sends an error back to the client (RFC 6749 §4.1.2.1) —
@@ -134,27 +128,4 @@ func (s *Server) respond(c echo.Context, req *tokens.AuthRequest, v url.Values) 
 	u.RawQuery = q.Encode()
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.Redirect(http.StatusSeeOther, u.String())
-}
-
-// currentUser returns the browser's live session and its enabled user, or
-// nils. A session of a disabled user is ended.
-func (s *Server) currentUser(c echo.Context) (*sessions.Session, *users.User, error) {
-	token := s.cookie(c, cookieSession)
-	if token == "" {
-		return nil, nil, nil
-	}
-	ctx := c.Request().Context()
-	sess, err := s.deps.Sessions.Lookup(ctx, token)
-	if errors.Is(err, sessions.ErrNoSession) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	user, err := s.deps.Users.Store().ByID(ctx, sess.UserID)
-	if err != nil || user.Disabled {
-		_ = s.deps.Sessions.End(ctx, sess.UserID, sess.ID)
-		return nil, nil, nil
-	}
-	return sess, user, nil
 }

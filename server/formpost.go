@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"idp/server/plumbing"
 	"idp/templates"
 )
 
@@ -25,8 +26,8 @@ func (s *Server) formPost(c echo.Context, action string, v url.Values) error {
 		fields[k] = v.Get(k)
 	}
 	csp := "default-src 'none'; style-src 'self'; script-src 'nonce-" + nonce + "'; form-action " +
-		"'self' " + origin(action) + "; frame-ancestors 'none'; base-uri 'none'"
-	return s.render(c, http.StatusOK, csp, func(w io.Writer) error {
+		"'self' " + plumbing.Origin(action) + "; frame-ancestors 'none'; base-uri 'none'"
+	return plumbing.Render(c, http.StatusOK, csp, func(w io.Writer) error {
 		return s.deps.Templates.FormPost(w, templates.FormPostPage{
 			Base:   templates.Base{Title: "Continue", Issuer: s.cfg.Issuer},
 			Action: action, Fields: fields, ScriptNonce: nonce,

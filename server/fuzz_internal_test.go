@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"idp/oauth"
+	"idp/server/plumbing"
 )
 
 // FuzzBasicAuth checks the client_secret_basic parser (RFC 6749 §2.3.1):
@@ -45,7 +46,7 @@ func FuzzBasicAuth(f *testing.F) {
 		}
 		raw := url.QueryEscape(id) + ":" + url.QueryEscape(secret)
 		gid, gsecret, ok, err = basicAuth("Basic " + enc(raw))
-		if len(raw) > 1024 || !validText(id) || !validText(secret) {
+		if len(raw) > 1024 || !plumbing.ValidText(id) || !plumbing.ValidText(secret) {
 			if err == nil {
 				t.Fatalf("an oversized or non-text (%d bytes) id:secret was accepted", len(raw))
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"idp/clients"
+	"idp/server/plumbing"
 	"idp/templates"
 	"idp/tokens"
 	"idp/users"
@@ -31,20 +32,20 @@ func (s *Server) loadRequest(c echo.Context, id string) (loginContext, error) {
 	if id == "" {
 		return loginContext{}, nil
 	}
-	if !validText(id) {
-		return loginContext{}, errRequestGone
+	if !plumbing.ValidText(id) {
+		return loginContext{}, plumbing.ErrRequestGone
 	}
 	ctx := c.Request().Context()
 	req, err := s.deps.Tokens.AuthRequest(ctx, id)
 	if errors.Is(err, tokens.ErrRequestGone) {
-		return loginContext{}, errRequestGone
+		return loginContext{}, plumbing.ErrRequestGone
 	}
 	if err != nil {
 		return loginContext{}, err
 	}
 	client, err := s.deps.Clients.Store().ByID(ctx, req.ClientID)
 	if err != nil {
-		return loginContext{}, errRequestGone // client deleted meanwhile
+		return loginContext{}, plumbing.ErrRequestGone // client deleted meanwhile
 	}
 	return loginContext{req: req, client: client}, nil
 }
@@ -56,8 +57,8 @@ func (s *Server) handleLoginPage(c echo.Context) error {
 		return err
 	}
 	if lc.req == nil {
-		if sess, _, err := s.currentUser(c); err == nil && sess != nil {
-			return c.Redirect(http.StatusSeeOther, pathAccount)
+		if sess, _, err := s.site.CurrentUser(c); err == nil && sess != nil {
+			return c.Redirect(http.StatusSeeOther, plumbing.PathAccount)
 		}
 	}
 	email := ""
@@ -68,13 +69,13 @@ func (s *Server) handleLoginPage(c echo.Context) error {
 }
 
 func (s *Server) renderLogin(c echo.Context, status int, lc loginContext, email, problem string) error {
-	page := templates.LoginPage{Base: s.base(c, "Sign in"), Email: email, Error: problem}
+	page := templates.LoginPage{Base: s.site.Base(c, "Sign in"), Email: email, Error: problem}
 	var targets []string
 	if lc.req != nil {
-		page.RequestID, page.ClientName = lc.req.ID, clientName(lc.client)
+		page.RequestID, page.ClientName = lc.req.ID, plumbing.ClientName(lc.client)
 		targets = append(targets, lc.req.RedirectURI)
 	}
-	return s.render(c, status, htmlCSP(targets...), func(w io.Writer) error {
+	return plumbing.Render(c, status, plumbing.HTMLCSP(targets...), func(w io.Writer) error {
 		return s.deps.Templates.Login(w, page)
 	})
 }
@@ -82,7 +83,7 @@ func (s *Server) renderLogin(c echo.Context, status int, lc loginContext, email,
 // handleLogin checks the credentials, starts a fresh SSO session and
 // continues the pending authorization request, if any.
 func (s *Server) handleLogin(c echo.Context) error {
-	if err := s.checkCSRF(c); err != nil {
+	if err := s.site.CheckCSRF(c); err != nil {
 		return err
 	}
 	lc, err := s.loadRequest(c, c.FormValue("req"))
@@ -91,7 +92,7 @@ func (s *Server) handleLogin(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	email, password := c.FormValue("email"), c.FormValue("password")
-	if !validText(email) {
+	if !plumbing.ValidText(email) {
 		// No account has such an address; the database could not even look
 		// it up.
 		return s.renderLogin(c, http.StatusUnauthorized, lc, "", "Wrong email or password.")
@@ -106,8 +107,8 @@ func (s *Server) handleLogin(c echo.Context) error {
 	}
 	user, err := s.deps.Users.Authenticate(ctx, email, password)
 	if errors.Is(err, users.ErrInvalidCredentials) {
-		s.log.Info("sign-in failed", "request_id", requestIDOf(c), "remote", ip)
-		s.recordAs(c, email, "signin.failure", "", lc.clientDetail())
+		s.site.Log.Info("sign-in failed", "request_id", plumbing.RequestIDOf(c), "remote", ip)
+		s.site.RecordAs(c, email, "signin.failure", "", lc.clientDetail())
 		if _, err := s.deps.Throttle.Fail(ctx, email, ip); err != nil {
 			return err
 		}
@@ -128,44 +129,33 @@ func (s *Server) handleLogin(c echo.Context) error {
 	}
 	// A new session id on every sign-in defeats session fixation; the old
 	// session of this browser, if any, ends.
-	if old, _, _ := s.currentUser(c); old != nil {
+	if old, _, _ := s.site.CurrentUser(c); old != nil {
 		_ = s.deps.Sessions.End(ctx, old.UserID, old.ID)
 	}
 	token, sess, err := s.deps.Sessions.Start(ctx, user.ID, c.RealIP(), c.Request().UserAgent())
 	if err != nil {
 		return err
 	}
-	s.setCookie(c, cookieSession, token, s.cfg.SessionTTL)
-	s.log.Info("signed in", "request_id", requestIDOf(c), "user", user.ID)
-	s.recordAs(c, user.Email, "signin.success", user.ID, lc.clientDetail())
+	s.site.SetCookie(c, plumbing.CookieSession, token, s.cfg.SessionTTL)
+	s.site.Log.Info("signed in", "request_id", plumbing.RequestIDOf(c), "user", user.ID)
+	s.site.RecordAs(c, user.Email, "signin.success", user.ID, lc.clientDetail())
 	if lc.req == nil {
-		return c.Redirect(http.StatusSeeOther, pathAccount)
+		return c.Redirect(http.StatusSeeOther, plumbing.PathAccount)
 	}
 	if err := s.deps.Tokens.MarkLoggedIn(ctx, lc.req.ID); err != nil {
 		return err
 	}
-	now := s.now()
+	now := s.site.Now()
 	lc.req.LoggedInAt = &now
 	return s.continueAuthorization(c, lc.client, lc.req, sess, user)
-}
-
-// clientName is what users see for a client: its name, else its id.
-func clientName(c *clients.Client) string {
-	if c == nil {
-		return ""
-	}
-	if c.Name != "" {
-		return c.Name
-	}
-	return c.ID
 }
 
 // loginURL sends a signed-out browser to sign in, then back to a request.
 func loginURL(reqID string) string {
 	if reqID == "" {
-		return pathLogin
+		return plumbing.PathLogin
 	}
-	return pathLogin + "?req=" + url.QueryEscape(reqID)
+	return plumbing.PathLogin + "?req=" + url.QueryEscape(reqID)
 }
 
 // clientDetail names the client of a sign-in for the audit log.
@@ -182,7 +172,7 @@ func (lc loginContext) clientDetail() string {
 func (s *Server) tooManyAttempts(c echo.Context, lc loginContext, email string, wait time.Duration) error {
 	secs := int(math.Ceil(wait.Seconds()))
 	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-	s.recordAs(c, email, "signin.throttled", "", lc.clientDetail())
+	s.site.RecordAs(c, email, "signin.throttled", "", lc.clientDetail())
 	msg := fmt.Sprintf("Too many failed attempts. Wait %d seconds, then try again.", secs)
 	if secs >= 120 {
 		msg = fmt.Sprintf("Too many failed attempts. Wait %d minutes, then try again.", (secs+59)/60)

@@ -22,7 +22,7 @@ func (s *Server) handleRevoke(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.actAs(c, "client:"+client.ID, audit.ViaAPI)
+	s.site.ActAs(c, "client:"+client.ID, audit.ViaAPI)
 	token := form.Get("token")
 	if token == "" {
 		return oauth.InvalidRequest("token is missing")

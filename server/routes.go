@@ -4,26 +4,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
-)
 
-// Paths of every endpoint. The well-known ones are fixed by the specs; the
-// rest are found through discovery.
-const (
-	pathDiscovery  = "/.well-known/openid-configuration"
-	pathJWKS       = "/.well-known/jwks.json"
-	pathAuthorize  = "/authorize"
-	pathToken      = "/token"
-	pathUserInfo   = "/userinfo"
-	pathEndSession = "/end-session"
-	pathRevoke     = "/revoke"
-	pathIntrospect = "/introspect"
-	pathLogin      = "/login"
-	pathConsent    = "/consent"
-	pathLogout     = "/logout"
-	pathAccount    = "/account"
-	pathHealthz    = "/healthz"
-	pathReadyz     = "/readyz"
-	pathMetrics    = "/metrics"
+	"idp/server/plumbing"
 )
 
 // dispatchMatched runs the handler Echo's router chose for the request.
@@ -37,39 +19,59 @@ func (s *Server) routes() {
 	// the matched handler anew on each request (a closure per layer per
 	// request), so the chain is built once around a handler that calls
 	// whichever route Echo matched (or its 404/405 handler).
-	common := s.requestID(s.accessLog(s.metrics.observe(s.recoverPanics(s.securityHeaders(
-		bodyLimit(maxBody)(s.rejectBadText(dispatchMatched)))))))
+	common := plumbing.RequestID(s.site.AccessLog(s.metrics.Observe(s.site.RecoverPanics(s.site.SecurityHeaders(
+		plumbing.BodyLimit(plumbing.MaxBody)(plumbing.RejectBadText(dispatchMatched)))))))
 	e.Use(func(echo.HandlerFunc) echo.HandlerFunc { return common })
 
-	getOrHead(e, pathDiscovery, corsAnyOrigin(s.handleDiscovery))
-	getOrHead(e, pathJWKS, corsAnyOrigin(s.handleJWKS))
+	s.protocolRoutes(e)
+	s.pageRoutes(e)
+	s.adminRoutes(e)
 
-	e.GET(pathAuthorize, s.handleAuthorize)
-	e.POST(pathAuthorize, s.handleAuthorize)
-	e.POST(pathToken, corsAnyOrigin(s.handleToken))
-	e.OPTIONS(pathToken, corsAnyOrigin(preflight))
-	e.GET(pathUserInfo, corsAnyOrigin(s.handleUserInfo))
-	e.POST(pathUserInfo, corsAnyOrigin(s.handleUserInfo))
-	e.OPTIONS(pathUserInfo, corsAnyOrigin(preflight))
-	e.POST(pathRevoke, corsAnyOrigin(s.handleRevoke))
-	e.OPTIONS(pathRevoke, corsAnyOrigin(preflight))
-	e.POST(pathIntrospect, corsAnyOrigin(s.handleIntrospect))
-	e.OPTIONS(pathIntrospect, corsAnyOrigin(preflight))
-	e.GET(pathEndSession, s.handleEndSession)
-	e.POST(pathEndSession, s.handleEndSession)
+	getOrHead(e, plumbing.PathHealthz, plumbing.Healthz)
+	getOrHead(e, plumbing.PathReadyz, plumbing.Readyz(s.deps.DB, s.deps.Keys, s.site.Log))
+	getOrHead(e, plumbing.PathMetrics, s.metrics.Handler())
+}
 
-	e.GET(pathLogin, s.handleLoginPage)
-	e.POST(pathLogin, s.handleLogin)
-	e.GET(pathConsent, s.handleConsentPage)
-	e.POST(pathConsent, s.handleConsent)
-	e.POST(pathLogout, s.handleLogout)
-	e.GET(pathAccount, s.handleAccount)
-	e.POST(pathAccount+"/sessions/revoke", s.handleAccountSessionRevoke)
-	e.POST(pathAccount+"/grants/revoke", s.handleAccountGrantRevoke)
-	e.POST(pathAccount+"/logout-all", s.handleLogoutAll)
+// protocolRoutes mounts the OAuth 2.0 and OpenID Connect endpoints. Those
+// that authenticate by request content, never by cookie, allow any origin.
+func (s *Server) protocolRoutes(e *echo.Echo) {
+	cors := plumbing.CORSAnyOrigin
+	getOrHead(e, plumbing.PathDiscovery, cors(s.handleDiscovery))
+	getOrHead(e, plumbing.PathJWKS, cors(s.handleJWKS))
+
+	e.GET(plumbing.PathAuthorize, s.handleAuthorize)
+	e.POST(plumbing.PathAuthorize, s.handleAuthorize)
+	e.POST(plumbing.PathToken, cors(s.handleToken))
+	e.OPTIONS(plumbing.PathToken, cors(plumbing.Preflight))
+	e.GET(plumbing.PathUserInfo, cors(s.handleUserInfo))
+	e.POST(plumbing.PathUserInfo, cors(s.handleUserInfo))
+	e.OPTIONS(plumbing.PathUserInfo, cors(plumbing.Preflight))
+	e.POST(plumbing.PathRevoke, cors(s.handleRevoke))
+	e.OPTIONS(plumbing.PathRevoke, cors(plumbing.Preflight))
+	e.POST(plumbing.PathIntrospect, cors(s.handleIntrospect))
+	e.OPTIONS(plumbing.PathIntrospect, cors(plumbing.Preflight))
+	e.GET(plumbing.PathEndSession, s.handleEndSession)
+	e.POST(plumbing.PathEndSession, s.handleEndSession)
+	e.POST(plumbing.PathLogout, s.handleLogout)
+}
+
+// pageRoutes mounts the end-user pages and their assets.
+func (s *Server) pageRoutes(e *echo.Echo) {
+	e.GET(plumbing.PathLogin, s.handleLoginPage)
+	e.POST(plumbing.PathLogin, s.handleLogin)
+	e.GET(plumbing.PathConsent, s.handleConsentPage)
+	e.POST(plumbing.PathConsent, s.handleConsent)
+	e.GET(plumbing.PathAccount, s.handleAccount)
+	e.POST(plumbing.PathAccount+"/sessions/revoke", s.handleAccountSessionRevoke)
+	e.POST(plumbing.PathAccount+"/grants/revoke", s.handleAccountGrantRevoke)
+	e.POST(plumbing.PathAccount+"/logout-all", s.handleLogoutAll)
 	getOrHead(e, "/static/*", s.handleStatic())
+}
 
-	admin := e.Group("/admin", s.requireAdmin)
+// adminRoutes mounts the admin web pages (a signed-in admin's browser) and
+// the admin API (an admin's bearer token).
+func (s *Server) adminRoutes(e *echo.Echo) {
+	admin := e.Group(plumbing.PathAdmin, s.requireAdmin)
 	admin.GET("", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/admin/keys") })
 	admin.GET("/keys", s.handleAdminKeys)
 	admin.POST("/keys/rotate", s.handleAdminRotate)
@@ -82,7 +84,7 @@ func (s *Server) routes() {
 	admin.POST("/clients/delete", s.handleAdminDeleteClient)
 	admin.GET("/audit", s.handleAdminAudit)
 
-	api := e.Group("/api/admin", s.requireAdminToken)
+	api := e.Group(plumbing.PathAdminAPI, s.requireAdminToken)
 	api.GET("/keys", s.apiKeys)
 	api.POST("/keys/rotate", s.apiRotate)
 	api.POST("/keys/:kid/revoke", s.apiRevoke)
@@ -93,10 +95,6 @@ func (s *Server) routes() {
 	api.POST("/clients", s.apiCreateClient)
 	api.DELETE("/clients/:id", s.apiDeleteClient)
 	api.GET("/audit", s.apiAudit)
-
-	getOrHead(e, pathHealthz, s.handleHealthz)
-	getOrHead(e, pathReadyz, s.handleReadyz)
-	getOrHead(e, pathMetrics, s.metrics.handler())
 }
 
 // getOrHead routes GET and HEAD (RFC 9110 §9.3.2) to a read-only handler:

@@ -16,6 +16,7 @@ import (
 	"idp/audit"
 	"idp/clients"
 	"idp/keys"
+	"idp/server/plumbing"
 	"idp/sessions"
 	"idp/templates"
 	"idp/throttle"
@@ -80,13 +81,12 @@ type Server struct {
 	cfg       Config
 	deps      Deps
 	echo      *echo.Echo
-	log       *slog.Logger
-	issuer    *url.URL
+	site      *plumbing.Site
 	discovery []byte // prebuilt: it only changes with the configuration
 	jwksHdr   atomic.Pointer[jwksHeader]
 
-	tokenLimits *clientLimits
-	metrics     *metrics
+	tokenLimits *plumbing.ClientLimits
+	metrics     *plumbing.Metrics
 }
 
 // New builds the server and its routes.
@@ -112,46 +112,25 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deps.Throttle == nil {
 		return nil, errors.New("server: every dependency must be set")
 	}
-	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, issuer: u, tokenLimits: newClientLimits(cfg.TokenRateLimit)}
+	site := &plumbing.Site{
+		Issuer: cfg.Issuer, Secure: u.Scheme == "https", CSRFKey: cfg.CSRFKey, Clock: cfg.Now, Log: cfg.Logger,
+		Templates: deps.Templates, Audit: deps.Audit,
+		Users: deps.Users, Sessions: deps.Sessions, Clients: deps.Clients, Tokens: deps.Tokens,
+	}
+	s := &Server{cfg: cfg, deps: deps, site: site, tokenLimits: plumbing.NewClientLimits(cfg.TokenRateLimit)}
 	if s.discovery, err = s.buildDiscovery(); err != nil {
 		return nil, err
 	}
-	s.metrics = newMetrics(s)
-	deps.Audit.Observe(s.metrics.onAudit)
+	s.metrics = plumbing.NewMetrics(deps.Keys, deps.DB)
+	deps.Audit.Observe(s.metrics.OnAudit)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
-	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = plumbing.IPExtractor(cfg.TrustedProxies)
+	e.HTTPErrorHandler = site.HandleError
 	s.echo = e
 	s.routes()
 	return s, nil
 }
 
-// ipExtractor decides what c.RealIP() returns. Echo's default believes
-// X-Forwarded-For from anyone; here it is believed only when the peer, and
-// each hop walked back from it, is a trusted proxy, and the nearest address
-// that is not one is the client. Loopback and private networks get no
-// implicit trust: only what the operator listed.
-func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
-	if len(trusted) == 0 {
-		return echo.ExtractIPDirect()
-	}
-	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
-	for _, n := range trusted {
-		opts = append(opts, echo.TrustIPRange(n))
-	}
-	return echo.ExtractIPFromXFFHeader(opts...)
-}
-
 // ServeHTTP makes Server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
-
-// now returns the server's clock in UTC.
-func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
-
-// secure reports whether the issuer is https: cookies are then Secure and
-// carry the __Host- prefix.
-func (s *Server) secure() bool { return s.issuer.Scheme == "https" }
-
-// url returns the absolute URL of a path under the issuer.
-func (s *Server) url(path string) string { return s.cfg.Issuer + path }

@@ -13,6 +13,7 @@ import (
 	"idp/clients"
 	"idp/db"
 	"idp/oauth"
+	"idp/server/plumbing"
 	"idp/tokens"
 )
 
@@ -31,8 +32,8 @@ func (s *Server) handleToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.actAs(c, "client:"+client.ID, audit.ViaAPI)
-	if err := s.limitClient(c, client.ID); err != nil {
+	s.site.ActAs(c, "client:"+client.ID, audit.ViaAPI)
+	if err := s.tokenLimits.Limit(c, client.ID); err != nil {
 		return err
 	}
 	grants := map[string]grantHandler{
@@ -54,7 +55,7 @@ func (s *Server) handleToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.metrics.tokens.WithLabelValues(gt, client.SigningAlg).Inc()
+	s.metrics.TokenIssued(gt, client.SigningAlg)
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
@@ -73,7 +74,7 @@ func tokenForm(c echo.Context) (url.Values, error) {
 		return nil, oauth.InvalidRequest("the body is not a valid form")
 	}
 	for k, v := range r.PostForm {
-		if !validValues(k, v) {
+		if !plumbing.ValidValues(k, v) {
 			return nil, oauth.InvalidRequest("parameters must be UTF-8 text without NUL")
 		}
 		if len(v) > 1 && k != "resource" {

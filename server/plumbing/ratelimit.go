@@ -1,4 +1,4 @@
-package server
+package plumbing
 
 import (
 	"math"
@@ -12,26 +12,28 @@ import (
 	"idp/oauth"
 )
 
-// clientLimits holds one token bucket per client for the token endpoint.
+// ClientLimits holds one token bucket per client for the token endpoint.
 // Limits are per replica and in memory: they bound what one client can
 // make one process do, which is what they are for; a shared counter would
 // put a database write on the hottest path. Off unless configured.
-type clientLimits struct {
+type ClientLimits struct {
 	mu     sync.Mutex
 	rate   rate.Limit
 	burst  int
 	bucket map[string]*rate.Limiter
 }
 
-func newClientLimits(perSecond float64) *clientLimits {
+// NewClientLimits allows each client perSecond requests with a burst of
+// twice that; 0 or less is no limit (a nil *ClientLimits allows all).
+func NewClientLimits(perSecond float64) *ClientLimits {
 	if perSecond <= 0 {
 		return nil
 	}
-	return &clientLimits{rate: rate.Limit(perSecond), burst: max(1, int(math.Ceil(2*perSecond))), bucket: map[string]*rate.Limiter{}}
+	return &ClientLimits{rate: rate.Limit(perSecond), burst: max(1, int(math.Ceil(2*perSecond))), bucket: map[string]*rate.Limiter{}}
 }
 
 // allow takes a token for the client or tells how long to wait.
-func (l *clientLimits) allow(clientID string) (ok bool, retryAfter int) {
+func (l *ClientLimits) allow(clientID string) (ok bool, retryAfter int) {
 	if l == nil {
 		return true, 0
 	}
@@ -50,9 +52,10 @@ func (l *clientLimits) allow(clientID string) (ok bool, retryAfter int) {
 	return true, 0
 }
 
-// limitClient answers 429 with Retry-After when a client exceeds its limit.
-func (s *Server) limitClient(c echo.Context, clientID string) error {
-	ok, wait := s.tokenLimits.allow(clientID)
+// Limit answers 429 with Retry-After (RFC 6585 §4) when a client exceeds
+// its limit.
+func (l *ClientLimits) Limit(c echo.Context, clientID string) error {
+	ok, wait := l.allow(clientID)
 	if ok {
 		return nil
 	}

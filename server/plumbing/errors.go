@@ -1,7 +1,8 @@
-package server
+package plumbing
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -10,16 +11,16 @@ import (
 	"idp/oauth"
 )
 
-// handleError is the one place errors become responses (Echo's
+// HandleError is the one place errors become responses (Echo's
 // HTTPErrorHandler). People get an HTML page in plain words; clients get
 // RFC 6749 §5.2 JSON; anything unexpected is logged with the request id
 // and answered server_error, never with its text or a stack trace.
-func (s *Server) handleError(err error, c echo.Context) {
+func (s *Site) HandleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
 	var (
-		pe *pageError
+		pe *PageError
 		oe *oauth.Error
 		he *echo.HTTPError
 	)
@@ -29,12 +30,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	case errors.As(err, &oe):
 		if cause := errors.Unwrap(oe); cause != nil {
-			s.log.Warn("request refused", "request_id", requestIDOf(c), "error", oe.Code, "cause", cause.Error())
+			s.Log.Warn("request refused", "request_id", RequestIDOf(c), "error", oe.Code, "cause", cause.Error())
 		}
 	case errors.As(err, &he):
 		oe = httpError(he)
 	default:
-		s.log.Error("internal error", "request_id", requestIDOf(c), "path", c.Request().URL.Path, "error", err.Error())
+		s.Log.Error("internal error", "request_id", RequestIDOf(c), "path", c.Request().URL.Path, "error", err.Error())
 		oe = oauth.ServerError("the server could not complete the request")
 	}
 	if wantsHTML(c) {
@@ -45,22 +46,22 @@ func (s *Server) handleError(err error, c echo.Context) {
 }
 
 // pageFor turns a protocol error into words for a person.
-func pageFor(e *oauth.Error) *pageError {
+func pageFor(e *oauth.Error) *PageError {
 	status := e.Status
 	if status == 0 {
 		status = http.StatusBadRequest
 	}
 	switch {
 	case status >= 500:
-		return &pageError{status, "Something went wrong", "The sign-in service could not complete your request. Please try again in a moment."}
+		return &PageError{status, "Something went wrong", "The sign-in service could not complete your request. Please try again in a moment."}
 	case status == http.StatusNotFound:
-		return &pageError{status, "Page not found", "There is nothing at this address."}
+		return &PageError{status, "Page not found", "There is nothing at this address."}
 	}
 	msg := e.Description
 	if msg != "" {
 		msg = strings.ToUpper(msg[:1]) + msg[1:] + "."
 	}
-	return &pageError{status, "This sign-in request is not valid", msg + " Return to the application and try again."}
+	return &PageError{status, "This sign-in request is not valid", msg + " Return to the application and try again."}
 }
 
 // httpError maps Echo's routing errors (404, 405, 413) to protocol errors.
@@ -81,7 +82,7 @@ func httpError(he *echo.HTTPError) *oauth.Error {
 
 // writeOAuthError writes e as JSON with Cache-Control: no-store, plus the
 // WWW-Authenticate challenge RFC 6749 §5.2 and RFC 6750 §3 ask for.
-func (s *Server) writeOAuthError(c echo.Context, e *oauth.Error) {
+func (s *Site) writeOAuthError(c echo.Context, e *oauth.Error) {
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
@@ -123,3 +124,25 @@ func quoteSafe(s string) string {
 
 // ctxBasicAuth marks a request whose client authenticated with HTTP Basic.
 const ctxBasicAuth = "basic_auth"
+
+// UsedBasicAuth marks a request whose client tried HTTP Basic, so an
+// invalid_client answer carries the Basic challenge (RFC 6749 §5.2).
+func UsedBasicAuth(c echo.Context) { c.Set(ctxBasicAuth, true) }
+
+// PageError is an error shown to a person as an HTML page rather than to a
+// client as JSON: the plain words of ErrorPage.
+type PageError struct {
+	Status           int
+	Heading, Message string
+}
+
+// Error names the status and heading, for logs and tests.
+func (e *PageError) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Heading) }
+
+// ErrRequestGone is the page for an expired or already answered
+// authorization request.
+var ErrRequestGone = &PageError{
+	Status:  http.StatusBadRequest,
+	Heading: "This sign-in link has expired",
+	Message: "The sign-in took too long or was already completed. Return to the application and start again.",
+}

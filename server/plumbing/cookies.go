@@ -1,4 +1,4 @@
-package server
+package plumbing
 
 import (
 	"net/http"
@@ -11,26 +11,28 @@ import (
 // accept only with Secure, Path=/ and no Domain, so a sibling subdomain
 // cannot plant or overwrite them.
 const (
-	cookieSession = "idp_session"
+	// CookieSession holds the browser's SSO session token.
+	CookieSession = "idp_session"
 	cookieCSRF    = "idp_csrf"
 )
 
-func (s *Server) cookieName(base string) string {
-	if s.secure() {
+// cookieName is the name a cookie carries under this issuer.
+func (s *Site) cookieName(base string) string {
+	if s.Secure {
 		return "__Host-" + base
 	}
 	return base
 }
 
-// setCookie sets an HttpOnly, SameSite=Lax cookie for the whole issuer.
+// SetCookie sets an HttpOnly, SameSite=Lax cookie for the whole issuer.
 // maxAge 0 makes it a browser-session cookie; negative deletes it.
-func (s *Server) setCookie(c echo.Context, base, value string, maxAge time.Duration) {
+func (s *Site) SetCookie(c echo.Context, base, value string, maxAge time.Duration) {
 	ck := &http.Cookie{
 		Name:     s.cookieName(base),
 		Value:    value,
 		Path:     "/",
 		HttpOnly: true,
-		Secure:   s.secure(),
+		Secure:   s.Secure,
 		SameSite: http.SameSiteLaxMode,
 	}
 	switch {
@@ -42,8 +44,8 @@ func (s *Server) setCookie(c echo.Context, base, value string, maxAge time.Durat
 	c.SetCookie(ck)
 }
 
-// cookie returns a cookie's value, or "".
-func (s *Server) cookie(c echo.Context, base string) string {
+// Cookie returns a cookie's value, or "".
+func (s *Site) Cookie(c echo.Context, base string) string {
 	ck, err := c.Cookie(s.cookieName(base))
 	if err != nil {
 		return ""

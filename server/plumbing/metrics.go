@@ -1,4 +1,4 @@
-package server
+package plumbing
 
 import (
 	"context"
@@ -16,9 +16,9 @@ import (
 	"idp/keys"
 )
 
-// metrics are the Prometheus series of one server, on its own registry so
+// Metrics are the Prometheus series of one server, on its own registry so
 // tests can run many servers in one process.
-type metrics struct {
+type Metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -29,8 +29,10 @@ type metrics struct {
 	cache    sync.Map // seriesKey → *routeSeries
 }
 
-func newMetrics(s *Server) *metrics {
-	m := &metrics{
+// NewMetrics registers the series, those of the signing keys of km and,
+// when database offers them, its pool statistics.
+func NewMetrics(km *keys.Manager, database Pinger) *Metrics {
+	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idp_http_requests_total", Help: "HTTP requests by route, method and status.",
@@ -54,11 +56,11 @@ func newMetrics(s *Server) *metrics {
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.tokens, m.signins, m.reuse, m.revoked,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&keyCollector{keys: s.deps.Keys})
-	if p, ok := s.deps.DB.(interface{ SQLDB() *sql.DB }); ok {
+		&keyCollector{keys: km})
+	if p, ok := database.(interface{ SQLDB() *sql.DB }); ok {
 		m.reg.MustRegister(collectors.NewDBStatsCollector(p.SQLDB(), "idp"))
 	}
-	if g, ok := s.deps.DB.(interface{ WriteGateWaits() int64 }); ok {
+	if g, ok := database.(interface{ WriteGateWaits() int64 }); ok {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "idp_db_write_gate_waits_total",
 			Help: "SQLite writes that queued in-process behind another writer (0 on PostgreSQL).",
@@ -70,8 +72,8 @@ func newMetrics(s *Server) *metrics {
 	return m
 }
 
-// onAudit turns audit actions into counters.
-func (m *metrics) onAudit(action string) {
+// OnAudit turns audit actions into counters; audit.Log.Observe calls it.
+func (m *Metrics) OnAudit(action string) {
 	switch action {
 	case "signin.success":
 		m.signins.WithLabelValues("success").Inc()
@@ -87,11 +89,11 @@ func (m *metrics) onAudit(action string) {
 	}
 }
 
-// observe is the middleware that counts and times every request by its
+// Observe is the middleware that counts and times every request by its
 // route pattern (never the raw path, which would explode the series). The
 // series of each route, method and status are looked up once and kept:
 // resolving label values costs more than the increment itself.
-func (m *metrics) observe(next echo.HandlerFunc) echo.HandlerFunc {
+func (m *Metrics) Observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		err := next(c)
@@ -119,6 +121,7 @@ type routeSeries struct {
 	duration prometheus.Observer
 }
 
+// observe counts and times one request.
 func (r *routeSeries) observe(d time.Duration) {
 	r.requests.Inc()
 	r.duration.Observe(d.Seconds())
@@ -128,7 +131,7 @@ func (r *routeSeries) observe(d time.Duration) {
 // them on first use. Routes are the router's patterns and a method outside
 // the standard set counts as "other", so neither the cache nor the
 // exported series can be grown by a client inventing paths or methods.
-func (m *metrics) series(route, method string, status int) *routeSeries {
+func (m *Metrics) series(route, method string, status int) *routeSeries {
 	switch method {
 	case http.MethodGet, http.MethodPost, http.MethodHead, http.MethodOptions,
 		http.MethodPut, http.MethodPatch, http.MethodDelete:
@@ -146,7 +149,11 @@ func (m *metrics) series(route, method string, status int) *routeSeries {
 	return v.(*routeSeries)
 }
 
-func (m *metrics) handler() echo.HandlerFunc {
+// TokenIssued counts one token response of a grant type, signed with alg.
+func (m *Metrics) TokenIssued(grant, alg string) { m.tokens.WithLabelValues(grant, alg).Inc() }
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() echo.HandlerFunc {
 	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return echo.WrapHandler(h)
 }

@@ -1,4 +1,4 @@
-package server
+package plumbing
 
 import (
 	"bytes"
@@ -10,27 +10,19 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"idp/clients"
 	"idp/templates"
 )
 
-// pageError is an error shown to a person as an HTML page rather than to a
-// client as JSON: the plain words of ErrorPage.
-type pageError struct {
-	Status           int
-	Heading, Message string
-}
-
-func (e *pageError) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Heading) }
-
-// htmlCSP is the Content-Security-Policy of every page: no script, styles
+// HTMLCSP is the Content-Security-Policy of every page: no script, styles
 // only from idp, forms only to idp and the origins in formTargets (Chrome
 // applies form-action to the redirect that follows a form submission, so a
 // login or consent form must be allowed to land on the client's
 // redirect_uri).
-func htmlCSP(formTargets ...string) string {
+func HTMLCSP(formTargets ...string) string {
 	action := "'self'"
 	for _, t := range formTargets {
-		if o := origin(t); o != "" {
+		if o := Origin(t); o != "" {
 			action += " " + o
 		}
 	}
@@ -38,9 +30,9 @@ func htmlCSP(formTargets ...string) string {
 		"; frame-ancestors 'none'; base-uri 'none'"
 }
 
-// origin returns scheme://host of an absolute URL, or "" if it has none
+// Origin returns scheme://host of an absolute URL, or "" if it has none
 // usable in a CSP source expression.
-func origin(raw string) string {
+func Origin(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme == "" || u.Host == "" || strings.ContainsAny(u.Host, " ;,'") {
 		if err == nil && u.Scheme != "" && u.Host == "" && !strings.ContainsAny(u.Scheme, " ;,'") {
@@ -51,9 +43,11 @@ func origin(raw string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-// render writes a page rendered by fn with the page headers: HTML, never
+// Render writes a page rendered by fn with the page headers: HTML, never
 // cached (pages carry CSRF tokens and personal data), and a strict CSP.
-func (s *Server) render(c echo.Context, status int, csp string, fn func(io.Writer) error) error {
+// Rendering into a buffer first turns a template error into a clean 500,
+// never half a page.
+func Render(c echo.Context, status int, csp string, fn func(io.Writer) error) error {
 	var buf bytes.Buffer
 	if err := fn(&buf); err != nil {
 		return fmt.Errorf("render page: %w", err)
@@ -64,25 +58,25 @@ func (s *Server) render(c echo.Context, status int, csp string, fn func(io.Write
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
-// base fills the fields every page shares.
-func (s *Server) base(c echo.Context, title string) templates.Base {
-	return templates.Base{Title: title, CSRFToken: s.csrfToken(c), Issuer: s.cfg.Issuer}
+// Base fills the fields every page shares.
+func (s *Site) Base(c echo.Context, title string) templates.Base {
+	return templates.Base{Title: title, CSRFToken: s.CSRFToken(c), Issuer: s.Issuer}
 }
 
 // renderError shows an error page. It never fails into a blank response:
 // if the template itself fails, a plain-text line is written.
-func (s *Server) renderError(c echo.Context, e *pageError) {
-	err := s.render(c, e.Status, htmlCSP(), func(w io.Writer) error {
-		return s.deps.Templates.Error(w, templates.ErrorPage{
-			Base:      templates.Base{Title: e.Heading, Issuer: s.cfg.Issuer},
+func (s *Site) renderError(c echo.Context, e *PageError) {
+	err := Render(c, e.Status, HTMLCSP(), func(w io.Writer) error {
+		return s.Templates.Error(w, templates.ErrorPage{
+			Base:      templates.Base{Title: e.Heading, Issuer: s.Issuer},
 			Status:    e.Status,
 			Heading:   e.Heading,
 			Message:   e.Message,
-			RequestID: requestIDOf(c),
+			RequestID: RequestIDOf(c),
 		})
 	})
 	if err != nil {
-		s.log.Error("render error page", "request_id", requestIDOf(c), "error", err.Error())
+		s.Log.Error("render error page", "request_id", RequestIDOf(c), "error", err.Error())
 		_ = c.String(e.Status, e.Heading+"\n")
 	}
 }
@@ -91,19 +85,28 @@ func (s *Server) renderError(c echo.Context, e *pageError) {
 // on a page endpoint, to answer with a page instead of JSON.
 func wantsHTML(c echo.Context) bool {
 	switch p := c.Path(); {
-	case p == pathAuthorize || p == pathLogin || p == pathConsent || p == pathEndSession ||
-		p == pathLogout || strings.HasPrefix(p, pathAccount) || strings.HasPrefix(p, "/admin"):
+	case p == PathAuthorize || p == PathLogin || p == PathConsent || p == PathEndSession ||
+		p == PathLogout || strings.HasPrefix(p, PathAccount) || strings.HasPrefix(p, PathAdmin):
 		return true
 	}
 	return strings.Contains(c.Request().Header.Get("Accept"), "text/html") && c.Path() == ""
 }
 
-// static serves the stylesheet and other assets embedded in templates.
-func (s *Server) handleStatic() echo.HandlerFunc {
-	fs := http.StripPrefix("/static/", http.FileServer(http.FS(s.deps.Templates.Static())))
-	return func(c echo.Context) error {
-		c.Response().Header().Set("Cache-Control", "public, max-age=3600")
-		fs.ServeHTTP(c.Response(), c.Request())
-		return nil
+// SignedOut shows the page every sign-out ends on: the account page's and,
+// without a post_logout_redirect_uri, RP-initiated logout's.
+func (s *Site) SignedOut(c echo.Context, clientName string) error {
+	return Render(c, http.StatusOK, HTMLCSP(), func(w io.Writer) error {
+		return s.Templates.SignedOut(w, templates.SignedOutPage{Base: s.Base(c, "Signed out"), ClientName: clientName})
+	})
+}
+
+// ClientName is what users see for a client: its name, else its id.
+func ClientName(c *clients.Client) string {
+	if c == nil {
+		return ""
 	}
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
 }

@@ -1,4 +1,4 @@
-package server
+package plumbing
 
 import (
 	"crypto/rand"
@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -18,10 +20,10 @@ import (
 
 const headerRequestID = "X-Request-Id"
 
-// requestID gives every request an id, echoed in the response and in every
+// RequestID gives every request an id, echoed in the response and in every
 // log line about it. A client-supplied id is kept only if it looks sane.
 // The id lives in the response header only: no per-request context map.
-func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+func RequestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id := c.Request().Header.Get(headerRequestID)
 		if !saneRequestID(id) {
@@ -34,6 +36,8 @@ func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// saneRequestID keeps a client-supplied id only if it is short and plain,
+// so it cannot forge log lines.
 func saneRequestID(id string) bool {
 	if id == "" || len(id) > 64 {
 		return false
@@ -46,16 +50,17 @@ func saneRequestID(id string) bool {
 	return true
 }
 
-func requestIDOf(c echo.Context) string {
+// RequestIDOf returns the id RequestID gave the request, for log lines.
+func RequestIDOf(c echo.Context) string {
 	if v := c.Response().Header()[headerRequestID]; len(v) > 0 {
 		return v[0]
 	}
 	return ""
 }
 
-// accessLog logs one line per request. Only the path is logged, never the
+// AccessLog logs one line per request. Only the path is logged, never the
 // query string or form: they carry codes, tokens and passwords.
-func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *Site) AccessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		err := next(c)
@@ -69,11 +74,11 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			// would drown the log and cost more than serving them.
 			level = slog.LevelDebug
 		}
-		if !s.log.Enabled(c.Request().Context(), level) {
+		if !s.Log.Enabled(c.Request().Context(), level) {
 			return nil
 		}
-		s.log.LogAttrs(c.Request().Context(), level, "request",
-			slog.String("request_id", requestIDOf(c)),
+		s.Log.LogAttrs(c.Request().Context(), level, "request",
+			slog.String("request_id", RequestIDOf(c)),
 			slog.String("method", c.Request().Method),
 			slog.String("path", c.Request().URL.Path),
 			slog.Int("status", c.Response().Status),
@@ -86,19 +91,19 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 
 // quietRoutes are logged at debug level when they succeed.
 var quietRoutes = map[string]bool{
-	pathJWKS: true, pathDiscovery: true, pathHealthz: true, pathReadyz: true, pathMetrics: true,
+	PathJWKS: true, PathDiscovery: true, PathHealthz: true, PathReadyz: true, PathMetrics: true,
 }
 
-// recoverPanics turns a panic into a logged server_error: the client gets a
+// RecoverPanics turns a panic into a logged server_error: the client gets a
 // spec-shaped 500, never a stack trace.
-func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *Site) RecoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
 				if r == http.ErrAbortHandler {
 					panic(r)
 				}
-				s.log.Error("panic", "request_id", requestIDOf(c), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				s.Log.Error("panic", "request_id", RequestIDOf(c), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 				err = fmt.Errorf("panic: %v", r)
 			}
 		}()
@@ -119,10 +124,10 @@ var (
 	hdrExposeHeader = []string{"WWW-Authenticate, ETag"}
 )
 
-// securityHeaders sets the headers every response carries. HTML pages add
+// SecurityHeaders sets the headers every response carries. HTML pages add
 // their own CSP with a nonce.
-func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	hsts := s.issuer.Scheme == "https"
+func (s *Site) SecurityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	hsts := s.Secure
 	return func(c echo.Context) error {
 		h := c.Response().Header()
 		h["X-Content-Type-Options"] = hdrNosniff
@@ -136,10 +141,10 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// corsAnyOrigin lets browser apps on any origin call the endpoints that
+// CORSAnyOrigin lets browser apps on any origin call the endpoints that
 // authenticate by request content, never by cookie (discovery, JWKS, token,
 // UserInfo): credentials are not allowed, so no cookie ever rides along.
-func corsAnyOrigin(next echo.HandlerFunc) echo.HandlerFunc {
+func CORSAnyOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
 		h["Access-Control-Allow-Origin"] = hdrAnyOrigin
@@ -148,9 +153,9 @@ func corsAnyOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// preflight answers CORS preflight requests for the token and UserInfo
+// Preflight answers CORS preflight requests for the token and UserInfo
 // endpoints.
-func preflight(c echo.Context) error {
+func Preflight(c echo.Context) error {
 	h := c.Response().Header()
 	h.Set("Access-Control-Allow-Methods", "GET, POST")
 	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
@@ -158,14 +163,14 @@ func preflight(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// maxBody is the largest request body any endpoint accepts: forms and
+// MaxBody is the largest request body any endpoint accepts: forms and
 // token requests are small.
-const maxBody = 64 << 10
+const MaxBody = 64 << 10
 
-// bodyLimit refuses a body over n bytes with 413 before anything parses it:
+// BodyLimit refuses a body over n bytes with 413 before anything parses it:
 // at once when Content-Length says so, else when reading crosses n.
 // Requests without a body cost nothing.
-func bodyLimit(n int64) echo.MiddlewareFunc {
+func BodyLimit(n int64) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			r := c.Request()
@@ -180,15 +185,15 @@ func bodyLimit(n int64) echo.MiddlewareFunc {
 	}
 }
 
-// rejectBadText refuses, before any handler runs, a query or form value
+// RejectBadText refuses, before any handler runs, a query or form value
 // that is not valid UTF-8 or contains NUL: PostgreSQL cannot store such
 // text, and no legitimate parameter needs it.
-func (s *Server) rejectBadText(next echo.HandlerFunc) echo.HandlerFunc {
+func RejectBadText(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		if r.URL.RawQuery != "" {
 			for k, v := range r.URL.Query() {
-				if !validValues(k, v) {
+				if !ValidValues(k, v) {
 					return oauth.InvalidRequest("a parameter is not valid UTF-8 text").WithoutRedirect()
 				}
 			}
@@ -201,11 +206,22 @@ func (s *Server) rejectBadText(next echo.HandlerFunc) echo.HandlerFunc {
 				return oauth.InvalidRequest("the body is not a valid form").WithoutRedirect()
 			}
 			for k, v := range r.PostForm {
-				if !validValues(k, v) {
+				if !ValidValues(k, v) {
 					return oauth.InvalidRequest("a parameter is not valid UTF-8 text").WithoutRedirect()
 				}
 			}
 		}
 		return next(c)
 	}
+}
+
+// ValidText reports whether s is UTF-8 without NUL. PostgreSQL text holds
+// nothing else (SQLite would), and no protocol parameter needs more, so
+// such input is refused at the door instead of failing in the database as
+// a 500.
+func ValidText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+// ValidValues applies ValidText to a parameter's name and values.
+func ValidValues(k string, vals []string) bool {
+	return ValidText(k) && !slices.ContainsFunc(vals, func(v string) bool { return !ValidText(v) })
 }
