@@ -16,6 +16,7 @@ import (
 	"idp/audit"
 	"idp/clients"
 	"idp/keys"
+	"idp/server/adminhttp"
 	"idp/server/plumbing"
 	"idp/sessions"
 	"idp/templates"
@@ -87,6 +88,7 @@ type Server struct {
 
 	tokenLimits *plumbing.ClientLimits
 	metrics     *plumbing.Metrics
+	admin       *adminhttp.Handlers
 }
 
 // New builds the server and its routes.
@@ -121,6 +123,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.discovery, err = s.buildDiscovery(); err != nil {
 		return nil, err
 	}
+	s.admin = adminhttp.New(site, adminhttp.Config{JWKSMaxAge: cfg.JWKSMaxAge, KeyRotationInterval: cfg.KeyRotationInterval}, deps.Keys)
 	s.metrics = plumbing.NewMetrics(deps.Keys, deps.DB)
 	deps.Audit.Observe(s.metrics.OnAudit)
 	e := echo.New()

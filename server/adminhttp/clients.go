@@ -1,4 +1,4 @@
-package server
+package adminhttp
 
 import (
 	"errors"
@@ -13,16 +13,17 @@ import (
 	"idp/templates"
 )
 
-func (s *Server) handleAdminClients(c echo.Context) error {
-	return s.renderAdminClients(c, http.StatusOK, "", "", "")
+// ClientsPage lists the clients, with the form that creates one.
+func (h *Handlers) ClientsPage(c echo.Context) error {
+	return h.renderAdminClients(c, http.StatusOK, "", "", "")
 }
 
-func (s *Server) renderAdminClients(c echo.Context, status int, problem, newID, newSecret string) error {
-	list, err := s.deps.Clients.Store().List(c.Request().Context())
+func (h *Handlers) renderAdminClients(c echo.Context, status int, problem, newID, newSecret string) error {
+	list, err := h.site.Clients.Store().List(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	page := templates.AdminClientsPage{AdminBase: s.adminBase(c, "clients", "Clients"), NewClientID: newID, NewSecret: newSecret}
+	page := templates.AdminClientsPage{AdminBase: h.adminBase(c, "clients", "Clients"), NewClientID: newID, NewSecret: newSecret}
 	page.Error = problem
 	for _, cl := range list {
 		kind := "confidential"
@@ -33,7 +34,7 @@ func (s *Server) renderAdminClients(c echo.Context, status int, problem, newID, 
 			Grants: strings.Join(cl.GrantTypes, ", "), Scopes: strings.Join(cl.Scopes, " "),
 			RedirectURIs: strings.Join(cl.RedirectURIs, " "), Created: fmtTime(&cl.CreatedAt), Trusted: cl.Trusted})
 	}
-	return s.renderAdmin(c, status, func(w io.Writer) error { return s.deps.Templates.AdminClients(w, page) })
+	return h.renderAdmin(c, status, func(w io.Writer) error { return h.site.Templates.AdminClients(w, page) })
 }
 
 // lines splits a textarea into its non-empty trimmed lines.
@@ -47,11 +48,11 @@ func lines(v string) []string {
 	return out
 }
 
-// handleAdminCreateClient creates a client and shows its generated secret
+// CreateClient creates a client and shows its generated secret
 // once, on the response page itself (never in a URL).
-func (s *Server) handleAdminCreateClient(c echo.Context) error {
+func (h *Handlers) CreateClient(c echo.Context) error {
 	if err := c.Request().ParseForm(); err != nil {
-		return s.renderAdminClients(c, http.StatusBadRequest, "The form is malformed.", "", "")
+		return h.renderAdminClients(c, http.StatusBadRequest, "The form is malformed.", "", "")
 	}
 	f := c.Request().PostForm
 	spec := clients.Spec{
@@ -60,26 +61,27 @@ func (s *Server) handleAdminCreateClient(c echo.Context) error {
 		GrantTypes: f["grant_type"], Scopes: strings.Fields(f.Get("scopes")), SigningAlg: f.Get("signing_alg"),
 		Trusted: f.Get("trusted") == "1",
 	}
-	cl, secret, err := s.deps.Clients.Create(c.Request().Context(), spec)
+	cl, secret, err := h.site.Clients.Create(c.Request().Context(), spec)
 	switch {
 	case errors.Is(err, clients.ErrClientExists):
-		return s.renderAdminClients(c, http.StatusConflict, "A client with that id already exists.", "", "")
+		return h.renderAdminClients(c, http.StatusConflict, "A client with that id already exists.", "", "")
 	case err != nil:
-		return s.renderAdminClients(c, http.StatusBadRequest, "Not created: "+joinLines(err.Error()), "", "")
+		return h.renderAdminClients(c, http.StatusBadRequest, "Not created: "+joinLines(err.Error()), "", "")
 	}
-	s.site.Record(c, "client.created", cl.ID, "")
+	h.site.Record(c, "client.created", cl.ID, "")
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return s.renderAdminClients(c, http.StatusCreated, "", cl.ID, secret)
+	return h.renderAdminClients(c, http.StatusCreated, "", cl.ID, secret)
 }
 
-func (s *Server) handleAdminDeleteClient(c echo.Context) error {
+// DeleteClient deletes a client; an unknown id changes nothing.
+func (h *Handlers) DeleteClient(c echo.Context) error {
 	id := c.FormValue("id")
-	err := s.deps.Clients.Store().Delete(c.Request().Context(), id)
+	err := h.site.Clients.Store().Delete(c.Request().Context(), id)
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return err
 	}
 	if err == nil {
-		s.site.Record(c, "client.deleted", id, "")
+		h.site.Record(c, "client.deleted", id, "")
 	}
 	return c.Redirect(http.StatusSeeOther, "/admin/clients?notice=client-deleted")
 }

@@ -1,4 +1,4 @@
-package server
+package adminhttp
 
 import (
 	"encoding/json"
@@ -20,26 +20,26 @@ import (
 	"idp/users"
 )
 
-// requireAdminToken guards /api/admin/: a bearer access token issued by idp
+// RequireAdminToken guards /api/admin/: a bearer access token issued by idp
 // whose roles contain admin and whose scope contains idp:admin (a scope
 // granted only to admins), held by a user who is still an enabled admin.
 // A token handed to a relying service lacks idp:admin and cannot be
 // replayed here. 401 without a valid token, 403 without the rights
 // (RFC 6750 §3.1).
-func (s *Server) requireAdminToken(next echo.HandlerFunc) echo.HandlerFunc {
+func (h *Handlers) RequireAdminToken(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		claims, err := s.site.BearerClaims(c)
+		claims, err := h.site.BearerClaims(c)
 		if err != nil {
 			return err
 		}
 		if !claims.HasRole("admin") || !claims.HasScope(oauth.ScopeAdmin) {
 			return oauth.InsufficientScope("an access token with role admin and scope idp:admin is required")
 		}
-		user, err := s.deps.Users.Store().ByID(c.Request().Context(), claims.Subject)
+		user, err := h.site.Users.Store().ByID(c.Request().Context(), claims.Subject)
 		if err != nil || user.Disabled || !user.HasRole("admin") {
 			return oauth.InsufficientScope("the token's user is no longer an administrator")
 		}
-		s.site.ActAs(c, user.Email, audit.ViaAPI)
+		h.site.ActAs(c, user.Email, audit.ViaAPI)
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return next(c)
 	}
@@ -50,26 +50,23 @@ func apiError(status int, code, desc string) *oauth.Error {
 	return &oauth.Error{Code: code, Description: desc, Status: status}
 }
 
-func (s *Server) apiKeys(c echo.Context) error {
-	ctx := c.Request().Context()
-	list, err := s.deps.Keys.List(ctx)
-	if err != nil {
-		return err
-	}
-	ps, err := s.deps.Keys.Policies(ctx)
+// APIKeys lists the signing keys and the serving policies of the running
+// servers (GET /api/admin/keys), with a warning when they disagree.
+func (h *Handlers) APIKeys(c echo.Context) error {
+	list, ps, err := h.keyState(c.Request().Context())
 	if err != nil {
 		return err
 	}
 	out := map[string]any{"keys": list, "policies": ps}
-	if w := keys.Disagreement(ps, s.site.Now()); w != "" {
+	if w := keys.Disagreement(ps, h.site.Now()); w != "" {
 		out["warning"] = w
 	}
 	return c.JSON(http.StatusOK, out)
 }
 
-// apiRotate rotates one alg. Too early is 409 with safe_at, unless the
+// APIRotate rotates one alg. Too early is 409 with safe_at, unless the
 // body confirms with "force": true.
-func (s *Server) apiRotate(c echo.Context) error {
+func (h *Handlers) APIRotate(c echo.Context) error {
 	var body struct {
 		Alg   string `json:"alg"`
 		Force bool   `json:"force"`
@@ -80,13 +77,13 @@ func (s *Server) apiRotate(c echo.Context) error {
 	if body.Alg != keys.RS256 && body.Alg != keys.ES256 {
 		return apiError(http.StatusBadRequest, "invalid_request", "alg must be RS256 or ES256")
 	}
-	rot, err := s.deps.Keys.Rotate(c.Request().Context(), body.Alg, body.Force)
+	rot, err := h.keys.Rotate(c.Request().Context(), body.Alg, body.Force)
 	var early *keys.TooEarlyError
 	switch {
 	case errors.As(err, &early):
 		// The same stored times the CLI and /admin/keys judge by; the wait
 		// is also a Retry-After (RFC 9110 §10.2.3) for scripts.
-		wait := early.SafeAt.Sub(s.site.Now())
+		wait := early.SafeAt.Sub(h.site.Now())
 		secs := int64(math.Ceil(wait.Seconds()))
 		c.Response().Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 		return c.JSON(http.StatusConflict, map[string]any{
@@ -105,8 +102,10 @@ func (s *Server) apiRotate(c echo.Context) error {
 	return c.JSON(http.StatusOK, rot)
 }
 
-func (s *Server) apiRevoke(c echo.Context) error {
-	k, err := s.deps.Keys.Revoke(c.Request().Context(), c.Param("kid"))
+// APIRevoke revokes a key at once (POST /api/admin/keys/{kid}/revoke):
+// it leaves the JWKS and the tokens it signed stop verifying.
+func (h *Handlers) APIRevoke(c echo.Context) error {
+	k, err := h.keys.Revoke(c.Request().Context(), c.Param("kid"))
 	switch {
 	case errors.Is(err, db.ErrNotFound) || errors.Is(err, keys.ErrUnknownKey):
 		return apiError(http.StatusNotFound, "not_found", "no key with that kid")
@@ -136,8 +135,9 @@ func toUserJSON(u *users.User) userJSON {
 	return userJSON{u.ID, u.Email, u.Name, roles, u.Disabled, u.CreatedAt}
 }
 
-func (s *Server) apiUsers(c echo.Context) error {
-	list, err := s.deps.Users.Store().List(c.Request().Context())
+// APIUsers lists the users, without their password hashes.
+func (h *Handlers) APIUsers(c echo.Context) error {
+	list, err := h.site.Users.Store().List(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,8 @@ func (s *Server) apiUsers(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"users": out})
 }
 
-func (s *Server) apiCreateUser(c echo.Context) error {
+// APICreateUser creates a user from a JSON body.
+func (h *Handlers) APICreateUser(c echo.Context) error {
 	var body struct {
 		Email, Password, Name string
 		Roles                 []string
@@ -156,7 +157,7 @@ func (s *Server) apiCreateUser(c echo.Context) error {
 	if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil {
 		return apiError(http.StatusBadRequest, "invalid_request", "the body must be JSON with email, password, name and roles")
 	}
-	u, err := s.deps.Users.Create(c.Request().Context(), body.Email, body.Password, body.Name, body.Roles)
+	u, err := h.site.Users.Create(c.Request().Context(), body.Email, body.Password, body.Name, body.Roles)
 	switch {
 	case errors.Is(err, users.ErrEmailTaken):
 		return apiError(http.StatusConflict, "conflict", "a user with that email exists")
@@ -165,45 +166,30 @@ func (s *Server) apiCreateUser(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	s.site.Record(c, "user.created", u.ID, "email="+u.Email)
+	h.site.Record(c, "user.created", u.ID, "email="+u.Email)
 	return c.JSON(http.StatusCreated, toUserJSON(u))
 }
 
-func (s *Server) apiDisableUser(c echo.Context) error {
+// APIDisableUser disables a user and ends everything they hold.
+func (h *Handlers) APIDisableUser(c echo.Context) error {
 	ctx := c.Request().Context()
-	u, err := s.deps.Users.Store().ByID(ctx, c.Param("id"))
+	u, err := h.site.Users.Store().ByID(ctx, c.Param("id"))
 	if errors.Is(err, db.ErrNotFound) {
 		return apiError(http.StatusNotFound, "not_found", "no such user")
 	}
 	if err != nil {
 		return err
 	}
-	if err := s.disableUser(c, u); err != nil {
+	if err := h.disableUser(c, u); err != nil {
 		return err
 	}
 	u.Disabled = true
 	return c.JSON(http.StatusOK, toUserJSON(u))
 }
 
-// disableUser disables a user and ends everything they hold: sessions and
-// offline grants (their access tokens die with the family).
-func (s *Server) disableUser(c echo.Context, u *users.User) error {
-	ctx := c.Request().Context()
-	if err := s.deps.Users.Store().SetDisabled(ctx, u.ID, true); err != nil {
-		return err
-	}
-	if err := s.deps.Sessions.EndAll(ctx, u.ID); err != nil {
-		return err
-	}
-	if err := s.deps.Tokens.RevokeUserGrants(ctx, u.ID); err != nil {
-		return err
-	}
-	s.site.Record(c, "user.disabled", u.ID, "email="+u.Email)
-	return nil
-}
-
-func (s *Server) apiClients(c echo.Context) error {
-	list, err := s.deps.Clients.Store().List(c.Request().Context())
+// APIClients lists the clients, without their secret hashes.
+func (h *Handlers) APIClients(c echo.Context) error {
+	list, err := h.site.Clients.Store().List(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -213,21 +199,23 @@ func (s *Server) apiClients(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"clients": list})
 }
 
-func (s *Server) apiCreateClient(c echo.Context) error {
+// APICreateClient registers a client from a JSON clients.Spec; a generated
+// secret is in the response, once.
+func (h *Handlers) APICreateClient(c echo.Context) error {
 	var spec clients.Spec
 	dec := json.NewDecoder(c.Request().Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&spec); err != nil {
 		return apiError(http.StatusBadRequest, "invalid_request", "the body must be a JSON client: "+err.Error())
 	}
-	cl, secret, err := s.deps.Clients.Create(c.Request().Context(), spec)
+	cl, secret, err := h.site.Clients.Create(c.Request().Context(), spec)
 	switch {
 	case errors.Is(err, clients.ErrClientExists):
 		return apiError(http.StatusConflict, "conflict", "a client with that id exists")
 	case err != nil:
 		return apiError(http.StatusBadRequest, "invalid_client_metadata", oneLine(err))
 	}
-	s.site.Record(c, "client.created", cl.ID, "")
+	h.site.Record(c, "client.created", cl.ID, "")
 	cl.SecretHash = nil
 	out := map[string]any{"client": cl}
 	if secret != "" {
@@ -236,19 +224,22 @@ func (s *Server) apiCreateClient(c echo.Context) error {
 	return c.JSON(http.StatusCreated, out)
 }
 
-func (s *Server) apiDeleteClient(c echo.Context) error {
-	err := s.deps.Clients.Store().Delete(c.Request().Context(), c.Param("id"))
+// APIDeleteClient deletes a client.
+func (h *Handlers) APIDeleteClient(c echo.Context) error {
+	err := h.site.Clients.Store().Delete(c.Request().Context(), c.Param("id"))
 	if errors.Is(err, db.ErrNotFound) {
 		return apiError(http.StatusNotFound, "not_found", "no such client")
 	}
 	if err != nil {
 		return err
 	}
-	s.site.Record(c, "client.deleted", c.Param("id"), "")
+	h.site.Record(c, "client.deleted", c.Param("id"), "")
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (s *Server) apiAudit(c echo.Context) error {
+// APIAudit lists audit events, newest first, before an optional RFC 3339
+// time.
+func (h *Handlers) APIAudit(c echo.Context) error {
 	var before time.Time
 	if b := c.QueryParam("before"); b != "" {
 		t, err := time.Parse(time.RFC3339Nano, b)
@@ -258,7 +249,7 @@ func (s *Server) apiAudit(c echo.Context) error {
 		before = t
 	}
 	limit, _ := strconv.Atoi(c.QueryParam("limit"))
-	events, err := s.deps.Audit.List(c.Request().Context(), before, limit)
+	events, err := h.site.Audit.List(c.Request().Context(), before, limit)
 	if err != nil {
 		return err
 	}
@@ -268,17 +259,4 @@ func (s *Server) apiAudit(c echo.Context) error {
 // oneLine folds a joined validation error into one line for a JSON field.
 func oneLine(err error) string {
 	return fmt.Sprint(joinLines(err.Error()))
-}
-
-// joinLines folds the lines of a joined error with "; ".
-func joinLines(s string) string {
-	out := []rune{}
-	for _, r := range s {
-		if r == '\n' {
-			out = append(out, ';', ' ')
-			continue
-		}
-		out = append(out, r)
-	}
-	return string(out)
 }
