@@ -9,7 +9,6 @@ import (
 
 	"idp/audit"
 	"idp/db"
-	"idp/oauth"
 	"idp/server/plumbing"
 	"idp/sessions"
 	"idp/templates"
@@ -142,31 +141,4 @@ func (s *Server) handleLogoutAll(c echo.Context) error {
 	}
 	s.site.SetCookie(c, plumbing.CookieSession, "", -1)
 	return s.site.SignedOut(c, "")
-}
-
-// handleLogout is the confirmed sign-out: the account page's button, and
-// the confirmation page of RP-initiated logout, whose fields are validated
-// again here.
-func (s *Server) handleLogout(c echo.Context) error {
-	if err := s.site.CheckCSRF(c); err != nil {
-		return err
-	}
-	if err := c.Request().ParseForm(); err != nil {
-		return oauth.InvalidRequest("the form is malformed").WithoutRedirect()
-	}
-	lr, err := s.parseLogout(c, c.Request().PostForm)
-	if err != nil {
-		return err
-	}
-	if c.FormValue("decision") == "stay" {
-		return c.Redirect(http.StatusSeeOther, plumbing.PathAccount)
-	}
-	sess, _, err := s.site.CurrentUser(c)
-	if err != nil {
-		return err
-	}
-	if err := s.endSession(c, sess); err != nil {
-		return err
-	}
-	return s.afterLogout(c, lr)
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"io"
 	"net/http"
-	"slices"
 
 	"github.com/labstack/echo/v4"
 
@@ -49,10 +48,7 @@ func (s *Server) handleConsentPage(c echo.Context) error {
 	if user == nil {
 		return c.Redirect(http.StatusSeeOther, loginURL(lc.req.ID))
 	}
-	scopes := lc.req.Scopes
-	if !user.HasRole("admin") {
-		scopes = slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool { return sc == oauth.ScopeAdmin })
-	}
+	scopes := plumbing.GrantableScopes(user, lc.req.Scopes)
 	page := templates.ConsentPage{
 		Base: s.site.Base(c, "Allow access"), ClientName: plumbing.ClientName(lc.client), ClientID: lc.client.ID,
 		RequestID: lc.req.ID, UserEmail: user.Email, Scopes: scopeLines(scopes),
@@ -87,17 +83,15 @@ func (s *Server) handleConsent(c echo.Context) error {
 	case "deny":
 		s.site.Log.Info("consent denied", "request_id", plumbing.RequestIDOf(c), "user", user.ID, "client", lc.client.ID)
 		s.site.RecordAs(c, user.Email, "consent.denied", lc.client.ID, "")
-		return s.redirectError(c, lc.req, oauth.AccessDenied("the user denied the request"))
+		return s.protocol.Denied(c, lc.req.ID)
 	default:
 		return &plumbing.PageError{Status: http.StatusBadRequest, Heading: "Choose Allow or Deny", Message: "Go back and choose whether to allow access."}
 	}
-	if !user.HasRole("admin") {
-		lc.req.Scopes = slices.DeleteFunc(lc.req.Scopes, func(sc string) bool { return sc == oauth.ScopeAdmin })
-	}
-	if err := s.deps.Tokens.GrantConsent(c.Request().Context(), user.ID, lc.client.ID, lc.req.Scopes); err != nil {
+	scopes := plumbing.GrantableScopes(user, lc.req.Scopes)
+	if err := s.deps.Tokens.GrantConsent(c.Request().Context(), user.ID, lc.client.ID, scopes); err != nil {
 		return err
 	}
 	s.site.Log.Info("consent granted", "request_id", plumbing.RequestIDOf(c), "user", user.ID, "client", lc.client.ID)
-	s.site.RecordAs(c, user.Email, "consent.granted", lc.client.ID, "scope="+oauth.JoinScope(lc.req.Scopes))
-	return s.issueCode(c, lc.req, sess, user)
+	s.site.RecordAs(c, user.Email, "consent.granted", lc.client.ID, "scope="+oauth.JoinScope(scopes))
+	return s.protocol.Consented(c, lc.req.ID, sess, user)
 }

@@ -32,20 +32,9 @@ func (s *Server) loadRequest(c echo.Context, id string) (loginContext, error) {
 	if id == "" {
 		return loginContext{}, nil
 	}
-	if !plumbing.ValidText(id) {
-		return loginContext{}, plumbing.ErrRequestGone
-	}
-	ctx := c.Request().Context()
-	req, err := s.deps.Tokens.AuthRequest(ctx, id)
-	if errors.Is(err, tokens.ErrRequestGone) {
-		return loginContext{}, plumbing.ErrRequestGone
-	}
+	req, client, err := s.site.PendingRequest(c.Request().Context(), id)
 	if err != nil {
 		return loginContext{}, err
-	}
-	client, err := s.deps.Clients.Store().ByID(ctx, req.ClientID)
-	if err != nil {
-		return loginContext{}, plumbing.ErrRequestGone // client deleted meanwhile
 	}
 	return loginContext{req: req, client: client}, nil
 }
@@ -142,12 +131,7 @@ func (s *Server) handleLogin(c echo.Context) error {
 	if lc.req == nil {
 		return c.Redirect(http.StatusSeeOther, plumbing.PathAccount)
 	}
-	if err := s.deps.Tokens.MarkLoggedIn(ctx, lc.req.ID); err != nil {
-		return err
-	}
-	now := s.site.Now()
-	lc.req.LoggedInAt = &now
-	return s.continueAuthorization(c, lc.client, lc.req, sess, user)
+	return s.protocol.SignedIn(c, lc.req.ID, sess, user)
 }
 
 // loginURL sends a signed-out browser to sign in, then back to a request.

@@ -35,24 +35,24 @@ func (s *Server) routes() {
 // protocolRoutes mounts the OAuth 2.0 and OpenID Connect endpoints. Those
 // that authenticate by request content, never by cookie, allow any origin.
 func (s *Server) protocolRoutes(e *echo.Echo) {
-	cors := plumbing.CORSAnyOrigin
-	getOrHead(e, plumbing.PathDiscovery, cors(s.handleDiscovery))
-	getOrHead(e, plumbing.PathJWKS, cors(s.handleJWKS))
+	p, cors := s.protocol, plumbing.CORSAnyOrigin
+	getOrHead(e, plumbing.PathDiscovery, cors(p.Discovery))
+	getOrHead(e, plumbing.PathJWKS, cors(p.JWKS))
 
-	e.GET(plumbing.PathAuthorize, s.handleAuthorize)
-	e.POST(plumbing.PathAuthorize, s.handleAuthorize)
-	e.POST(plumbing.PathToken, cors(s.handleToken))
+	e.GET(plumbing.PathAuthorize, p.Authorize)
+	e.POST(plumbing.PathAuthorize, p.Authorize)
+	e.POST(plumbing.PathToken, cors(p.Token))
 	e.OPTIONS(plumbing.PathToken, cors(plumbing.Preflight))
-	e.GET(plumbing.PathUserInfo, cors(s.handleUserInfo))
-	e.POST(plumbing.PathUserInfo, cors(s.handleUserInfo))
+	e.GET(plumbing.PathUserInfo, cors(p.UserInfo))
+	e.POST(plumbing.PathUserInfo, cors(p.UserInfo))
 	e.OPTIONS(plumbing.PathUserInfo, cors(plumbing.Preflight))
-	e.POST(plumbing.PathRevoke, cors(s.handleRevoke))
+	e.POST(plumbing.PathRevoke, cors(p.Revoke))
 	e.OPTIONS(plumbing.PathRevoke, cors(plumbing.Preflight))
-	e.POST(plumbing.PathIntrospect, cors(s.handleIntrospect))
+	e.POST(plumbing.PathIntrospect, cors(p.Introspect))
 	e.OPTIONS(plumbing.PathIntrospect, cors(plumbing.Preflight))
-	e.GET(plumbing.PathEndSession, s.handleEndSession)
-	e.POST(plumbing.PathEndSession, s.handleEndSession)
-	e.POST(plumbing.PathLogout, s.handleLogout)
+	e.GET(plumbing.PathEndSession, p.EndSession)
+	e.POST(plumbing.PathEndSession, p.EndSession)
+	e.POST(plumbing.PathLogout, p.Logout)
 }
 
 // pageRoutes mounts the end-user pages and their assets.

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -18,6 +17,7 @@ import (
 	"idp/keys"
 	"idp/server/adminhttp"
 	"idp/server/plumbing"
+	"idp/server/protocol"
 	"idp/sessions"
 	"idp/templates"
 	"idp/throttle"
@@ -79,16 +79,13 @@ type Deps struct {
 
 // Server is the provider's HTTP handler.
 type Server struct {
-	cfg       Config
-	deps      Deps
-	echo      *echo.Echo
-	site      *plumbing.Site
-	discovery []byte // prebuilt: it only changes with the configuration
-	jwksHdr   atomic.Pointer[jwksHeader]
-
-	tokenLimits *plumbing.ClientLimits
-	metrics     *plumbing.Metrics
-	admin       *adminhttp.Handlers
+	cfg      Config
+	deps     Deps
+	echo     *echo.Echo
+	site     *plumbing.Site
+	metrics  *plumbing.Metrics
+	protocol *protocol.Handlers
+	admin    *adminhttp.Handlers
 }
 
 // New builds the server and its routes.
@@ -119,12 +116,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		Templates: deps.Templates, Audit: deps.Audit,
 		Users: deps.Users, Sessions: deps.Sessions, Clients: deps.Clients, Tokens: deps.Tokens,
 	}
-	s := &Server{cfg: cfg, deps: deps, site: site, tokenLimits: plumbing.NewClientLimits(cfg.TokenRateLimit)}
-	if s.discovery, err = s.buildDiscovery(); err != nil {
+	s := &Server{cfg: cfg, deps: deps, site: site, metrics: plumbing.NewMetrics(deps.Keys, deps.DB)}
+	s.protocol, err = protocol.New(site, protocol.Config{JWKSMaxAge: cfg.JWKSMaxAge, TokenRateLimit: cfg.TokenRateLimit},
+		deps.Keys, s.metrics)
+	if err != nil {
 		return nil, err
 	}
 	s.admin = adminhttp.New(site, adminhttp.Config{JWKSMaxAge: cfg.JWKSMaxAge, KeyRotationInterval: cfg.KeyRotationInterval}, deps.Keys)
-	s.metrics = plumbing.NewMetrics(deps.Keys, deps.DB)
 	deps.Audit.Observe(s.metrics.OnAudit)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

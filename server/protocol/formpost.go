@@ -1,4 +1,4 @@
-package server
+package protocol
 
 import (
 	"crypto/rand"
@@ -17,7 +17,7 @@ import (
 // (OAuth 2.0 Form Post Response Mode): an HTML form aimed at the
 // redirect_uri, submitted by one nonce'd script, with a button for browsers
 // without JavaScript.
-func (s *Server) formPost(c echo.Context, action string, v url.Values) error {
+func (h *Handlers) formPost(c echo.Context, action string, v url.Values) error {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	nonce := base64.RawStdEncoding.EncodeToString(b[:])
@@ -28,8 +28,8 @@ func (s *Server) formPost(c echo.Context, action string, v url.Values) error {
 	csp := "default-src 'none'; style-src 'self'; script-src 'nonce-" + nonce + "'; form-action " +
 		"'self' " + plumbing.Origin(action) + "; frame-ancestors 'none'; base-uri 'none'"
 	return plumbing.Render(c, http.StatusOK, csp, func(w io.Writer) error {
-		return s.deps.Templates.FormPost(w, templates.FormPostPage{
-			Base:   templates.Base{Title: "Continue", Issuer: s.cfg.Issuer},
+		return h.site.Templates.FormPost(w, templates.FormPostPage{
+			Base:   templates.Base{Title: "Continue", Issuer: h.site.Issuer},
 			Action: action, Fields: fields, ScriptNonce: nonce,
 		})
 	})

@@ -1,4 +1,4 @@
-package server
+package protocol
 
 import (
 	"errors"
@@ -24,28 +24,28 @@ type logoutRequest struct {
 	hintSub     string // sub of a valid id_token_hint, or ""
 }
 
-// handleEndSession is the end_session_endpoint (OpenID Connect
+// EndSession is the end_session_endpoint (OpenID Connect
 // RP-Initiated Logout 1.0 §2, GET and POST). With a valid id_token_hint
 // for the signed-in user the session ends at once; otherwise the user is
 // asked to confirm, so a third-party page cannot sign them out silently.
-func (s *Server) handleEndSession(c echo.Context) error {
+func (h *Handlers) EndSession(c echo.Context) error {
 	params, err := authorizeParams(c)
 	if err != nil {
 		return err
 	}
-	lr, err := s.parseLogout(c, params)
+	lr, err := h.parseLogout(c, params)
 	if err != nil {
 		return err
 	}
-	sess, user, err := s.site.CurrentUser(c)
+	sess, user, err := h.site.CurrentUser(c)
 	if err != nil {
 		return err
 	}
 	if sess == nil || (lr.hintSub != "" && lr.hintSub == user.ID) {
-		if err := s.endSession(c, sess); err != nil {
+		if err := h.endSession(c, sess); err != nil {
 			return err
 		}
-		return s.afterLogout(c, lr)
+		return h.afterLogout(c, lr)
 	}
 	fields := map[string]string{}
 	for _, k := range []string{"client_id", "post_logout_redirect_uri", "state"} {
@@ -56,24 +56,51 @@ func (s *Server) handleEndSession(c echo.Context) error {
 	if lr.client != nil {
 		fields["client_id"] = lr.client.ID
 	}
-	page := templates.LogoutPage{Base: s.site.Base(c, "Sign out"), ClientName: plumbing.ClientName(lr.client), Fields: fields}
+	page := templates.LogoutPage{Base: h.site.Base(c, "Sign out"), ClientName: plumbing.ClientName(lr.client), Fields: fields}
 	return plumbing.Render(c, http.StatusOK, plumbing.HTMLCSP(lr.redirectURI), func(w io.Writer) error {
-		return s.deps.Templates.Logout(w, page)
+		return h.site.Templates.Logout(w, page)
 	})
+}
+
+// Logout is the confirmed sign-out: the account page's button, and
+// the confirmation page of RP-initiated logout, whose fields are validated
+// again here.
+func (h *Handlers) Logout(c echo.Context) error {
+	if err := h.site.CheckCSRF(c); err != nil {
+		return err
+	}
+	if err := c.Request().ParseForm(); err != nil {
+		return oauth.InvalidRequest("the form is malformed").WithoutRedirect()
+	}
+	lr, err := h.parseLogout(c, c.Request().PostForm)
+	if err != nil {
+		return err
+	}
+	if c.FormValue("decision") == "stay" {
+		return c.Redirect(http.StatusSeeOther, plumbing.PathAccount)
+	}
+	sess, _, err := h.site.CurrentUser(c)
+	if err != nil {
+		return err
+	}
+	if err := h.endSession(c, sess); err != nil {
+		return err
+	}
+	return h.afterLogout(c, lr)
 }
 
 // parseLogout validates the hint, the client and post_logout_redirect_uri
 // (registered URIs only). Errors are pages: nothing here may redirect to an
 // unvalidated address.
-func (s *Server) parseLogout(c echo.Context, p url.Values) (*logoutRequest, error) {
+func (h *Handlers) parseLogout(c echo.Context, p url.Values) (*logoutRequest, error) {
 	ctx := c.Request().Context()
 	lr := &logoutRequest{state: p.Get("state")}
 	clientID := p.Get("client_id")
 	if hint := p.Get("id_token_hint"); hint != "" {
-		claims, err := s.deps.Tokens.ParseIDTokenHint(ctx, hint)
+		claims, err := h.site.Tokens.ParseIDTokenHint(ctx, hint)
 		if err != nil {
 			// An invalid hint is not fatal: the user is asked instead.
-			s.site.Log.Info("ignored invalid id_token_hint", "request_id", plumbing.RequestIDOf(c))
+			h.site.Log.Info("ignored invalid id_token_hint", "request_id", plumbing.RequestIDOf(c))
 		} else {
 			if clientID != "" && clientID != claims.Audience {
 				return nil, oauth.InvalidRequest("client_id does not match the id_token_hint").WithoutRedirect()
@@ -82,7 +109,7 @@ func (s *Server) parseLogout(c echo.Context, p url.Values) (*logoutRequest, erro
 		}
 	}
 	if clientID != "" {
-		client, err := s.deps.Clients.Store().ByID(ctx, clientID)
+		client, err := h.site.Clients.Store().ByID(ctx, clientID)
 		if errors.Is(err, db.ErrNotFound) {
 			return nil, oauth.InvalidRequest("the application is not registered with this sign-in service").WithoutRedirect()
 		}
@@ -104,25 +131,25 @@ func (s *Server) parseLogout(c echo.Context, p url.Values) (*logoutRequest, erro
 }
 
 // endSession ends the browser's session and clears its cookie.
-func (s *Server) endSession(c echo.Context, sess *sessions.Session) error {
-	s.site.SetCookie(c, plumbing.CookieSession, "", -1)
+func (h *Handlers) endSession(c echo.Context, sess *sessions.Session) error {
+	h.site.SetCookie(c, plumbing.CookieSession, "", -1)
 	if sess == nil {
 		return nil
 	}
-	err := s.deps.Sessions.End(c.Request().Context(), sess.UserID, sess.ID)
+	err := h.site.Sessions.End(c.Request().Context(), sess.UserID, sess.ID)
 	if err != nil && !errors.Is(err, sessions.ErrNoSession) {
 		return err
 	}
-	s.site.Log.Info("signed out", "request_id", plumbing.RequestIDOf(c), "user", sess.UserID)
-	s.site.RecordAs(c, sess.UserID, "logout", sess.UserID, "session="+sess.ID)
+	h.site.Log.Info("signed out", "request_id", plumbing.RequestIDOf(c), "user", sess.UserID)
+	h.site.RecordAs(c, sess.UserID, "logout", sess.UserID, "session="+sess.ID)
 	return nil
 }
 
 // afterLogout returns the user to the client's registered URI with state,
 // or shows the signed-out page.
-func (s *Server) afterLogout(c echo.Context, lr *logoutRequest) error {
+func (h *Handlers) afterLogout(c echo.Context, lr *logoutRequest) error {
 	if lr.redirectURI == "" {
-		return s.site.SignedOut(c, plumbing.ClientName(lr.client))
+		return h.site.SignedOut(c, plumbing.ClientName(lr.client))
 	}
 	u, err := url.Parse(lr.redirectURI)
 	if err != nil {

@@ -1,4 +1,4 @@
-package server
+package protocol
 
 import (
 	"encoding/base64"
@@ -17,7 +17,7 @@ import (
 // authenticateClient implements RFC 6749 §2.3: client_secret_basic,
 // client_secret_post, or none for public clients (which then prove
 // possession with PKCE). Using two methods at once is invalid_request.
-func (s *Server) authenticateClient(c echo.Context, form url.Values) (*clients.Client, error) {
+func (h *Handlers) authenticateClient(c echo.Context, form url.Values) (*clients.Client, error) {
 	id, secret, basic, err := basicAuth(c.Request().Header.Get("Authorization"))
 	if err != nil {
 		plumbing.UsedBasicAuth(c)
@@ -40,7 +40,7 @@ func (s *Server) authenticateClient(c echo.Context, form url.Values) (*clients.C
 	ctx := c.Request().Context()
 	if secret == "" {
 		// "none": only public clients may skip the secret.
-		client, err := s.deps.Clients.Store().ByID(ctx, id)
+		client, err := h.site.Clients.Store().ByID(ctx, id)
 		if errors.Is(err, db.ErrNotFound) {
 			return nil, oauth.InvalidClient("client authentication failed")
 		}
@@ -52,11 +52,26 @@ func (s *Server) authenticateClient(c echo.Context, form url.Values) (*clients.C
 		}
 		return client, nil
 	}
-	client, err := s.deps.Clients.Authenticate(ctx, id, secret)
+	client, err := h.site.Clients.Authenticate(ctx, id, secret)
 	if errors.Is(err, clients.ErrInvalidClient) {
 		return nil, oauth.InvalidClient("client authentication failed")
 	}
 	return client, err
+}
+
+// clientForm reads the form and authenticates the client that sent it:
+// the first steps of every endpoint that authenticates clients (token,
+// revocation, introspection), written once.
+func (h *Handlers) clientForm(c echo.Context) (url.Values, *clients.Client, error) {
+	form, err := tokenForm(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := h.authenticateClient(c, form)
+	if err != nil {
+		return nil, nil, err
+	}
+	return form, client, nil
 }
 
 // basicAuth parses an HTTP Basic header whose user and password are

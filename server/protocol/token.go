@@ -1,4 +1,4 @@
-package server
+package protocol
 
 import (
 	"errors"
@@ -20,26 +20,22 @@ import (
 // grantHandler redeems one grant type for an authenticated client.
 type grantHandler func(c echo.Context, client *clients.Client, form url.Values) (*tokens.Response, error)
 
-// handleToken is the token endpoint (RFC 6749 §3.2) as a pipeline: parse
+// Token is the token endpoint (RFC 6749 §3.2) as a pipeline: parse
 // the form, authenticate the client, check it may use the grant, run the
 // grant, write the response with Cache-Control: no-store.
-func (s *Server) handleToken(c echo.Context) error {
-	form, err := tokenForm(c)
+func (h *Handlers) Token(c echo.Context) error {
+	form, client, err := h.clientForm(c)
 	if err != nil {
 		return err
 	}
-	client, err := s.authenticateClient(c, form)
-	if err != nil {
-		return err
-	}
-	s.site.ActAs(c, "client:"+client.ID, audit.ViaAPI)
-	if err := s.tokenLimits.Limit(c, client.ID); err != nil {
+	h.site.ActAs(c, "client:"+client.ID, audit.ViaAPI)
+	if err := h.limits.Limit(c, client.ID); err != nil {
 		return err
 	}
 	grants := map[string]grantHandler{
-		oauth.GrantAuthorizationCode: s.grantAuthorizationCode,
-		oauth.GrantRefreshToken:      s.grantRefreshToken,
-		oauth.GrantClientCredentials: s.grantClientCredentials,
+		oauth.GrantAuthorizationCode: h.grantAuthorizationCode,
+		oauth.GrantRefreshToken:      h.grantRefreshToken,
+		oauth.GrantClientCredentials: h.grantClientCredentials,
 	}
 	gt := form.Get("grant_type")
 	handler, ok := grants[gt]
@@ -55,10 +51,10 @@ func (s *Server) handleToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.metrics.TokenIssued(gt, client.SigningAlg)
-	h := c.Response().Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
+	h.metrics.TokenIssued(gt, client.SigningAlg)
+	hdr := c.Response().Header()
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Pragma", "no-cache")
 	return c.JSON(http.StatusOK, resp)
 }
 
@@ -85,31 +81,31 @@ func tokenForm(c echo.Context) (url.Values, error) {
 }
 
 // grantAuthorizationCode redeems a code (RFC 6749 §4.1.3, RFC 7636 §4.5).
-func (s *Server) grantAuthorizationCode(c echo.Context, client *clients.Client, form url.Values) (*tokens.Response, error) {
+func (h *Handlers) grantAuthorizationCode(c echo.Context, client *clients.Client, form url.Values) (*tokens.Response, error) {
 	ctx := c.Request().Context()
-	grant, err := s.deps.Tokens.RedeemCode(ctx, client, form.Get("code"), form.Get("redirect_uri"),
-		form.Get("code_verifier"), s.meta(c))
+	grant, err := h.site.Tokens.RedeemCode(ctx, client, form.Get("code"), form.Get("redirect_uri"),
+		form.Get("code_verifier"), h.meta(c))
 	if err != nil {
 		return nil, err
 	}
-	user, err := s.deps.Users.Store().ByID(ctx, grant.UserID)
+	user, err := h.site.Users.Store().ByID(ctx, grant.UserID)
 	if errors.Is(err, db.ErrNotFound) || (err == nil && user.Disabled) {
 		return nil, oauth.InvalidGrant("the user is no longer allowed to sign in")
 	}
 	if err != nil {
 		return nil, err
 	}
-	return s.deps.Tokens.Mint(ctx, client.SigningAlg, grant, user)
+	return h.site.Tokens.Mint(ctx, client.SigningAlg, grant, user)
 }
 
 // grantRefreshToken rotates a refresh token (RFC 6749 §6).
-func (s *Server) grantRefreshToken(c echo.Context, client *clients.Client, form url.Values) (*tokens.Response, error) {
-	return s.deps.Tokens.Refresh(c.Request().Context(), client, form.Get("refresh_token"), form.Get("scope"), s.meta(c))
+func (h *Handlers) grantRefreshToken(c echo.Context, client *clients.Client, form url.Values) (*tokens.Response, error) {
+	return h.site.Tokens.Refresh(c.Request().Context(), client, form.Get("refresh_token"), form.Get("scope"), h.meta(c))
 }
 
 // grantClientCredentials issues a token to a confidential client acting for
 // itself (RFC 6749 §4.4); public clients cannot prove who they are.
-func (s *Server) grantClientCredentials(c echo.Context, client *clients.Client, form url.Values) (*tokens.Response, error) {
+func (h *Handlers) grantClientCredentials(c echo.Context, client *clients.Client, form url.Values) (*tokens.Response, error) {
 	if client.Public {
 		return nil, oauth.UnauthorizedClient("public clients may not use client_credentials")
 	}
@@ -117,10 +113,10 @@ func (s *Server) grantClientCredentials(c echo.Context, client *clients.Client, 
 	if e != nil {
 		return nil, e
 	}
-	return s.deps.Tokens.ClientCredentials(c.Request().Context(), client, form.Get("scope"), resources)
+	return h.site.Tokens.ClientCredentials(c.Request().Context(), client, form.Get("scope"), resources)
 }
 
 // meta describes the request for the account page.
-func (s *Server) meta(c echo.Context) tokens.Meta {
+func (h *Handlers) meta(c echo.Context) tokens.Meta {
 	return tokens.Meta{IP: c.RealIP(), UserAgent: c.Request().UserAgent()}
 }

@@ -1,4 +1,4 @@
-package server
+package protocol
 
 import (
 	"errors"
@@ -11,10 +11,10 @@ import (
 	"idp/tokens"
 )
 
-// handleUserInfo is the UserInfo endpoint (OIDC Core §5.3): claims of the
+// UserInfo is the UserInfo endpoint (OIDC Core §5.3): claims of the
 // access token's user, by its scopes.
-func (s *Server) handleUserInfo(c echo.Context) error {
-	claims, err := s.site.BearerClaims(c)
+func (h *Handlers) UserInfo(c echo.Context) error {
+	claims, err := h.site.BearerClaims(c)
 	if err != nil {
 		return err
 	}
@@ -22,7 +22,7 @@ func (s *Server) handleUserInfo(c echo.Context) error {
 	if !claims.HasScope(oauth.ScopeOpenID) {
 		return oauth.InsufficientScope("the access token lacks the openid scope")
 	}
-	user, err := s.deps.Users.Store().ByID(ctx, claims.Subject)
+	user, err := h.site.Users.Store().ByID(ctx, claims.Subject)
 	if errors.Is(err, db.ErrNotFound) || (err == nil && user.Disabled) {
 		return oauth.InvalidToken("the user is no longer active")
 	}

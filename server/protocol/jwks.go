@@ -1,4 +1,4 @@
-package server
+package protocol
 
 import (
 	"fmt"
@@ -11,27 +11,27 @@ import (
 	"idp/keys"
 )
 
-// handleJWKS serves the public signing keys (RFC 7517) from bytes the key
+// JWKS serves the public signing keys (RFC 7517) from bytes the key
 // manager rebuilds only when the key set changes: a strong ETag answers
 // revalidations with 304, and gzip is served precompressed. Every header
 // value is prebuilt, so a fetch allocates next to nothing.
-func (s *Server) handleJWKS(c echo.Context) error {
-	set, err := s.deps.Keys.JWKS(c.Request().Context())
+func (h *Handlers) JWKS(c echo.Context) error {
+	set, err := h.keys.JWKS(c.Request().Context())
 	if err != nil {
 		return fmt.Errorf("jwks: %w", err)
 	}
-	hdr := s.jwksHeaders(set)
-	h := c.Response().Header()
-	h["Cache-Control"] = hdr.cacheControl
-	h["Etag"] = hdr.etag
-	h["Vary"] = hdrVaryEncoding
+	hdr := h.jwksHeaders(set)
+	rh := c.Response().Header()
+	rh["Cache-Control"] = hdr.cacheControl
+	rh["Etag"] = hdr.etag
+	rh["Vary"] = hdrVaryEncoding
 	req := c.Request().Header
 	if inm := req["If-None-Match"]; len(inm) > 0 && etagMatches(inm[0], set.ETag) {
 		return c.NoContent(http.StatusNotModified)
 	}
 	body := set.JSON
 	if ae := req["Accept-Encoding"]; len(ae) > 0 && acceptsGzip(ae[0]) && len(set.Gzip) > 0 {
-		h["Content-Encoding"] = hdrGzip
+		rh["Content-Encoding"] = hdrGzip
 		body = set.Gzip
 	}
 	return writeJSONBytes(c, body)
@@ -52,14 +52,14 @@ type jwksHeader struct {
 
 // jwksHeaders returns the prebuilt header values for set, rebuilt only when
 // the key manager hands out a new set.
-func (s *Server) jwksHeaders(set *keys.JWKS) *jwksHeader {
-	if h := s.jwksHdr.Load(); h != nil && h.set == set {
-		return h
+func (h *Handlers) jwksHeaders(set *keys.JWKS) *jwksHeader {
+	if jh := h.jwksHdr.Load(); jh != nil && jh.set == set {
+		return jh
 	}
-	h := &jwksHeader{set: set, etag: []string{set.ETag},
-		cacheControl: []string{"public, max-age=" + strconv.Itoa(int(s.cfg.JWKSMaxAge.Seconds()))}}
-	s.jwksHdr.Store(h)
-	return h
+	jh := &jwksHeader{set: set, etag: []string{set.ETag},
+		cacheControl: []string{"public, max-age=" + strconv.Itoa(int(h.cfg.JWKSMaxAge.Seconds()))}}
+	h.jwksHdr.Store(jh)
+	return jh
 }
 
 // writeJSONBytes answers 200 with prebuilt JSON bytes.

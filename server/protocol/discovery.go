@@ -1,4 +1,4 @@
-package server
+package protocol
 
 import (
 	"encoding/json"
@@ -44,16 +44,16 @@ type discoveryDoc struct {
 var authMethods = []string{"client_secret_basic", "client_secret_post", "none"}
 
 // buildDiscovery renders the metadata once: it depends only on configuration.
-func (s *Server) buildDiscovery() ([]byte, error) {
+func (h *Handlers) buildDiscovery() ([]byte, error) {
 	doc := discoveryDoc{
-		Issuer:                            s.cfg.Issuer,
-		AuthorizationEndpoint:             s.site.URL(plumbing.PathAuthorize),
-		TokenEndpoint:                     s.site.URL(plumbing.PathToken),
-		UserInfoEndpoint:                  s.site.URL(plumbing.PathUserInfo),
-		RevocationEndpoint:                s.site.URL(plumbing.PathRevoke),
-		IntrospectionEndpoint:             s.site.URL(plumbing.PathIntrospect),
-		EndSessionEndpoint:                s.site.URL(plumbing.PathEndSession),
-		JWKSURI:                           s.site.URL(plumbing.PathJWKS),
+		Issuer:                            h.site.Issuer,
+		AuthorizationEndpoint:             h.site.URL(plumbing.PathAuthorize),
+		TokenEndpoint:                     h.site.URL(plumbing.PathToken),
+		UserInfoEndpoint:                  h.site.URL(plumbing.PathUserInfo),
+		RevocationEndpoint:                h.site.URL(plumbing.PathRevoke),
+		IntrospectionEndpoint:             h.site.URL(plumbing.PathIntrospect),
+		EndSessionEndpoint:                h.site.URL(plumbing.PathEndSession),
+		JWKSURI:                           h.site.URL(plumbing.PathJWKS),
 		ScopesSupported:                   []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeEmail, oauth.ScopeOfflineAccess, oauth.ScopeAdmin},
 		ResponseTypesSupported:            []string{oauth.ResponseTypeCode},
 		ResponseModesSupported:            []string{oauth.ResponseModeQuery, oauth.ResponseModeFormPost},
@@ -73,8 +73,8 @@ func (s *Server) buildDiscovery() ([]byte, error) {
 
 var hdrDiscoveryCache = []string{"public, max-age=3600"}
 
-// handleDiscovery serves /.well-known/openid-configuration.
-func (s *Server) handleDiscovery(c echo.Context) error {
+// Discovery serves /.well-known/openid-configuration.
+func (h *Handlers) Discovery(c echo.Context) error {
 	c.Response().Header()["Cache-Control"] = hdrDiscoveryCache
-	return writeJSONBytes(c, s.discovery)
+	return writeJSONBytes(c, h.discovery)
 }

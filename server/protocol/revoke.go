@@ -1,4 +1,4 @@
-package server
+package protocol
 
 import (
 	"net/http"
@@ -9,26 +9,22 @@ import (
 	"idp/oauth"
 )
 
-// handleRevoke is the revocation endpoint (RFC 7009). A refresh token
+// Revoke is the revocation endpoint (RFC 7009). A refresh token
 // revokes its whole family; an access token goes on the denylist until it
 // expires. Unknown tokens, and tokens of other clients, get 200 and change
 // nothing (§2.2), so the endpoint reveals nothing about them.
-func (s *Server) handleRevoke(c echo.Context) error {
-	form, err := tokenForm(c)
+func (h *Handlers) Revoke(c echo.Context) error {
+	form, client, err := h.clientForm(c)
 	if err != nil {
 		return err
 	}
-	client, err := s.authenticateClient(c, form)
-	if err != nil {
-		return err
-	}
-	s.site.ActAs(c, "client:"+client.ID, audit.ViaAPI)
+	h.site.ActAs(c, "client:"+client.ID, audit.ViaAPI)
 	token := form.Get("token")
 	if token == "" {
 		return oauth.InvalidRequest("token is missing")
 	}
 	ctx := c.Request().Context()
-	first, second := s.deps.Tokens.RevokeRefresh, s.deps.Tokens.RevokeAccess
+	first, second := h.site.Tokens.RevokeRefresh, h.site.Tokens.RevokeAccess
 	if form.Get("token_type_hint") == "access_token" {
 		first, second = second, first
 	}
@@ -43,17 +39,13 @@ func (s *Server) handleRevoke(c echo.Context) error {
 	return c.NoContent(http.StatusOK)
 }
 
-// handleIntrospect is the introspection endpoint (RFC 7662).
-func (s *Server) handleIntrospect(c echo.Context) error {
-	form, err := tokenForm(c)
+// Introspect is the introspection endpoint (RFC 7662).
+func (h *Handlers) Introspect(c echo.Context) error {
+	form, client, err := h.clientForm(c)
 	if err != nil {
 		return err
 	}
-	client, err := s.authenticateClient(c, form)
-	if err != nil {
-		return err
-	}
-	res, err := s.deps.Tokens.Introspect(c.Request().Context(), client, form.Get("token"), form.Get("token_type_hint"))
+	res, err := h.site.Tokens.Introspect(c.Request().Context(), client, form.Get("token"), form.Get("token_type_hint"))
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package server
+package protocol
 
 import (
 	"context"
@@ -18,32 +18,32 @@ import (
 	"idp/tokens"
 )
 
-// handleAuthorize is the authorization endpoint (RFC 6749 §4.1.1, OIDC Core
+// Authorize is the authorization endpoint (RFC 6749 §4.1.1, OIDC Core
 // §3.1.2) for GET and POST. Until the client and redirect_uri are known to
 // be good, errors are shown to the user and never redirected (§4.1.2.1);
 // after that they go back to the client with state and iss (RFC 9207).
-func (s *Server) handleAuthorize(c echo.Context) error {
+func (h *Handlers) Authorize(c echo.Context) error {
 	params, err := authorizeParams(c)
 	var perr *oauth.Error
 	if err != nil && (!errors.As(err, &perr) || perr.NoRedirect) {
 		return err
 	}
-	client, redirectURI, err := s.authorizeClient(c.Request().Context(), params)
+	client, redirectURI, err := h.authorizeClient(c.Request().Context(), params)
 	if err != nil {
 		return err
 	}
-	req, oerr := s.parseAuthorize(client, redirectURI, params)
+	req, oerr := h.parseAuthorize(client, redirectURI, params)
 	if perr != nil {
 		oerr = perr // a repeated parameter, reported to the now-known client
 	}
 	if oerr != nil {
-		return s.redirectError(c, req, oerr)
+		return h.redirectError(c, req, oerr)
 	}
-	sess, user, err := s.site.CurrentUser(c)
+	sess, user, err := h.site.CurrentUser(c)
 	if err != nil {
 		return err
 	}
-	return s.continueAuthorization(c, client, req, sess, user)
+	return h.continueAuthorization(c, client, req, sess, user)
 }
 
 // authorizeParams reads the query (GET) or form body (POST). A parameter
@@ -83,12 +83,12 @@ func authorizeParams(c echo.Context) (url.Values, error) {
 
 // authorizeClient finds the client and checks redirect_uri exactly
 // (RFC 9700 §2.1). Its errors never redirect.
-func (s *Server) authorizeClient(ctx context.Context, p url.Values) (*clients.Client, string, error) {
+func (h *Handlers) authorizeClient(ctx context.Context, p url.Values) (*clients.Client, string, error) {
 	id := p.Get("client_id")
 	if id == "" {
 		return nil, "", oauth.InvalidRequest("the sign-in link does not name an application (client_id is missing)").WithoutRedirect()
 	}
-	client, err := s.deps.Clients.Store().ByID(ctx, id)
+	client, err := h.site.Clients.Store().ByID(ctx, id)
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, "", oauth.InvalidRequest("the application is not registered with this sign-in service").WithoutRedirect()
 	}
@@ -108,7 +108,7 @@ func (s *Server) authorizeClient(ctx context.Context, p url.Values) (*clients.Cl
 // parseAuthorize validates everything else. It always returns a request
 // carrying redirect_uri, state and response mode, so errors can be
 // redirected.
-func (s *Server) parseAuthorize(client *clients.Client, redirectURI string, p url.Values) (*tokens.AuthRequest, *oauth.Error) {
+func (h *Handlers) parseAuthorize(client *clients.Client, redirectURI string, p url.Values) (*tokens.AuthRequest, *oauth.Error) {
 	req := &tokens.AuthRequest{
 		ClientID: client.ID, RedirectURI: redirectURI, State: p.Get("state"),
 		ResponseMode: oauth.ResponseModeQuery, Nonce: p.Get("nonce"), LoginHint: p.Get("login_hint"),
