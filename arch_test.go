@@ -72,9 +72,10 @@ func TestImportRules(t *testing.T) {
 		"idp/throttle":              {"idp/db"},
 		"idp/audit":                 {"idp/db"},
 		"idp/tokens":                {"idp/db", "idp/oauth", "idp/users", "idp/clients", "idp/audit"},
-		"idp/server":                {"idp/oauth", "idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/keys", "idp/templates", "idp/db", "idp/audit", "idp/throttle", "idp/server/plumbing", "idp/server/adminhttp", "idp/server/protocol"},
+		"idp/server":                {"idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/keys", "idp/templates", "idp/audit", "idp/throttle", "idp/server/plumbing", "idp/server/protocol", "idp/server/pages", "idp/server/adminhttp"},
 		"idp/server/adminhttp":      {"idp/server/plumbing", "idp/oauth", "idp/users", "idp/clients", "idp/keys", "idp/templates", "idp/db", "idp/audit"},
 		"idp/server/protocol":       {"idp/server/plumbing", "idp/oauth", "idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/keys", "idp/templates", "idp/db", "idp/audit"},
+		"idp/server/pages":          {"idp/server/plumbing", "idp/oauth", "idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/templates", "idp/db", "idp/audit", "idp/throttle"},
 		"idp/server/plumbing":       {"idp/oauth", "idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/keys", "idp/templates", "idp/db", "idp/audit"},
 		"idp/server/servertest":     {"*"},
 		"idp/cmd/idpbench":          {"*"},
@@ -150,13 +151,22 @@ func TestServerSplit(t *testing.T) {
 		"idp/server/adminhttp": {"idp/server/protocol", "idp/server/pages"},
 		"idp/server/plumbing":  {"idp/server/protocol", "idp/server/pages", "idp/server/adminhttp"},
 	}
+	seen := map[string]bool{}
 	for _, p := range listPackages(t) {
+		if _, ok := forbidden[p.ImportPath]; ok {
+			seen[p.ImportPath] = true
+		}
 		for _, bad := range forbidden[p.ImportPath] {
 			for _, dep := range p.Deps {
 				if dep == bad {
 					t.Errorf("%s depends on %s; the server split forbids it", p.ImportPath, bad)
 				}
 			}
+		}
+	}
+	for pkg := range forbidden {
+		if !seen[pkg] {
+			t.Errorf("package %s is gone; a renamed package must keep this rule", pkg)
 		}
 	}
 }

@@ -57,15 +57,16 @@ func (s *Server) protocolRoutes(e *echo.Echo) {
 
 // pageRoutes mounts the end-user pages and their assets.
 func (s *Server) pageRoutes(e *echo.Echo) {
-	e.GET(plumbing.PathLogin, s.handleLoginPage)
-	e.POST(plumbing.PathLogin, s.handleLogin)
-	e.GET(plumbing.PathConsent, s.handleConsentPage)
-	e.POST(plumbing.PathConsent, s.handleConsent)
-	e.GET(plumbing.PathAccount, s.handleAccount)
-	e.POST(plumbing.PathAccount+"/sessions/revoke", s.handleAccountSessionRevoke)
-	e.POST(plumbing.PathAccount+"/grants/revoke", s.handleAccountGrantRevoke)
-	e.POST(plumbing.PathAccount+"/logout-all", s.handleLogoutAll)
-	getOrHead(e, "/static/*", s.handleStatic())
+	p := s.pages
+	e.GET(plumbing.PathLogin, p.LoginPage)
+	e.POST(plumbing.PathLogin, p.Login)
+	e.GET(plumbing.PathConsent, p.ConsentPage)
+	e.POST(plumbing.PathConsent, p.Consent)
+	e.GET(plumbing.PathAccount, p.Account)
+	e.POST(plumbing.PathAccount+"/sessions/revoke", p.RevokeSession)
+	e.POST(plumbing.PathAccount+"/grants/revoke", p.RevokeGrant)
+	e.POST(plumbing.PathAccount+"/logout-all", p.LogoutAll)
+	getOrHead(e, "/static/*", p.Static())
 }
 
 // adminRoutes mounts the admin web pages (a signed-in admin's browser) and

@@ -16,6 +16,7 @@ import (
 	"idp/clients"
 	"idp/keys"
 	"idp/server/adminhttp"
+	"idp/server/pages"
 	"idp/server/plumbing"
 	"idp/server/protocol"
 	"idp/sessions"
@@ -77,16 +78,21 @@ type Deps struct {
 	Throttle  *throttle.Throttle
 }
 
-// Server is the provider's HTTP handler.
+// Server is the provider's HTTP handler: one Echo application that mounts
+// the protocol endpoints, the end-user pages and the admin side.
 type Server struct {
-	cfg      Config
 	deps     Deps
 	echo     *echo.Echo
 	site     *plumbing.Site
 	metrics  *plumbing.Metrics
 	protocol *protocol.Handlers
+	pages    *pages.Handlers
 	admin    *adminhttp.Handlers
 }
+
+// The pages hand a pending authorization request to the protocol side by
+// its id only, through the interface they declare.
+var _ pages.Authorizer = (*protocol.Handlers)(nil)
 
 // New builds the server and its routes.
 func New(cfg Config, deps Deps) (*Server, error) {
@@ -116,12 +122,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		Templates: deps.Templates, Audit: deps.Audit,
 		Users: deps.Users, Sessions: deps.Sessions, Clients: deps.Clients, Tokens: deps.Tokens,
 	}
-	s := &Server{cfg: cfg, deps: deps, site: site, metrics: plumbing.NewMetrics(deps.Keys, deps.DB)}
+	s := &Server{deps: deps, site: site, metrics: plumbing.NewMetrics(deps.Keys, deps.DB)}
 	s.protocol, err = protocol.New(site, protocol.Config{JWKSMaxAge: cfg.JWKSMaxAge, TokenRateLimit: cfg.TokenRateLimit},
 		deps.Keys, s.metrics)
 	if err != nil {
 		return nil, err
 	}
+	s.pages = pages.New(site, pages.Config{SessionTTL: cfg.SessionTTL}, deps.Throttle, s.protocol)
 	s.admin = adminhttp.New(site, adminhttp.Config{JWKSMaxAge: cfg.JWKSMaxAge, KeyRotationInterval: cfg.KeyRotationInterval}, deps.Keys)
 	deps.Audit.Observe(s.metrics.OnAudit)
 	e := echo.New()

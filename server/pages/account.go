@@ -1,4 +1,4 @@
-package server
+package pages
 
 import (
 	"errors"
@@ -16,30 +16,30 @@ import (
 
 const accountTime = "2 Jan 2006 15:04 MST"
 
-// handleAccount shows the signed-in user their account and their sessions.
-func (s *Server) handleAccount(c echo.Context) error {
-	sess, user, err := s.site.CurrentUser(c)
+// Account shows the signed-in user their account and their sessions.
+func (h *Handlers) Account(c echo.Context) error {
+	sess, user, err := h.site.CurrentUser(c)
 	if err != nil {
 		return err
 	}
 	if user == nil {
 		return c.Redirect(http.StatusSeeOther, plumbing.PathLogin)
 	}
-	list, err := s.deps.Sessions.List(c.Request().Context(), user.ID)
+	list, err := h.site.Sessions.List(c.Request().Context(), user.ID)
 	if err != nil {
 		return err
 	}
 	page := templates.AccountPage{
-		Base: s.site.Base(c, "Your account"), Email: user.Email, Name: user.Name, Roles: user.Roles,
+		Base: h.site.Base(c, "Your account"), Email: user.Email, Name: user.Name, Roles: user.Roles,
 		IsAdmin: user.HasRole("admin"), Notice: noticeText(c.QueryParam("notice")),
 	}
-	grants, err := s.deps.Tokens.Grants(c.Request().Context(), user.ID)
+	grants, err := h.site.Tokens.Grants(c.Request().Context(), user.ID)
 	if err != nil {
 		return err
 	}
 	for _, g := range grants {
 		name := g.ClientID
-		if cl, err := s.deps.Clients.Store().ByID(c.Request().Context(), g.ClientID); err == nil {
+		if cl, err := h.site.Clients.Store().ByID(c.Request().Context(), g.ClientID); err == nil {
 			name = plumbing.ClientName(cl)
 		}
 		page.Grants = append(page.Grants, templates.AccountGrant{
@@ -54,7 +54,7 @@ func (s *Server) handleAccount(c echo.Context) error {
 		})
 	}
 	return plumbing.Render(c, http.StatusOK, plumbing.HTMLCSP(), func(w io.Writer) error {
-		return s.deps.Templates.Account(w, page)
+		return h.site.Templates.Account(w, page)
 	})
 }
 
@@ -70,12 +70,12 @@ func noticeText(code string) string {
 	return ""
 }
 
-// handleAccountSessionRevoke signs out one of the user's sessions.
-func (s *Server) handleAccountSessionRevoke(c echo.Context) error {
-	if err := s.site.CheckCSRF(c); err != nil {
+// RevokeSession signs out one of the user's sessions.
+func (h *Handlers) RevokeSession(c echo.Context) error {
+	if err := h.site.CheckCSRF(c); err != nil {
 		return err
 	}
-	sess, user, err := s.site.CurrentUser(c)
+	sess, user, err := h.site.CurrentUser(c)
 	if err != nil {
 		return err
 	}
@@ -83,62 +83,62 @@ func (s *Server) handleAccountSessionRevoke(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, plumbing.PathLogin)
 	}
 	id := c.FormValue("id")
-	s.site.ActAs(c, user.Email, audit.ViaWeb)
-	err = s.deps.Sessions.End(c.Request().Context(), user.ID, id)
+	h.site.ActAs(c, user.Email, audit.ViaWeb)
+	err = h.site.Sessions.End(c.Request().Context(), user.ID, id)
 	if err == nil {
-		s.site.Record(c, "session.ended", user.ID, "session="+id)
+		h.site.Record(c, "session.ended", user.ID, "session="+id)
 	}
 	if err != nil && !errors.Is(err, sessions.ErrNoSession) {
 		return err
 	}
 	if id == sess.ID {
-		s.site.SetCookie(c, plumbing.CookieSession, "", -1)
-		return s.site.SignedOut(c, "")
+		h.site.SetCookie(c, plumbing.CookieSession, "", -1)
+		return h.site.SignedOut(c, "")
 	}
 	return c.Redirect(http.StatusSeeOther, plumbing.PathAccount+"?notice=session-ended")
 }
 
-// handleAccountGrantRevoke revokes one of the user's offline-access grants
+// RevokeGrant revokes one of the user's offline-access grants
 // (a refresh family and its live access tokens).
-func (s *Server) handleAccountGrantRevoke(c echo.Context) error {
-	if err := s.site.CheckCSRF(c); err != nil {
+func (h *Handlers) RevokeGrant(c echo.Context) error {
+	if err := h.site.CheckCSRF(c); err != nil {
 		return err
 	}
-	_, user, err := s.site.CurrentUser(c)
+	_, user, err := h.site.CurrentUser(c)
 	if err != nil {
 		return err
 	}
 	if user == nil {
 		return c.Redirect(http.StatusSeeOther, plumbing.PathLogin)
 	}
-	s.site.ActAs(c, user.Email, audit.ViaWeb)
-	err = s.deps.Tokens.RevokeGrant(c.Request().Context(), user.ID, c.FormValue("id"))
+	h.site.ActAs(c, user.Email, audit.ViaWeb)
+	err = h.site.Tokens.RevokeGrant(c.Request().Context(), user.ID, c.FormValue("id"))
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, plumbing.PathAccount+"?notice=grant-revoked")
 }
 
-// handleLogoutAll ends every session of the user ("sign out everywhere").
-func (s *Server) handleLogoutAll(c echo.Context) error {
-	if err := s.site.CheckCSRF(c); err != nil {
+// LogoutAll ends every session of the user ("sign out everywhere").
+func (h *Handlers) LogoutAll(c echo.Context) error {
+	if err := h.site.CheckCSRF(c); err != nil {
 		return err
 	}
-	_, user, err := s.site.CurrentUser(c)
+	_, user, err := h.site.CurrentUser(c)
 	if err != nil {
 		return err
 	}
 	if user != nil {
-		s.site.ActAs(c, user.Email, audit.ViaWeb)
-		s.site.Record(c, "logout.everywhere", user.ID, "")
-		if err := s.deps.Sessions.EndAll(c.Request().Context(), user.ID); err != nil {
+		h.site.ActAs(c, user.Email, audit.ViaWeb)
+		h.site.Record(c, "logout.everywhere", user.ID, "")
+		if err := h.site.Sessions.EndAll(c.Request().Context(), user.ID); err != nil {
 			return err
 		}
-		if err := s.deps.Tokens.RevokeUserGrants(c.Request().Context(), user.ID); err != nil {
+		if err := h.site.Tokens.RevokeUserGrants(c.Request().Context(), user.ID); err != nil {
 			return err
 		}
-		s.site.Log.Info("signed out everywhere", "request_id", plumbing.RequestIDOf(c), "user", user.ID)
+		h.site.Log.Info("signed out everywhere", "request_id", plumbing.RequestIDOf(c), "user", user.ID)
 	}
-	s.site.SetCookie(c, plumbing.CookieSession, "", -1)
-	return s.site.SignedOut(c, "")
+	h.site.SetCookie(c, plumbing.CookieSession, "", -1)
+	return h.site.SignedOut(c, "")
 }

@@ -1,4 +1,4 @@
-package server
+package pages
 
 import (
 	"net/http"
@@ -7,8 +7,8 @@ import (
 )
 
 // static serves the stylesheet and other assets embedded in templates.
-func (s *Server) handleStatic() echo.HandlerFunc {
-	fs := http.StripPrefix("/static/", http.FileServer(http.FS(s.deps.Templates.Static())))
+func (h *Handlers) Static() echo.HandlerFunc {
+	fs := http.StripPrefix("/static/", http.FileServer(http.FS(h.site.Templates.Static())))
 	return func(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", "public, max-age=3600")
 		fs.ServeHTTP(c.Response(), c.Request())

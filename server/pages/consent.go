@@ -1,4 +1,4 @@
-package server
+package pages
 
 import (
 	"io"
@@ -32,16 +32,16 @@ func scopeLines(scopes []string) []templates.ScopeLine {
 	return out
 }
 
-// handleConsentPage asks the signed-in user to approve the scopes.
-func (s *Server) handleConsentPage(c echo.Context) error {
-	lc, err := s.loadRequest(c, c.QueryParam("req"))
+// ConsentPage asks the signed-in user to approve the scopes.
+func (h *Handlers) ConsentPage(c echo.Context) error {
+	lc, err := h.loadRequest(c, c.QueryParam("req"))
 	if err != nil {
 		return err
 	}
 	if lc.req == nil {
 		return plumbing.ErrRequestGone
 	}
-	_, user, err := s.site.CurrentUser(c)
+	_, user, err := h.site.CurrentUser(c)
 	if err != nil {
 		return err
 	}
@@ -50,28 +50,28 @@ func (s *Server) handleConsentPage(c echo.Context) error {
 	}
 	scopes := plumbing.GrantableScopes(user, lc.req.Scopes)
 	page := templates.ConsentPage{
-		Base: s.site.Base(c, "Allow access"), ClientName: plumbing.ClientName(lc.client), ClientID: lc.client.ID,
+		Base: h.site.Base(c, "Allow access"), ClientName: plumbing.ClientName(lc.client), ClientID: lc.client.ID,
 		RequestID: lc.req.ID, UserEmail: user.Email, Scopes: scopeLines(scopes),
 	}
 	return plumbing.Render(c, http.StatusOK, plumbing.HTMLCSP(lc.req.RedirectURI), func(w io.Writer) error {
-		return s.deps.Templates.Consent(w, page)
+		return h.site.Templates.Consent(w, page)
 	})
 }
 
-// handleConsent records the user's decision: allow remembers the scopes
+// Consent records the user's decision: allow remembers the scopes
 // and issues a code; deny answers access_denied.
-func (s *Server) handleConsent(c echo.Context) error {
-	if err := s.site.CheckCSRF(c); err != nil {
+func (h *Handlers) Consent(c echo.Context) error {
+	if err := h.site.CheckCSRF(c); err != nil {
 		return err
 	}
-	lc, err := s.loadRequest(c, c.FormValue("req"))
+	lc, err := h.loadRequest(c, c.FormValue("req"))
 	if err != nil {
 		return err
 	}
 	if lc.req == nil {
 		return plumbing.ErrRequestGone
 	}
-	sess, user, err := s.site.CurrentUser(c)
+	sess, user, err := h.site.CurrentUser(c)
 	if err != nil {
 		return err
 	}
@@ -81,17 +81,17 @@ func (s *Server) handleConsent(c echo.Context) error {
 	switch c.FormValue("decision") {
 	case "allow":
 	case "deny":
-		s.site.Log.Info("consent denied", "request_id", plumbing.RequestIDOf(c), "user", user.ID, "client", lc.client.ID)
-		s.site.RecordAs(c, user.Email, "consent.denied", lc.client.ID, "")
-		return s.protocol.Denied(c, lc.req.ID)
+		h.site.Log.Info("consent denied", "request_id", plumbing.RequestIDOf(c), "user", user.ID, "client", lc.client.ID)
+		h.site.RecordAs(c, user.Email, "consent.denied", lc.client.ID, "")
+		return h.auth.Denied(c, lc.req.ID)
 	default:
 		return &plumbing.PageError{Status: http.StatusBadRequest, Heading: "Choose Allow or Deny", Message: "Go back and choose whether to allow access."}
 	}
 	scopes := plumbing.GrantableScopes(user, lc.req.Scopes)
-	if err := s.deps.Tokens.GrantConsent(c.Request().Context(), user.ID, lc.client.ID, scopes); err != nil {
+	if err := h.site.Tokens.GrantConsent(c.Request().Context(), user.ID, lc.client.ID, scopes); err != nil {
 		return err
 	}
-	s.site.Log.Info("consent granted", "request_id", plumbing.RequestIDOf(c), "user", user.ID, "client", lc.client.ID)
-	s.site.RecordAs(c, user.Email, "consent.granted", lc.client.ID, "scope="+oauth.JoinScope(scopes))
-	return s.protocol.Consented(c, lc.req.ID, sess, user)
+	h.site.Log.Info("consent granted", "request_id", plumbing.RequestIDOf(c), "user", user.ID, "client", lc.client.ID)
+	h.site.RecordAs(c, user.Email, "consent.granted", lc.client.ID, "scope="+oauth.JoinScope(scopes))
+	return h.auth.Consented(c, lc.req.ID, sess, user)
 }
