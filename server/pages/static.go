@@ -6,7 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// static serves the stylesheet and other assets embedded in templates.
+// Static serves the stylesheet and other assets embedded in templates.
 func (h *Handlers) Static() echo.HandlerFunc {
 	fs := http.StripPrefix("/static/", http.FileServer(http.FS(h.site.Templates.Static())))
 	return func(c echo.Context) error {
