@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -60,14 +59,9 @@ type Config struct {
 	TrustedProxies []*net.IPNet
 }
 
-// pinger is the one thing /readyz needs of the database.
-type pinger interface {
-	Ping(ctx context.Context) error
-}
-
 // Deps are the domain services the handlers use.
 type Deps struct {
-	DB        pinger
+	DB        plumbing.Pinger // /readyz pings it; metrics read its pool statistics if it has them
 	Keys      *keys.Manager
 	Users     *users.Service
 	Clients   *clients.Service
