@@ -4,26 +4,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
-)
 
-// Paths of every endpoint. The well-known ones are fixed by the specs; the
-// rest are found through discovery.
-const (
-	pathDiscovery  = "/.well-known/openid-configuration"
-	pathJWKS       = "/.well-known/jwks.json"
-	pathAuthorize  = "/authorize"
-	pathToken      = "/token"
-	pathUserInfo   = "/userinfo"
-	pathEndSession = "/end-session"
-	pathRevoke     = "/revoke"
-	pathIntrospect = "/introspect"
-	pathLogin      = "/login"
-	pathConsent    = "/consent"
-	pathLogout     = "/logout"
-	pathAccount    = "/account"
-	pathHealthz    = "/healthz"
-	pathReadyz     = "/readyz"
-	pathMetrics    = "/metrics"
+	"idp/server/plumbing"
 )
 
 // dispatchMatched runs the handler Echo's router chose for the request.
@@ -37,66 +19,84 @@ func (s *Server) routes() {
 	// the matched handler anew on each request (a closure per layer per
 	// request), so the chain is built once around a handler that calls
 	// whichever route Echo matched (or its 404/405 handler).
-	common := s.requestID(s.accessLog(s.metrics.observe(s.recoverPanics(s.securityHeaders(
-		bodyLimit(maxBody)(s.rejectBadText(dispatchMatched)))))))
+	common := plumbing.RequestID(s.site.AccessLog(s.metrics.Observe(s.site.RecoverPanics(s.site.SecurityHeaders(
+		plumbing.BodyLimit(plumbing.MaxBody)(plumbing.RejectBadText(dispatchMatched)))))))
 	e.Use(func(echo.HandlerFunc) echo.HandlerFunc { return common })
 
-	getOrHead(e, pathDiscovery, corsAnyOrigin(s.handleDiscovery))
-	getOrHead(e, pathJWKS, corsAnyOrigin(s.handleJWKS))
+	s.protocolRoutes(e)
+	s.pageRoutes(e)
+	s.adminRoutes(e)
 
-	e.GET(pathAuthorize, s.handleAuthorize)
-	e.POST(pathAuthorize, s.handleAuthorize)
-	e.POST(pathToken, corsAnyOrigin(s.handleToken))
-	e.OPTIONS(pathToken, corsAnyOrigin(preflight))
-	e.GET(pathUserInfo, corsAnyOrigin(s.handleUserInfo))
-	e.POST(pathUserInfo, corsAnyOrigin(s.handleUserInfo))
-	e.OPTIONS(pathUserInfo, corsAnyOrigin(preflight))
-	e.POST(pathRevoke, corsAnyOrigin(s.handleRevoke))
-	e.OPTIONS(pathRevoke, corsAnyOrigin(preflight))
-	e.POST(pathIntrospect, corsAnyOrigin(s.handleIntrospect))
-	e.OPTIONS(pathIntrospect, corsAnyOrigin(preflight))
-	e.GET(pathEndSession, s.handleEndSession)
-	e.POST(pathEndSession, s.handleEndSession)
+	getOrHead(e, plumbing.PathHealthz, plumbing.Healthz)
+	getOrHead(e, plumbing.PathReadyz, plumbing.Readyz(s.deps.DB, s.deps.Keys, s.site.Log))
+	getOrHead(e, plumbing.PathMetrics, s.metrics.Handler())
+}
 
-	e.GET(pathLogin, s.handleLoginPage)
-	e.POST(pathLogin, s.handleLogin)
-	e.GET(pathConsent, s.handleConsentPage)
-	e.POST(pathConsent, s.handleConsent)
-	e.POST(pathLogout, s.handleLogout)
-	e.GET(pathAccount, s.handleAccount)
-	e.POST(pathAccount+"/sessions/revoke", s.handleAccountSessionRevoke)
-	e.POST(pathAccount+"/grants/revoke", s.handleAccountGrantRevoke)
-	e.POST(pathAccount+"/logout-all", s.handleLogoutAll)
-	getOrHead(e, "/static/*", s.handleStatic())
+// protocolRoutes mounts the OAuth 2.0 and OpenID Connect endpoints. Those
+// that authenticate by request content, never by cookie, allow any origin.
+func (s *Server) protocolRoutes(e *echo.Echo) {
+	p, cors := s.protocol, plumbing.CORSAnyOrigin
+	getOrHead(e, plumbing.PathDiscovery, cors(p.Discovery))
+	getOrHead(e, plumbing.PathJWKS, cors(p.JWKS))
 
-	admin := e.Group("/admin", s.requireAdmin)
+	e.GET(plumbing.PathAuthorize, p.Authorize)
+	e.POST(plumbing.PathAuthorize, p.Authorize)
+	e.POST(plumbing.PathToken, cors(p.Token))
+	e.OPTIONS(plumbing.PathToken, cors(plumbing.Preflight))
+	e.GET(plumbing.PathUserInfo, cors(p.UserInfo))
+	e.POST(plumbing.PathUserInfo, cors(p.UserInfo))
+	e.OPTIONS(plumbing.PathUserInfo, cors(plumbing.Preflight))
+	e.POST(plumbing.PathRevoke, cors(p.Revoke))
+	e.OPTIONS(plumbing.PathRevoke, cors(plumbing.Preflight))
+	e.POST(plumbing.PathIntrospect, cors(p.Introspect))
+	e.OPTIONS(plumbing.PathIntrospect, cors(plumbing.Preflight))
+	e.GET(plumbing.PathEndSession, p.EndSession)
+	e.POST(plumbing.PathEndSession, p.EndSession)
+	e.POST(plumbing.PathLogout, p.Logout)
+}
+
+// pageRoutes mounts the end-user pages and their assets.
+func (s *Server) pageRoutes(e *echo.Echo) {
+	p := s.pages
+	e.GET(plumbing.PathLogin, p.LoginPage)
+	e.POST(plumbing.PathLogin, p.Login)
+	e.GET(plumbing.PathConsent, p.ConsentPage)
+	e.POST(plumbing.PathConsent, p.Consent)
+	e.GET(plumbing.PathAccount, p.Account)
+	e.POST(plumbing.PathAccount+"/sessions/revoke", p.RevokeSession)
+	e.POST(plumbing.PathAccount+"/grants/revoke", p.RevokeGrant)
+	e.POST(plumbing.PathAccount+"/logout-all", p.LogoutAll)
+	getOrHead(e, "/static/*", p.Static())
+}
+
+// adminRoutes mounts the admin web pages (a signed-in admin's browser) and
+// the admin API (an admin's bearer token).
+func (s *Server) adminRoutes(e *echo.Echo) {
+	a := s.admin
+	admin := e.Group(plumbing.PathAdmin, a.RequireAdmin)
 	admin.GET("", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/admin/keys") })
-	admin.GET("/keys", s.handleAdminKeys)
-	admin.POST("/keys/rotate", s.handleAdminRotate)
-	admin.POST("/keys/revoke", s.handleAdminRevoke)
-	admin.GET("/users", s.handleAdminUsers)
-	admin.POST("/users", s.handleAdminCreateUser)
-	admin.POST("/users/disable", s.handleAdminDisableUser)
-	admin.GET("/clients", s.handleAdminClients)
-	admin.POST("/clients", s.handleAdminCreateClient)
-	admin.POST("/clients/delete", s.handleAdminDeleteClient)
-	admin.GET("/audit", s.handleAdminAudit)
+	admin.GET("/keys", a.KeysPage)
+	admin.POST("/keys/rotate", a.RotateKey)
+	admin.POST("/keys/revoke", a.RevokeKey)
+	admin.GET("/users", a.UsersPage)
+	admin.POST("/users", a.CreateUser)
+	admin.POST("/users/disable", a.DisableUser)
+	admin.GET("/clients", a.ClientsPage)
+	admin.POST("/clients", a.CreateClient)
+	admin.POST("/clients/delete", a.DeleteClient)
+	admin.GET("/audit", a.AuditPage)
 
-	api := e.Group("/api/admin", s.requireAdminToken)
-	api.GET("/keys", s.apiKeys)
-	api.POST("/keys/rotate", s.apiRotate)
-	api.POST("/keys/:kid/revoke", s.apiRevoke)
-	api.GET("/users", s.apiUsers)
-	api.POST("/users", s.apiCreateUser)
-	api.POST("/users/:id/disable", s.apiDisableUser)
-	api.GET("/clients", s.apiClients)
-	api.POST("/clients", s.apiCreateClient)
-	api.DELETE("/clients/:id", s.apiDeleteClient)
-	api.GET("/audit", s.apiAudit)
-
-	getOrHead(e, pathHealthz, s.handleHealthz)
-	getOrHead(e, pathReadyz, s.handleReadyz)
-	getOrHead(e, pathMetrics, s.metrics.handler())
+	api := e.Group(plumbing.PathAdminAPI, a.RequireAdminToken)
+	api.GET("/keys", a.APIKeys)
+	api.POST("/keys/rotate", a.APIRotate)
+	api.POST("/keys/:kid/revoke", a.APIRevoke)
+	api.GET("/users", a.APIUsers)
+	api.POST("/users", a.APICreateUser)
+	api.POST("/users/:id/disable", a.APIDisableUser)
+	api.GET("/clients", a.APIClients)
+	api.POST("/clients", a.APICreateClient)
+	api.DELETE("/clients/:id", a.APIDeleteClient)
+	api.GET("/audit", a.APIAudit)
 }
 
 // getOrHead routes GET and HEAD (RFC 9110 §9.3.2) to a read-only handler:

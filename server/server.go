@@ -1,14 +1,12 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -16,6 +14,10 @@ import (
 	"idp/audit"
 	"idp/clients"
 	"idp/keys"
+	"idp/server/adminhttp"
+	"idp/server/pages"
+	"idp/server/plumbing"
+	"idp/server/protocol"
 	"idp/sessions"
 	"idp/templates"
 	"idp/throttle"
@@ -57,14 +59,9 @@ type Config struct {
 	TrustedProxies []*net.IPNet
 }
 
-// pinger is the one thing /readyz needs of the database.
-type pinger interface {
-	Ping(ctx context.Context) error
-}
-
 // Deps are the domain services the handlers use.
 type Deps struct {
-	DB        pinger
+	DB        plumbing.Pinger // /readyz pings it; metrics read its pool statistics if it has them
 	Keys      *keys.Manager
 	Users     *users.Service
 	Clients   *clients.Service
@@ -75,19 +72,21 @@ type Deps struct {
 	Throttle  *throttle.Throttle
 }
 
-// Server is the provider's HTTP handler.
+// Server is the provider's HTTP handler: one Echo application that mounts
+// the protocol endpoints, the end-user pages and the admin side.
 type Server struct {
-	cfg       Config
-	deps      Deps
-	echo      *echo.Echo
-	log       *slog.Logger
-	issuer    *url.URL
-	discovery []byte // prebuilt: it only changes with the configuration
-	jwksHdr   atomic.Pointer[jwksHeader]
-
-	tokenLimits *clientLimits
-	metrics     *metrics
+	deps     Deps
+	echo     *echo.Echo
+	site     *plumbing.Site
+	metrics  *plumbing.Metrics
+	protocol *protocol.Handlers
+	pages    *pages.Handlers
+	admin    *adminhttp.Handlers
 }
+
+// The pages hand a pending authorization request to the protocol side by
+// its id only, through the interface they declare.
+var _ pages.Authorizer = (*protocol.Handlers)(nil)
 
 // New builds the server and its routes.
 func New(cfg Config, deps Deps) (*Server, error) {
@@ -112,46 +111,28 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deps.Throttle == nil {
 		return nil, errors.New("server: every dependency must be set")
 	}
-	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger, issuer: u, tokenLimits: newClientLimits(cfg.TokenRateLimit)}
-	if s.discovery, err = s.buildDiscovery(); err != nil {
+	site := &plumbing.Site{
+		Issuer: cfg.Issuer, Secure: u.Scheme == "https", CSRFKey: cfg.CSRFKey, Clock: cfg.Now, Log: cfg.Logger,
+		Templates: deps.Templates, Audit: deps.Audit,
+		Users: deps.Users, Sessions: deps.Sessions, Clients: deps.Clients, Tokens: deps.Tokens,
+	}
+	s := &Server{deps: deps, site: site, metrics: plumbing.NewMetrics(deps.Keys, deps.DB)}
+	s.protocol, err = protocol.New(site, protocol.Config{JWKSMaxAge: cfg.JWKSMaxAge, TokenRateLimit: cfg.TokenRateLimit},
+		deps.Keys, s.metrics)
+	if err != nil {
 		return nil, err
 	}
-	s.metrics = newMetrics(s)
-	deps.Audit.Observe(s.metrics.onAudit)
+	s.pages = pages.New(site, pages.Config{SessionTTL: cfg.SessionTTL}, deps.Throttle, s.protocol)
+	s.admin = adminhttp.New(site, adminhttp.Config{JWKSMaxAge: cfg.JWKSMaxAge, KeyRotationInterval: cfg.KeyRotationInterval}, deps.Keys)
+	deps.Audit.Observe(s.metrics.OnAudit)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
-	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = plumbing.IPExtractor(cfg.TrustedProxies)
+	e.HTTPErrorHandler = site.HandleError
 	s.echo = e
 	s.routes()
 	return s, nil
 }
 
-// ipExtractor decides what c.RealIP() returns. Echo's default believes
-// X-Forwarded-For from anyone; here it is believed only when the peer, and
-// each hop walked back from it, is a trusted proxy, and the nearest address
-// that is not one is the client. Loopback and private networks get no
-// implicit trust: only what the operator listed.
-func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
-	if len(trusted) == 0 {
-		return echo.ExtractIPDirect()
-	}
-	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
-	for _, n := range trusted {
-		opts = append(opts, echo.TrustIPRange(n))
-	}
-	return echo.ExtractIPFromXFFHeader(opts...)
-}
-
 // ServeHTTP makes Server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
-
-// now returns the server's clock in UTC.
-func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
-
-// secure reports whether the issuer is https: cookies are then Secure and
-// carry the __Host- prefix.
-func (s *Server) secure() bool { return s.issuer.Scheme == "https" }
-
-// url returns the absolute URL of a path under the issuer.
-func (s *Server) url(path string) string { return s.cfg.Issuer + path }

@@ -1,0 +1,10 @@
+// Package adminhttp is the administrators' side of the server: the admin
+// web pages under /admin (keys with their timeline and a rotate button,
+// users, clients, the audit log), guarded by a signed-in admin's session
+// and CSRF, and the JSON admin API under /api/admin, guarded by a bearer
+// access token with role admin and scope idp:admin.
+//
+// It builds on plumbing and the domain packages and must import neither
+// protocol nor pages: administering the provider needs no protocol
+// endpoint and no end-user page. Package server's routes.go mounts it.
+package adminhttp

@@ -1,0 +1,117 @@
+package adminhttp
+
+import (
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"idp/audit"
+	"idp/keys"
+	"idp/server/plumbing"
+	"idp/templates"
+	"idp/users"
+)
+
+// Config is what the admin side needs beyond the shared site: the serving
+// policy the keys page states and lays its timeline out by.
+type Config struct {
+	// JWKSMaxAge is this server's JWKS max-age; the keys page shows the
+	// longest of the running servers'.
+	JWKSMaxAge time.Duration
+	// KeyRotationInterval is shown on the keys page and drives its
+	// timeline.
+	KeyRotationInterval time.Duration
+}
+
+// Handlers serves the admin web pages (/admin, a signed-in admin's
+// browser) and the admin API (/api/admin, an admin's bearer token).
+type Handlers struct {
+	site *plumbing.Site
+	cfg  Config
+	keys *keys.Manager
+}
+
+// New returns the admin handlers of site; km is the key manager whose
+// keys they list, rotate and revoke.
+func New(site *plumbing.Site, cfg Config, km *keys.Manager) *Handlers {
+	return &Handlers{site: site, cfg: cfg, keys: km}
+}
+
+const ctxAdmin = "admin_user"
+
+// RequireAdmin guards the /admin pages: signed-in users with role admin.
+// Anonymous browsers are sent to sign in; everyone else gets a 403 page.
+func (h *Handlers) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		_, user, err := h.site.CurrentUser(c)
+		if err != nil {
+			return err
+		}
+		if user == nil {
+			return c.Redirect(http.StatusSeeOther, plumbing.PathLogin)
+		}
+		if !user.HasRole("admin") {
+			return &plumbing.PageError{Status: http.StatusForbidden, Heading: "Administrators only",
+				Message: "Your account cannot open the administration pages."}
+		}
+		if c.Request().Method == http.MethodPost {
+			if err := h.site.CheckCSRF(c); err != nil {
+				return err
+			}
+		}
+		h.site.ActAs(c, user.Email, audit.ViaWeb)
+		c.Set(ctxAdmin, user)
+		return next(c)
+	}
+}
+
+func adminOf(c echo.Context) *users.User {
+	u, _ := c.Get(ctxAdmin).(*users.User)
+	return u
+}
+
+// adminBase fills the shared admin page fields.
+func (h *Handlers) adminBase(c echo.Context, section, title string) templates.AdminBase {
+	return templates.AdminBase{Base: h.site.Base(c, title), Section: section, AdminEmail: adminOf(c).Email,
+		Notice: adminNotice(c.QueryParam("notice"))}
+}
+
+// adminNotices maps the fixed notice codes of admin redirects to words, so
+// no text from the URL is ever shown.
+var adminNotices = map[string]string{
+	"rotated":         "The key was rotated. Relying services see the new next key within the JWKS max-age.",
+	"revoked":         "The key was revoked and left the JWKS.",
+	"user-created":    "The user was created.",
+	"user-disabled":   "The user was disabled; their sessions and grants were ended.",
+	"client-deleted":  "The client was deleted.",
+	"nothing-changed": "Nothing changed.",
+}
+
+// adminNotice returns the words for a notice code, or "".
+func adminNotice(code string) string { return adminNotices[code] }
+
+func (h *Handlers) renderAdmin(c echo.Context, status int, fn func(io.Writer) error) error {
+	return plumbing.Render(c, status, plumbing.HTMLCSP(), fn)
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// joinLines folds the lines of a joined error with "; ".
+func joinLines(s string) string {
+	out := []rune{}
+	for _, r := range s {
+		if r == '\n' {
+			out = append(out, ';', ' ')
+			continue
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}

@@ -1,0 +1,52 @@
+package pages
+
+import (
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"idp/server/plumbing"
+	"idp/sessions"
+	"idp/throttle"
+	"idp/users"
+)
+
+// Authorizer is the protocol side of a pending authorization request, as
+// the pages see it. A page names the request by its id alone and says what
+// the user did; the Authorizer loads the request again and answers the
+// browser in the same response (the next page, or the client's
+// redirect_uri), so the hand-over adds no redirect. Package server wires
+// it to the protocol package; pages never import protocol.
+type Authorizer interface {
+	// SignedIn continues request requestID after the user signed in for
+	// it. sess is the session the sign-in just started: it is not in the
+	// request's cookies yet.
+	SignedIn(c echo.Context, requestID string, sess *sessions.Session, user *users.User) error
+	// Consented answers request requestID with a code, once the user has
+	// approved its scopes and the page has remembered them.
+	Consented(c echo.Context, requestID string, sess *sessions.Session, user *users.User) error
+	// Denied answers request requestID with access_denied (RFC 6749
+	// §4.1.2.1).
+	Denied(c echo.Context, requestID string) error
+}
+
+// Config is what the pages need beyond the shared site.
+type Config struct {
+	// SessionTTL is the lifetime of the SSO session a sign-in starts.
+	SessionTTL time.Duration
+}
+
+// Handlers serves the end-user pages: sign-in, consent and the account
+// page, and the assets they share.
+type Handlers struct {
+	site     *plumbing.Site
+	cfg      Config
+	throttle *throttle.Throttle
+	auth     Authorizer
+}
+
+// New returns the pages of site. th throttles failed sign-ins; auth takes
+// a pending authorization request over once a page is done with it.
+func New(site *plumbing.Site, cfg Config, th *throttle.Throttle, auth Authorizer) *Handlers {
+	return &Handlers{site: site, cfg: cfg, throttle: th, auth: auth}
+}

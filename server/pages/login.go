@@ -1,0 +1,178 @@
+package pages
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"idp/clients"
+	"idp/server/plumbing"
+	"idp/sessions"
+	"idp/templates"
+	"idp/tokens"
+	"idp/users"
+)
+
+// loginContext is what the sign-in page needs of an optional pending
+// authorization request.
+type loginContext struct {
+	req    *tokens.AuthRequest
+	client *clients.Client
+}
+
+// loadRequest loads the pending request named by the req parameter (if
+// any) and its client. A stale id is a page in plain words.
+func (h *Handlers) loadRequest(c echo.Context, id string) (loginContext, error) {
+	if id == "" {
+		return loginContext{}, nil
+	}
+	req, client, err := h.site.PendingRequest(c.Request().Context(), id)
+	if err != nil {
+		return loginContext{}, err
+	}
+	return loginContext{req: req, client: client}, nil
+}
+
+// LoginPage shows the sign-in form.
+func (h *Handlers) LoginPage(c echo.Context) error {
+	lc, err := h.loadRequest(c, c.QueryParam("req"))
+	if err != nil {
+		return err
+	}
+	if lc.req == nil {
+		if sess, _, err := h.site.CurrentUser(c); err == nil && sess != nil {
+			return c.Redirect(http.StatusSeeOther, plumbing.PathAccount)
+		}
+	}
+	email := ""
+	if lc.req != nil {
+		email = lc.req.LoginHint
+	}
+	return h.renderLogin(c, http.StatusOK, lc, email, "")
+}
+
+// renderLogin shows the sign-in form, with a problem in plain words if
+// the last attempt failed.
+func (h *Handlers) renderLogin(c echo.Context, status int, lc loginContext, email, problem string) error {
+	page := templates.LoginPage{Base: h.site.Base(c, "Sign in"), Email: email, Error: problem}
+	var targets []string
+	if lc.req != nil {
+		page.RequestID, page.ClientName = lc.req.ID, plumbing.ClientName(lc.client)
+		targets = append(targets, lc.req.RedirectURI)
+	}
+	return plumbing.Render(c, status, plumbing.HTMLCSP(targets...), func(w io.Writer) error {
+		return h.site.Templates.Login(w, page)
+	})
+}
+
+// Login checks the credentials, starts a fresh SSO session and
+// continues the pending authorization request, if any.
+func (h *Handlers) Login(c echo.Context) error {
+	if err := h.site.CheckCSRF(c); err != nil {
+		return err
+	}
+	lc, err := h.loadRequest(c, c.FormValue("req"))
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	email, password := c.FormValue("email"), c.FormValue("password")
+	if !plumbing.ValidText(email) {
+		// No account has such an address; the database could not even look
+		// it up.
+		return h.renderLogin(c, http.StatusUnauthorized, lc, "", "Wrong email or password.")
+	}
+	ip := c.RealIP()
+	// Throttled attempts are refused before the password is checked, so a
+	// locked guesser learns nothing; the lock only ever follows failures.
+	if wait, err := h.throttle.Check(ctx, email, ip); err != nil {
+		return err
+	} else if wait > 0 {
+		return h.tooManyAttempts(c, lc, email, wait)
+	}
+	user, err := h.site.Users.Authenticate(ctx, email, password)
+	if errors.Is(err, users.ErrInvalidCredentials) {
+		h.site.Log.Info("sign-in failed", "request_id", plumbing.RequestIDOf(c), "remote", ip)
+		h.site.RecordAs(c, email, "signin.failure", "", lc.clientDetail())
+		if _, err := h.throttle.Fail(ctx, email, ip); err != nil {
+			return err
+		}
+		return h.renderLogin(c, http.StatusUnauthorized, lc, email, "Wrong email or password.")
+	}
+	if errors.Is(err, users.ErrBusy) {
+		// Every hashing slot stayed busy: shed load rather than queue
+		// without bound (RFC 9110 §15.6.4).
+		c.Response().Header().Set("Retry-After", "5")
+		return h.renderLogin(c, http.StatusServiceUnavailable, lc, email,
+			"Too many people are signing in right now. Try again in a few seconds.")
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.throttle.Succeed(ctx, email, ip); err != nil {
+		return err
+	}
+	sess, err := h.startSession(c, user)
+	if err != nil {
+		return err
+	}
+	h.site.Log.Info("signed in", "request_id", plumbing.RequestIDOf(c), "user", user.ID)
+	h.site.RecordAs(c, user.Email, "signin.success", user.ID, lc.clientDetail())
+	if lc.req == nil {
+		return c.Redirect(http.StatusSeeOther, plumbing.PathAccount)
+	}
+	return h.auth.SignedIn(c, lc.req.ID, sess, user)
+}
+
+// startSession gives the browser a fresh SSO session of user. A new
+// session id on every sign-in defeats session fixation; the old session of
+// this browser, if any, ends.
+func (h *Handlers) startSession(c echo.Context, user *users.User) (*sessions.Session, error) {
+	ctx := c.Request().Context()
+	if old, _, _ := h.site.CurrentUser(c); old != nil {
+		_ = h.site.Sessions.End(ctx, old.UserID, old.ID)
+	}
+	token, sess, err := h.site.Sessions.Start(ctx, user.ID, c.RealIP(), c.Request().UserAgent())
+	if err != nil {
+		return nil, err
+	}
+	h.site.SetCookie(c, plumbing.CookieSession, token, h.cfg.SessionTTL)
+	return sess, nil
+}
+
+// loginURL sends a signed-out browser to sign in, then back to a request.
+func loginURL(reqID string) string {
+	if reqID == "" {
+		return plumbing.PathLogin
+	}
+	return plumbing.PathLogin + "?req=" + url.QueryEscape(reqID)
+}
+
+// clientDetail names the client of a sign-in for the audit log.
+func (lc loginContext) clientDetail() string {
+	if lc.client == nil {
+		return ""
+	}
+	return "client=" + lc.client.ID
+}
+
+// tooManyAttempts answers a throttled sign-in: 429 with Retry-After
+// (RFC 6585 §4) and the sign-in page saying, in plain words, how long to
+// wait.
+func (h *Handlers) tooManyAttempts(c echo.Context, lc loginContext, email string, wait time.Duration) error {
+	secs := int(math.Ceil(wait.Seconds()))
+	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+	h.site.RecordAs(c, email, "signin.throttled", "", lc.clientDetail())
+	msg := fmt.Sprintf("Too many failed attempts. Wait %d seconds, then try again.", secs)
+	if secs >= 120 {
+		msg = fmt.Sprintf("Too many failed attempts. Wait %d minutes, then try again.", (secs+59)/60)
+	}
+	return h.renderLogin(c, http.StatusTooManyRequests, lc, email, msg)
+}

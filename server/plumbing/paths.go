@@ -1,0 +1,25 @@
+package plumbing
+
+// Paths of the endpoints and pages. The well-known ones are fixed by the
+// specs; the rest are found through discovery. Package server's routes.go
+// mounts them; handlers redirect to them and the error handler picks
+// pages over JSON by them.
+const (
+	PathDiscovery  = "/.well-known/openid-configuration" // OIDC Discovery 1.0 §4
+	PathJWKS       = "/.well-known/jwks.json"            // jwks_uri (RFC 7517)
+	PathAuthorize  = "/authorize"                        // RFC 6749 §3.1
+	PathToken      = "/token"                            // RFC 6749 §3.2
+	PathUserInfo   = "/userinfo"                         // OIDC Core §5.3
+	PathEndSession = "/end-session"                      // OIDC RP-Initiated Logout 1.0 §2
+	PathRevoke     = "/revoke"                           // RFC 7009
+	PathIntrospect = "/introspect"                       // RFC 7662
+	PathLogin      = "/login"                            // sign-in page
+	PathConsent    = "/consent"                          // consent page
+	PathLogout     = "/logout"                           // confirmed sign-out
+	PathAccount    = "/account"                          // the signed-in user's own page
+	PathAdmin      = "/admin"                            // admin web pages
+	PathAdminAPI   = "/api/admin"                        // admin JSON API
+	PathHealthz    = "/healthz"                          // process up
+	PathReadyz     = "/readyz"                           // database reachable, keys loaded
+	PathMetrics    = "/metrics"                          // Prometheus
+)

@@ -1,0 +1,112 @@
+package plumbing
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"idp/clients"
+	"idp/templates"
+)
+
+// HTMLCSP is the Content-Security-Policy of every page: no script, styles
+// only from idp, forms only to idp and the origins in formTargets (Chrome
+// applies form-action to the redirect that follows a form submission, so a
+// login or consent form must be allowed to land on the client's
+// redirect_uri).
+func HTMLCSP(formTargets ...string) string {
+	action := "'self'"
+	for _, t := range formTargets {
+		if o := Origin(t); o != "" {
+			action += " " + o
+		}
+	}
+	return "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action " + action +
+		"; frame-ancestors 'none'; base-uri 'none'"
+}
+
+// Origin returns scheme://host of an absolute URL, or "" if it has none
+// usable in a CSP source expression.
+func Origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" || strings.ContainsAny(u.Host, " ;,'") {
+		if err == nil && u.Scheme != "" && u.Host == "" && !strings.ContainsAny(u.Scheme, " ;,'") {
+			return u.Scheme + ":" // private-use scheme of a native app
+		}
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// Render writes a page rendered by fn with the page headers: HTML, never
+// cached (pages carry CSRF tokens and personal data), and a strict CSP.
+// Rendering into a buffer first turns a template error into a clean 500,
+// never half a page.
+func Render(c echo.Context, status int, csp string, fn func(io.Writer) error) error {
+	var buf bytes.Buffer
+	if err := fn(&buf); err != nil {
+		return fmt.Errorf("render page: %w", err)
+	}
+	h := c.Response().Header()
+	h.Set("Content-Security-Policy", csp)
+	h.Set("Cache-Control", "no-store")
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// Base fills the fields every page shares.
+func (s *Site) Base(c echo.Context, title string) templates.Base {
+	return templates.Base{Title: title, CSRFToken: s.CSRFToken(c), Issuer: s.Issuer}
+}
+
+// renderError shows an error page. It never fails into a blank response:
+// if the template itself fails, a plain-text line is written.
+func (s *Site) renderError(c echo.Context, e *PageError) {
+	err := Render(c, e.Status, HTMLCSP(), func(w io.Writer) error {
+		return s.Templates.Error(w, templates.ErrorPage{
+			Base:      templates.Base{Title: e.Heading, Issuer: s.Issuer},
+			Status:    e.Status,
+			Heading:   e.Heading,
+			Message:   e.Message,
+			RequestID: RequestIDOf(c),
+		})
+	})
+	if err != nil {
+		s.Log.Error("render error page", "request_id", RequestIDOf(c), "error", err.Error())
+		_ = c.String(e.Status, e.Heading+"\n")
+	}
+}
+
+// wantsHTML reports whether a failed request came from a person's browser
+// on a page endpoint, to answer with a page instead of JSON.
+func wantsHTML(c echo.Context) bool {
+	switch p := c.Path(); {
+	case p == PathAuthorize || p == PathLogin || p == PathConsent || p == PathEndSession ||
+		p == PathLogout || strings.HasPrefix(p, PathAccount) || strings.HasPrefix(p, PathAdmin):
+		return true
+	}
+	return strings.Contains(c.Request().Header.Get("Accept"), "text/html") && c.Path() == ""
+}
+
+// SignedOut shows the page every sign-out ends on: the account page's and,
+// without a post_logout_redirect_uri, RP-initiated logout's.
+func (s *Site) SignedOut(c echo.Context, clientName string) error {
+	return Render(c, http.StatusOK, HTMLCSP(), func(w io.Writer) error {
+		return s.Templates.SignedOut(w, templates.SignedOutPage{Base: s.Base(c, "Signed out"), ClientName: clientName})
+	})
+}
+
+// ClientName is what users see for a client: its name, else its id.
+func ClientName(c *clients.Client) string {
+	if c == nil {
+		return ""
+	}
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
+}

@@ -1,0 +1,49 @@
+package plumbing
+
+import (
+	"log/slog"
+	"time"
+
+	"idp/audit"
+	"idp/clients"
+	"idp/sessions"
+	"idp/templates"
+	"idp/tokens"
+	"idp/users"
+)
+
+// Site is what the handlers of one provider share: its issuer, clock,
+// logger and CSRF key, and the domain services that say who is signed in,
+// what a request names and what is written to the audit log. The root
+// server builds one and hands it to every sub-package.
+type Site struct {
+	// Issuer is the exact iss of every token, without a trailing slash.
+	Issuer string
+	// Secure is whether the issuer is https: cookies are then Secure and
+	// carry the __Host- prefix, and responses carry HSTS.
+	Secure bool
+	// CSRFKey keys the HMAC that binds form tokens to the browser's CSRF
+	// cookie; replicas must share it.
+	CSRFKey []byte
+	// Clock is the provider's clock; tests control it.
+	Clock func() time.Time
+	// Log receives request and error logs.
+	Log *slog.Logger
+
+	// Templates renders every page, the error page included.
+	Templates *templates.Set
+	// Audit records who did what.
+	Audit *audit.Log
+	// Users, Sessions, Clients and Tokens answer who is signed in, what
+	// a bearer token says and which authorization request a page names.
+	Users    *users.Service
+	Sessions *sessions.Service
+	Clients  *clients.Service
+	Tokens   *tokens.Service
+}
+
+// Now returns the provider's clock in UTC.
+func (s *Site) Now() time.Time { return s.Clock().UTC() }
+
+// URL returns the absolute URL of a path under the issuer.
+func (s *Site) URL(path string) string { return s.Issuer + path }

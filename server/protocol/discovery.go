@@ -1,0 +1,80 @@
+package protocol
+
+import (
+	"encoding/json"
+
+	"github.com/labstack/echo/v4"
+
+	"idp/keys"
+	"idp/oauth"
+	"idp/server/plumbing"
+)
+
+// discoveryDoc is the OpenID Provider Metadata (OIDC Discovery 1.0 §3,
+// RFC 8414 §2). It lists exactly what works.
+type discoveryDoc struct {
+	Issuer                            string   `json:"issuer"`
+	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	UserInfoEndpoint                  string   `json:"userinfo_endpoint"`
+	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
+	EndSessionEndpoint                string   `json:"end_session_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	ScopesSupported                   []string `json:"scopes_supported"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	ResponseModesSupported            []string `json:"response_modes_supported"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	SubjectTypesSupported             []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
+	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
+	ClaimsSupported                   []string `json:"claims_supported"`
+	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
+	PromptValuesSupported             []string `json:"prompt_values_supported"`
+	AuthResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
+	RequestParameterSupported         bool     `json:"request_parameter_supported"`
+	RequestURIParameterSupported      bool     `json:"request_uri_parameter_supported"`
+	ClaimsParameterSupported          bool     `json:"claims_parameter_supported"`
+}
+
+// authMethods are the client authentication methods of every endpoint
+// that authenticates clients (RFC 6749 §2.3).
+var authMethods = []string{"client_secret_basic", "client_secret_post", "none"}
+
+// buildDiscovery renders the metadata once: it depends only on configuration.
+func (h *Handlers) buildDiscovery() ([]byte, error) {
+	doc := discoveryDoc{
+		Issuer:                            h.site.Issuer,
+		AuthorizationEndpoint:             h.site.URL(plumbing.PathAuthorize),
+		TokenEndpoint:                     h.site.URL(plumbing.PathToken),
+		UserInfoEndpoint:                  h.site.URL(plumbing.PathUserInfo),
+		RevocationEndpoint:                h.site.URL(plumbing.PathRevoke),
+		IntrospectionEndpoint:             h.site.URL(plumbing.PathIntrospect),
+		EndSessionEndpoint:                h.site.URL(plumbing.PathEndSession),
+		JWKSURI:                           h.site.URL(plumbing.PathJWKS),
+		ScopesSupported:                   []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeEmail, oauth.ScopeOfflineAccess, oauth.ScopeAdmin},
+		ResponseTypesSupported:            []string{oauth.ResponseTypeCode},
+		ResponseModesSupported:            []string{oauth.ResponseModeQuery, oauth.ResponseModeFormPost},
+		GrantTypesSupported:               []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials},
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  keys.Algs,
+		TokenEndpointAuthMethodsSupported: authMethods,
+		RevocationAuthMethodsSupported:    authMethods,
+		IntrospectionAuthMethodsSupported: authMethods,
+		ClaimsSupported:                   []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "email", "email_verified", "name"},
+		CodeChallengeMethodsSupported:     []string{oauth.PKCES256},
+		PromptValuesSupported:             []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent},
+		AuthResponseIssParameterSupported: true,
+	}
+	return json.MarshalIndent(doc, "", "  ")
+}
+
+var hdrDiscoveryCache = []string{"public, max-age=3600"}
+
+// Discovery serves /.well-known/openid-configuration.
+func (h *Handlers) Discovery(c echo.Context) error {
+	c.Response().Header()["Cache-Control"] = hdrDiscoveryCache
+	return writeJSONBytes(c, h.discovery)
+}
