@@ -24,7 +24,7 @@ var mutatingPrefixes = []string{"Create", "Delete", "Disable", "Enable", "Set", 
 
 // adminAdapters are the packages that must change state only through the
 // admin layer (idp/admin): the CLI and the admin HTTP package.
-var adminAdapters = []string{"idp/cmd/idp"}
+var adminAdapters = []string{"idp/cmd/idp", "idp/server/adminhttp"}
 
 // TestAdaptersGoThroughTheAdminLayer type-checks each adapter and fails on
 // any call of a mutating method of a domain package, so every admin action

@@ -101,7 +101,7 @@ type Keys struct {
 
 // Event is one audit record.
 type Event struct {
-	At     string `json:"at"` // RFC 3339 with fractions: events page by it
+	At     time.Time `json:"at"` // UTC, RFC 3339 with fractions: events page by it
 	Actor  string `json:"actor"`
 	Action string `json:"action"`
 	Target string `json:"target"`
@@ -111,7 +111,7 @@ type Event struct {
 }
 
 func eventView(e audit.Event) Event {
-	return Event{e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.Action, e.Target, e.Via, e.IP, e.Detail}
+	return Event{e.At.UTC(), e.Actor, e.Action, e.Target, e.Via, e.IP, e.Detail}
 }
 
 // nonNil makes an absent list an empty one in JSON.

@@ -155,7 +155,7 @@ func (a *App) Server() (*server.Server, error) {
 	cfg := a.ServerConfig()
 	return server.New(cfg, server.Deps{
 		DB: a.DB, Keys: a.Keys, Users: a.Users, Clients: a.Clients, Sessions: a.Sessions, Tokens: a.Tokens,
-		Templates: tpl, Audit: a.Audit, Throttle: a.Throttle,
+		Templates: tpl, Audit: a.Audit, Throttle: a.Throttle, Admin: a.Admin,
 	})
 }
 

@@ -123,7 +123,7 @@ func TestAdminAPIRotateRevokeAndAudit(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("forced rotation: %d %v", status, body)
 	}
-	activated := body["Activated"].(map[string]any)["kid"].(string)
+	activated := body["activated"].(map[string]any)["kid"].(string)
 	env.Clock.Advance(6 * time.Second) // past the key cache interval
 	if _, err := http.Get(env.URL + "/.well-known/jwks.json"); err != nil {
 		t.Fatal(err)
@@ -145,7 +145,7 @@ func TestAdminAPIRotateRevokeAndAudit(t *testing.T) {
 	var actions []string
 	for _, e := range body["events"].([]any) {
 		ev := e.(map[string]any)
-		actions = append(actions, ev["Action"].(string)+"/"+ev["Via"].(string)+"/"+ev["Actor"].(string))
+		actions = append(actions, ev["action"].(string)+"/"+ev["via"].(string)+"/"+ev["actor"].(string))
 	}
 	joined := strings.Join(actions, " ")
 	for _, want := range []string{"key.rotated/api/" + adminEmail, "key.revoked/api/" + adminEmail, "signin.success/web/" + adminEmail} {
@@ -157,7 +157,7 @@ func TestAdminAPIRotateRevokeAndAudit(t *testing.T) {
 	forced := false
 	for _, e := range body["events"].([]any) {
 		ev := e.(map[string]any)
-		forced = forced || ev["Action"] == "key.rotated" && strings.HasSuffix(ev["Detail"].(string), " forced")
+		forced = forced || ev["action"] == "key.rotated" && strings.HasSuffix(ev["detail"].(string), " forced")
 	}
 	if !forced {
 		t.Errorf("the forced rotation is not audited as forced: %s", joined)

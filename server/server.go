@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"idp/admin"
 	"idp/audit"
 	"idp/clients"
 	"idp/keys"
@@ -61,8 +62,11 @@ type Config struct {
 
 // Deps are the domain services the handlers use.
 type Deps struct {
-	DB        plumbing.Pinger // /readyz pings it; metrics read its pool statistics if it has them
-	Keys      *keys.Manager
+	DB   plumbing.Pinger // /readyz pings it; metrics read its pool statistics if it has them
+	Keys *keys.Manager
+	// Admin is every administrative action; the admin pages and API are
+	// adapters over it.
+	Admin     *admin.Service
 	Users     *users.Service
 	Clients   *clients.Service
 	Sessions  *sessions.Service
@@ -123,7 +127,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.pages = pages.New(site, pages.Config{SessionTTL: cfg.SessionTTL}, deps.Throttle, s.protocol)
-	s.admin = adminhttp.New(site, adminhttp.Config{JWKSMaxAge: cfg.JWKSMaxAge, KeyRotationInterval: cfg.KeyRotationInterval}, deps.Keys)
+	s.admin = adminhttp.New(site, adminhttp.Config{JWKSMaxAge: cfg.JWKSMaxAge, KeyRotationInterval: cfg.KeyRotationInterval}, deps.Admin)
 	deps.Audit.Observe(s.metrics.OnAudit)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

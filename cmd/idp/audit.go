@@ -44,6 +44,6 @@ func auditList(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	return printList(s, *asJSON, events, "AT\tACTOR\tVIA\tACTION\tTARGET\tDETAIL", func(r admin.Event) string {
-		return strings.Join([]string{r.At, r.Actor, r.Via, r.Action, r.Target, r.Detail}, "\t")
+		return strings.Join([]string{r.At.Format(time.RFC3339Nano), r.Actor, r.Via, r.Action, r.Target, r.Detail}, "\t")
 	})
 }

@@ -11,13 +11,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"idp/admin"
 	"idp/audit"
 	"idp/clients"
-	"idp/db"
-	"idp/keys"
 	"idp/oauth"
 	"idp/templates"
-	"idp/users"
 )
 
 // RequireAdminToken guards /api/admin/: a bearer access token issued by idp
@@ -50,18 +48,29 @@ func apiError(status int, code, desc string) *oauth.Error {
 	return &oauth.Error{Code: code, Description: desc, Status: status}
 }
 
+// apiFail maps the admin layer's typed errors to the API's JSON errors;
+// others are server errors for the one error handler.
+func apiFail(err error, notFound, conflict string) error {
+	var invalid *admin.InvalidError
+	switch {
+	case errors.As(err, &invalid):
+		return apiError(http.StatusBadRequest, "invalid_request", oneLine(err))
+	case errors.Is(err, admin.ErrNotFound):
+		return apiError(http.StatusNotFound, "not_found", notFound)
+	case errors.Is(err, admin.ErrConflict):
+		return apiError(http.StatusConflict, conflict, oneLine(err))
+	}
+	return err
+}
+
 // APIKeys lists the signing keys and the serving policies of the running
 // servers (GET /api/admin/keys), with a warning when they disagree.
 func (h *Handlers) APIKeys(c echo.Context) error {
-	list, ps, err := h.keyState(c.Request().Context())
+	ks, err := h.admin.Keys(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"keys": list, "policies": ps}
-	if w := keys.Disagreement(ps, h.site.Now()); w != "" {
-		out["warning"] = w
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, ks)
 }
 
 // APIRotate rotates one alg. Too early is 409 with safe_at, unless the
@@ -74,11 +83,8 @@ func (h *Handlers) APIRotate(c echo.Context) error {
 	if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil {
 		return apiError(http.StatusBadRequest, "invalid_request", "the body must be JSON like {\"alg\": \"RS256\"}")
 	}
-	if body.Alg != keys.RS256 && body.Alg != keys.ES256 {
-		return apiError(http.StatusBadRequest, "invalid_request", "alg must be RS256 or ES256")
-	}
-	rot, err := h.keys.Rotate(c.Request().Context(), body.Alg, body.Force)
-	var early *keys.TooEarlyError
+	rot, err := h.admin.RotateKey(c.Request().Context(), actor(c), body.Alg, body.Force)
+	var early *admin.TooEarlyError
 	switch {
 	case errors.As(err, &early):
 		// The same stored times the CLI and /admin/keys judge by; the wait
@@ -94,10 +100,8 @@ func (h *Handlers) APIRotate(c echo.Context) error {
 			"safe_at":             early.SafeAt.UTC().Format(time.RFC3339),
 			"retry_after_seconds": secs,
 		})
-	case errors.Is(err, keys.ErrAlreadyRotated):
-		return apiError(http.StatusConflict, "already_rotated", "another rotation happened at the same time; list the keys and retry")
 	case err != nil:
-		return err
+		return apiFail(err, "", "already_rotated")
 	}
 	return c.JSON(http.StatusOK, rot)
 }
@@ -105,47 +109,20 @@ func (h *Handlers) APIRotate(c echo.Context) error {
 // APIRevoke revokes a key at once (POST /api/admin/keys/{kid}/revoke):
 // it leaves the JWKS and the tokens it signed stop verifying.
 func (h *Handlers) APIRevoke(c echo.Context) error {
-	k, err := h.keys.Revoke(c.Request().Context(), c.Param("kid"))
-	switch {
-	case errors.Is(err, db.ErrNotFound) || errors.Is(err, keys.ErrUnknownKey):
-		return apiError(http.StatusNotFound, "not_found", "no key with that kid")
-	case errors.Is(err, keys.ErrAlreadyRevoked):
-		return apiError(http.StatusConflict, "already_revoked", "that key is already revoked")
-	case err != nil:
-		return err
+	k, err := h.admin.RevokeKey(c.Request().Context(), actor(c), c.Param("kid"))
+	if err != nil {
+		return apiFail(err, "no key with that kid", "already_revoked")
 	}
 	return c.JSON(http.StatusOK, k)
 }
 
-// userJSON is a user without its password hash.
-type userJSON struct {
-	ID       string    `json:"id"`
-	Email    string    `json:"email"`
-	Name     string    `json:"name"`
-	Roles    []string  `json:"roles"`
-	Disabled bool      `json:"disabled"`
-	Created  time.Time `json:"created_at"`
-}
-
-func toUserJSON(u *users.User) userJSON {
-	roles := u.Roles
-	if roles == nil {
-		roles = []string{}
-	}
-	return userJSON{u.ID, u.Email, u.Name, roles, u.Disabled, u.CreatedAt}
-}
-
 // APIUsers lists the users, without their password hashes.
 func (h *Handlers) APIUsers(c echo.Context) error {
-	list, err := h.site.Users.Store().List(c.Request().Context())
+	list, err := h.admin.Users(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	out := make([]userJSON, 0, len(list))
-	for i := range list {
-		out = append(out, toUserJSON(&list[i]))
-	}
-	return c.JSON(http.StatusOK, map[string]any{"users": out})
+	return c.JSON(http.StatusOK, map[string]any{"users": list})
 }
 
 // APICreateUser creates a user from a JSON body.
@@ -157,44 +134,28 @@ func (h *Handlers) APICreateUser(c echo.Context) error {
 	if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil {
 		return apiError(http.StatusBadRequest, "invalid_request", "the body must be JSON with email, password, name and roles")
 	}
-	u, err := h.site.Users.Create(c.Request().Context(), body.Email, body.Password, body.Name, body.Roles)
-	switch {
-	case errors.Is(err, users.ErrEmailTaken):
-		return apiError(http.StatusConflict, "conflict", "a user with that email exists")
-	case errors.Is(err, users.ErrInvalidEmail) || errors.Is(err, users.ErrWeakPassword):
-		return apiError(http.StatusBadRequest, "invalid_request", err.Error())
-	case err != nil:
-		return err
+	u, err := h.admin.CreateUser(c.Request().Context(), actor(c), admin.NewUser{Email: body.Email, Password: body.Password,
+		Name: body.Name, Roles: body.Roles})
+	if err != nil {
+		return apiFail(err, "", "conflict")
 	}
-	h.site.Record(c, "user.created", u.ID, "email="+u.Email)
-	return c.JSON(http.StatusCreated, toUserJSON(u))
+	return c.JSON(http.StatusCreated, u)
 }
 
 // APIDisableUser disables a user and ends everything they hold.
 func (h *Handlers) APIDisableUser(c echo.Context) error {
-	ctx := c.Request().Context()
-	u, err := h.site.Users.Store().ByID(ctx, c.Param("id"))
-	if errors.Is(err, db.ErrNotFound) {
-		return apiError(http.StatusNotFound, "not_found", "no such user")
-	}
+	u, err := h.admin.DisableUser(c.Request().Context(), actor(c), admin.UserRef{ID: c.Param("id")})
 	if err != nil {
-		return err
+		return apiFail(err, "no such user", "conflict")
 	}
-	if err := h.disableUser(c, u); err != nil {
-		return err
-	}
-	u.Disabled = true
-	return c.JSON(http.StatusOK, toUserJSON(u))
+	return c.JSON(http.StatusOK, u)
 }
 
 // APIClients lists the clients, without their secret hashes.
 func (h *Handlers) APIClients(c echo.Context) error {
-	list, err := h.site.Clients.Store().List(c.Request().Context())
+	list, err := h.admin.Clients(c.Request().Context())
 	if err != nil {
 		return err
-	}
-	for i := range list {
-		list[i].SecretHash = nil
 	}
 	return c.JSON(http.StatusOK, map[string]any{"clients": list})
 }
@@ -208,15 +169,14 @@ func (h *Handlers) APICreateClient(c echo.Context) error {
 	if err := dec.Decode(&spec); err != nil {
 		return apiError(http.StatusBadRequest, "invalid_request", "the body must be a JSON client: "+err.Error())
 	}
-	cl, secret, err := h.site.Clients.Create(c.Request().Context(), spec)
+	cl, secret, err := h.admin.CreateClient(c.Request().Context(), actor(c), spec)
+	var invalid *admin.InvalidError
 	switch {
-	case errors.Is(err, clients.ErrClientExists):
-		return apiError(http.StatusConflict, "conflict", "a client with that id exists")
-	case err != nil:
+	case errors.As(err, &invalid):
 		return apiError(http.StatusBadRequest, "invalid_client_metadata", oneLine(err))
+	case err != nil:
+		return apiFail(err, "", "conflict")
 	}
-	h.site.Record(c, "client.created", cl.ID, "")
-	cl.SecretHash = nil
 	out := map[string]any{"client": cl}
 	if secret != "" {
 		out["client_secret"] = secret
@@ -226,14 +186,9 @@ func (h *Handlers) APICreateClient(c echo.Context) error {
 
 // APIDeleteClient deletes a client.
 func (h *Handlers) APIDeleteClient(c echo.Context) error {
-	err := h.site.Clients.Store().Delete(c.Request().Context(), c.Param("id"))
-	if errors.Is(err, db.ErrNotFound) {
-		return apiError(http.StatusNotFound, "not_found", "no such client")
+	if err := h.admin.DeleteClient(c.Request().Context(), actor(c), c.Param("id")); err != nil {
+		return apiFail(err, "no such client", "conflict")
 	}
-	if err != nil {
-		return err
-	}
-	h.site.Record(c, "client.deleted", c.Param("id"), "")
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -249,7 +204,7 @@ func (h *Handlers) APIAudit(c echo.Context) error {
 		before = t
 	}
 	limit, _ := strconv.Atoi(c.QueryParam("limit"))
-	events, err := h.site.Audit.List(c.Request().Context(), before, limit)
+	events, err := h.admin.Audit(c.Request().Context(), before, limit)
 	if err != nil {
 		return err
 	}

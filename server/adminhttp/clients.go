@@ -8,8 +8,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"idp/admin"
 	"idp/clients"
-	"idp/db"
 	"idp/templates"
 )
 
@@ -19,7 +19,7 @@ func (h *Handlers) ClientsPage(c echo.Context) error {
 }
 
 func (h *Handlers) renderAdminClients(c echo.Context, status int, problem, newID, newSecret string) error {
-	list, err := h.site.Clients.Store().List(c.Request().Context())
+	list, err := h.admin.Clients(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -32,7 +32,7 @@ func (h *Handlers) renderAdminClients(c echo.Context, status int, problem, newID
 		}
 		page.Clients = append(page.Clients, templates.AdminClient{ID: cl.ID, Name: cl.Name, Type: kind, Alg: cl.SigningAlg,
 			Grants: strings.Join(cl.GrantTypes, ", "), Scopes: strings.Join(cl.Scopes, " "),
-			RedirectURIs: strings.Join(cl.RedirectURIs, " "), Created: fmtTime(&cl.CreatedAt), Trusted: cl.Trusted})
+			RedirectURIs: strings.Join(cl.RedirectURIs, " "), Created: fmtTime(&cl.Created), Trusted: cl.Trusted})
 	}
 	return h.renderAdmin(c, status, func(w io.Writer) error { return h.site.Templates.AdminClients(w, page) })
 }
@@ -61,14 +61,16 @@ func (h *Handlers) CreateClient(c echo.Context) error {
 		GrantTypes: f["grant_type"], Scopes: strings.Fields(f.Get("scopes")), SigningAlg: f.Get("signing_alg"),
 		Trusted: f.Get("trusted") == "1",
 	}
-	cl, secret, err := h.site.Clients.Create(c.Request().Context(), spec)
+	cl, secret, err := h.admin.CreateClient(c.Request().Context(), actor(c), spec)
+	var invalid *admin.InvalidError
 	switch {
-	case errors.Is(err, clients.ErrClientExists):
+	case errors.Is(err, admin.ErrConflict):
 		return h.renderAdminClients(c, http.StatusConflict, "A client with that id already exists.", "", "")
-	case err != nil:
+	case errors.As(err, &invalid):
 		return h.renderAdminClients(c, http.StatusBadRequest, "Not created: "+joinLines(err.Error()), "", "")
+	case err != nil:
+		return err
 	}
-	h.site.Record(c, "client.created", cl.ID, "")
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return h.renderAdminClients(c, http.StatusCreated, "", cl.ID, secret)
 }
@@ -76,12 +78,9 @@ func (h *Handlers) CreateClient(c echo.Context) error {
 // DeleteClient deletes a client; an unknown id changes nothing.
 func (h *Handlers) DeleteClient(c echo.Context) error {
 	id := c.FormValue("id")
-	err := h.site.Clients.Store().Delete(c.Request().Context(), id)
-	if err != nil && !errors.Is(err, db.ErrNotFound) {
+	err := h.admin.DeleteClient(c.Request().Context(), actor(c), id)
+	if err != nil && !errors.Is(err, admin.ErrNotFound) {
 		return err
-	}
-	if err == nil {
-		h.site.Record(c, "client.deleted", id, "")
 	}
 	return c.Redirect(http.StatusSeeOther, "/admin/clients?notice=client-deleted")
 }

@@ -7,8 +7,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"idp/admin"
 	"idp/audit"
-	"idp/keys"
 	"idp/server/plumbing"
 	"idp/templates"
 	"idp/users"
@@ -28,16 +28,20 @@ type Config struct {
 // Handlers serves the admin web pages (/admin, a signed-in admin's
 // browser) and the admin API (/api/admin, an admin's bearer token).
 type Handlers struct {
-	site *plumbing.Site
-	cfg  Config
-	keys *keys.Manager
+	site  *plumbing.Site
+	cfg   Config
+	admin *admin.Service
 }
 
-// New returns the admin handlers of site; km is the key manager whose
-// keys they list, rotate and revoke.
-func New(site *plumbing.Site, cfg Config, km *keys.Manager) *Handlers {
-	return &Handlers{site: site, cfg: cfg, keys: km}
+// New returns the admin handlers of site, adapters over the admin
+// actions adm (the same ones the CLI runs).
+func New(site *plumbing.Site, cfg Config, adm *admin.Service) *Handlers {
+	return &Handlers{site: site, cfg: cfg, admin: adm}
 }
+
+// actor is who acts in this request, as RequireAdmin or RequireAdminToken
+// put it into the context.
+func actor(c echo.Context) admin.Actor { return audit.ActorFrom(c.Request().Context()) }
 
 const ctxAdmin = "admin_user"
 
@@ -96,7 +100,7 @@ func (h *Handlers) renderAdmin(c echo.Context, status int, fn func(io.Writer) er
 	return plumbing.Render(c, status, plumbing.HTMLCSP(), fn)
 }
 
-func fmtTime(t *time.Time) string {
+func fmtTime(t *admin.Time) string {
 	if t == nil || t.IsZero() {
 		return ""
 	}

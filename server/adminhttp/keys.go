@@ -1,13 +1,13 @@
 package adminhttp
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
 
+	"idp/admin"
 	"idp/keys"
 	"idp/server/plumbing"
 	"idp/templates"
@@ -16,7 +16,7 @@ import (
 // KeysPage shows the signing keys, their timeline per algorithm and the
 // serving policy of every running server.
 func (h *Handlers) KeysPage(c echo.Context) error {
-	list, ps, err := h.keyState(c.Request().Context())
+	ks, err := h.admin.Keys(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -27,25 +27,25 @@ func (h *Handlers) KeysPage(c echo.Context) error {
 	page := templates.AdminKeysPage{
 		AdminBase:        h.adminBase(c, "keys", "Signing keys"),
 		RotationInterval: templates.Duration(h.cfg.KeyRotationInterval),
-		Timelines:        timelines(list, now, h.cfg.KeyRotationInterval),
-		Warning:          keys.Disagreement(ps, now),
+		Timelines:        timelines(ks.Keys, now, h.cfg.KeyRotationInterval),
+		Warning:          ks.Warning,
 	}
-	for _, p := range ps {
+	for _, p := range ks.Policies {
 		if !p.Live(now) {
 			continue
 		}
 		maxAge = max(maxAge, p.JWKSMaxAge)
 		page.Processes = append(page.Processes, templates.AdminProcess{
-			Host: p.Host, PID: strconv.Itoa(p.PID), Started: fmtTime(&p.StartedAt),
+			Host: p.Host, PID: strconv.Itoa(p.PID), Started: fmtTime(&admin.Time{Time: p.StartedAt}),
 			JWKSMaxAge: templates.Duration(p.JWKSMaxAge), RotationInterval: templates.Duration(p.RotationInterval),
 			TokenTTL: templates.Duration(p.TokenTTL),
 		})
 	}
 	page.JWKSMaxAge = templates.Duration(maxAge)
-	for _, k := range list {
+	for _, k := range ks.Keys {
 		page.Keys = append(page.Keys, templates.AdminKey{
-			KID: k.KID, Alg: k.Alg, State: k.State, Created: fmtTime(&k.CreatedAt), Activated: fmtTime(k.ActivatedAt),
-			SignsFrom: fmtTime(k.SignsFrom), Retired: fmtTime(k.RetiredAt), NotAfter: fmtTime(k.NotAfter),
+			KID: k.KID, Alg: k.Alg, State: k.State, Created: fmtTime(&k.Created), Activated: fmtTime(k.Activated),
+			SignsFrom: fmtTime(k.SignsFrom), Retired: fmtTime(k.Retired), NotAfter: fmtTime(k.NotAfter),
 			Revocable: k.State != keys.StateRevoked,
 		})
 	}
@@ -66,10 +66,11 @@ func (h *Handlers) RotateKey(c echo.Context) error {
 			"and stays in the JWKS until every token it signed has expired; a fresh next key is published."
 		fields := map[string]string{"alg": alg}
 		label, danger := "Rotate "+alg, false
-		safeAt, err := h.keys.SafeAt(ctx, alg)
+		safe, err := h.admin.SafeAt(ctx, alg)
 		if err != nil {
 			return err
 		}
+		safeAt := safe.Time
 		if now := h.site.Now(); now.Before(safeAt) {
 			msg = "The next " + alg + " key has not been published long enough: rotating before " +
 				safeAt.UTC().Format("2006-01-02 15:04:05 UTC") + " (in " + templates.Duration(safeAt.Sub(now)) +
@@ -78,7 +79,7 @@ func (h *Handlers) RotateKey(c echo.Context) error {
 		}
 		return h.confirm(c, "Rotate the "+alg+" signing key?", msg, "/admin/keys/rotate", fields, label, danger)
 	}
-	_, err := h.keys.Rotate(ctx, alg, c.FormValue("force") == "1")
+	_, err := h.admin.RotateKey(ctx, actor(c), alg, c.FormValue("force") == "1")
 	if err != nil {
 		return &plumbing.PageError{Status: http.StatusConflict, Heading: "The key was not rotated", Message: err.Error()}
 	}
@@ -93,7 +94,7 @@ func (h *Handlers) RevokeKey(c echo.Context) error {
 			"The key leaves the JWKS at once and every token it signed stops verifying. Use this when the key may be compromised.",
 			"/admin/keys/revoke", map[string]string{"kid": kid}, "Revoke now", true)
 	}
-	_, err := h.keys.Revoke(c.Request().Context(), kid)
+	_, err := h.admin.RevokeKey(c.Request().Context(), actor(c), kid)
 	if err != nil {
 		return &plumbing.PageError{Status: http.StatusConflict, Heading: "The key was not revoked", Message: err.Error()}
 	}
@@ -104,18 +105,4 @@ func (h *Handlers) confirm(c echo.Context, heading, msg, action string, fields m
 	page := templates.AdminConfirmPage{AdminBase: h.adminBase(c, "keys", heading), Heading: heading, Message: msg,
 		Action: action, Fields: fields, ConfirmLabel: label, Danger: danger, CancelURL: "/admin/keys"}
 	return h.renderAdmin(c, http.StatusOK, func(w io.Writer) error { return h.site.Templates.AdminConfirm(w, page) })
-}
-
-// keyState is what the keys page and the keys API both show: every key,
-// and the serving policy of every server that recorded one.
-func (h *Handlers) keyState(ctx context.Context) ([]keys.Key, []keys.Policy, error) {
-	list, err := h.keys.List(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	ps, err := h.keys.Policies(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	return list, ps, nil
 }

@@ -3,6 +3,7 @@ package adminhttp
 import (
 	"time"
 
+	"idp/admin"
 	"idp/keys"
 	"idp/templates"
 )
@@ -12,7 +13,7 @@ const timelineWidth = 1000.0
 
 // span is the window in which one key is (or will be) in the JWKS.
 type span struct {
-	k          keys.Key
+	k          admin.Key
 	start, end time.Time
 }
 
@@ -20,7 +21,7 @@ type span struct {
 // window in which it is (or will be) in the JWKS: a next key until it is
 // expected to retire, the active key until its scheduled rotation, a
 // retired key until it leaves the JWKS. Revoked keys are not drawn.
-func timelines(list []keys.Key, now time.Time, interval time.Duration) []templates.Timeline {
+func timelines(list []admin.Key, now time.Time, interval time.Duration) []templates.Timeline {
 	if interval <= 0 {
 		interval = 30 * 24 * time.Hour
 	}
@@ -37,11 +38,11 @@ func timelines(list []keys.Key, now time.Time, interval time.Duration) []templat
 
 // keySpans returns the spans of alg's published keys, timed from when its
 // active key was activated (or now, if it has none).
-func keySpans(list []keys.Key, alg string, now time.Time, interval time.Duration) []span {
+func keySpans(list []admin.Key, alg string, now time.Time, interval time.Duration) []span {
 	var activeSince time.Time
 	for _, k := range list {
-		if k.Alg == alg && k.State == keys.StateActive && k.ActivatedAt != nil {
-			activeSince = *k.ActivatedAt
+		if k.Alg == alg && k.State == keys.StateActive && k.Activated != nil {
+			activeSince = k.Activated.Time
 		}
 	}
 	if activeSince.IsZero() {
@@ -52,7 +53,7 @@ func keySpans(list []keys.Key, alg string, now time.Time, interval time.Duration
 		if k.Alg != alg {
 			continue
 		}
-		sp := span{k: k, start: k.CreatedAt}
+		sp := span{k: k, start: k.Created.Time}
 		switch k.State {
 		case keys.StateNext:
 			sp.end = activeSince.Add(2 * interval)
@@ -62,7 +63,7 @@ func keySpans(list []keys.Key, alg string, now time.Time, interval time.Duration
 			if k.NotAfter == nil || !k.NotAfter.After(now) {
 				continue // no longer published
 			}
-			sp.end = *k.NotAfter
+			sp.end = k.NotAfter.Time
 		default:
 			continue
 		}

@@ -8,9 +8,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"idp/db"
+	"idp/admin"
 	"idp/templates"
-	"idp/users"
 )
 
 // UsersPage lists the users, with the form that creates one.
@@ -19,7 +18,7 @@ func (h *Handlers) UsersPage(c echo.Context) error {
 }
 
 func (h *Handlers) renderAdminUsers(c echo.Context, status int, problem string) error {
-	list, err := h.site.Users.Store().List(c.Request().Context())
+	list, err := h.admin.Users(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -27,7 +26,7 @@ func (h *Handlers) renderAdminUsers(c echo.Context, status int, problem string) 
 	page.Error = problem
 	for _, u := range list {
 		page.Users = append(page.Users, templates.AdminUser{ID: u.ID, Email: u.Email, Name: u.Name,
-			Roles: strings.Join(u.Roles, ", "), Created: fmtTime(&u.CreatedAt), Disabled: u.Disabled})
+			Roles: strings.Join(u.Roles, ", "), Created: fmtTime(&u.Created), Disabled: u.Disabled})
 	}
 	return h.renderAdmin(c, status, func(w io.Writer) error { return h.site.Templates.AdminUsers(w, page) })
 }
@@ -40,50 +39,32 @@ func (h *Handlers) CreateUser(c echo.Context) error {
 			roles = append(roles, r)
 		}
 	}
-	u, err := h.site.Users.Create(c.Request().Context(), c.FormValue("email"), c.FormValue("password"), c.FormValue("name"), roles)
+	_, err := h.admin.CreateUser(c.Request().Context(), actor(c), admin.NewUser{Email: c.FormValue("email"),
+		Password: c.FormValue("password"), Name: c.FormValue("name"), Roles: roles})
+	var invalid *admin.InvalidError
 	switch {
-	case errors.Is(err, users.ErrEmailTaken):
+	case errors.Is(err, admin.ErrConflict):
 		return h.renderAdminUsers(c, http.StatusConflict, "A user with that email already exists.")
-	case errors.Is(err, users.ErrInvalidEmail) || errors.Is(err, users.ErrWeakPassword):
+	case errors.As(err, &invalid):
 		return h.renderAdminUsers(c, http.StatusBadRequest, "Not created: "+joinLines(err.Error())+".")
 	case err != nil:
 		return err
 	}
-	h.site.Record(c, "user.created", u.ID, "email="+u.Email)
 	return c.Redirect(http.StatusSeeOther, "/admin/users?notice=user-created")
 }
 
 // DisableUser disables a user, never the admin doing it.
 func (h *Handlers) DisableUser(c echo.Context) error {
-	u, err := h.site.Users.Store().ByID(c.Request().Context(), c.FormValue("id"))
-	if errors.Is(err, db.ErrNotFound) {
-		return c.Redirect(http.StatusSeeOther, "/admin/users?notice=nothing-changed")
-	}
-	if err != nil {
-		return err
-	}
-	if u.ID == adminOf(c).ID {
+	id := c.FormValue("id")
+	if id == adminOf(c).ID {
 		return h.renderAdminUsers(c, http.StatusBadRequest, "You cannot disable your own account.")
 	}
-	if err := h.disableUser(c, u); err != nil {
+	_, err := h.admin.DisableUser(c.Request().Context(), actor(c), admin.UserRef{ID: id})
+	switch {
+	case errors.Is(err, admin.ErrNotFound):
+		return c.Redirect(http.StatusSeeOther, "/admin/users?notice=nothing-changed")
+	case err != nil:
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/admin/users?notice=user-disabled")
-}
-
-// disableUser disables a user and ends everything they hold: sessions and
-// offline grants (their access tokens die with the family).
-func (h *Handlers) disableUser(c echo.Context, u *users.User) error {
-	ctx := c.Request().Context()
-	if err := h.site.Users.Store().SetDisabled(ctx, u.ID, true); err != nil {
-		return err
-	}
-	if err := h.site.Sessions.EndAll(ctx, u.ID); err != nil {
-		return err
-	}
-	if err := h.site.Tokens.RevokeUserGrants(ctx, u.ID); err != nil {
-		return err
-	}
-	h.site.Record(c, "user.disabled", u.ID, "email="+u.Email)
-	return nil
 }
