@@ -102,12 +102,12 @@ type Keys struct {
 // Event is one audit record.
 type Event struct {
 	At     time.Time `json:"at"` // UTC, RFC 3339 with fractions: events page by it
-	Actor  string `json:"actor"`
-	Action string `json:"action"`
-	Target string `json:"target"`
-	Via    string `json:"via"`
-	IP     string `json:"ip"`
-	Detail string `json:"detail"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	Target string    `json:"target"`
+	Via    string    `json:"via"`
+	IP     string    `json:"ip"`
+	Detail string    `json:"detail"`
 }
 
 func eventView(e audit.Event) Event {
