@@ -276,7 +276,7 @@ func takeToken(c *http.Client, base, id, secret string) (watchedToken, error) {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return tok, fmt.Errorf("status %d, %v", resp.StatusCode, err)
 	}
-	jws, err := jose.ParseSigned(body.AccessToken, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	jws, err := jose.ParseSignedCompact(body.AccessToken, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil {
 		return tok, err
 	}
@@ -292,7 +292,7 @@ func takeToken(c *http.Client, base, id, secret string) (watchedToken, error) {
 
 // verifyWith checks raw's signature with the key of its kid in set.
 func verifyWith(set jose.JSONWebKeySet, raw string) error {
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil {
 		return err
 	}
