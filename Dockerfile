@@ -3,6 +3,9 @@
 # uses cgo), on Debian 12 so the binary links against the same glibc as the
 # runtime image below.
 FROM golang:1.26-bookworm AS build
+# The approved release toolchain (fixes standard-library advisories of
+# go1.26.8); the go command fetches it through the module proxy.
+ENV GOTOOLCHAIN=go1.27.3
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download

@@ -172,3 +172,18 @@ func TestServerSplit(t *testing.T) {
 		}
 	}
 }
+
+// TestNoEchoProxyOrRateLimiterMiddleware: Echo's middleware package holds
+// its proxy and rate-limiter middleware, which take the client address from
+// X-Real-IP / X-Forwarded-For by default (GO-2026-6872, GO-2026-6875, no
+// fixed v4). idp writes its own middleware over its own IP extractor; this
+// fails if any package starts importing Echo's.
+func TestNoEchoProxyOrRateLimiterMiddleware(t *testing.T) {
+	for _, p := range listPackages(t) {
+		for _, imp := range p.Imports {
+			if strings.HasPrefix(imp, "github.com/labstack/echo/v4/middleware") {
+				t.Errorf("%s imports %s; idp's middleware is its own (see .ci/vuln-exceptions.json)", p.ImportPath, imp)
+			}
+		}
+	}
+}

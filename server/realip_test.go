@@ -14,17 +14,20 @@ import (
 )
 
 // spoofing is a browser transport that claims, in X-Forwarded-For, to be
-// forwarding for another address.
+// forwarding for another address, and names a third in X-Real-IP.
 type spoofing struct{ xff string }
 
 func (s spoofing) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("X-Forwarded-For", s.xff)
+	r.Header.Set("X-Real-IP", "198.51.100.9")
 	return http.DefaultTransport.RoundTrip(r)
 }
 
 // The client address (throttling, audit, the session list) comes from
-// X-Forwarded-For only when the TCP peer is a configured trusted proxy.
+// X-Forwarded-For only when the TCP peer is a configured trusted proxy,
+// and never from X-Real-IP: Echo's default extraction, which believes both
+// from anyone (GO-2026-6872, GO-2026-6875), is never in use.
 func TestClientAddressTrustsOnlyConfiguredProxies(t *testing.T) {
 	cidr := func(s string) []*net.IPNet {
 		_, n, err := net.ParseCIDR(s)
