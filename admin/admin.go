@@ -39,6 +39,7 @@ type TooEarlyError = keys.TooEarlyError
 
 // Service performs the administrative actions over the domain services.
 type Service struct {
+	db       *db.DB
 	users    *users.Service
 	clients  *clients.Service
 	sessions *sessions.Service
@@ -50,6 +51,7 @@ type Service struct {
 
 // Deps are the domain services the actions use.
 type Deps struct {
+	DB       *db.DB
 	Users    *users.Service
 	Clients  *clients.Service
 	Sessions *sessions.Service
@@ -64,7 +66,7 @@ func New(d Deps) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{users: d.Users, clients: d.Clients, sessions: d.Sessions, tokens: d.Tokens, keys: d.Keys,
+	return &Service{db: d.DB, users: d.Users, clients: d.Clients, sessions: d.Sessions, tokens: d.Tokens, keys: d.Keys,
 		audit: d.Audit, now: d.Now}
 }
 

@@ -42,6 +42,7 @@ func commands() []command {
 		{"keys", "manage signing keys: list, rotate, revoke", runKeys},
 		{"audit", "read the audit log: list", runAudit},
 		{"healthcheck", "exit 0 if the server's /readyz answers 200 (for container health checks)", runHealthcheck},
+		{"backup", "write a consistent copy of a SQLite database while it is in use: backup --to FILE", runBackup},
 	}
 }
 
