@@ -161,3 +161,45 @@ func TestKeys(t *testing.T) {
 		t.Fatalf("revoke twice: %v", err)
 	}
 }
+
+func TestEnableAndAccess(t *testing.T) {
+	a := newApp(t)
+	ctx := context.Background()
+	u, err := a.Admin.CreateUser(ctx, actor, admin.NewUser{Email: "ada@example.com", Password: "a long password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Sessions.Start(ctx, u.ID, "192.0.2.1", "browser/1"); err != nil {
+		t.Fatal(err)
+	}
+	acc, err := a.Admin.UserAccess(ctx, admin.UserRef{Email: u.Email})
+	if err != nil || len(acc.Sessions) != 1 || acc.Sessions[0].IP != "192.0.2.1" || acc.Grants == nil || acc.User.ID != u.ID {
+		t.Fatalf("UserAccess: %+v, %v", acc, err)
+	}
+	raw, _ := json.Marshal(acc)
+	if strings.Contains(string(raw), "hash") || strings.Contains(strings.ToLower(string(raw)), "token\"") {
+		t.Fatalf("access view leaks a secret field: %s", raw)
+	}
+	if _, err := a.Admin.DisableUser(ctx, actor, admin.UserRef{ID: u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if acc, _ := a.Admin.UserAccess(ctx, admin.UserRef{ID: u.ID}); len(acc.Sessions) != 0 {
+		t.Fatalf("sessions after disabling: %+v", acc.Sessions)
+	}
+	e, err := a.Admin.EnableUser(ctx, actor, admin.UserRef{Email: u.Email})
+	if err != nil || e.Disabled {
+		t.Fatalf("EnableUser: %+v, %v", e, err)
+	}
+	if ev := lastEvent(t, a); ev.Action != "user.enabled" || ev.Target != u.ID || ev.Actor != actor.Name {
+		t.Fatalf("audit of the enabling: %+v", ev)
+	}
+	if _, err := a.Users.Authenticate(ctx, u.Email, "a long password"); err != nil {
+		t.Fatalf("sign-in after enabling: %v", err)
+	}
+	if _, err := a.Admin.EnableUser(ctx, actor, admin.UserRef{Email: "nobody@example.com"}); !errors.Is(err, admin.ErrNotFound) {
+		t.Fatalf("enable unknown: %v", err)
+	}
+	if _, err := a.Admin.UserAccess(ctx, admin.UserRef{ID: "nope"}); !errors.Is(err, admin.ErrNotFound) {
+		t.Fatalf("access of unknown: %v", err)
+	}
+}

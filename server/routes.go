@@ -93,6 +93,8 @@ func (s *Server) adminRoutes(e *echo.Echo) {
 	api.GET("/users", a.APIUsers)
 	api.POST("/users", a.APICreateUser)
 	api.POST("/users/:id/disable", a.APIDisableUser)
+	api.POST("/users/:id/enable", a.APIEnableUser)
+	api.GET("/users/:id/sessions", a.APIUserSessions)
 	api.GET("/clients", a.APIClients)
 	api.POST("/clients", a.APICreateClient)
 	api.DELETE("/clients/:id", a.APIDeleteClient)

@@ -17,9 +17,10 @@ func actorOf(ctx context.Context) admin.Actor { return audit.ActorFrom(ctx) }
 
 func runUsers(ctx context.Context, args []string, s stdio) error {
 	sub := map[string]func(context.Context, []string, stdio) error{
-		"create": usersCreate, "list": usersList, "disable": usersDisable, "set-password": usersSetPassword,
+		"create": usersCreate, "list": usersList, "disable": usersDisable, "enable": usersEnable,
+		"set-password": usersSetPassword, "sessions": usersSessions,
 	}
-	return dispatch(ctx, "users", "create|list|disable|set-password", sub, args, s)
+	return dispatch(ctx, "users", "create|list|disable|enable|set-password|sessions", sub, args, s)
 }
 
 // dispatch runs the subcommand named by args[0] from sub.
@@ -158,4 +159,59 @@ func printJSON(s stdio, v any) error {
 	enc := json.NewEncoder(s.out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+func usersEnable(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "users enable", "users enable --email E", adminSettings()...)
+	email := fs.String("email", "", "email of the user to enable (required)")
+	if err := fs.parseArgs(args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return fmt.Errorf("users enable needs --email")
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if _, err := e.Admin.EnableUser(ctx, actorOf(ctx), admin.UserRef{Email: *email}); err != nil {
+		return fmt.Errorf("enable user %s: %w", *email, err)
+	}
+	fmt.Fprintf(s.out, "enabled %s\n", *email)
+	return nil
+}
+
+// usersSessions lists what a user holds: live sessions and offline grants.
+func usersSessions(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "users sessions", "users sessions --email E [--json]", adminSettings()...)
+	email := fs.String("email", "", "email of the user (required)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.parseArgs(args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return fmt.Errorf("users sessions needs --email")
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	acc, err := e.Admin.UserAccess(ctx, admin.UserRef{Email: *email})
+	if err != nil {
+		return fmt.Errorf("sessions of %s: %w", *email, err)
+	}
+	if *asJSON {
+		return printJSON(s, acc)
+	}
+	tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tID\tCLIENT\tCREATED\tLAST USED\tADDRESS\tUSER AGENT")
+	for _, x := range acc.Sessions {
+		fmt.Fprintf(tw, "session\t%s\t-\t%s\t%s\t%s\t%s\n", x.ID, x.Created, x.LastSeen, x.IP, x.Agent)
+	}
+	for _, g := range acc.Grants {
+		fmt.Fprintf(tw, "grant\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.ClientID, g.Created, g.LastUsed, g.IP, g.Agent)
+	}
+	return tw.Flush()
 }

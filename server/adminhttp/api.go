@@ -151,6 +151,24 @@ func (h *Handlers) APIDisableUser(c echo.Context) error {
 	return c.JSON(http.StatusOK, u)
 }
 
+// APIEnableUser lets a disabled user sign in again.
+func (h *Handlers) APIEnableUser(c echo.Context) error {
+	u, err := h.admin.EnableUser(c.Request().Context(), actor(c), admin.UserRef{ID: c.Param("id")})
+	if err != nil {
+		return apiFail(err, "no such user", "conflict")
+	}
+	return c.JSON(http.StatusOK, u)
+}
+
+// APIUserSessions lists a user's live sessions and offline grants.
+func (h *Handlers) APIUserSessions(c echo.Context) error {
+	acc, err := h.admin.UserAccess(c.Request().Context(), admin.UserRef{ID: c.Param("id")})
+	if err != nil {
+		return apiFail(err, "no such user", "conflict")
+	}
+	return c.JSON(http.StatusOK, acc)
+}
+
 // APIClients lists the clients, without their secret hashes.
 func (h *Handlers) APIClients(c echo.Context) error {
 	list, err := h.admin.Clients(c.Request().Context())

@@ -1,0 +1,78 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+)
+
+// EnableUser lets a disabled user sign in again. Their ended sessions and
+// grants stay ended. An unknown user is ErrNotFound.
+func (s *Service) EnableUser(ctx context.Context, actor Actor, ref UserRef) (User, error) {
+	ctx = as(ctx, actor)
+	u, err := s.user(ctx, ref)
+	if err != nil {
+		return User{}, err
+	}
+	if err := s.users.Store().SetDisabled(ctx, u.ID, false); err != nil {
+		return User{}, fmt.Errorf("enable user: %w", mapErr(err))
+	}
+	s.record(ctx, "user.enabled", u.ID, "email="+u.Email)
+	u.Disabled = false
+	return userView(u), nil
+}
+
+// Session is one of a user's SSO sessions as admins see it: never its
+// cookie secret or hash.
+type Session struct {
+	ID       string `json:"id"`
+	Created  Time   `json:"created_at"`
+	LastSeen Time   `json:"last_seen_at"`
+	Expires  Time   `json:"expires_at"`
+	AuthTime Time   `json:"auth_time"`
+	IP       string `json:"ip"`
+	Agent    string `json:"user_agent"`
+}
+
+// Grant is one of a user's live offline-access grants (a refresh-token
+// family): never a token.
+type Grant struct {
+	ID       string `json:"id"`
+	ClientID string `json:"client_id"`
+	Created  Time   `json:"created_at"`
+	LastUsed Time   `json:"last_used_at"`
+	IP       string `json:"ip"`
+	Agent    string `json:"user_agent"`
+}
+
+// Access is what a user holds: their live sessions and grants.
+type Access struct {
+	User     User      `json:"user"`
+	Sessions []Session `json:"sessions"`
+	Grants   []Grant   `json:"grants"`
+}
+
+// UserAccess lists a user's live sessions and offline grants, newest
+// first. An unknown user is ErrNotFound.
+func (s *Service) UserAccess(ctx context.Context, ref UserRef) (Access, error) {
+	u, err := s.user(ctx, ref)
+	if err != nil {
+		return Access{}, err
+	}
+	ss, err := s.sessions.List(ctx, u.ID)
+	if err != nil {
+		return Access{}, fmt.Errorf("list sessions: %w", err)
+	}
+	gs, err := s.tokens.Grants(ctx, u.ID)
+	if err != nil {
+		return Access{}, fmt.Errorf("list grants: %w", err)
+	}
+	out := Access{User: userView(u), Sessions: make([]Session, 0, len(ss)), Grants: make([]Grant, 0, len(gs))}
+	for _, x := range ss {
+		out.Sessions = append(out.Sessions, Session{x.ID, Time{x.CreatedAt}, Time{x.LastSeenAt}, Time{x.ExpiresAt},
+			Time{x.AuthTime}, x.IP, x.UserAgent})
+	}
+	for _, g := range gs {
+		out.Grants = append(out.Grants, Grant{g.ID, g.ClientID, Time{g.CreatedAt}, Time{g.LastUsedAt}, g.IP, g.UserAgent})
+	}
+	return out, nil
+}
