@@ -77,7 +77,7 @@ func TestImportRules(t *testing.T) {
 		"idp/server/protocol":       {"idp/server/plumbing", "idp/oauth", "idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/keys", "idp/templates", "idp/db", "idp/audit"},
 		"idp/server/pages":          {"idp/server/plumbing", "idp/oauth", "idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/templates", "idp/db", "idp/audit", "idp/throttle"},
 		"idp/server/plumbing":       {"idp/oauth", "idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/keys", "idp/templates", "idp/db", "idp/audit"},
-		"idp/admin":                 {"idp/audit", "idp/clients", "idp/db", "idp/keys", "idp/sessions", "idp/tokens", "idp/users"},
+		"idp/admin":                 {"idp/audit", "idp/clients", "idp/db", "idp/keys", "idp/sessions", "idp/throttle", "idp/tokens", "idp/users"},
 		"idp/app":                   {"idp/admin", "idp/server", "idp/db", "idp/keys", "idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/templates", "idp/throttle", "idp/audit"},
 		"idp/server/servertest":     {"*"},
 		"idp/cmd/idpbench":          {"*"},

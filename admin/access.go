@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // EnableUser lets a disabled user sign in again. Their ended sessions and
@@ -75,4 +76,52 @@ func (s *Service) UserAccess(ctx context.Context, ref UserRef) (Access, error) {
 		out.Grants = append(out.Grants, Grant{g.ID, g.ClientID, Time{g.CreatedAt}, Time{g.LastUsedAt}, g.IP, g.UserAgent})
 	}
 	return out, nil
+}
+
+// UserUpdate changes a user's profile; a nil field is left as it is.
+type UserUpdate struct {
+	Name  *string
+	Roles *[]string
+}
+
+// UpdateUser changes a user's name and roles. An unknown user is
+// ErrNotFound. Tokens already issued keep the roles they carry until they
+// expire; the next sign-in or refresh carries the new ones.
+func (s *Service) UpdateUser(ctx context.Context, actor Actor, ref UserRef, up UserUpdate) (User, error) {
+	ctx = as(ctx, actor)
+	u, err := s.user(ctx, ref)
+	if err != nil {
+		return User{}, err
+	}
+	name, roles := u.Name, u.Roles
+	if up.Name != nil {
+		name = *up.Name
+	}
+	if up.Roles != nil {
+		roles = *up.Roles
+	}
+	u, err = s.users.Update(ctx, u.ID, name, roles)
+	if err != nil {
+		return User{}, mapErr(err)
+	}
+	s.record(ctx, "user.updated", u.ID, fmt.Sprintf("email=%s roles=%s", u.Email, strings.Join(u.Roles, ",")))
+	return userView(u), nil
+}
+
+// UnlockUser forgets the failed sign-ins counted against a user's account
+// from every address, so a throttled or locked-out user may try again at
+// once. It reports how many counters it removed. An unknown user is
+// ErrNotFound.
+func (s *Service) UnlockUser(ctx context.Context, actor Actor, ref UserRef) (int64, error) {
+	ctx = as(ctx, actor)
+	u, err := s.user(ctx, ref)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.throttle.Unlock(ctx, u.Email)
+	if err != nil {
+		return 0, err
+	}
+	s.record(ctx, "user.unlocked", u.ID, fmt.Sprintf("email=%s counters=%d", u.Email, n))
+	return n, nil
 }

@@ -10,6 +10,7 @@ import (
 	"idp/db"
 	"idp/keys"
 	"idp/sessions"
+	"idp/throttle"
 	"idp/tokens"
 	"idp/users"
 )
@@ -46,6 +47,7 @@ type Service struct {
 	tokens   *tokens.Service
 	keys     *keys.Manager
 	audit    *audit.Log
+	throttle *throttle.Throttle
 	now      func() time.Time
 }
 
@@ -58,6 +60,7 @@ type Deps struct {
 	Tokens   *tokens.Service
 	Keys     *keys.Manager
 	Audit    *audit.Log
+	Throttle *throttle.Throttle
 	Now      func() time.Time
 }
 
@@ -67,7 +70,7 @@ func New(d Deps) *Service {
 		d.Now = time.Now
 	}
 	return &Service{db: d.DB, users: d.Users, clients: d.Clients, sessions: d.Sessions, tokens: d.Tokens, keys: d.Keys,
-		audit: d.Audit, now: d.Now}
+		audit: d.Audit, throttle: d.Throttle, now: d.Now}
 }
 
 // as returns ctx carrying actor, so that the audit records of the domain

@@ -203,3 +203,48 @@ func TestEnableAndAccess(t *testing.T) {
 		t.Fatalf("access of unknown: %v", err)
 	}
 }
+
+func TestUpdateAndUnlock(t *testing.T) {
+	a := newApp(t)
+	ctx := context.Background()
+	u, err := a.Admin.CreateUser(ctx, actor, admin.NewUser{Email: "ada@example.com", Password: "a long password", Name: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := []string{" admin ", "ops", "admin", ""}
+	got, err := a.Admin.UpdateUser(ctx, actor, admin.UserRef{Email: u.Email}, admin.UserUpdate{Roles: &roles})
+	if err != nil || got.Name != "Ada" || strings.Join(got.Roles, ",") != "admin,ops" {
+		t.Fatalf("UpdateUser roles: %+v, %v", got, err)
+	}
+	name := "Ada Lovelace"
+	got, err = a.Admin.UpdateUser(ctx, actor, admin.UserRef{ID: u.ID}, admin.UserUpdate{Name: &name})
+	if err != nil || got.Name != name || strings.Join(got.Roles, ",") != "admin,ops" {
+		t.Fatalf("UpdateUser name: %+v, %v", got, err)
+	}
+	if stored, _ := a.Users.Store().ByID(ctx, u.ID); stored.Name != name || !stored.HasRole("ops") {
+		t.Fatalf("stored user %+v", stored)
+	}
+	if ev := lastEvent(t, a); ev.Action != "user.updated" || ev.Target != u.ID || !strings.Contains(ev.Detail, "roles=admin,ops") {
+		t.Fatalf("audit of the update: %+v", ev)
+	}
+	if _, err := a.Admin.UpdateUser(ctx, actor, admin.UserRef{ID: "nope"}, admin.UserUpdate{Name: &name}); !errors.Is(err, admin.ErrNotFound) {
+		t.Fatalf("update unknown: %v", err)
+	}
+	for range 10 {
+		if _, err := a.Throttle.Fail(ctx, u.Email, "192.0.2.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w, _ := a.Throttle.Check(ctx, u.Email, "192.0.2.1"); w == 0 {
+		t.Fatal("ten failures did not throttle")
+	}
+	if n, err := a.Admin.UnlockUser(ctx, actor, admin.UserRef{Email: u.Email}); err != nil || n != 1 {
+		t.Fatalf("UnlockUser = %d, %v", n, err)
+	}
+	if ev := lastEvent(t, a); ev.Action != "user.unlocked" || ev.Actor != actor.Name {
+		t.Fatalf("audit of the unlock: %+v", ev)
+	}
+	if _, err := a.Admin.UnlockUser(ctx, actor, admin.UserRef{Email: "nobody@example.com"}); !errors.Is(err, admin.ErrNotFound) {
+		t.Fatalf("unlock unknown: %v", err)
+	}
+}

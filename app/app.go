@@ -120,11 +120,11 @@ func New(d *db.DB, mk keys.MasterKey, cfg Config) *App {
 		RefreshIdleTTL: cfg.RefreshIdleTTL, ReuseGrace: cfg.Server.RefreshReuseGrace,
 		SealKey: mk.Derive("refresh-response"), Now: now, Audit: a.Audit,
 	})
-	a.Admin = admin.New(admin.Deps{DB: d, Users: a.Users, Clients: a.Clients, Sessions: a.Sessions, Tokens: a.Tokens,
-		Keys: a.Keys, Audit: a.Audit, Now: now})
 	a.Throttle = throttle.New(throttle.NewStore(d.Gorm), throttle.Config{
 		After: cfg.ThrottleAfter, Lockout: cfg.SigninLockout, Now: now,
 	})
+	a.Admin = admin.New(admin.Deps{DB: d, Users: a.Users, Clients: a.Clients, Sessions: a.Sessions, Tokens: a.Tokens,
+		Keys: a.Keys, Audit: a.Audit, Throttle: a.Throttle, Now: now})
 	return a
 }
 

@@ -51,3 +51,35 @@ func TestAdminAPIUserSessionsAndEnable(t *testing.T) {
 		}
 	}
 }
+
+// The admin API edits a user's profile and unlocks a throttled account.
+func TestAdminAPIUpdateAndUnlock(t *testing.T) {
+	env := servertest.New(t)
+	env.CreateUser(t, adminEmail, adminPassword, "admin")
+	user := env.CreateUser(t, testEmail, testPassword)
+	tok := adminToken(t, env, adminEmail, adminPassword, "openid", "idp:admin")
+	status, body, _ := api(t, env, "PATCH", "/api/admin/users/"+user.ID, tok, map[string]any{"name": "Ada", "roles": []string{"ops"}})
+	if status != http.StatusOK || body["name"] != "Ada" || len(body["roles"].([]any)) != 1 {
+		t.Fatalf("PATCH: %d %v", status, body)
+	}
+	for _, bad := range []any{map[string]any{}, map[string]any{"email": "x@example.com"}} {
+		if status, body, _ := api(t, env, "PATCH", "/api/admin/users/"+user.ID, tok, bad); status != http.StatusBadRequest {
+			t.Errorf("PATCH %v: %d %v, want 400", bad, status, body)
+		}
+	}
+	if status, _, _ := api(t, env, "PATCH", "/api/admin/users/nope", tok, map[string]any{"name": "X"}); status != http.StatusNotFound {
+		t.Errorf("PATCH unknown: %d", status)
+	}
+	for range 8 {
+		if _, err := env.App.Throttle.Fail(t.Context(), testEmail, "192.0.2.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status, body, _ = api(t, env, "POST", "/api/admin/users/"+user.ID+"/unlock", tok, nil)
+	if status != http.StatusOK || body["cleared"] != 1.0 {
+		t.Fatalf("unlock: %d %v", status, body)
+	}
+	if w, _ := env.App.Throttle.Check(t.Context(), testEmail, "192.0.2.1"); w != 0 {
+		t.Fatalf("still throttled %v after unlock", w)
+	}
+}

@@ -84,6 +84,7 @@ func TestAdminAPIAuthorization(t *testing.T) {
 		{"GET", "/api/admin/keys"}, {"POST", "/api/admin/keys/rotate"}, {"POST", "/api/admin/keys/x/revoke"},
 		{"GET", "/api/admin/users"}, {"POST", "/api/admin/users"}, {"POST", "/api/admin/users/x/disable"},
 		{"POST", "/api/admin/users/x/enable"}, {"GET", "/api/admin/users/x/sessions"},
+		{"PATCH", "/api/admin/users/x"}, {"POST", "/api/admin/users/x/unlock"},
 		{"GET", "/api/admin/clients"}, {"POST", "/api/admin/clients"}, {"DELETE", "/api/admin/clients/x"},
 		{"GET", "/api/admin/audit"},
 	}

@@ -94,6 +94,8 @@ func (s *Server) adminRoutes(e *echo.Echo) {
 	api.POST("/users", a.APICreateUser)
 	api.POST("/users/:id/disable", a.APIDisableUser)
 	api.POST("/users/:id/enable", a.APIEnableUser)
+	api.PATCH("/users/:id", a.APIUpdateUser)
+	api.POST("/users/:id/unlock", a.APIUnlockUser)
 	api.GET("/users/:id/sessions", a.APIUserSessions)
 	api.GET("/clients", a.APIClients)
 	api.POST("/clients", a.APICreateClient)

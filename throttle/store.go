@@ -74,6 +74,14 @@ func (s *Store) clear(ctx context.Context, key string) error {
 	return db.Map(db.Conn(ctx, s.g).Where("key = ?", key).Delete(&row{}).Error)
 }
 
+// clearPrefix deletes every counter whose key starts with prefix (an
+// exact prefix: substr, not LIKE, so % and _ in an email match only
+// themselves) and reports how many.
+func (s *Store) clearPrefix(ctx context.Context, prefix string) (int64, error) {
+	res := db.Conn(ctx, s.g).Where("substr(key, 1, ?) = ?", len(prefix), prefix).Delete(&row{})
+	return res.RowsAffected, db.Map(res.Error)
+}
+
 func (s *Store) purge(ctx context.Context, before time.Time, limit int) (int64, error) {
 	return db.DeleteBatch(ctx, s.g, &row{}, "key", limit, "last_at < ?", before)
 }

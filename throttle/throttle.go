@@ -103,6 +103,18 @@ func (t *Throttle) Succeed(ctx context.Context, email, ip string) error {
 	return t.store.clear(ctx, accountKey(email, ip))
 }
 
+// Unlock forgets every failure counted against the account email, from any
+// address (an administrator's unlock), and reports how many counters it
+// removed. Address-wide counters stay: they limit the address, not the
+// account.
+func (t *Throttle) Unlock(ctx context.Context, email string) (int64, error) {
+	n, err := t.store.clearPrefix(ctx, accountKey(email, ""))
+	if err != nil {
+		return 0, fmt.Errorf("throttle unlock: %w", err)
+	}
+	return n, nil
+}
+
 // Purge deletes counters idle for longer than the window.
 func (t *Throttle) Purge(ctx context.Context, limit int) (int64, error) {
 	return t.store.purge(ctx, t.cfg.Now().UTC().Add(-t.cfg.Window-t.cfg.Lockout), limit)

@@ -248,3 +248,18 @@ func (s *Service) Disable(ctx context.Context, email string) error {
 	}
 	return nil
 }
+
+// Update sets the display name and roles of the user with id; roles are
+// trimmed, emptied ones dropped and duplicates removed, as Create does. An
+// unknown id returns an error wrapping db.ErrNotFound.
+func (s *Service) Update(ctx context.Context, id, name string, roles []string) (*User, error) {
+	u, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("update user: %w", err)
+	}
+	u.Name, u.Roles = strings.TrimSpace(name), normalizeRoles(roles)
+	if err := s.store.SetProfile(ctx, u.ID, u.Name, u.Roles); err != nil {
+		return nil, fmt.Errorf("update user: %w", err)
+	}
+	return u, nil
+}

@@ -171,6 +171,20 @@ func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool) error
 		map[string]any{"disabled": disabled}, "id = ?", id)
 }
 
+// SetProfile replaces the name and roles of user id (roles as given: the
+// Service normalises them); db.ErrNotFound if there is no such user.
+func (s *Store) SetProfile(ctx context.Context, id, name string, roles []string) error {
+	if roles == nil {
+		roles = []string{}
+	}
+	b, err := json.Marshal(roles)
+	if err != nil {
+		return fmt.Errorf("set profile: %w", err)
+	}
+	return s.update(ctx, "set profile", db.ErrNotFound,
+		map[string]any{"name": name, "roles": string(b)}, "id = ?", id)
+}
+
 // swapPasswordHash replaces the hash only if it is still old: a rehash on
 // sign-in must not undo a password reset that landed after the user row was
 // read. db.ErrConflict if the hash changed or the user is gone.

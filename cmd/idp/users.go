@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -18,9 +19,9 @@ func actorOf(ctx context.Context) admin.Actor { return audit.ActorFrom(ctx) }
 func runUsers(ctx context.Context, args []string, s stdio) error {
 	sub := map[string]func(context.Context, []string, stdio) error{
 		"create": usersCreate, "list": usersList, "disable": usersDisable, "enable": usersEnable,
-		"set-password": usersSetPassword, "sessions": usersSessions,
+		"set-password": usersSetPassword, "sessions": usersSessions, "update": usersUpdate, "unlock": usersUnlock,
 	}
-	return dispatch(ctx, "users", "create|list|disable|enable|set-password|sessions", sub, args, s)
+	return dispatch(ctx, "users", "create|list|update|disable|enable|unlock|set-password|sessions", sub, args, s)
 }
 
 // dispatch runs the subcommand named by args[0] from sub.
@@ -214,4 +215,70 @@ func usersSessions(ctx context.Context, args []string, s stdio) error {
 		fmt.Fprintf(tw, "grant\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.ClientID, g.Created, g.LastUsed, g.IP, g.Agent)
 	}
 	return tw.Flush()
+}
+
+// usersUpdate changes a user's name and roles; what is not given stays.
+func usersUpdate(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "users update", "users update --email E [--name N] [--role R]... [--no-roles]", adminSettings()...)
+	email := fs.String("email", "", "email of the user (required)")
+	name := fs.String("name", "", "new display name")
+	noRoles := fs.Bool("no-roles", false, "remove every role")
+	var roles multi
+	fs.Var(&roles, "role", "the user's roles from now on, repeatable (replaces the current ones)")
+	if err := fs.parseArgs(args); err != nil {
+		return err
+	}
+	var up admin.UserUpdate
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "name":
+			up.Name = name
+		case "role":
+			r := []string(roles)
+			up.Roles = &r
+		}
+	})
+	if *noRoles {
+		if up.Roles != nil {
+			return fmt.Errorf("users update: --role and --no-roles contradict each other")
+		}
+		up.Roles = &[]string{}
+	}
+	if *email == "" || (up.Name == nil && up.Roles == nil) {
+		return fmt.Errorf("users update needs --email and at least one of --name, --role, --no-roles")
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	u, err := e.Admin.UpdateUser(ctx, actorOf(ctx), admin.UserRef{Email: *email}, up)
+	if err != nil {
+		return fmt.Errorf("update user %s: %w", *email, err)
+	}
+	fmt.Fprintf(s.out, "updated %s: name %q, roles %s\n", u.Email, u.Name, strings.Join(u.Roles, ","))
+	return nil
+}
+
+// usersUnlock forgets the failed sign-ins counted against a user.
+func usersUnlock(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "users unlock", "users unlock --email E", adminSettings()...)
+	email := fs.String("email", "", "email of the user to unlock (required)")
+	if err := fs.parseArgs(args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return fmt.Errorf("users unlock needs --email")
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	n, err := e.Admin.UnlockUser(ctx, actorOf(ctx), admin.UserRef{Email: *email})
+	if err != nil {
+		return fmt.Errorf("unlock user %s: %w", *email, err)
+	}
+	fmt.Fprintf(s.out, "unlocked %s (%d failure counters cleared)\n", *email, n)
+	return nil
 }

@@ -160,6 +160,35 @@ func (h *Handlers) APIEnableUser(c echo.Context) error {
 	return c.JSON(http.StatusOK, u)
 }
 
+// APIUpdateUser changes a user's name and roles from a JSON body
+// {"name": …, "roles": […]}; an absent field stays as it is.
+func (h *Handlers) APIUpdateUser(c echo.Context) error {
+	var body struct {
+		Name  *string   `json:"name"`
+		Roles *[]string `json:"roles"`
+	}
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || (body.Name == nil && body.Roles == nil) {
+		return apiError(http.StatusBadRequest, "invalid_request", "the body must be JSON with name and/or roles")
+	}
+	u, err := h.admin.UpdateUser(c.Request().Context(), actor(c), admin.UserRef{ID: c.Param("id")},
+		admin.UserUpdate{Name: body.Name, Roles: body.Roles})
+	if err != nil {
+		return apiFail(err, "no such user", "conflict")
+	}
+	return c.JSON(http.StatusOK, u)
+}
+
+// APIUnlockUser forgets the failed sign-ins counted against a user.
+func (h *Handlers) APIUnlockUser(c echo.Context) error {
+	n, err := h.admin.UnlockUser(c.Request().Context(), actor(c), admin.UserRef{ID: c.Param("id")})
+	if err != nil {
+		return apiFail(err, "no such user", "conflict")
+	}
+	return c.JSON(http.StatusOK, map[string]any{"cleared": n})
+}
+
 // APIUserSessions lists a user's live sessions and offline grants.
 func (h *Handlers) APIUserSessions(c echo.Context) error {
 	acc, err := h.admin.UserAccess(c.Request().Context(), admin.UserRef{ID: c.Param("id")})
