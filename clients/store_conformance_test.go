@@ -65,14 +65,7 @@ func TestStoreConcurrentDelete(t *testing.T) {
 		}
 	}
 	const n = 10
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { <-start; errs[i] = s.Delete(t.Context(), "doomed") })
-	}
-	close(start)
-	wg.Wait()
+	errs := dbtest.Race(n, func(int) error { return s.Delete(t.Context(), "doomed") })
 	won := 0
 	for _, err := range errs {
 		switch {

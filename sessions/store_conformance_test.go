@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"idp/db"
+	"idp/db/dbtest"
 	"idp/sessions"
 )
 
@@ -204,14 +205,10 @@ func TestStoreDeleteOwnerOnlyAndRace(t *testing.T) {
 	}
 	const racers = 10
 	counts := make([]int64, racers)
-	errs := make([]error, racers)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range racers {
-		wg.Go(func() { <-start; counts[i], errs[i] = st.Delete(ctx, e.ada, "mine") })
-	}
-	close(start)
-	wg.Wait()
+	errs := dbtest.Race(racers, func(i int) (err error) {
+		counts[i], err = st.Delete(ctx, e.ada, "mine")
+		return err
+	})
 	var total int64
 	for i := range racers {
 		if errs[i] != nil {

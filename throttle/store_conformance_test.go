@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"idp/db"
+	"idp/db/dbtest"
 )
 
 // Conformance tests of the throttle Store (STYLE.md §1.2), run on SQLite
@@ -37,14 +37,10 @@ func counter(t *testing.T, s *Store, key string) row {
 func fails(t *testing.T, s *Store, key string, n int, now, stale time.Time) []int {
 	t.Helper()
 	got := make([]int, n)
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { <-start; got[i], errs[i] = s.fail(context.Background(), key, now, stale) })
-	}
-	close(start)
-	wg.Wait()
+	errs := dbtest.Race(n, func(i int) (err error) {
+		got[i], err = s.fail(context.Background(), key, now, stale)
+		return err
+	})
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("fail %d: %v", i, err)

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
 	"idp/clients"
 	"idp/db"
+	"idp/db/dbtest"
 )
 
 // Conformance tests of the Store methods in store.go (STYLE.md §1.2), run
@@ -47,27 +47,13 @@ func (e *refreshEnv) at(d time.Duration) *time.Time {
 	return &t
 }
 
-// race runs fn(0) … fn(n-1) on n goroutines released together, so they
-// really contend, and returns their errors.
-func race(n int, fn func(i int) error) []error {
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { <-start; errs[i] = fn(i) })
-	}
-	close(start)
-	wg.Wait()
-	return errs
-}
-
 // oneWinner races n calls of try, each reporting whether it won, and
 // returns the index of the one that did. It fails t on any error and
 // unless exactly one won: every "exactly one wins" contract goes through it.
 func oneWinner(t *testing.T, n int, try func(i int) (bool, error)) int {
 	t.Helper()
 	won := make([]bool, n)
-	errs := race(n, func(i int) (err error) { won[i], err = try(i); return err })
+	errs := dbtest.Race(n, func(i int) (err error) { won[i], err = try(i); return err })
 	winner := -1
 	for i := range n {
 		switch {
@@ -241,7 +227,7 @@ func TestStoreConsentUpsert(t *testing.T) {
 	if s, err := st.Consent(ctx, e.user.ID, e.client.ID); !errors.Is(err, db.ErrNotFound) || s != nil {
 		t.Fatalf("Consent before any = %v, %v; want nil, db.ErrNotFound", s, err)
 	}
-	errs := race(8, func(int) error { return st.SaveConsent(ctx, e.user.ID, e.client.ID, []string{"openid"}, now) })
+	errs := dbtest.Race(8, func(int) error { return st.SaveConsent(ctx, e.user.ID, e.client.ID, []string{"openid"}, now) })
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("racing SaveConsent %d: %v", i, err)
@@ -294,7 +280,7 @@ func TestStoreDenylistIdempotent(t *testing.T) {
 	if r, err := st.Revoked(ctx, "jti"); err != nil || r {
 		t.Fatalf("Revoked before any = %v, %v", r, err)
 	}
-	for i, err := range race(10, func(int) error { return st.RevokeJTI(ctx, "jti", exp) }) {
+	for i, err := range dbtest.Race(10, func(int) error { return st.RevokeJTI(ctx, "jti", exp) }) {
 		if err != nil {
 			t.Errorf("racing RevokeJTI %d: %v", i, err)
 		}

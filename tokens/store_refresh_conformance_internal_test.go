@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
 	"idp/db"
+	"idp/db/dbtest"
 	"idp/users"
 )
 
@@ -288,23 +288,15 @@ func TestRefreshRacingRevocation(t *testing.T) {
 	for i := range 20 {
 		tok := e.family(t)
 		fid := e.familyID(t, tok)
-		var wg sync.WaitGroup
 		var resp *Response
-		var rerr, verr error
-		start := make(chan struct{})
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			<-start
-			resp, rerr = e.s.Refresh(ctx, e.client, tok, "", Meta{})
-		}()
-		go func() {
-			defer wg.Done()
-			<-start
-			verr = e.s.RevokeGrant(ctx, e.user.ID, fid)
-		}()
-		close(start)
-		wg.Wait()
+		errs := dbtest.Race(2, func(i int) (err error) {
+			if i == 0 {
+				resp, err = e.s.Refresh(ctx, e.client, tok, "", Meta{})
+				return err
+			}
+			return e.s.RevokeGrant(ctx, e.user.ID, fid)
+		})
+		rerr, verr := errs[0], errs[1]
 		if verr != nil {
 			t.Fatalf("round %d: RevokeGrant: %v", i, verr)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"idp/db"
+	"idp/db/dbtest"
 )
 
 // The conformance half of the Store tests (STYLE.md §1.2): what
@@ -200,14 +201,9 @@ func TestStoreSwapPasswordHashRace(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 10
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { <-start; errs[i] = s.swapPasswordHash(ctx, u.ID, u.PasswordHash, fmt.Sprint("rehash-", i)) })
-	}
-	close(start)
-	wg.Wait()
+	errs := dbtest.Race(n, func(i int) error {
+		return s.swapPasswordHash(ctx, u.ID, u.PasswordHash, fmt.Sprint("rehash-", i))
+	})
 	winner := -1
 	for i, err := range errs {
 		switch {
