@@ -70,7 +70,7 @@ func TestUsers(t *testing.T) {
 	}
 
 	// Disabling ends the user's sessions and grants, whichever interface asks.
-	tok, _, err := a.Sessions.Start(ctx, u.ID, "192.0.2.1", "test")
+	tok, _, err := a.Sessions.Start(ctx, u.ID, []string{"pwd"}, "192.0.2.1", "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestEnableAndAccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := a.Sessions.Start(ctx, u.ID, "192.0.2.1", "browser/1"); err != nil {
+	if _, _, err := a.Sessions.Start(ctx, u.ID, []string{"pwd"}, "192.0.2.1", "browser/1"); err != nil {
 		t.Fatal(err)
 	}
 	acc, err := a.Admin.UserAccess(ctx, admin.UserRef{Email: u.Email})

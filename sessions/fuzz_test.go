@@ -23,7 +23,7 @@ func FuzzLookup(f *testing.F) {
 		f.Fatal(err)
 	}
 	svc := NewService(NewStore(d.Gorm), time.Hour, time.Now)
-	token, _, err := svc.Start(ctx, u.ID, "127.0.0.1", "fuzz")
+	token, _, err := svc.Start(ctx, u.ID, []string{"pwd"}, "127.0.0.1", "fuzz")
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -17,13 +17,17 @@ type Session struct {
 	// TokenHash is the SHA-256 of the cookie secret.
 	TokenHash string
 	UserID    string
-	// AuthTime is when the user last entered their password (OIDC auth_time).
+	// AuthTime is when the user last authenticated (OIDC auth_time): the
+	// sign-in, or a later step-up.
 	AuthTime   time.Time
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time
 	IP         string
 	UserAgent  string
+	// AMR says how the user authenticated (RFC 8176 values, see package
+	// mfa), from the sign-in and any step-up since.
+	AMR []string
 }
 
 // ErrNoSession means the cookie names no live session.
@@ -44,10 +48,10 @@ func NewService(store *Store, ttl time.Duration, now func() time.Time) *Service 
 // Store returns the underlying store.
 func (s *Service) Store() *Store { return s.store }
 
-// Start creates a session for a user who has just authenticated and
-// returns the secret to put in the cookie. A fresh secret on every sign-in
-// defeats session fixation.
-func (s *Service) Start(ctx context.Context, userID, ip, userAgent string) (string, *Session, error) {
+// Start creates a session for a user who has just authenticated by the
+// methods amr and returns the secret to put in the cookie. A fresh secret
+// on every sign-in defeats session fixation.
+func (s *Service) Start(ctx context.Context, userID string, amr []string, ip, userAgent string) (string, *Session, error) {
 	token := oauth.NewSecret(32)
 	now := s.now().UTC()
 	sess := &Session{
@@ -60,6 +64,7 @@ func (s *Service) Start(ctx context.Context, userID, ip, userAgent string) (stri
 		ExpiresAt:  now.Add(s.ttl),
 		IP:         db.Clip(ip, 64),
 		UserAgent:  db.Clip(userAgent, 256),
+		AMR:        amr,
 	}
 	if err := s.store.Create(ctx, sess); err != nil {
 		return "", nil, fmt.Errorf("start session: %w", err)
@@ -91,6 +96,26 @@ func (s *Service) Lookup(ctx context.Context, token string) (*Session, error) {
 		}
 	}
 	return sess, nil
+}
+
+// Elevate records that the user of sess, presenting the cookie secret
+// token, has just authenticated again by the methods amr (a step-up):
+// the session gets a new secret, so a secret seen before the elevation
+// never carries the stronger session, and auth_time moves to now. It
+// returns the new secret, or ErrNoSession if the session ended or its
+// secret changed meanwhile.
+func (s *Service) Elevate(ctx context.Context, sess *Session, token string, amr []string) (string, error) {
+	fresh := oauth.NewSecret(32)
+	now := s.now().UTC()
+	ok, err := s.store.Elevate(ctx, sess.ID, oauth.HashSecret(token), oauth.HashSecret(fresh), amr, now, now)
+	if err != nil {
+		return "", fmt.Errorf("elevate session: %w", err)
+	}
+	if !ok {
+		return "", ErrNoSession
+	}
+	sess.TokenHash, sess.AMR, sess.AuthTime, sess.LastSeenAt = oauth.HashSecret(fresh), amr, now, now
+	return fresh, nil
 }
 
 // End ends one session of a user; ending a session of someone else is

@@ -57,7 +57,7 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) start(t *testing.T, userID string) (string, *sessions.Session) {
 	t.Helper()
-	token, s, err := e.svc.Start(context.Background(), userID, "192.0.2.1", "test-agent")
+	token, s, err := e.svc.Start(context.Background(), userID, []string{"pwd"}, "192.0.2.1", "test-agent")
 	if err != nil {
 		t.Fatal(err)
 	}

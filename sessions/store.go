@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -20,6 +21,7 @@ type row struct {
 	ExpiresAt  time.Time
 	IP         string `gorm:"column:ip"`
 	UserAgent  string
+	AMR        string `gorm:"column:amr"` // RFC 8176 values, space-separated
 }
 
 func (row) TableName() string { return "sessions" }
@@ -38,7 +40,17 @@ func (r *row) utc() {
 // session converts a row read back into a Session, in UTC.
 func (r row) session() Session {
 	r.utc()
-	return Session(r)
+	return Session{ID: r.ID, TokenHash: r.TokenHash, UserID: r.UserID, AuthTime: r.AuthTime, CreatedAt: r.CreatedAt,
+		LastSeenAt: r.LastSeenAt, ExpiresAt: r.ExpiresAt, IP: r.IP, UserAgent: r.UserAgent, AMR: strings.Fields(r.AMR)}
+}
+
+// toRow converts a Session to its table form, times in UTC.
+func toRow(sess *Session) row {
+	r := row{ID: sess.ID, TokenHash: sess.TokenHash, UserID: sess.UserID, AuthTime: sess.AuthTime, CreatedAt: sess.CreatedAt,
+		LastSeenAt: sess.LastSeenAt, ExpiresAt: sess.ExpiresAt, IP: sess.IP, UserAgent: sess.UserAgent,
+		AMR: strings.Join(sess.AMR, " ")}
+	r.utc()
+	return r
 }
 
 // Store persists sessions.
@@ -49,8 +61,7 @@ func NewStore(g *gorm.DB) *Store { return &Store{g: g} }
 
 // Create inserts a session, its times in UTC.
 func (s *Store) Create(ctx context.Context, sess *Session) error {
-	r := row(*sess)
-	r.utc()
+	r := toRow(sess)
 	return db.Map(db.Conn(ctx, s.g).Create(&r).Error)
 }
 
@@ -77,6 +88,16 @@ func (s *Store) ByID(ctx context.Context, id string) (*Session, error) {
 // Touch records activity (stored in UTC, see row.utc).
 func (s *Store) Touch(ctx context.Context, id string, at time.Time) error {
 	return db.Map(db.Conn(ctx, s.g).Model(&row{}).Where("id = ?", id).Update("last_seen_at", at.UTC()).Error)
+}
+
+// Elevate replaces a session's secret and records a stronger
+// authentication, in one conditional update: the session must still be
+// live and still hold the secret the caller presented.
+func (s *Store) Elevate(ctx context.Context, id, oldHash, newHash string, amr []string, authTime, now time.Time) (bool, error) {
+	res := db.Conn(ctx, s.g).Model(&row{}).Where("id = ? AND token_hash = ? AND expires_at > ?", id, oldHash, now.UTC()).
+		Updates(map[string]any{"token_hash": newHash, "amr": strings.Join(amr, " "), "auth_time": authTime.UTC(),
+			"last_seen_at": now.UTC()})
+	return res.RowsAffected == 1, db.Map(res.Error)
 }
 
 // Delete removes one session of a user and reports how many rows went.

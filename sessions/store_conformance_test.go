@@ -29,7 +29,7 @@ func (e *env) stored(t *testing.T, userID, id string, created, expires time.Time
 		ID: id, TokenHash: "hash-" + id, UserID: userID,
 		AuthTime: created.Add(-time.Minute), CreatedAt: created,
 		LastSeenAt: created.Add(time.Second), ExpiresAt: expires,
-		IP: "2001:db8::1", UserAgent: "Mozilla/5.0 (ü)",
+		IP: "2001:db8::1", UserAgent: "Mozilla/5.0 (ü)", AMR: []string{"pwd", "otp", "mfa"},
 	}
 	if err := e.svc.Store().Create(context.Background(), s); err != nil {
 		t.Fatalf("Create %s: %v", id, err)

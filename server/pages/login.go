@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"idp/clients"
+	"idp/mfa"
 	"idp/server/plumbing"
 	"idp/sessions"
 	"idp/templates"
@@ -119,7 +120,7 @@ func (h *Handlers) Login(c echo.Context) error {
 	if err := h.throttle.Succeed(ctx, email, ip); err != nil {
 		return err
 	}
-	sess, err := h.startSession(c, user)
+	sess, err := h.startSession(c, user, []string{mfa.AMRPassword})
 	if err != nil {
 		return err
 	}
@@ -134,12 +135,12 @@ func (h *Handlers) Login(c echo.Context) error {
 // startSession gives the browser a fresh SSO session of user. A new
 // session id on every sign-in defeats session fixation; the old session of
 // this browser, if any, ends.
-func (h *Handlers) startSession(c echo.Context, user *users.User) (*sessions.Session, error) {
+func (h *Handlers) startSession(c echo.Context, user *users.User, amr []string) (*sessions.Session, error) {
 	ctx := c.Request().Context()
 	if old, _, _ := h.site.CurrentUser(c); old != nil {
 		_ = h.site.Sessions.End(ctx, old.UserID, old.ID)
 	}
-	token, sess, err := h.site.Sessions.Start(ctx, user.ID, c.RealIP(), c.Request().UserAgent())
+	token, sess, err := h.site.Sessions.Start(ctx, user.ID, amr, c.RealIP(), c.Request().UserAgent())
 	if err != nil {
 		return nil, err
 	}
