@@ -9,6 +9,7 @@ import (
 	"idp/clients"
 	"idp/db"
 	"idp/keys"
+	"idp/mfa"
 	"idp/sessions"
 	"idp/throttle"
 	"idp/tokens"
@@ -48,6 +49,7 @@ type Service struct {
 	keys     *keys.Manager
 	audit    *audit.Log
 	throttle *throttle.Throttle
+	mfa      *mfa.Service
 	now      func() time.Time
 }
 
@@ -61,6 +63,7 @@ type Deps struct {
 	Keys     *keys.Manager
 	Audit    *audit.Log
 	Throttle *throttle.Throttle
+	MFA      *mfa.Service
 	Now      func() time.Time
 }
 
@@ -70,7 +73,7 @@ func New(d Deps) *Service {
 		d.Now = time.Now
 	}
 	return &Service{db: d.DB, users: d.Users, clients: d.Clients, sessions: d.Sessions, tokens: d.Tokens, keys: d.Keys,
-		audit: d.Audit, throttle: d.Throttle, now: d.Now}
+		audit: d.Audit, throttle: d.Throttle, mfa: d.MFA, now: d.Now}
 }
 
 // as returns ctx carrying actor, so that the audit records of the domain

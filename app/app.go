@@ -12,6 +12,7 @@ import (
 	"idp/clients"
 	"idp/db"
 	"idp/keys"
+	"idp/mfa"
 	"idp/server"
 	"idp/sessions"
 	"idp/templates"
@@ -66,6 +67,7 @@ type App struct {
 	Sessions *sessions.Service
 	Tokens   *tokens.Service
 	Throttle *throttle.Throttle
+	MFA      *mfa.Service
 	// Admin is every administrative action, for the CLI, the admin pages
 	// and the admin API alike.
 	Admin *admin.Service
@@ -120,11 +122,12 @@ func New(d *db.DB, mk keys.MasterKey, cfg Config) *App {
 		RefreshIdleTTL: cfg.RefreshIdleTTL, ReuseGrace: cfg.Server.RefreshReuseGrace,
 		SealKey: mk.Derive("refresh-response"), Now: now, Audit: a.Audit,
 	})
+	a.MFA = mfa.NewService(mfa.NewStore(d.Gorm), mfa.Config{Issuer: cfg.Server.Issuer, SealKey: mk.Derive("totp-secret"), Now: now})
 	a.Throttle = throttle.New(throttle.NewStore(d.Gorm), throttle.Config{
 		After: cfg.ThrottleAfter, Lockout: cfg.SigninLockout, Now: now,
 	})
 	a.Admin = admin.New(admin.Deps{DB: d, Users: a.Users, Clients: a.Clients, Sessions: a.Sessions, Tokens: a.Tokens,
-		Keys: a.Keys, Audit: a.Audit, Throttle: a.Throttle, Now: now})
+		Keys: a.Keys, Audit: a.Audit, Throttle: a.Throttle, MFA: a.MFA, Now: now})
 	return a
 }
 
@@ -155,7 +158,7 @@ func (a *App) Server() (*server.Server, error) {
 	cfg := a.ServerConfig()
 	return server.New(cfg, server.Deps{
 		DB: a.DB, Keys: a.Keys, Users: a.Users, Clients: a.Clients, Sessions: a.Sessions, Tokens: a.Tokens,
-		Templates: tpl, Audit: a.Audit, Throttle: a.Throttle, Admin: a.Admin,
+		Templates: tpl, Audit: a.Audit, Throttle: a.Throttle, Admin: a.Admin, MFA: a.MFA,
 	})
 }
 

@@ -51,14 +51,25 @@ func (a *App) purgeLoop(ctx context.Context) {
 }
 
 // Purge deletes one batch of at most limit expired rows of each kind:
-// codes, pending requests, refresh families and denylist entries, sessions,
-// and sign-in throttle counters. It reports how many it deleted.
+// codes, pending requests, refresh families and denylist entries, sessions
+// and half-done sign-ins, WebAuthn challenges, and sign-in throttle
+// counters. It reports how many it deleted.
 func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
 	n, err := a.Tokens.Purge(ctx, limit)
 	if err != nil {
 		return n, err
 	}
 	m, err := a.Sessions.Store().DeleteExpired(ctx, a.cfg.Now(), limit)
+	n += m
+	if err != nil {
+		return n, err
+	}
+	m, err = a.Sessions.Store().DeleteExpiredSteps(ctx, a.cfg.Now(), limit)
+	n += m
+	if err != nil {
+		return n, err
+	}
+	m, err = a.MFA.Purge(ctx, limit)
 	n += m
 	if err != nil {
 		return n, err

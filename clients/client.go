@@ -56,6 +56,8 @@ type Client struct {
 	// Trusted marks a first-party client whose users are not asked for
 	// consent.
 	Trusted bool
+	// RequireMFA makes every sign-in for this client need a second factor.
+	RequireMFA bool
 	// CreatedAt is when the client was registered.
 	CreatedAt time.Time
 	// UpdatedAt is when the client was last changed.

@@ -67,6 +67,8 @@ type Spec struct {
 	SigningAlg string
 	// Trusted skips the consent screen.
 	Trusted bool
+	// RequireMFA makes every sign-in for the client need a second factor.
+	RequireMFA bool
 }
 
 // Service registers and authenticates clients.

@@ -38,6 +38,7 @@ type clientRow struct {
 	Scopes                 string    `gorm:"column:scopes"`
 	SigningAlg             string    `gorm:"column:signing_alg"`
 	Trusted                bool      `gorm:"column:trusted"`
+	RequireMFA             bool      `gorm:"column:require_mfa"`
 	CreatedAt              time.Time `gorm:"column:created_at"`
 	UpdatedAt              time.Time `gorm:"column:updated_at"`
 }
@@ -72,9 +73,9 @@ func (s *Store) Create(ctx context.Context, c *Client) error {
 func (s *Store) ByID(ctx context.Context, id string) (*Client, error) {
 	var r clientRow
 	err := db.QueryRow(ctx, s.gdb, `SELECT id, name, public, secret_hash, redirect_uris, post_logout_redirect_uris,
-		grant_types, scopes, signing_alg, trusted, created_at, updated_at FROM clients WHERE id = ?`, id).Scan(
+		grant_types, scopes, signing_alg, trusted, require_mfa, created_at, updated_at FROM clients WHERE id = ?`, id).Scan(
 		&r.ID, &r.Name, &r.Public, &r.SecretHash, &r.RedirectURIs, &r.PostLogoutRedirectURIs,
-		&r.GrantTypes, &r.Scopes, &r.SigningAlg, &r.Trusted, &r.CreatedAt, &r.UpdatedAt)
+		&r.GrantTypes, &r.Scopes, &r.SigningAlg, &r.Trusted, &r.RequireMFA, &r.CreatedAt, &r.UpdatedAt)
 	if err != nil {
 		return nil, fmt.Errorf("client %q: %w", id, db.ScanErr(s.gdb, err))
 	}
@@ -117,7 +118,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 func toRow(c *Client) (clientRow, error) {
 	row := clientRow{
 		ID: c.ID, Name: c.Name, Public: c.Public, SecretHash: c.SecretHash,
-		SigningAlg: c.SigningAlg, Trusted: c.Trusted,
+		SigningAlg: c.SigningAlg, Trusted: c.Trusted, RequireMFA: c.RequireMFA,
 		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
 	}
 	var err error
@@ -141,7 +142,7 @@ func toRow(c *Client) (clientRow, error) {
 func (r *clientRow) client() (*Client, error) {
 	c := &Client{
 		ID: r.ID, Name: r.Name, Public: r.Public, SecretHash: r.SecretHash,
-		SigningAlg: r.SigningAlg, Trusted: r.Trusted,
+		SigningAlg: r.SigningAlg, Trusted: r.Trusted, RequireMFA: r.RequireMFA,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	var errs []error

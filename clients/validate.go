@@ -177,6 +177,7 @@ func build(spec Spec) (*Client, error) {
 		Scopes:                 scopes,
 		SigningAlg:             alg,
 		Trusted:                spec.Trusted,
+		RequireMFA:             spec.RequireMFA,
 	}, nil
 }
 

@@ -120,6 +120,9 @@ func (s *Service) takeCeremony(ctx context.Context, handle, kind, userID string)
 // passkey is discoverable (a resident key, so it can sign in without an
 // email) and must verify the user; attestation is not asked for.
 func (s *Service) BeginRegistration(ctx context.Context, acct Account) (string, json.RawMessage, error) {
+	if s.webauthn == nil {
+		return "", nil, errNoRelyingParty
+	}
 	u, _, err := s.user(ctx, acct)
 	if err != nil {
 		return "", nil, err
@@ -157,6 +160,9 @@ func (s *Service) answer(ctx context.Context, kind, userID string, data *webauth
 // registration ceremony handle and stores the passkey under name. Any
 // failure stores nothing and is ErrCeremony (wrapped with the reason).
 func (s *Service) FinishRegistration(ctx context.Context, acct Account, handle string, response []byte, name string) (*Passkey, error) {
+	if s.webauthn == nil {
+		return nil, errNoRelyingParty
+	}
 	data, err := s.takeCeremony(ctx, handle, ceremonyRegister, acct.ID)
 	if err != nil {
 		return nil, err
@@ -196,6 +202,9 @@ func (s *Service) FinishRegistration(ctx context.Context, acct Account, handle s
 // user; otherwise the second factor of that user, after a password, with
 // one of their passkeys.
 func (s *Service) BeginLogin(ctx context.Context, acct Account) (string, json.RawMessage, error) {
+	if s.webauthn == nil {
+		return "", nil, errNoRelyingParty
+	}
 	if acct.ID == "" {
 		assertion, data, err := s.webauthn.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
 		if err != nil {
@@ -247,6 +256,9 @@ func (a *Assertion) AMR() []string {
 // count is stored; a count that went backwards (a cloned authenticator)
 // is refused. Any failure is ErrCeremony, wrapped with the reason.
 func (s *Service) FinishLogin(ctx context.Context, acct Account, handle string, response []byte) (*Assertion, error) {
+	if s.webauthn == nil {
+		return nil, errNoRelyingParty
+	}
 	kind := ceremonySecond
 	if acct.ID == "" {
 		kind = ceremonyPasswordless

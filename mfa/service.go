@@ -50,40 +50,43 @@ var (
 	ErrCeremony = errors.New("the passkey could not be verified")
 )
 
-// NewService returns a Service. It fails only on an unusable issuer.
-func NewService(store *Store, cfg Config) (*Service, error) {
-	u, err := url.Parse(cfg.Issuer)
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("mfa: issuer %q is not an absolute URL", cfg.Issuer)
-	}
+// NewService returns a Service. Passkeys need an issuer (their relying
+// party id and origin come from it): without a usable one, as in admin
+// commands that never run a ceremony, every ceremony fails and the other
+// factors still work. A SealKey of the wrong size is a programming error.
+func NewService(store *Store, cfg Config) *Service {
 	if len(cfg.SealKey) != 32 {
-		return nil, errors.New("mfa: SealKey must be 32 bytes")
+		panic("mfa: SealKey must be 32 bytes")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	block, err := aes.NewCipher(cfg.SealKey)
 	if err != nil {
-		return nil, fmt.Errorf("mfa: %w", err)
+		panic("mfa: aes: " + err.Error())
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		return nil, fmt.Errorf("mfa: %w", err)
+		panic("mfa: gcm: " + err.Error())
 	}
-	w, err := webauthn.New(&webauthn.Config{
-		RPID:          u.Hostname(),
-		RPDisplayName: u.Hostname(),
-		RPOrigins:     []string{u.Scheme + "://" + u.Host},
-		Timeouts: webauthn.TimeoutsConfig{
-			Login:        webauthn.TimeoutConfig{Enforce: true, Timeout: CeremonyTTL, TimeoutUVD: CeremonyTTL},
-			Registration: webauthn.TimeoutConfig{Enforce: true, Timeout: CeremonyTTL, TimeoutUVD: CeremonyTTL},
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("mfa: webauthn: %w", err)
+	s := &Service{store: store, cfg: cfg, aead: aead, host: "idp"}
+	if u, err := url.Parse(cfg.Issuer); err == nil && u.Host != "" {
+		s.host = u.Hostname()
+		s.webauthn, _ = webauthn.New(&webauthn.Config{
+			RPID:          u.Hostname(),
+			RPDisplayName: u.Hostname(),
+			RPOrigins:     []string{u.Scheme + "://" + u.Host},
+			Timeouts: webauthn.TimeoutsConfig{
+				Login:        webauthn.TimeoutConfig{Enforce: true, Timeout: CeremonyTTL, TimeoutUVD: CeremonyTTL},
+				Registration: webauthn.TimeoutConfig{Enforce: true, Timeout: CeremonyTTL, TimeoutUVD: CeremonyTTL},
+			},
+		})
 	}
-	return &Service{store: store, cfg: cfg, aead: aead, webauthn: w, host: u.Hostname()}, nil
+	return s
 }
+
+// errNoRelyingParty: passkeys without an issuer.
+var errNoRelyingParty = errors.New("mfa: passkeys need the issuer URL")
 
 // Store returns the underlying store.
 func (s *Service) Store() *Store { return s.store }

@@ -15,6 +15,7 @@ import (
 	"idp/audit"
 	"idp/clients"
 	"idp/keys"
+	"idp/mfa"
 	"idp/server/adminhttp"
 	"idp/server/pages"
 	"idp/server/plumbing"
@@ -58,6 +59,9 @@ type Config struct {
 	// sessions). Empty: the TCP peer is the client and the header is
 	// ignored, so nobody can pick their own address by sending it.
 	TrustedProxies []*net.IPNet
+	// MFARequiredRoles are the roles whose users must use a second factor
+	// for every authorization and for the admin pages and API.
+	MFARequiredRoles []string
 }
 
 // Deps are the domain services the handlers use.
@@ -74,6 +78,7 @@ type Deps struct {
 	Templates *templates.Set
 	Audit     *audit.Log
 	Throttle  *throttle.Throttle
+	MFA       *mfa.Service
 }
 
 // Server is the provider's HTTP handler: one Echo application that mounts
@@ -112,13 +117,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.DB == nil || deps.Keys == nil || deps.Users == nil || deps.Clients == nil ||
 		deps.Sessions == nil || deps.Tokens == nil || deps.Templates == nil || deps.Audit == nil ||
-		deps.Throttle == nil {
+		deps.Throttle == nil || deps.MFA == nil {
 		return nil, errors.New("server: every dependency must be set")
 	}
 	site := &plumbing.Site{
 		Issuer: cfg.Issuer, Secure: u.Scheme == "https", CSRFKey: cfg.CSRFKey, Clock: cfg.Now, Log: cfg.Logger,
 		Templates: deps.Templates, Audit: deps.Audit,
 		Users: deps.Users, Sessions: deps.Sessions, Clients: deps.Clients, Tokens: deps.Tokens,
+		MFA: deps.MFA, MFARequiredRoles: cfg.MFARequiredRoles,
 	}
 	s := &Server{deps: deps, site: site, metrics: plumbing.NewMetrics(deps.Keys, deps.DB)}
 	s.protocol, err = protocol.New(site, protocol.Config{JWKSMaxAge: cfg.JWKSMaxAge, TokenRateLimit: cfg.TokenRateLimit},

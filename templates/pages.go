@@ -88,6 +88,77 @@ type AccountPage struct {
 	Grants   []AccountGrant
 	IsAdmin  bool   // shows a link to /admin
 	Notice   string // outcome of the last action, in a role="status" region
+
+	// Sign-in security. Its forms post csrf_token (and id) to
+	// /account/security/passkeys/remove, /account/security/totp/remove,
+	// /account/security/recovery and, through webauthn.js,
+	// /account/security/enroll/passkey.
+	Passkeys      []AccountPasskey
+	TOTP          *AccountTOTP // nil: no authenticator app
+	RecoveryLeft  int
+	RecoveryTotal int
+	HasFactor     bool
+	MFARequired   bool // one of the user's roles demands a second factor
+	FactorEvents  []AccountEvent
+}
+
+// AccountPasskey is one registered passkey. Times are preformatted.
+type AccountPasskey struct {
+	ID, Name, AAGUID, Created, LastUsed string
+	Synced                              bool
+}
+
+// AccountTOTP is the confirmed authenticator app.
+type AccountTOTP struct{ Confirmed, LastUsed string }
+
+// AccountEvent is one change to the user's factors, from the audit log.
+type AccountEvent struct{ At, Text, Via string }
+
+// MFAPage asks for a second factor or sets one up. Action is the prefix
+// its forms post to (/login/mfa while signing in, /account/security from
+// the account page): Action+"/totp" and "/recovery" (code),
+// "/passkey" (handle, credential, via webauthn.js), "/enroll/totp"
+// (code) and "/enroll/passkey" (name, handle, credential); every form
+// carries csrf_token, req and next.
+type MFAPage struct {
+	Base
+	Action     string
+	RequestID  string
+	Next       string
+	ClientName string
+	Reason     string // why a second factor is asked, in plain words
+	Error      string
+	Enroll     bool // no factor will do: the page sets one up
+	TOTP       bool // offer a code from the authenticator app
+	Passkey    bool // offer a passkey
+	Recovery   bool // offer a recovery code
+	// PasskeyEnroll offers registering a passkey; TOTPEnroll, when set,
+	// shows a new authenticator app's QR code and key.
+	PasskeyEnroll bool
+	TOTPEnroll    *TOTPEnrollment
+	CancelURL     string
+}
+
+// TOTPEnrollment is an authenticator app being set up: the key as text,
+// its otpauth URI and the URI as a QR code (a data: PNG).
+type TOTPEnrollment struct{ Secret, URI, QR string }
+
+// RecoveryCodesPage shows a new set of recovery codes, once. Its form
+// posts csrf_token, req and next to Action.
+type RecoveryCodesPage struct {
+	Base
+	Codes     []string
+	Action    string
+	RequestID string
+	Next      string
+}
+
+// MFA renders the second-factor page.
+func (s *Set) MFA(w io.Writer, p MFAPage) error { return s.render(w, "mfa", p) }
+
+// RecoveryCodes renders the page that shows new recovery codes.
+func (s *Set) RecoveryCodes(w io.Writer, p RecoveryCodesPage) error {
+	return s.render(w, "recovery", p)
 }
 
 // Login renders the sign-in page.

@@ -36,6 +36,8 @@ var requiredPages = []struct {
 	{"signedout", SignedOutPage{}, false},
 	{"logout", LogoutPage{}, false},
 	{"account", AccountPage{}, false},
+	{"mfa", MFAPage{}, false},
+	{"recovery", RecoveryCodesPage{}, false},
 	{"formpost", FormPostPage{}, false},
 	{"admin_keys", AdminKeysPage{}, true},
 	{"admin_confirm", AdminConfirmPage{}, true},

@@ -33,7 +33,7 @@ func pages() []page {
 		{"login", func(s *Set, w *bytes.Buffer, d any) error { return s.Login(w, d.(LoginPage)) },
 			LoginPage{}, LoginPage{Base: base, ClientName: "Acme Notes", RequestID: "req-1",
 				Email: "ann@example.com", Error: "Wrong email or password."},
-			[]string{"/login"}},
+			[]string{"/login", "/login/passkey"}},
 		{"consent", func(s *Set, w *bytes.Buffer, d any) error { return s.Consent(w, d.(ConsentPage)) },
 			ConsentPage{}, ConsentPage{Base: base, ClientName: "Acme Notes", ClientID: "acme", RequestID: "req-1",
 				UserEmail: "ann@example.com", Scopes: []ScopeLine{{"openid", "Confirm who you are"}, {"email", "See your email address"}}},
@@ -54,8 +54,25 @@ func pages() []page {
 				Sessions: []AccountSession{{ID: "s1", Created: "2 May 2025", LastSeen: "today", IP: "192.0.2.1", UserAgent: "Firefox on Linux", Current: true},
 					{ID: "s2", Created: "1 May 2025", LastSeen: "yesterday", IP: "192.0.2.9", UserAgent: "Safari on iPhone"}},
 				Grants:  []AccountGrant{{ID: "g1", Client: "Acme Notes", Created: "1 May 2025", LastUsed: "today", IP: "192.0.2.1", UserAgent: "acme-sync/1.0"}},
-				IsAdmin: true, Notice: "Session signed out."},
-			[]string{"/account/grants/revoke", "/account/logout-all", "/account/sessions/revoke", "/logout"}},
+				IsAdmin: true, Notice: "Session signed out.",
+				Passkeys: []AccountPasskey{{ID: "pk1", Name: "Work laptop", AAGUID: "00000000-0000-0000-0000-000000000000",
+					Created: "1 May 2025", LastUsed: "today"}, {ID: "pk2", Name: "Phone", Synced: true, Created: "2 May 2025"}},
+				TOTP: &AccountTOTP{Confirmed: "1 May 2025"}, RecoveryLeft: 9, RecoveryTotal: 10, HasFactor: true, MFARequired: true,
+				FactorEvents: []AccountEvent{{At: "1 May 2025 10:00", Text: "Passkey added: Work laptop", Via: "web"}}},
+			[]string{"/account/grants/revoke", "/account/logout-all", "/account/security/enroll/passkey",
+				"/account/security/passkeys/remove", "/account/security/recovery", "/account/security/totp/remove",
+				"/account/sessions/revoke", "/logout"}},
+		{"mfa", func(s *Set, w *bytes.Buffer, d any) error { return s.MFA(w, d.(MFAPage)) },
+			MFAPage{}, MFAPage{Base: base, Action: "/login/mfa", RequestID: "req-1", ClientName: "Acme Notes",
+				Reason: "Acme Notes asks for a second factor.", Error: "That code is not valid.", TOTP: true, Passkey: true,
+				Recovery: true, PasskeyEnroll: true, TOTPEnroll: &TOTPEnrollment{Secret: "JBSWY3DPEHPK3PXP",
+					URI: "otpauth://totp/id.example.com:ann@example.com?secret=JBSWY3DPEHPK3PXP", QR: "data:image/png;base64,iVBORw0KGgo="},
+				CancelURL: "/account"},
+			[]string{"/login/mfa/enroll/passkey", "/login/mfa/enroll/totp", "/login/mfa/passkey", "/login/mfa/recovery", "/login/mfa/totp"}},
+		{"recovery", func(s *Set, w *bytes.Buffer, d any) error { return s.RecoveryCodes(w, d.(RecoveryCodesPage)) },
+			RecoveryCodesPage{}, RecoveryCodesPage{Base: base, Codes: []string{"abcd-efgh-jkmn", "pqrs-tuvw-xyz2"},
+				Action: "/login/mfa/continue", RequestID: "req-1"},
+			[]string{"/login/mfa/continue"}},
 		{"admin_keys", func(s *Set, w *bytes.Buffer, d any) error { return s.AdminKeys(w, d.(AdminKeysPage)) },
 			AdminKeysPage{}, fullKeysPage(base),
 			[]string{"/admin/keys/revoke", "/admin/keys/rotate"}},
@@ -164,7 +181,9 @@ func render(t *testing.T, s *Set, p page, data any) string {
 	if !strings.Contains(out, `<link rel="stylesheet" href="/static/style.css">`) {
 		t.Errorf("%s: does not link /static/style.css", p.name)
 	}
-	lower := strings.ToLower(out)
+	// The one script a page may load is the same-origin passkey ceremony
+	// file; nothing inline.
+	lower := strings.ToLower(strings.ReplaceAll(out, passkeyScript, ""))
 	for _, bad := range []string{"<script", " style=", "<style"} {
 		if strings.Contains(lower, bad) {
 			t.Errorf("%s: contains %q, which the CSP forbids", p.name, bad)
@@ -175,6 +194,9 @@ func render(t *testing.T, s *Set, p page, data any) string {
 	}
 	return out
 }
+
+// passkeyScript is the script tag of the pages that run passkey ceremonies.
+const passkeyScript = `<script src="/static/webauthn.js" defer></script>`
 
 func TestPagesRender(t *testing.T) {
 	s := defaultSet(t)
@@ -296,7 +318,7 @@ func TestLoginPage(t *testing.T) {
 	s := defaultSet(t)
 	p := pages()[0]
 	zero := render(t, s, p, LoginPage{})
-	if !strings.Contains(zero, "Sign in to your account") || strings.Contains(zero, `role="alert"`) {
+	if !strings.Contains(zero, "Sign in to your account") || strings.Contains(zero, `id="login-error"`) {
 		t.Error("zero login page: want the generic heading and no alert")
 	}
 	out := render(t, s, p, p.full)
@@ -304,7 +326,9 @@ func TestLoginPage(t *testing.T) {
 		"Sign in to continue to Acme Notes",
 		`<div class="alert alert-error" role="alert" id="login-error">Wrong email or password.</div>`,
 		`name="req" value="req-1"`,
-		`name="email" type="email" value="ann@example.com" autocomplete="username"`,
+		`name="email" type="email" value="ann@example.com" autocomplete="username webauthn"`,
+		`data-webauthn="get" data-conditional data-options="/login/passkey/options"`,
+		passkeyScript,
 		`name="password" type="password" autocomplete="current-password"`,
 		`<button class="button button-primary button-block" type="submit">Sign in</button>`,
 	} {

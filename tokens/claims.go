@@ -11,19 +11,21 @@ import (
 
 // IDClaims are the claims of an ID token (OIDC Core §2, §3.1.3.6, §5.1).
 type IDClaims struct {
-	Issuer        string `json:"iss"`
-	Subject       string `json:"sub"`
-	Audience      string `json:"aud"`
-	ExpiresAt     int64  `json:"exp"`
-	IssuedAt      int64  `json:"iat"`
-	AuthTime      int64  `json:"auth_time,omitempty"`
-	Nonce         string `json:"nonce,omitempty"`
-	AccessHash    string `json:"at_hash,omitempty"`
-	AZP           string `json:"azp"`
-	SessionID     string `json:"sid,omitempty"`
-	Email         string `json:"email,omitempty"`
-	EmailVerified *bool  `json:"email_verified,omitempty"`
-	Name          string `json:"name,omitempty"`
+	Issuer        string   `json:"iss"`
+	Subject       string   `json:"sub"`
+	Audience      string   `json:"aud"`
+	ExpiresAt     int64    `json:"exp"`
+	IssuedAt      int64    `json:"iat"`
+	AuthTime      int64    `json:"auth_time,omitempty"`
+	Nonce         string   `json:"nonce,omitempty"`
+	AccessHash    string   `json:"at_hash,omitempty"`
+	AZP           string   `json:"azp"`
+	SessionID     string   `json:"sid,omitempty"`
+	AMR           []string `json:"amr,omitempty"`
+	ACR           string   `json:"acr,omitempty"`
+	Email         string   `json:"email,omitempty"`
+	EmailVerified *bool    `json:"email_verified,omitempty"`
+	Name          string   `json:"name,omitempty"`
 }
 
 // AccessClaims are the claims of a JWT access token (RFC 9068 §2.2).
@@ -38,6 +40,10 @@ type AccessClaims struct {
 	Scope     string   `json:"scope"`
 	Roles     []string `json:"roles"`
 	AuthTime  int64    `json:"auth_time,omitempty"`
+	// ACR and AMR say how the user authenticated (RFC 9068 §2.2.1), so an
+	// API such as idp's own admin API can demand a second factor.
+	ACR string   `json:"acr,omitempty"`
+	AMR []string `json:"amr,omitempty"`
 }
 
 // HasScope reports whether the token was granted scope sc.

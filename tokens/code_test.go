@@ -136,14 +136,14 @@ func TestIssueCodeAnswersARequestOnce(t *testing.T) {
 	if err := e.svc.SaveAuthRequest(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	code, err := e.svc.IssueCode(ctx, r, e.user.ID, "sess", e.clock.Now())
+	code, err := e.svc.IssueCode(ctx, r, tokens.Authn{UserID: e.user.ID, SessionID: "sess", AuthTime: e.clock.Now()})
 	if err != nil || code == "" {
 		t.Fatalf("first IssueCode: %q, %v", code, err)
 	}
 	if _, err := e.svc.AuthRequest(ctx, r.ID); !errors.Is(err, tokens.ErrRequestGone) {
 		t.Errorf("the answered request is still live: %v", err)
 	}
-	again, err := e.svc.IssueCode(ctx, r, e.user.ID, "sess", e.clock.Now())
+	again, err := e.svc.IssueCode(ctx, r, tokens.Authn{UserID: e.user.ID, SessionID: "sess", AuthTime: e.clock.Now()})
 	if !errors.Is(err, tokens.ErrRequestGone) || again != "" {
 		t.Errorf("second IssueCode: %q, %v; want ErrRequestGone", again, err)
 	}
@@ -169,7 +169,7 @@ func TestIssueCodeDoubleSubmit(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, errs[i] = e.svc.IssueCode(ctx, r, e.user.ID, "sess", e.clock.Now())
+			_, errs[i] = e.svc.IssueCode(ctx, r, tokens.Authn{UserID: e.user.ID, SessionID: "sess", AuthTime: e.clock.Now()})
 		})
 	}
 	wg.Wait()
@@ -241,7 +241,7 @@ func (e *codeEnv) issue(t testing.TB, r *tokens.AuthRequest) string {
 	if err := e.svc.SaveAuthRequest(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	code, err := e.svc.IssueCode(ctx, r, e.user.ID, "sess", e.clock.Now())
+	code, err := e.svc.IssueCode(ctx, r, tokens.Authn{UserID: e.user.ID, SessionID: "sess", AuthTime: e.clock.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

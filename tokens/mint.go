@@ -36,7 +36,7 @@ func (s *Service) Mint(ctx context.Context, alg string, g *Grant, u *users.User)
 		at.Audience = Audience(g.Resources)
 	}
 	if u != nil {
-		at.Subject, at.AuthTime = u.ID, g.AuthTime.Unix()
+		at.Subject, at.AuthTime, at.ACR, at.AMR = u.ID, g.AuthTime.Unix(), g.ACR, g.AMR
 		if u.Roles != nil {
 			at.Roles = u.Roles
 		}
@@ -52,7 +52,7 @@ func (s *Service) Mint(ctx context.Context, alg string, g *Grant, u *users.User)
 	id := IDClaims{
 		Issuer: s.cfg.Issuer, Subject: u.ID, Audience: g.ClientID, ExpiresAt: exp, IssuedAt: iat,
 		AuthTime: g.AuthTime.Unix(), Nonce: g.Nonce, AccessHash: accessHash(access), AZP: g.ClientID,
-		SessionID: g.SessionID,
+		SessionID: g.SessionID, AMR: g.AMR, ACR: g.ACR,
 	}
 	userClaims(&id, u, g.Scopes)
 	if resp.IDToken, err = s.sign(ctx, alg, id, "JWT"); err != nil {

@@ -19,6 +19,9 @@ type AuthRequest struct {
 	// MaxAge is the OIDC max_age in seconds, nil when absent.
 	MaxAge    *int
 	LoginHint string
+	// ACRValues are the requested acr values, in the client's order of
+	// preference (OIDC Core §3.1.2.1).
+	ACRValues []string
 	// Resources are RFC 8707 resource indicators; they become the access
 	// token's audience.
 	Resources []string
@@ -61,4 +64,18 @@ type Code struct {
 	AccessJTI       string
 	AccessExpiresAt *time.Time
 	RefreshFamily   string
+	// AMR and ACR say how the user authenticated for this code.
+	AMR []string
+	ACR string
+}
+
+// Authn is how the user of an authorization authenticated: the session
+// the code comes from, and what its ID token will say.
+type Authn struct {
+	UserID    string
+	SessionID string
+	AuthTime  time.Time
+	// AMR are RFC 8176 method references; ACR the level issued.
+	AMR []string
+	ACR string
 }

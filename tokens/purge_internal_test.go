@@ -18,7 +18,7 @@ func (e *refreshEnv) fill(t *testing.T, n int) {
 			t.Fatal(err)
 		}
 		if _, err := e.s.IssueCode(ctx, &AuthRequest{ClientID: e.client.ID, RedirectURI: "https://app.example/cb",
-			Scopes: []string{"openid"}}, e.user.ID, "", e.clock.Now()); err != nil {
+			Scopes: []string{"openid"}}, Authn{UserID: e.user.ID, AuthTime: e.clock.Now()}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.s.Refresh(ctx, e.client, e.family(t), "", Meta{}); err != nil {

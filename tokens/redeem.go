@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"idp/clients"
@@ -22,6 +23,9 @@ type Grant struct {
 	Nonce     string
 	AuthTime  time.Time
 	Resources []string
+	// AMR and ACR say how the user authenticated (ID token amr and acr).
+	AMR []string
+	ACR string
 	// JTI and AccessExpiresAt are fixed before the code is claimed, so the
 	// claim itself records what a replay must revoke.
 	JTI             string
@@ -76,7 +80,7 @@ func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, 
 	scopes, _ := oauth.ParseScope(row.Scope)
 	g := &Grant{
 		ClientID: row.ClientID, UserID: row.UserID, SessionID: row.SessionID, Scopes: scopes,
-		Nonce: row.Nonce, AuthTime: row.AuthTime, Resources: row.Resources,
+		Nonce: row.Nonce, AuthTime: row.AuthTime, Resources: row.Resources, AMR: strings.Fields(row.AMR), ACR: row.ACR,
 		JTI: oauth.NewSecret(16), AccessExpiresAt: now.Add(s.cfg.AccessTokenTTL),
 	}
 	var family *familyRow
@@ -145,6 +149,7 @@ func (s *Service) newFamily(g *Grant, now time.Time, meta Meta) (*familyRow, *re
 	f := &familyRow{
 		ID: g.RefreshFamily, ClientID: g.ClientID, UserID: g.UserID, SessionID: g.SessionID,
 		Scope: oauth.JoinScope(g.Scopes), Resources: nonNil(g.Resources), AuthTime: g.AuthTime,
+		AMR: strings.Join(g.AMR, " "), ACR: g.ACR,
 		CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
 		IP: db.Clip(meta.IP, 64), UserAgent: db.Clip(meta.UserAgent, 256),
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"idp/clients"
@@ -132,7 +133,7 @@ func (s *Service) mintRefresh(ctx context.Context, client *clients.Client, fam *
 	}
 	g := &Grant{
 		ClientID: fam.ClientID, UserID: fam.UserID, SessionID: fam.SessionID, Scopes: scopes,
-		AuthTime: fam.AuthTime, Resources: fam.Resources, JTI: oauth.NewSecret(16),
+		AuthTime: fam.AuthTime, Resources: fam.Resources, AMR: strings.Fields(fam.AMR), ACR: fam.ACR, JTI: oauth.NewSecret(16),
 		AccessExpiresAt: now.Add(s.cfg.AccessTokenTTL), RefreshFamily: fam.ID, RefreshToken: oauth.NewSecret(32),
 	}
 	resp, err := s.Mint(ctx, client.SigningAlg, g, user)

@@ -96,7 +96,8 @@ func (s *Service) SaveAuthRequest(ctx context.Context, r *AuthRequest) error {
 		ID: r.ID, ClientID: r.ClientID, RedirectURI: r.RedirectURI, ResponseMode: r.ResponseMode,
 		Scope: oauth.JoinScope(r.Scopes), State: r.State, Nonce: r.Nonce, CodeChallenge: r.CodeChallenge,
 		CodeChallengeMethod: r.CodeChallengeMethod, Prompt: strings.Join(r.Prompt, " "), MaxAge: r.MaxAge,
-		LoginHint: r.LoginHint, Resources: nonNil(r.Resources), CreatedAt: now, ExpiresAt: r.ExpiresAt,
+		LoginHint: r.LoginHint, ACRValues: strings.Join(r.ACRValues, " "), Resources: nonNil(r.Resources),
+		CreatedAt: now, ExpiresAt: r.ExpiresAt,
 	}
 	if err := s.store.createAuthRequest(ctx, row); err != nil {
 		return fmt.Errorf("save authorization request: %w", err)
@@ -124,7 +125,7 @@ func (s *Service) AuthRequest(ctx context.Context, id string) (*AuthRequest, err
 		ID: row.ID, ClientID: row.ClientID, RedirectURI: row.RedirectURI, ResponseMode: row.ResponseMode,
 		Scopes: scopes, State: row.State, Nonce: row.Nonce, CodeChallenge: row.CodeChallenge,
 		CodeChallengeMethod: row.CodeChallengeMethod, Prompt: strings.Fields(row.Prompt), MaxAge: row.MaxAge,
-		LoginHint: row.LoginHint, Resources: row.Resources, LoggedInAt: row.LoggedInAt,
+		LoginHint: row.LoginHint, ACRValues: strings.Fields(row.ACRValues), Resources: row.Resources, LoggedInAt: row.LoggedInAt,
 		CreatedAt: row.CreatedAt, ExpiresAt: row.ExpiresAt,
 	}, nil
 }
@@ -177,14 +178,15 @@ func (s *Service) GrantConsent(ctx context.Context, userID, clientID string, sco
 // IssueCode answers an authorization request with a fresh code bound to it
 // and deletes the request in the same transaction, so a request yields at
 // most one code even if the user double-submits.
-func (s *Service) IssueCode(ctx context.Context, r *AuthRequest, userID, sessionID string, authTime time.Time) (string, error) {
+func (s *Service) IssueCode(ctx context.Context, r *AuthRequest, a Authn) (string, error) {
 	code := oauth.NewSecret(32) // 256 bits
 	now := s.now()
 	row := &codeRow{
-		CodeHash: oauth.HashSecret(code), ClientID: r.ClientID, UserID: userID, SessionID: sessionID,
+		CodeHash: oauth.HashSecret(code), ClientID: r.ClientID, UserID: a.UserID, SessionID: a.SessionID,
 		RedirectURI: r.RedirectURI, Scope: oauth.JoinScope(r.Scopes), Nonce: r.Nonce,
 		CodeChallenge: r.CodeChallenge, CodeChallengeMethod: r.CodeChallengeMethod,
-		Resources: nonNil(r.Resources), AuthTime: authTime.UTC(), CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL),
+		Resources: nonNil(r.Resources), AuthTime: a.AuthTime.UTC(), CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL),
+		AMR: strings.Join(a.AMR, " "), ACR: a.ACR,
 	}
 	err := s.store.tx(ctx, func(ctx context.Context) error {
 		if r.ID == "" { // answered at once, never saved

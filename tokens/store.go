@@ -23,6 +23,7 @@ type authRequestRow struct {
 	Prompt              string
 	MaxAge              *int
 	LoginHint           string
+	ACRValues           string
 	Resources           []string `gorm:"serializer:json"`
 	LoggedInAt          *time.Time
 	CreatedAt           time.Time `gorm:"autoCreateTime:false"`
@@ -52,6 +53,8 @@ type codeRow struct {
 	AccessJTI           string `gorm:"column:access_jti"`
 	AccessExpiresAt     *time.Time
 	RefreshFamily       string
+	AMR                 string `gorm:"column:amr"`
+	ACR                 string `gorm:"column:acr"`
 }
 
 func (codeRow) TableName() string { return "auth_codes" }

@@ -95,6 +95,7 @@ var (
 	sDBMaxOpen      = setting{flag: "db-max-open-conns", env: "IDP_DB_MAX_OPEN_CONNS", def: "0", usage: "most open database connections per process; 0 takes the built-in default (16 PostgreSQL, 8 SQLite)"}
 	sDBMaxIdle      = setting{flag: "db-max-idle-conns", env: "IDP_DB_MAX_IDLE_CONNS", def: "0", usage: "most idle database connections kept open; 0 keeps as many as --db-max-open-conns"}
 	sDBStmtTimeout  = setting{flag: "db-statement-timeout", env: "IDP_DB_STATEMENT_TIMEOUT", def: "0s", usage: "PostgreSQL aborts any statement running longer (migrations included); 0s is none; PostgreSQL only"}
+	sMFARoles       = setting{flag: "mfa-required-roles", env: "IDP_MFA_REQUIRED_ROLES", def: "", usage: "comma-separated roles whose users must sign in with a second factor (enrolling one first if they have none) and whose password-only sessions open neither /admin nor the admin API; the production guide recommends admin"}
 	sTrustedProxies = setting{flag: "trusted-proxies", env: "IDP_TRUSTED_PROXIES", def: "", usage: "comma-separated CIDRs (or IPs) of reverse proxies whose X-Forwarded-For names the client; empty: the client is the TCP peer and X-Forwarded-For is ignored"}
 )
 
@@ -135,6 +136,8 @@ type Config struct {
 	DB db.Options
 	// TrustedProxies are the networks whose X-Forwarded-For is believed.
 	TrustedProxies []*net.IPNet
+	// MFARequiredRoles are the roles that must use a second factor.
+	MFARequiredRoles []string
 }
 
 // now reads c.Now, or the system clock in UTC.
@@ -308,6 +311,31 @@ func (p *problems) scaleOut(s *settings, c *Config) {
 		}
 		c.TrustedProxies = nets
 	}
+	if s.has("mfa-required-roles") {
+		for _, r := range strings.Split(s.get("mfa-required-roles").value, ",") {
+			switch r = strings.TrimSpace(r); {
+			case r == "":
+			case !validRole(r):
+				p.add("--mfa-required-roles: %q is not a role name (letters, digits, '.', '_', ':' and '-')", r)
+			default:
+				c.MFARequiredRoles = append(c.MFARequiredRoles, r)
+			}
+		}
+	}
+}
+
+// validRole accepts the role names people write: no spaces or commas.
+func validRole(r string) bool {
+	if len(r) > 64 {
+		return false
+	}
+	for _, ch := range r {
+		ok := ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || strings.ContainsRune("._:-", ch)
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // parseCIDRs parses a comma-separated list of CIDRs; a bare IP is a

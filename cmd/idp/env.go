@@ -46,6 +46,7 @@ func (c Config) app(log *slog.Logger) app.Config {
 			KeyRotationInterval: c.RotationInterval,
 			TokenRateLimit:      c.TokenRateLimit,
 			TrustedProxies:      c.TrustedProxies,
+			MFARequiredRoles:    c.MFARequiredRoles,
 		},
 		Database:       c.Database,
 		DB:             c.DB,

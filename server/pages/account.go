@@ -4,14 +4,18 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"idp/audit"
 	"idp/db"
+	"idp/mfa"
 	"idp/server/plumbing"
 	"idp/sessions"
 	"idp/templates"
+	"idp/users"
 )
 
 const accountTime = "2 Jan 2006 15:04 MST"
@@ -47,6 +51,9 @@ func (h *Handlers) Account(c echo.Context) error {
 			IP: g.IP, UserAgent: deviceName(g.UserAgent),
 		})
 	}
+	if err := h.securitySection(c, user, &page); err != nil {
+		return err
+	}
 	for _, x := range list {
 		page.Sessions = append(page.Sessions, templates.AccountSession{
 			ID: x.ID, Created: x.CreatedAt.Format(accountTime), LastSeen: x.LastSeenAt.Format(accountTime),
@@ -66,6 +73,14 @@ func noticeText(code string) string {
 		return "The session was signed out."
 	case "grant-revoked":
 		return "The application's access was revoked."
+	case "factor-added":
+		return "Your new way to sign in is ready."
+	case "passkey-removed":
+		return "The passkey was removed."
+	case "totp-removed":
+		return "The authenticator app was removed."
+	case "last-factor":
+		return "Your role needs a second way to sign in: add another before removing this one."
 	}
 	return ""
 }
@@ -141,4 +156,83 @@ func (h *Handlers) LogoutAll(c echo.Context) error {
 	}
 	h.site.SetCookie(c, plumbing.CookieSession, "", -1)
 	return h.site.SignedOut(c, "")
+}
+
+// securitySection fills the account page's factors and their history.
+func (h *Handlers) securitySection(c echo.Context, user *users.User, page *templates.AccountPage) error {
+	ctx := c.Request().Context()
+	f, err := h.site.MFA.Of(ctx, user.ID)
+	if err != nil {
+		return err
+	}
+	page.HasFactor, page.RecoveryLeft, page.RecoveryTotal = f.Any(), f.RecoveryLeft, f.RecoveryTotal
+	page.MFARequired = mfa.RoleDemands(h.site.MFARequiredRoles, user.Roles)
+	for _, p := range f.Passkeys {
+		page.Passkeys = append(page.Passkeys, templates.AccountPasskey{ID: p.ID, Name: p.Name, AAGUID: p.AAGUID,
+			Created: p.Created.Format(accountTime), LastUsed: fmtOptional(p.LastUsed), Synced: p.Synced})
+	}
+	if f.TOTP != nil {
+		page.TOTP = &templates.AccountTOTP{Confirmed: f.TOTP.Confirmed.Format(accountTime), LastUsed: fmtOptional(f.TOTP.LastUsed)}
+	}
+	events, err := h.site.Audit.About(ctx, user.ID, "mfa.", 10)
+	if err != nil {
+		return err
+	}
+	for _, e := range events {
+		page.FactorEvents = append(page.FactorEvents, templates.AccountEvent{At: e.At.Format(accountTime),
+			Text: factorEventText(e), Via: e.Via})
+	}
+	return nil
+}
+
+func fmtOptional(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.Format(accountTime)
+}
+
+// factorEventText says what a factor event was, in words; the actor is
+// named when it was not the user (an administrator's reset).
+func factorEventText(e audit.Event) string {
+	var s string
+	switch e.Action {
+	case "mfa.passkey_added":
+		s = "Passkey added"
+	case "mfa.passkey_removed":
+		s = "Passkey removed"
+	case "mfa.totp_added":
+		s = "Authenticator app turned on"
+	case "mfa.totp_removed":
+		s = "Authenticator app removed"
+	case "mfa.recovery_generated":
+		s = "New recovery codes made"
+	case "mfa.recovery_used":
+		s = "A recovery code was used to sign in"
+	case "mfa.recovery_removed":
+		s = "Recovery codes removed"
+	case "mfa.reset":
+		s = "All second factors removed by an administrator (" + e.Actor + ")"
+	case "mfa.failure":
+		s = "A second factor was refused"
+	default:
+		s = e.Action
+	}
+	if name, ok := detailValue(e.Detail, "name"); ok {
+		s += ": " + name
+	}
+	return s
+}
+
+// detailValue reads key=value from an audit detail.
+func detailValue(detail, key string) (string, bool) {
+	i := strings.Index(detail, key+"=")
+	if i < 0 || (i > 0 && detail[i-1] != ' ') {
+		return "", false
+	}
+	v := detail[i+len(key)+1:]
+	if j := strings.Index(v, " aaguid="); j >= 0 {
+		v = v[:j]
+	}
+	return v, true
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -120,16 +121,46 @@ func (h *Handlers) Login(c echo.Context) error {
 	if err := h.throttle.Succeed(ctx, email, ip); err != nil {
 		return err
 	}
+	// A user with a second factor owes it before any session exists: the
+	// browser gets a half-done sign-in, good for a few minutes.
+	factors, err := h.site.MFA.Of(ctx, user.ID)
+	if err != nil {
+		return err
+	}
+	reqID := ""
+	if lc.req != nil {
+		reqID = lc.req.ID
+	}
+	if factors.Any() {
+		token, err := h.site.Sessions.BeginStep(ctx, user.ID, []string{mfa.AMRPassword})
+		if err != nil {
+			return err
+		}
+		h.site.SetCookie(c, plumbing.CookieStep, token, sessions.StepTTL)
+		h.site.RecordAs(c, user.Email, "signin.password_ok", user.ID, lc.clientDetail())
+		return c.Redirect(http.StatusSeeOther, mfaURL(reqID, ""))
+	}
 	sess, err := h.startSession(c, user, []string{mfa.AMRPassword})
 	if err != nil {
 		return err
 	}
 	h.site.Log.Info("signed in", "request_id", plumbing.RequestIDOf(c), "user", user.ID)
-	h.site.RecordAs(c, user.Email, "signin.success", user.ID, lc.clientDetail())
-	if lc.req == nil {
-		return c.Redirect(http.StatusSeeOther, plumbing.PathAccount)
+	h.site.RecordAs(c, user.Email, "signin.success", user.ID, strings.TrimSpace("amr=pwd "+lc.clientDetail()))
+	return h.afterSignIn(c, reqID, sess, user)
+}
+
+// afterSignIn continues a fresh session: the pending request (the
+// protocol side asks for a second factor if it needs one), else the
+// account page — through enrollment first when the user's role demands a
+// second factor and they have none.
+func (h *Handlers) afterSignIn(c echo.Context, reqID string, sess *sessions.Session, user *users.User) error {
+	if reqID != "" {
+		return h.auth.SignedIn(c, reqID, sess, user)
 	}
-	return h.auth.SignedIn(c, lc.req.ID, sess, user)
+	if mfa.RoleDemands(h.site.MFARequiredRoles, user.Roles) && mfa.Assurance(sess.AMR) < mfa.LevelMFA {
+		return c.Redirect(http.StatusSeeOther, mfaURL("", plumbing.PathAccount))
+	}
+	return c.Redirect(http.StatusSeeOther, plumbing.PathAccount)
 }
 
 // startSession gives the browser a fresh SSO session of user. A new
@@ -168,12 +199,21 @@ func (lc loginContext) clientDetail() string {
 // (RFC 6585 §4) and the sign-in page saying, in plain words, how long to
 // wait.
 func (h *Handlers) tooManyAttempts(c echo.Context, lc loginContext, email string, wait time.Duration) error {
-	secs := int(math.Ceil(wait.Seconds()))
-	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+	setRetryAfter(c, wait)
 	h.site.RecordAs(c, email, "signin.throttled", "", lc.clientDetail())
-	msg := fmt.Sprintf("Too many failed attempts. Wait %d seconds, then try again.", secs)
+	return h.renderLogin(c, http.StatusTooManyRequests, lc, email, tooManyText(wait))
+}
+
+// setRetryAfter sets Retry-After in whole seconds, rounded up.
+func setRetryAfter(c echo.Context, wait time.Duration) {
+	c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+}
+
+// tooManyText says how long a throttled person waits.
+func tooManyText(wait time.Duration) string {
+	secs := int(math.Ceil(wait.Seconds()))
 	if secs >= 120 {
-		msg = fmt.Sprintf("Too many failed attempts. Wait %d minutes, then try again.", (secs+59)/60)
+		return fmt.Sprintf("Too many failed attempts. Wait %d minutes, then try again.", (secs+59)/60)
 	}
-	return h.renderLogin(c, http.StatusTooManyRequests, lc, email, msg)
+	return fmt.Sprintf("Too many failed attempts. Wait %d seconds, then try again.", secs)
 }

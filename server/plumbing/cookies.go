@@ -13,7 +13,10 @@ import (
 const (
 	// CookieSession holds the browser's SSO session token.
 	CookieSession = "idp_session"
-	cookieCSRF    = "idp_csrf"
+	// CookieStep holds a half-done sign-in: a password was right, a
+	// second factor is owed.
+	CookieStep = "idp_signin_step"
+	cookieCSRF = "idp_csrf"
 )
 
 // cookieName is the name a cookie carries under this issuer.

@@ -14,6 +14,8 @@ const (
 	PathRevoke     = "/revoke"                           // RFC 7009
 	PathIntrospect = "/introspect"                       // RFC 7662
 	PathLogin      = "/login"                            // sign-in page
+	PathLoginMFA   = "/login/mfa"                        // second factor: challenge or enrollment
+	PathPasskey    = "/login/passkey"                    // passwordless sign-in with a passkey
 	PathConsent    = "/consent"                          // consent page
 	PathLogout     = "/logout"                           // confirmed sign-out
 	PathAccount    = "/account"                          // the signed-in user's own page

@@ -14,8 +14,8 @@ import (
 	"idp/templates"
 )
 
-// HTMLCSP is the Content-Security-Policy of every page: no script, styles
-// only from idp, forms only to idp and the origins in formTargets (Chrome
+// HTMLCSP is the Content-Security-Policy of every page: scripts and styles
+// only from idp's own files, forms only to idp and the origins in formTargets (Chrome
 // applies form-action to the redirect that follows a form submission, so a
 // login or consent form must be allowed to land on the client's
 // redirect_uri).
@@ -26,7 +26,9 @@ func HTMLCSP(formTargets ...string) string {
 			action += " " + o
 		}
 	}
-	return "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action " + action +
+	// script-src and connect-src 'self': the passkey ceremony is a static
+	// file that asks this origin for its challenge; nothing inline runs.
+	return "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; form-action " + action +
 		"; frame-ancestors 'none'; base-uri 'none'"
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"idp/audit"
 	"idp/clients"
+	"idp/mfa"
 	"idp/sessions"
 	"idp/templates"
 	"idp/tokens"
@@ -40,6 +41,22 @@ type Site struct {
 	Sessions *sessions.Service
 	Clients  *clients.Service
 	Tokens   *tokens.Service
+	// MFA holds the users' second factors.
+	MFA *mfa.Service
+	// MFARequiredRoles are the roles whose sessions need a second factor
+	// for any authorization and for the admin side.
+	MFARequiredRoles []string
+}
+
+// LevelNeeded is the assurance an authorization of client for user
+// needs: what acr_values ask, at least a second factor when the client
+// or one of the user's roles demands one.
+func (s *Site) LevelNeeded(client *clients.Client, user *users.User, acrValues []string) mfa.Level {
+	demand := client != nil && client.RequireMFA
+	if user != nil && mfa.RoleDemands(s.MFARequiredRoles, user.Roles) {
+		demand = true
+	}
+	return mfa.Required(acrValues, demand)
 }
 
 // Now returns the provider's clock in UTC.

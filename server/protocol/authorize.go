@@ -13,6 +13,7 @@ import (
 
 	"idp/clients"
 	"idp/db"
+	"idp/mfa"
 	"idp/oauth"
 	"idp/server/plumbing"
 	"idp/tokens"
@@ -159,13 +160,16 @@ func (h *Handlers) parseAuthorize(client *clients.Client, redirectURI string, p 
 	if req.Resources, e = parseResources(p["resource"]); e != nil {
 		return req, e
 	}
+	// acr_values is a voluntary request (OIDC Core §5.5.1.1): values idp
+	// does not issue are ignored; the ones it knows are honoured.
+	req.ACRValues = mfa.ParseACRValues(p.Get("acr_values"))
 	return req, nil
 }
 
 // checkLengths bounds free-text parameters so the pending request row stays
 // small.
 func checkLengths(p url.Values) *oauth.Error {
-	limits := map[string]int{"state": 2048, "nonce": 512, "login_hint": 256, "scope": 2048}
+	limits := map[string]int{"state": 2048, "nonce": 512, "login_hint": 256, "scope": 2048, "acr_values": 512}
 	for k, n := range limits {
 		if len(p.Get(k)) > n {
 			return oauth.InvalidRequest(fmt.Sprintf("%s is longer than %d characters", k, n))

@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"idp/keys"
+	"idp/mfa"
 	"idp/oauth"
 	"idp/server/plumbing"
 )
@@ -31,6 +32,7 @@ type discoveryDoc struct {
 	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
 	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	ClaimsSupported                   []string `json:"claims_supported"`
+	ACRValuesSupported                []string `json:"acr_values_supported"`
 	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
 	PromptValuesSupported             []string `json:"prompt_values_supported"`
 	AuthResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
@@ -63,7 +65,8 @@ func (h *Handlers) buildDiscovery() ([]byte, error) {
 		TokenEndpointAuthMethodsSupported: authMethods,
 		RevocationAuthMethodsSupported:    authMethods,
 		IntrospectionAuthMethodsSupported: authMethods,
-		ClaimsSupported:                   []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "email", "email_verified", "name"},
+		ClaimsSupported:                   []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "amr", "acr", "email", "email_verified", "name"},
+		ACRValuesSupported:                mfa.ACRValuesSupported,
 		CodeChallengeMethodsSupported:     []string{oauth.PKCES256},
 		PromptValuesSupported:             []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent},
 		AuthResponseIssParameterSupported: true,

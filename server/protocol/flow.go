@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"idp/clients"
+	"idp/mfa"
 	"idp/oauth"
 	"idp/server/plumbing"
 	"idp/sessions"
@@ -29,6 +30,15 @@ func (h *Handlers) continueAuthorization(c echo.Context, client *clients.Client,
 			return h.redirectError(c, req, oauth.LoginRequired("the user is not signed in"))
 		}
 		return h.toPage(c, req, plumbing.PathLogin)
+	}
+	// A second factor the client, the user's role or acr_values demands
+	// and this session lacks is asked for on its own (step-up): the user
+	// keeps the session and proves only what is missing.
+	if mfa.Assurance(sess.AMR) < h.site.LevelNeeded(client, user, req.ACRValues) {
+		if req.HasPrompt(oauth.PromptNone) {
+			return h.redirectError(c, req, oauth.LoginRequired("a stronger sign-in is needed"))
+		}
+		return h.toPage(c, req, plumbing.PathLoginMFA)
 	}
 	// idp:admin is granted only to admins; for anyone else it is dropped,
 	// and the token's scope says what was granted (RFC 6749 §3.3).
@@ -78,7 +88,10 @@ func (h *Handlers) toPage(c echo.Context, req *tokens.AuthRequest, page string) 
 
 // issueCode answers the request with a code at the client's redirect_uri.
 func (h *Handlers) issueCode(c echo.Context, req *tokens.AuthRequest, sess *sessions.Session, user *users.User) error {
-	code, err := h.site.Tokens.IssueCode(c.Request().Context(), req, user.ID, sess.ID, sess.AuthTime)
+	code, err := h.site.Tokens.IssueCode(c.Request().Context(), req, tokens.Authn{
+		UserID: user.ID, SessionID: sess.ID, AuthTime: sess.AuthTime, AMR: sess.AMR,
+		ACR: mfa.IssuedACR(req.ACRValues, mfa.Assurance(sess.AMR)),
+	})
 	if errors.Is(err, tokens.ErrRequestGone) {
 		return plumbing.ErrRequestGone
 	}

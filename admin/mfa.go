@@ -1,0 +1,58 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Factors is what second factors a user has, as admins see it: kinds and
+// counts, never a secret.
+type Factors struct {
+	Kinds        []string `json:"factors"`
+	Passkeys     int      `json:"passkeys"`
+	TOTP         bool     `json:"totp"`
+	RecoveryLeft int      `json:"recovery_codes_left"`
+}
+
+// UserFactors returns the second factors of a user.
+func (s *Service) UserFactors(ctx context.Context, ref UserRef) (Factors, error) {
+	u, err := s.user(ctx, ref)
+	if err != nil {
+		return Factors{}, err
+	}
+	f, err := s.mfa.Of(ctx, u.ID)
+	if err != nil {
+		return Factors{}, fmt.Errorf("load factors: %w", err)
+	}
+	return Factors{Kinds: f.Kinds(), Passkeys: len(f.Passkeys), TOTP: f.TOTP != nil, RecoveryLeft: f.RecoveryLeft}, nil
+}
+
+// ResetMFA removes every second factor of a user (passkeys, authenticator
+// app, recovery codes) for someone who lost them, and ends their sessions
+// so the next sign-in goes through enrollment if a policy demands it. It
+// reports whether there was anything to remove; an unknown user is
+// ErrNotFound.
+func (s *Service) ResetMFA(ctx context.Context, actor Actor, ref UserRef) (bool, error) {
+	ctx = as(ctx, actor)
+	u, err := s.user(ctx, ref)
+	if err != nil {
+		return false, err
+	}
+	before, err := s.mfa.Of(ctx, u.ID)
+	if err != nil {
+		return false, fmt.Errorf("load factors: %w", err)
+	}
+	removed, err := s.mfa.Reset(ctx, u.ID)
+	if err != nil {
+		return false, err
+	}
+	if !removed {
+		return false, nil
+	}
+	if err := s.sessions.EndAll(ctx, u.ID); err != nil {
+		return true, fmt.Errorf("end sessions: %w", err)
+	}
+	s.record(ctx, "mfa.reset", u.ID, "email="+u.Email+" removed="+strings.Join(before.Kinds(), ","))
+	return true, nil
+}
