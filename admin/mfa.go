@@ -56,3 +56,15 @@ func (s *Service) ResetMFA(ctx context.Context, actor Actor, ref UserRef) (bool,
 	s.record(ctx, "mfa.reset", u.ID, "email="+u.Email+" removed="+strings.Join(before.Kinds(), ","))
 	return true, nil
 }
+
+// withFactors fills the Factors of each user view.
+func (s *Service) withFactors(ctx context.Context, list []User) error {
+	for i := range list {
+		f, err := s.mfa.Of(ctx, list[i].ID)
+		if err != nil {
+			return fmt.Errorf("load factors of %s: %w", list[i].Email, err)
+		}
+		list[i].Factors = f.Kinds()
+	}
+	return nil
+}

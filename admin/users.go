@@ -24,7 +24,7 @@ func (s *Service) Users(ctx context.Context) ([]User, error) {
 	for i := range list {
 		out = append(out, userView(&list[i]))
 	}
-	return out, nil
+	return out, s.withFactors(ctx, out)
 }
 
 // CreateUser adds a user. A taken email is ErrConflict; a malformed email

@@ -39,10 +39,13 @@ type User struct {
 	Roles    []string `json:"roles"`
 	Disabled bool     `json:"disabled"`
 	Created  Time     `json:"created_at"`
+	// Factors names the second factors set up: "passkey", "totp",
+	// "recovery" (never a secret).
+	Factors []string `json:"factors"`
 }
 
 func userView(u *users.User) User {
-	return User{u.ID, u.Email, u.Name, nonNil(u.Roles), u.Disabled, Time{u.CreatedAt}}
+	return User{u.ID, u.Email, u.Name, nonNil(u.Roles), u.Disabled, Time{u.CreatedAt}, []string{}}
 }
 
 // Client is a client as admins see it: never the secret hash.
@@ -56,12 +59,13 @@ type Client struct {
 	Scopes                 []string `json:"scopes"`
 	SigningAlg             string   `json:"signing_alg"`
 	Trusted                bool     `json:"trusted"`
+	RequireMFA             bool     `json:"require_mfa"`
 	Created                Time     `json:"created_at"`
 }
 
 func clientView(c *clients.Client) Client {
 	return Client{c.ID, c.Name, c.Public, nonNil(c.RedirectURIs), nonNil(c.PostLogoutRedirectURIs),
-		nonNil(c.GrantTypes), nonNil(c.Scopes), c.SigningAlg, c.Trusted, Time{c.CreatedAt}}
+		nonNil(c.GrantTypes), nonNil(c.Scopes), c.SigningAlg, c.Trusted, c.RequireMFA, Time{c.CreatedAt}}
 }
 
 // Key is a signing key: when it may sign and, once retired, when it

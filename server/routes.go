@@ -116,6 +116,8 @@ func (s *Server) adminRoutes(e *echo.Echo) {
 	api.PATCH("/users/:id", a.APIUpdateUser)
 	api.POST("/users/:id/unlock", a.APIUnlockUser)
 	api.GET("/users/:id/sessions", a.APIUserSessions)
+	api.GET("/users/:id/factors", a.APIUserFactors)
+	api.POST("/users/:id/reset-mfa", a.APIResetMFA)
 	api.GET("/clients", a.APIClients)
 	api.POST("/clients", a.APICreateClient)
 	api.DELETE("/clients/:id", a.APIDeleteClient)

@@ -16,6 +16,9 @@ type AdminBase struct {
 	AdminEmail string
 	Notice     string // success message, role="status"
 	Error      string // failure message, role="alert"
+	// NoSecondFactor warns, on every admin page, that this admin account
+	// signs in with a password alone, linking to the account page.
+	NoSecondFactor bool
 }
 
 // AdminKey is one signing key in the keys table. Times are preformatted;
@@ -94,7 +97,7 @@ type AdminUsersPage struct {
 // preformatted (space or comma separated).
 type AdminClient struct {
 	ID, Name, Type, Alg, Grants, Scopes, RedirectURIs, Created string
-	Trusted                                                    bool
+	Trusted, RequireMFA                                        bool
 }
 
 // AdminClientsPage lists the clients. Its forms post csrf_token and id to

@@ -18,7 +18,7 @@ func runClients(ctx context.Context, args []string, s stdio) error {
 
 func clientsCreate(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "clients create",
-		"clients create --id ID --redirect-uri U [--redirect-uri U]... [--post-logout-redirect-uri U] [--public] [--secret-stdin] [--signing-alg RS256|ES256] [--trusted] [--grant-type G]... [--scope S]...",
+		"clients create --id ID --redirect-uri U [--redirect-uri U]... [--post-logout-redirect-uri U] [--public] [--secret-stdin] [--signing-alg RS256|ES256] [--trusted] [--require-mfa] [--grant-type G]... [--scope S]...",
 		adminSettings()...)
 	var spec clients.Spec
 	var redirects, postLogout, grants, scopes multi
@@ -30,6 +30,7 @@ func clientsCreate(ctx context.Context, args []string, s stdio) error {
 	secretStdin := fs.Bool("secret-stdin", false, "read the client secret (at least 32 bytes) from stdin instead of generating one")
 	fs.StringVar(&spec.SigningAlg, "signing-alg", "RS256", "alg of this client's ID and access tokens: RS256 or ES256")
 	fs.BoolVar(&spec.Trusted, "trusted", false, "first-party client: no consent screen")
+	fs.BoolVar(&spec.RequireMFA, "require-mfa", false, "every sign-in for this client needs a second factor (passkey, authenticator app or recovery code)")
 	fs.Var(&grants, "grant-type", "authorization_code, refresh_token or client_credentials, repeatable (default authorization_code and refresh_token)")
 	fs.Var(&scopes, "scope", "scope the client may request, repeatable (default openid profile email offline_access; idp:admin only when named)")
 	asJSON := fs.Bool("json", false, "print JSON")

@@ -20,8 +20,9 @@ func runUsers(ctx context.Context, args []string, s stdio) error {
 	sub := map[string]func(context.Context, []string, stdio) error{
 		"create": usersCreate, "list": usersList, "disable": usersDisable, "enable": usersEnable,
 		"set-password": usersSetPassword, "sessions": usersSessions, "update": usersUpdate, "unlock": usersUnlock,
+		"reset-mfa": usersResetMFA,
 	}
-	return dispatch(ctx, "users", "create|list|update|disable|enable|unlock|set-password|sessions", sub, args, s)
+	return dispatch(ctx, "users", "create|list|update|disable|enable|unlock|set-password|reset-mfa|sessions", sub, args, s)
 }
 
 // dispatch runs the subcommand named by args[0] from sub.
@@ -87,8 +88,9 @@ func usersList(ctx context.Context, args []string, s stdio) error {
 	if err != nil {
 		return err
 	}
-	return printList(s, *asJSON, list, "ID\tEMAIL\tNAME\tROLES\tDISABLED\tCREATED", func(u admin.User) string {
-		return fmt.Sprintf("%s\t%s\t%s\t%s\t%t\t%s", u.ID, u.Email, u.Name, strings.Join(u.Roles, ","), u.Disabled, u.Created)
+	return printList(s, *asJSON, list, "ID\tEMAIL\tNAME\tROLES\tDISABLED\tFACTORS\tCREATED", func(u admin.User) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%t\t%s\t%s", u.ID, u.Email, u.Name, strings.Join(u.Roles, ","), u.Disabled,
+			strings.Join(u.Factors, ","), u.Created)
 	})
 }
 
@@ -280,5 +282,34 @@ func usersUnlock(ctx context.Context, args []string, s stdio) error {
 		return fmt.Errorf("unlock user %s: %w", *email, err)
 	}
 	fmt.Fprintf(s.out, "unlocked %s (%d failure counters cleared)\n", *email, n)
+	return nil
+}
+
+// usersResetMFA removes a user's second factors (a lost phone or key):
+// passkeys, authenticator app and recovery codes, audited, and ends their
+// sessions.
+func usersResetMFA(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "users reset-mfa", "users reset-mfa --email E", adminSettings()...)
+	email := fs.String("email", "", "email of the user (required)")
+	if err := fs.parseArgs(args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return fmt.Errorf("users reset-mfa needs --email")
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	removed, err := e.Admin.ResetMFA(ctx, actorOf(ctx), admin.UserRef{Email: *email})
+	if err != nil {
+		return fmt.Errorf("reset second factors of %s: %w", *email, err)
+	}
+	if !removed {
+		fmt.Fprintf(s.out, "%s has no second factor; nothing changed\n", *email)
+		return nil
+	}
+	fmt.Fprintf(s.out, "removed every second factor of %s and ended their sessions\n", *email)
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"idp/admin"
 	"idp/audit"
 	"idp/clients"
+	"idp/mfa"
 	"idp/oauth"
 	"idp/templates"
 )
@@ -36,6 +37,13 @@ func (h *Handlers) RequireAdminToken(next echo.HandlerFunc) echo.HandlerFunc {
 		user, err := h.site.Users.Store().ByID(c.Request().Context(), claims.Subject)
 		if err != nil || user.Disabled || !user.HasRole("admin") {
 			return oauth.InsufficientScope("the token's user is no longer an administrator")
+		}
+		// A role that demands a second factor: only tokens from a sign-in
+		// that used one (RFC 9470 step-up: the client signs in again with
+		// acr_values=urn:idp:acr:mfa).
+		if mfa.RoleDemands(h.site.MFARequiredRoles, user.Roles) && mfa.Assurance(claims.AMR) < mfa.LevelMFA {
+			return &oauth.Error{Code: "insufficient_user_authentication", Status: http.StatusUnauthorized,
+				Description: "the admin API needs a token from a sign-in with a second factor (acr_values=" + mfa.ACRMFA + ")"}
 		}
 		h.site.ActAs(c, user.Email, audit.ViaAPI)
 		c.Response().Header().Set("Cache-Control", "no-store")

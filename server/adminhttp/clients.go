@@ -32,7 +32,8 @@ func (h *Handlers) renderAdminClients(c echo.Context, status int, problem, newID
 		}
 		page.Clients = append(page.Clients, templates.AdminClient{ID: cl.ID, Name: cl.Name, Type: kind, Alg: cl.SigningAlg,
 			Grants: strings.Join(cl.GrantTypes, ", "), Scopes: strings.Join(cl.Scopes, " "),
-			RedirectURIs: strings.Join(cl.RedirectURIs, " "), Created: fmtTime(&cl.Created), Trusted: cl.Trusted})
+			RedirectURIs: strings.Join(cl.RedirectURIs, " "), Created: fmtTime(&cl.Created), Trusted: cl.Trusted,
+			RequireMFA: cl.RequireMFA})
 	}
 	return h.renderAdmin(c, status, func(w io.Writer) error { return h.site.Templates.AdminClients(w, page) })
 }
@@ -59,7 +60,7 @@ func (h *Handlers) CreateClient(c echo.Context) error {
 		ID: strings.TrimSpace(f.Get("id")), Name: strings.TrimSpace(f.Get("name")), Public: f.Get("public") == "1",
 		RedirectURIs: lines(f.Get("redirect_uris")), PostLogoutRedirectURIs: lines(f.Get("post_logout_redirect_uris")),
 		GrantTypes: f["grant_type"], Scopes: strings.Fields(f.Get("scopes")), SigningAlg: f.Get("signing_alg"),
-		Trusted: f.Get("trusted") == "1",
+		Trusted: f.Get("trusted") == "1", RequireMFA: f.Get("require_mfa") == "1",
 	}
 	cl, secret, err := h.admin.CreateClient(c.Request().Context(), actor(c), spec)
 	var invalid *admin.InvalidError

@@ -3,12 +3,14 @@ package adminhttp
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"idp/admin"
 	"idp/audit"
+	"idp/mfa"
 	"idp/server/plumbing"
 	"idp/templates"
 	"idp/users"
@@ -49,7 +51,7 @@ const ctxAdmin = "admin_user"
 // Anonymous browsers are sent to sign in; everyone else gets a 403 page.
 func (h *Handlers) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		_, user, err := h.site.CurrentUser(c)
+		sess, user, err := h.site.CurrentUser(c)
 		if err != nil {
 			return err
 		}
@@ -59,6 +61,15 @@ func (h *Handlers) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 		if !user.HasRole("admin") {
 			return &plumbing.PageError{Status: http.StatusForbidden, Heading: "Administrators only",
 				Message: "Your account cannot open the administration pages."}
+		}
+		// A role that demands a second factor opens the admin side only to
+		// a session that used one: prove it (or set one up) first.
+		if mfa.RoleDemands(h.site.MFARequiredRoles, user.Roles) && mfa.Assurance(sess.AMR) < mfa.LevelMFA {
+			if c.Request().Method != http.MethodGet {
+				return &plumbing.PageError{Status: http.StatusForbidden, Heading: "Confirm it's you first",
+					Message: "The administration pages need a sign-in with a second factor. Open /admin again to confirm."}
+			}
+			return c.Redirect(http.StatusSeeOther, plumbing.PathLoginMFA+"?next="+url.QueryEscape(c.Request().URL.Path))
 		}
 		if c.Request().Method == http.MethodPost {
 			if err := h.site.CheckCSRF(c); err != nil {
@@ -78,8 +89,12 @@ func adminOf(c echo.Context) *users.User {
 
 // adminBase fills the shared admin page fields.
 func (h *Handlers) adminBase(c echo.Context, section, title string) templates.AdminBase {
-	return templates.AdminBase{Base: h.site.Base(c, title), Section: section, AdminEmail: adminOf(c).Email,
+	b := templates.AdminBase{Base: h.site.Base(c, title), Section: section, AdminEmail: adminOf(c).Email,
 		Notice: adminNotice(c.QueryParam("notice"))}
+	if f, err := h.site.MFA.Of(c.Request().Context(), adminOf(c).ID); err == nil && !f.Any() {
+		b.NoSecondFactor = true
+	}
+	return b
 }
 
 // adminNotices maps the fixed notice codes of admin redirects to words, so

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"idp/mfa"
 	"idp/oauth"
 )
 
@@ -95,6 +96,9 @@ func (s *Site) writeOAuthError(c echo.Context, e *oauth.Error) {
 		h.Set("WWW-Authenticate", `Bearer realm="idp"`)
 	case "invalid_token", "insufficient_scope":
 		h.Set("WWW-Authenticate", `Bearer realm="idp", error="`+e.Code+`", error_description="`+quoteSafe(e.Description)+`"`)
+	case "insufficient_user_authentication": // RFC 9470 §3
+		h.Set("WWW-Authenticate", `Bearer realm="idp", error="`+e.Code+`", error_description="`+quoteSafe(e.Description)+
+			`", acr_values="`+mfa.ACRMFA+`"`)
 	}
 	body := map[string]string{"error": e.Code}
 	if e.Description != "" {
