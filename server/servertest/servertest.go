@@ -24,6 +24,7 @@ import (
 	"idp/db"
 	"idp/db/dbtest"
 	"idp/keys"
+	"idp/mfa"
 	"idp/server"
 	"idp/sessions"
 	"idp/tokens"
@@ -67,6 +68,7 @@ type Env struct {
 	Sessions *sessions.Service
 	Tokens   *tokens.Service
 	Audit    *audit.Log
+	MFA      *mfa.Service
 	Master   keys.MasterKey
 	// App is the wiring the parts above come from (app.New).
 	App *app.App
@@ -182,7 +184,7 @@ func build(d *db.DB, cfg server.Config, clock *Clock, mk keys.MasterKey) (*Env, 
 		return nil, err
 	}
 	return &Env{Server: srv, Config: a.ServerConfig(), DB: d, Clock: clock, Keys: a.Keys, Users: a.Users,
-		Clients: a.Clients, Sessions: a.Sessions, Tokens: a.Tokens, Audit: a.Audit, Master: mk, App: a}, nil
+		Clients: a.Clients, Sessions: a.Sessions, Tokens: a.Tokens, Audit: a.Audit, MFA: a.MFA, Master: mk, App: a}, nil
 }
 
 // CreateUser adds a user and fails the test on error.
