@@ -85,8 +85,13 @@ func NewService(store *Store, cfg Config) *Service {
 	return s
 }
 
-// errNoRelyingParty: passkeys without an issuer.
-var errNoRelyingParty = errors.New("mfa: passkeys need the issuer URL")
+// errNoRelyingParty: passkeys without a usable issuer.
+var errNoRelyingParty = errors.New("mfa: passkeys need an issuer whose host is a domain name")
+
+// PasskeysEnabled reports whether passkeys can work here: WebAuthn takes
+// its relying party id from the issuer's host, which must be a domain
+// name (localhost will do), never an IP address.
+func (s *Service) PasskeysEnabled() bool { return s.webauthn != nil }
 
 // Store returns the underlying store.
 func (s *Service) Store() *Store { return s.store }

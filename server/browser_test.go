@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -69,6 +70,9 @@ type browser struct {
 
 	mu   sync.Mutex
 	logs []*log.Entry
+
+	// authenticator is the tab's virtual WebAuthn authenticator, if any.
+	authenticator webauthn.AuthenticatorID
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -207,7 +211,10 @@ type pendingLogin struct{ nonce, pkce string }
 
 type rpResult struct {
 	Email, Subject string
-	Err            error
+	// AMR and ACR say how the ID token says the user signed in.
+	AMR []string
+	ACR string
+	Err error
 }
 
 var rpPage = template.Must(template.New("rp").Parse(`<!doctype html>
@@ -298,13 +305,15 @@ func (rp *relyingParty) finish(r *http.Request) rpResult {
 		return rpResult{Err: fmt.Errorf("at_hash: %w", err)}
 	}
 	var claims struct {
-		Email         string `json:"email"`
-		EmailVerified *bool  `json:"email_verified"`
+		Email         string   `json:"email"`
+		EmailVerified *bool    `json:"email_verified"`
+		AMR           []string `json:"amr"`
+		ACR           string   `json:"acr"`
 	}
 	if err := idt.Claims(&claims); err != nil {
 		return rpResult{Err: err}
 	}
-	return rpResult{Email: claims.Email, Subject: idt.Subject}
+	return rpResult{Email: claims.Email, Subject: idt.Subject, AMR: claims.AMR, ACR: claims.ACR}
 }
 
 func (rp *relyingParty) outcomes() []rpResult {

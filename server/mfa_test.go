@@ -445,13 +445,41 @@ func TestACRValuesStepsUpAPasswordSession(t *testing.T) {
 	if loc := servertest.Location(t, resp); loc.Query().Get("code") == "" {
 		t.Errorf("the elevated session was asked again: %s", loc)
 	}
-	// phr needs a passkey: the user has none, so after the app it is the
-	// passkey enrollment, never a code.
-	resp, _ = env.Get(t, b, authorizeURL(firstID, map[string]string{"acr_values": mfa.ACRPhishingResistant}))
+	// phr needs a passkey, and passkeys cannot work under an IP-address
+	// issuer: the request goes as far as it can, and acr says how far.
+	resp, _ = env.Get(t, b, authorizeURL(firstID, map[string]string{"acr_values": mfa.ACRPhishingResistant + " " + mfa.ACRMFA}))
+	claims = f.idClaims(t, servertest.Location(t, resp))
+	if claims["acr"] != mfa.ACRMFA {
+		t.Errorf("phr under an IP issuer: acr %v, want the mfa it reached", claims["acr"])
+	}
+}
+
+func TestPhishingResistantNeedsAPasskey(t *testing.T) {
+	// A localhost issuer, where passkeys work; the requests go to it by
+	// its own URL.
+	env := servertest.New(t, localhostIssuer)
+	user := env.CreateUser(t, testEmail, testPassword)
+	env.CreateClient(t, clients.Spec{ID: firstID, Trusted: true, RedirectURIs: []string{testRedirect}})
+	b := env.Browser(t)
+	signIn(t, env, b, testEmail, testPassword)
+	secret, _ := enrollTOTPFromAccount(t, env, b)
+	nextStep(env)
+	// The password session with an app: phr asks for the app first (a
+	// password alone never adds a factor), then for a new passkey.
+	resp, _ := env.Get(t, b, authorizeURL(firstID, map[string]string{"acr_values": mfa.ACRPhishingResistant}))
+	loc := servertest.Location(t, resp)
+	_, page := env.Get(t, b, loc.String())
+	if loc.Path != "/login/mfa" || !strings.Contains(page.Body, `action="/login/mfa/totp"`) || strings.Contains(page.Body, `data-webauthn="create"`) {
+		t.Fatalf("phr on a password session: %s\n%.1200s", loc, page.Body)
+	}
+	resp, _ = postFactor(t, env, b, page, "/login/mfa/totp", codeAt(t, secret, env.Clock.Now()))
 	loc = servertest.Location(t, resp)
 	_, page = env.Get(t, b, loc.String())
 	if loc.Path != "/login/mfa" || !strings.Contains(page.Body, `data-webauthn="create"`) || strings.Contains(page.Body, `action="/login/mfa/totp"`) {
-		t.Errorf("phr without a passkey: %s\n%.1200s", loc, page.Body)
+		t.Fatalf("phr after the app: %s, want the passkey enrollment\n%.1200s", loc, page.Body)
+	}
+	if n := rowCount(t, env, "auth_codes", "user_id = ?", user.ID); n != 0 {
+		t.Fatalf("%d codes issued without a passkey", n)
 	}
 }
 

@@ -17,6 +17,9 @@ type LoginPage struct {
 	RequestID  string // hidden input name="req"; empty outside an authorization request
 	Email      string // prefilled email: the login_hint or the previous attempt
 	Error      string // plain-words failure, shown in a role="alert" region above the form
+	// Passkeys offers "Sign in with a passkey" (and the email field's
+	// passkey autofill) through /static/webauthn.js.
+	Passkeys bool
 }
 
 // ScopeLine is one requested permission, as shown on the consent page.
@@ -99,6 +102,7 @@ type AccountPage struct {
 	RecoveryTotal int
 	HasFactor     bool
 	MFARequired   bool // one of the user's roles demands a second factor
+	CanAddPasskey bool // passkeys work under this issuer
 	FactorEvents  []AccountEvent
 }
 

@@ -32,7 +32,7 @@ func pages() []page {
 	return []page{
 		{"login", func(s *Set, w *bytes.Buffer, d any) error { return s.Login(w, d.(LoginPage)) },
 			LoginPage{}, LoginPage{Base: base, ClientName: "Acme Notes", RequestID: "req-1",
-				Email: "ann@example.com", Error: "Wrong email or password."},
+				Email: "ann@example.com", Error: "Wrong email or password.", Passkeys: true},
 			[]string{"/login", "/login/passkey"}},
 		{"consent", func(s *Set, w *bytes.Buffer, d any) error { return s.Consent(w, d.(ConsentPage)) },
 			ConsentPage{}, ConsentPage{Base: base, ClientName: "Acme Notes", ClientID: "acme", RequestID: "req-1",
@@ -57,7 +57,7 @@ func pages() []page {
 				IsAdmin: true, Notice: "Session signed out.",
 				Passkeys: []AccountPasskey{{ID: "pk1", Name: "Work laptop", AAGUID: "00000000-0000-0000-0000-000000000000",
 					Created: "1 May 2025", LastUsed: "today"}, {ID: "pk2", Name: "Phone", Synced: true, Created: "2 May 2025"}},
-				TOTP: &AccountTOTP{Confirmed: "1 May 2025"}, RecoveryLeft: 9, RecoveryTotal: 10, HasFactor: true, MFARequired: true,
+				TOTP: &AccountTOTP{Confirmed: "1 May 2025"}, RecoveryLeft: 9, RecoveryTotal: 10, HasFactor: true, MFARequired: true, CanAddPasskey: true,
 				FactorEvents: []AccountEvent{{At: "1 May 2025 10:00", Text: "Passkey added: Work laptop", Via: "web"}}},
 			[]string{"/account/grants/revoke", "/account/logout-all", "/account/security/enroll/passkey",
 				"/account/security/passkeys/remove", "/account/security/recovery", "/account/security/totp/remove",

@@ -167,6 +167,7 @@ func (h *Handlers) securitySection(c echo.Context, user *users.User, page *templ
 	}
 	page.HasFactor, page.RecoveryLeft, page.RecoveryTotal = f.Any(), f.RecoveryLeft, f.RecoveryTotal
 	page.MFARequired = mfa.RoleDemands(h.site.MFARequiredRoles, user.Roles)
+	page.CanAddPasskey = h.site.MFA.PasskeysEnabled()
 	for _, p := range f.Passkeys {
 		page.Passkeys = append(page.Passkeys, templates.AccountPasskey{ID: p.ID, Name: p.Name, AAGUID: p.AAGUID,
 			Created: p.Created.Format(accountTime), LastUsed: fmtOptional(p.LastUsed), Synced: p.Synced})

@@ -122,6 +122,9 @@ func (h *Handlers) enrollPasskeyOptions(c echo.Context, _ enrollFlow) error {
 	if subj == nil {
 		return err
 	}
+	if h.passkeysOff(c) {
+		return nil
+	}
 	handle, opts, err := h.site.MFA.BeginRegistration(c.Request().Context(), subj.acct())
 	if err != nil {
 		return err

@@ -63,7 +63,8 @@ func (h *Handlers) LoginPage(c echo.Context) error {
 // renderLogin shows the sign-in form, with a problem in plain words if
 // the last attempt failed.
 func (h *Handlers) renderLogin(c echo.Context, status int, lc loginContext, email, problem string) error {
-	page := templates.LoginPage{Base: h.site.Base(c, "Sign in"), Email: email, Error: problem}
+	page := templates.LoginPage{Base: h.site.Base(c, "Sign in"), Email: email, Error: problem,
+		Passkeys: h.site.MFA.PasskeysEnabled()}
 	var targets []string
 	if lc.req != nil {
 		page.RequestID, page.ClientName = lc.req.ID, plumbing.ClientName(lc.client)

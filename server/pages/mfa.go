@@ -155,7 +155,7 @@ func (h *Handlers) renderMFA(c echo.Context, status int, subj *mfaSubject, t mfa
 	page := templates.MFAPage{
 		Base: h.site.Base(c, "Confirm it's you"), Action: plumbing.PathLoginMFA, RequestID: t.reqID, Next: t.next,
 		ClientName: plumbing.ClientName(t.client), Error: problem, Reason: h.reason(t, subj.user, f, need),
-		Passkey:  len(f.Passkeys) > 0,
+		Passkey:  len(f.Passkeys) > 0 && h.site.MFA.PasskeysEnabled(),
 		TOTP:     f.TOTP != nil && withCode >= need,
 		Recovery: f.RecoveryLeft > 0 && withCode >= need,
 	}
@@ -166,7 +166,7 @@ func (h *Handlers) renderMFA(c echo.Context, status int, subj *mfaSubject, t mfa
 			page.TOTP, page.Recovery = f.TOTP != nil, f.RecoveryLeft > 0
 			page.Reason = "First confirm it's you with your authenticator app; then add a passkey, which this sign-in needs."
 		} else {
-			page.Enroll, page.PasskeyEnroll = true, true
+			page.Enroll, page.PasskeyEnroll = true, h.site.MFA.PasskeysEnabled()
 			page.Title = "Set up a second way to sign in"
 			if f.TOTP == nil && need <= mfa.LevelMFA {
 				e, err := h.site.MFA.BeginTOTP(ctx, subj.user.ID, subj.user.Email)
@@ -292,6 +292,9 @@ func (h *Handlers) MFAPasskeyOptions(c echo.Context) error {
 	if subj == nil {
 		return err
 	}
+	if h.passkeysOff(c) {
+		return nil
+	}
 	handle, opts, err := h.site.MFA.BeginLogin(c.Request().Context(), subj.acct())
 	if errors.Is(err, mfa.ErrNotEnrolled) {
 		return c.JSON(http.StatusConflict, map[string]string{"error": "no passkey is registered"})
@@ -391,6 +394,16 @@ func (h *Handlers) MFAContinue(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, loginURL(t.reqID))
 	}
 	return h.continueTo(c, t, sess, user)
+}
+
+// passkeysOff answers a ceremony request when passkeys cannot work under
+// this issuer (its host is an IP address): the pages do not offer them.
+func (h *Handlers) passkeysOff(c echo.Context) bool {
+	if h.site.MFA.PasskeysEnabled() {
+		return false
+	}
+	_ = c.JSON(http.StatusNotFound, map[string]string{"error": "passkeys are not available under this issuer"})
+	return true
 }
 
 // ceremonyJSON answers a ceremony's options request.

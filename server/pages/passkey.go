@@ -20,6 +20,9 @@ func (h *Handlers) PasskeyOptions(c echo.Context) error {
 	if err := h.site.CheckCSRF(c); err != nil {
 		return err
 	}
+	if h.passkeysOff(c) {
+		return nil
+	}
 	handle, opts, err := h.site.MFA.BeginLogin(c.Request().Context(), mfa.Account{})
 	if err != nil {
 		return err

@@ -56,7 +56,15 @@ func (s *Site) LevelNeeded(client *clients.Client, user *users.User, acrValues [
 	if user != nil && mfa.RoleDemands(s.MFARequiredRoles, user.Roles) {
 		demand = true
 	}
-	return mfa.Required(acrValues, demand)
+	need := mfa.Required(acrValues, demand)
+	if need > mfa.LevelMFA && !s.MFA.PasskeysEnabled() {
+		// Only a passkey is phishing-resistant, and passkeys cannot work
+		// under this issuer: acr_values is a voluntary request (OIDC Core
+		// §5.5.1.1), so the sign-in goes as far as it can and its acr says
+		// how far that was.
+		need = mfa.LevelMFA
+	}
+	return need
 }
 
 // Now returns the provider's clock in UTC.
