@@ -624,3 +624,31 @@ func TestDiscoveryListsACRValues(t *testing.T) {
 		t.Errorf("discovery: acr_values_supported %v, claims_supported %v", doc.ACR, doc.Claims)
 	}
 }
+
+func TestRefreshKeepsHowTheUserSignedIn(t *testing.T) {
+	f := newFixture(t)
+	env := f.env
+	b := env.Browser(t)
+	signIn(t, env, b, testEmail, testPassword)
+	secret, _ := enrollTOTPFromAccount(t, env, b)
+	nextStep(env)
+	b2 := env.Browser(t)
+	page := passwordStep(t, env, b2, authorizeURL(firstID, map[string]string{"scope": "openid offline_access"}), testEmail)
+	resp, _ := postFactor(t, env, b2, page, "/login/mfa/totp", codeAt(t, secret, env.Clock.Now()))
+	r := f.exchange(t, firstID, servertest.Location(t, resp).Query().Get("code"), "")
+	if r.str("refresh_token") == "" {
+		t.Fatalf("no refresh token: %s", r.raw)
+	}
+	env.Clock.Advance(time.Minute)
+	got := refreshWith(t, env, creds{firstID, f.firstSecret}, r.str("refresh_token"), nil)
+	if got.status != http.StatusOK {
+		t.Fatalf("refresh: %d %v", got.status, got.body)
+	}
+	for name, tok := range map[string]string{"ID token": got.str("id_token"), "access token": got.str("access_token")} {
+		var claims map[string]any
+		decodeJWT(t, tok, &claims)
+		if !slices.Equal(amrOf(claims), []string{"pwd", "otp", "mfa"}) || claims["acr"] != mfa.ACRMFA {
+			t.Errorf("refreshed %s: amr %v acr %v", name, amrOf(claims), claims["acr"])
+		}
+	}
+}
