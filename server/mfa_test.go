@@ -652,3 +652,18 @@ func TestRefreshKeepsHowTheUserSignedIn(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminPagesWarnAnAdminWithoutASecondFactor(t *testing.T) {
+	f := newFixture(t)
+	env := f.env
+	b := env.Browser(t)
+	signIn(t, env, b, adminMail, testPassword)
+	_, page := env.Get(t, b, "/admin/keys")
+	if page.Status != http.StatusOK || !strings.Contains(page.Body, `id="no-second-factor"`) {
+		t.Fatalf("/admin/keys without a factor: %d, no warning", page.Status)
+	}
+	enrollTOTPFromAccount(t, env, b)
+	if _, page := env.Get(t, b, "/admin/users"); strings.Contains(page.Body, `id="no-second-factor"`) {
+		t.Error("the warning stays after the admin set up a factor")
+	}
+}
