@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -207,5 +208,109 @@ func TestBrowserPasskey(t *testing.T) {
 		if e.Level == log.EntryLevelError || e.Source == log.EntrySourceSecurity {
 			t.Errorf("browser reported: %s %s: %s (%s)", e.Level, e.Source, e.Text, e.URL)
 		}
+	}
+}
+
+// registerPasskey signs the browser in with the password and adds a
+// passkey from the account page, then signs out.
+func (b *browser) registerPasskey(issuer string) {
+	b.t.Helper()
+	b.do("sign in and add a passkey",
+		chromedp.Navigate(issuer+"/login"),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/login"] #email`)),
+		chromedp.SendKeys(chromedp.ID("email"), testEmail),
+		chromedp.SendKeys(chromedp.ID("password"), testPassword),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[data-webauthn="create"] button[data-webauthn-start]`)),
+		chromedp.Click(chromedp.CSS(`form[data-webauthn="create"] button[data-webauthn-start]`)),
+		chromedp.WaitVisible(chromedp.CSS(`ul.code-list`)),
+	)
+	b.signOut(issuer)
+}
+
+// overrides makes the virtual authenticator answer with a zeroed
+// signature or without the user-verified flag.
+func (b *browser) overrides(bogusSignature, badUV bool) {
+	b.t.Helper()
+	b.do("response override bits", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, webauthn.SetResponseOverrideBits, webauthn.SetResponseOverrideBitsParams{
+			AuthenticatorID: b.authenticator, IsBogusSignature: &bogusSignature, IsBadUV: &badUV})
+		return err
+	}))
+}
+
+// answerJS runs a passwordless ceremony from the page's origin (the CSRF
+// token from the sign-in page) without the sign-in form, posts the answer %d times and reports each outcome: the response
+// type ("opaqueredirect" for a sign-in) or status, and whether the page
+// said the passkey could not be verified.
+const answerJS = `(async () => {
+  const login = await (await fetch("/login")).text();
+  const csrf = login.match(/name="csrf_token" value="([^"]+)"/)[1];
+  const b64 = s => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) %% 4)), c => c.charCodeAt(0));
+  const enc = buf => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const r = await fetch("/login/passkey/options", {method: "POST", body: new URLSearchParams({csrf_token: csrf})});
+  const c = await r.json();
+  const pk = c.options.publicKey;
+  pk.challenge = b64(pk.challenge);
+  const cred = await navigator.credentials.get({publicKey: pk});
+  const answer = JSON.stringify({id: cred.id, rawId: enc(cred.rawId), type: cred.type, clientExtensionResults: {},
+    response: {clientDataJSON: enc(cred.response.clientDataJSON), authenticatorData: enc(cred.response.authenticatorData),
+      signature: enc(cred.response.signature), userHandle: enc(cred.response.userHandle)}});
+  const out = [];
+  for (let i = 0; i < %d; i++) {
+    const resp = await fetch("/login/passkey", {method: "POST", redirect: "manual",
+      body: new URLSearchParams({csrf_token: csrf, handle: c.handle, credential: answer})});
+    const text = resp.type === "opaqueredirect" ? "" : await resp.text();
+    out.push((resp.type === "opaqueredirect" ? "signed-in" : String(resp.status)) + (text.includes("could not be verified") ? "/refused" : ""));
+  }
+  return out.join(" ");
+})()`
+
+// TestBrowserPasskeyRefusals: a forged signature, a missing user
+// verification and a replayed answer are refused, start no session and
+// are audited.
+func TestBrowserPasskeyRefusals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	b := newBrowser(t)
+	b.virtualAuthenticator()
+	env := servertest.New(t, localhostIssuer)
+	issuer := env.Config.Issuer
+	user := env.CreateUser(t, testEmail, testPassword)
+	b.registerPasskey(issuer)
+	before := rowCount(t, env, "sessions", "")
+
+	// The sign-in page's own passkey autofill would hold the authenticator;
+	// the ceremonies below run from a script on a plain page of the same
+	// origin instead.
+	b.do("open a page of idp without the ceremony script", chromedp.Navigate(issuer+"/consent"))
+	for _, tc := range []struct {
+		name         string
+		bogus, badUV bool
+	}{{"a forged signature", true, false}, {"no user verification", false, true}} {
+		b.overrides(tc.bogus, tc.badUV)
+		if got := run(b, tc.name, chromedp.Evaluate[string](fmt.Sprintf(answerJS, 1), chromedp.EvalAwaitPromise)); got != "401/refused" {
+			t.Errorf("%s: %q, want the refusal page", tc.name, got)
+		}
+		if n := rowCount(t, env, "sessions", ""); n != before {
+			t.Errorf("%s: %d sessions, want %d", tc.name, n, before)
+		}
+	}
+	if n := rowCount(t, env, "audit_events", "action = 'signin.failure' AND detail LIKE 'factor=passkey%'"); n != 2 {
+		t.Errorf("%d refused passkey sign-ins audited, want 2", n)
+	}
+
+	// A right answer posted twice: the first signs in, the second finds
+	// its challenge spent.
+	b.overrides(false, false)
+	if got := run(b, "replay an answer", chromedp.Evaluate[string](fmt.Sprintf(answerJS, 2), chromedp.EvalAwaitPromise)); got != "signed-in 401/refused" {
+		t.Errorf("the same answer twice: %q, want a sign-in then the refusal", got)
+	}
+	if n := rowCount(t, env, "sessions", "user_id = ?", user.ID); n != before+1 {
+		t.Errorf("%d sessions after the replay, want one more than %d", n, before)
+	}
+	if n := rowCount(t, env, "audit_events", "action = 'signin.failure' AND detail LIKE '%challenge%'"); n != 1 {
+		t.Errorf("the replay was not audited as a spent challenge (%d)", n)
 	}
 }
