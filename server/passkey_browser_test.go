@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/log"
@@ -239,32 +240,47 @@ func (b *browser) overrides(bogusSignature, badUV bool) {
 	}))
 }
 
-// answerJS runs a passwordless ceremony from the page's origin (the CSRF
-// token from the sign-in page) without the sign-in form, posts the answer %d times and reports each outcome: the response
-// type ("opaqueredirect" for a sign-in) or status, and whether the page
-// said the passkey could not be verified.
-const answerJS = `(async () => {
+// prepareJS runs a passwordless ceremony from the page's origin (the
+// CSRF token from the sign-in page) without the sign-in form, and keeps
+// the authenticator's answer in the page for postJS.
+const prepareJS = `(async () => {
   const login = await (await fetch("/login")).text();
   const csrf = login.match(/name="csrf_token" value="([^"]+)"/)[1];
-  const b64 = s => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) %% 4)), c => c.charCodeAt(0));
+  const b64 = s => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4)), c => c.charCodeAt(0));
   const enc = buf => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   const r = await fetch("/login/passkey/options", {method: "POST", body: new URLSearchParams({csrf_token: csrf})});
   const c = await r.json();
   const pk = c.options.publicKey;
   pk.challenge = b64(pk.challenge);
   const cred = await navigator.credentials.get({publicKey: pk});
-  const answer = JSON.stringify({id: cred.id, rawId: enc(cred.rawId), type: cred.type, clientExtensionResults: {},
-    response: {clientDataJSON: enc(cred.response.clientDataJSON), authenticatorData: enc(cred.response.authenticatorData),
-      signature: enc(cred.response.signature), userHandle: enc(cred.response.userHandle)}});
+  window.__answer = {csrf_token: csrf, handle: c.handle, credential: JSON.stringify({id: cred.id, rawId: enc(cred.rawId),
+    type: cred.type, clientExtensionResults: {}, response: {clientDataJSON: enc(cred.response.clientDataJSON),
+      authenticatorData: enc(cred.response.authenticatorData), signature: enc(cred.response.signature),
+      userHandle: enc(cred.response.userHandle)}})};
+  return "ready";
+})()`
+
+// postJS posts the kept answer %d times and reports each outcome: a
+// sign-in (a redirect) or the status, and whether the page said the
+// passkey could not be verified.
+const postJS = `(async () => {
   const out = [];
   for (let i = 0; i < %d; i++) {
-    const resp = await fetch("/login/passkey", {method: "POST", redirect: "manual",
-      body: new URLSearchParams({csrf_token: csrf, handle: c.handle, credential: answer})});
+    const resp = await fetch("/login/passkey", {method: "POST", redirect: "manual", body: new URLSearchParams(window.__answer)});
     const text = resp.type === "opaqueredirect" ? "" : await resp.text();
     out.push((resp.type === "opaqueredirect" ? "signed-in" : String(resp.status)) + (text.includes("could not be verified") ? "/refused" : ""));
   }
   return out.join(" ");
 })()`
+
+// answer runs a ceremony and posts its answer n times.
+func (b *browser) answer(step string, n int) string {
+	b.t.Helper()
+	if got := run(b, step+": ceremony", chromedp.Evaluate[string](prepareJS, chromedp.EvalAwaitPromise)); got != "ready" {
+		b.t.Fatalf("%s: %q", step, got)
+	}
+	return run(b, step+": post", chromedp.Evaluate[string](fmt.Sprintf(postJS, n), chromedp.EvalAwaitPromise))
+}
 
 // TestBrowserPasskeyRefusals: a forged signature, a missing user
 // verification and a replayed answer are refused, start no session and
@@ -290,7 +306,7 @@ func TestBrowserPasskeyRefusals(t *testing.T) {
 		bogus, badUV bool
 	}{{"a forged signature", true, false}, {"no user verification", false, true}} {
 		b.overrides(tc.bogus, tc.badUV)
-		if got := run(b, tc.name, chromedp.Evaluate[string](fmt.Sprintf(answerJS, 1), chromedp.EvalAwaitPromise)); got != "401/refused" {
+		if got := b.answer(tc.name, 1); got != "401/refused" {
 			t.Errorf("%s: %q, want the refusal page", tc.name, got)
 		}
 		if n := rowCount(t, env, "sessions", ""); n != before {
@@ -300,17 +316,29 @@ func TestBrowserPasskeyRefusals(t *testing.T) {
 	if n := rowCount(t, env, "audit_events", "action = 'signin.failure' AND detail LIKE 'factor=passkey%'"); n != 2 {
 		t.Errorf("%d refused passkey sign-ins audited, want 2", n)
 	}
+	if n := rowCount(t, env, "passkeys", "user_id = ? AND last_used_at IS NOT NULL", user.ID); n != 0 {
+		t.Errorf("a refused assertion recorded a use of the passkey")
+	}
 
 	// A right answer posted twice: the first signs in, the second finds
 	// its challenge spent.
 	b.overrides(false, false)
-	if got := run(b, "replay an answer", chromedp.Evaluate[string](fmt.Sprintf(answerJS, 2), chromedp.EvalAwaitPromise)); got != "signed-in 401/refused" {
+	// A challenge older than its lifetime is refused even with a right
+	// answer.
+	if got := run(b, "an old challenge", chromedp.Evaluate[string](prepareJS, chromedp.EvalAwaitPromise)); got != "ready" {
+		t.Fatal(got)
+	}
+	env.Clock.Advance(mfa.CeremonyTTL + time.Second)
+	if got := run(b, "an old challenge: post", chromedp.Evaluate[string](fmt.Sprintf(postJS, 1), chromedp.EvalAwaitPromise)); got != "401/refused" {
+		t.Errorf("an expired challenge: %q", got)
+	}
+	if got := b.answer("replay an answer", 2); got != "signed-in 401/refused" {
 		t.Errorf("the same answer twice: %q, want a sign-in then the refusal", got)
 	}
 	if n := rowCount(t, env, "sessions", "user_id = ?", user.ID); n != before+1 {
 		t.Errorf("%d sessions after the replay, want one more than %d", n, before)
 	}
-	if n := rowCount(t, env, "audit_events", "action = 'signin.failure' AND detail LIKE '%challenge%'"); n != 1 {
-		t.Errorf("the replay was not audited as a spent challenge (%d)", n)
+	if n := rowCount(t, env, "audit_events", "action = 'signin.failure' AND detail LIKE '%challenge%'"); n != 2 {
+		t.Errorf("the expired and the replayed challenge were not both audited (%d)", n)
 	}
 }
