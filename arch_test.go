@@ -72,6 +72,7 @@ func TestImportRules(t *testing.T) {
 		"idp/throttle":              {"idp/db"},
 		"idp/audit":                 {"idp/db"},
 		"idp/mfa":                   {"idp/db", "idp/oauth"},
+		"idp/mfa/mfatest":           {},
 		"idp/tokens":                {"idp/db", "idp/oauth", "idp/users", "idp/clients", "idp/audit"},
 		"idp/server":                {"idp/admin", "idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/keys", "idp/templates", "idp/audit", "idp/throttle", "idp/server/plumbing", "idp/server/protocol", "idp/server/pages", "idp/server/adminhttp", "idp/mfa"},
 		"idp/server/adminhttp":      {"idp/server/plumbing", "idp/admin", "idp/oauth", "idp/users", "idp/clients", "idp/keys", "idp/templates", "idp/audit", "idp/mfa"},
