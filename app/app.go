@@ -48,6 +48,9 @@ type Config struct {
 	// publishes the JWKS. Admin commands judge the key schedule from the
 	// policies the serving processes recorded instead.
 	Serving bool
+	// Tracing, when set, exports OpenTelemetry traces of a serving
+	// process (Start installs it, Close flushes it).
+	Tracing *Tracing
 	// Now is the clock (default: the system clock in UTC).
 	Now func() time.Time
 	// Logger receives the logs (default slog.Default()).
@@ -56,18 +59,20 @@ type Config struct {
 
 // App is the running parts of one idp process.
 type App struct {
-	cfg      Config
-	ownsDB   bool
-	DB       *db.DB
-	Master   keys.MasterKey
-	Audit    *audit.Log
-	Users    *users.Service
-	Clients  *clients.Service
-	Keys     *keys.Manager
-	Sessions *sessions.Service
-	Tokens   *tokens.Service
-	Throttle *throttle.Throttle
-	MFA      *mfa.Service
+	cfg    Config
+	ownsDB bool
+	// stopTracing flushes and stops the exporter Start installed.
+	stopTracing func(context.Context) error
+	DB          *db.DB
+	Master      keys.MasterKey
+	Audit       *audit.Log
+	Users       *users.Service
+	Clients     *clients.Service
+	Keys        *keys.Manager
+	Sessions    *sessions.Service
+	Tokens      *tokens.Service
+	Throttle    *throttle.Throttle
+	MFA         *mfa.Service
 	// Admin is every administrative action, for the CLI, the admin pages
 	// and the admin API alike.
 	Admin *admin.Service
@@ -181,6 +186,13 @@ func (a *App) ServerConfig() server.Config {
 // stopped) and closes the database if Open opened it.
 func (a *App) Close() error {
 	var errs []error
+	if a.stopTracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := a.stopTracing(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("flush traces: %w", err))
+		}
+		cancel()
+	}
 	if a.cfg.Serving {
 		if err := a.Keys.Deregister(context.Background()); err != nil {
 			errs = append(errs, fmt.Errorf("mark the serving policy stopped: %w", err))

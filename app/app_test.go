@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
+
 	"idp/keys"
 	"idp/server"
 	"idp/users"
@@ -120,5 +122,25 @@ func TestStartWithWrongMasterKeyWritesNothing(t *testing.T) {
 	}
 	if ps, err := b.Keys.Policies(ctx); err != nil || len(ps) != 1 {
 		t.Fatalf("a refused start recorded a policy: %+v, %v", ps, err)
+	}
+}
+
+func TestTracingIsOffUnlessConfigured(t *testing.T) {
+	before := otel.GetTracerProvider()
+	cfg := testConfig(t)
+	cfg.Serving = true
+	a, err := Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if otel.GetTracerProvider() != before {
+		t.Fatal("Start installed a tracer provider without Tracing")
+	}
+	if _, span := otel.Tracer("x").Start(t.Context(), "y"); span.IsRecording() {
+		t.Fatal("spans record without Tracing")
 	}
 }

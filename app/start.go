@@ -18,6 +18,13 @@ import (
 // for its JWKS max-age; then every algorithm gets its active and next key.
 // A wrong master key fails it before anything is written.
 func (a *App) Start(ctx context.Context) error {
+	if a.cfg.Serving && a.cfg.Tracing != nil {
+		stop, err := StartTracing(ctx, *a.cfg.Tracing)
+		if err != nil {
+			return err
+		}
+		a.stopTracing = stop
+	}
 	if a.cfg.Serving {
 		host, _ := os.Hostname()
 		if _, err := a.Keys.Register(ctx, host, os.Getpid()); err != nil {

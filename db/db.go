@@ -136,6 +136,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	system := "sqlite"
+	if dialect != SQLite {
+		system = "postgresql"
+	}
+	if err := traceCallbacks(g, system); err != nil {
+		return nil, fmt.Errorf("open database: trace callbacks: %w", err)
+	}
 	sqlDB, err := g.DB()
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)

@@ -16,6 +16,8 @@ import (
 // mapped by Map. The statement must not contain a literal '?'.
 func Exec(ctx context.Context, g *gorm.DB, query string, args ...any) (int64, error) {
 	pool, dialector := conn(ctx, g)
+	ctx, span := rawSpan(ctx, dialector, query)
+	defer span.End()
 	res, err := pool.ExecContext(ctx, rebind(dialector, query), args...)
 	if err != nil {
 		return 0, translate(dialector, err)
@@ -28,6 +30,8 @@ func Exec(ctx context.Context, g *gorm.DB, query string, args ...any) (int64, er
 // ScanErr: no row becomes ErrNotFound.
 func QueryRow(ctx context.Context, g *gorm.DB, query string, args ...any) *sql.Row {
 	pool, dialector := conn(ctx, g)
+	ctx, span := rawSpan(ctx, dialector, query)
+	defer span.End()
 	return pool.QueryRowContext(ctx, rebind(dialector, query), args...)
 }
 

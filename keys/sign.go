@@ -11,6 +11,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"strings"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -34,10 +37,13 @@ func (m *Manager) Sign(ctx context.Context, alg string, payload []byte, typ stri
 	if !knownAlg(alg) {
 		return "", fmt.Errorf("sign: unknown algorithm %q (want one of %v)", alg, Algs)
 	}
+	ctx, span := tracer.Start(ctx, "sign "+alg, trace.WithAttributes(attribute.String("jws.alg", alg), attribute.String("jws.typ", typ)))
+	defer span.End()
 	e, err := m.signer(ctx, alg)
 	if err != nil {
 		return "", fmt.Errorf("sign: %w", err)
 	}
+	span.SetAttributes(attribute.String("jws.kid", e.KID))
 	tok, err := compactSign(alg, e.KID, typ, e.private.Key, payload)
 	if err != nil {
 		return "", fmt.Errorf("sign: %w", err)
@@ -191,3 +197,6 @@ func headerKID(token string) (string, error) {
 	}
 	return hdr.KID, nil
 }
+
+// tracer opens the signing spans (a no-op unless tracing is configured).
+var tracer = otel.Tracer("idp/keys")

@@ -19,8 +19,8 @@ func (s *Server) routes() {
 	// the matched handler anew on each request (a closure per layer per
 	// request), so the chain is built once around a handler that calls
 	// whichever route Echo matched (or its 404/405 handler).
-	common := plumbing.RequestID(s.site.AccessLog(s.metrics.Observe(s.site.RecoverPanics(s.site.SecurityHeaders(
-		plumbing.BodyLimit(plumbing.MaxBody)(plumbing.RejectBadText(dispatchMatched)))))))
+	common := plumbing.RequestID(plumbing.Trace(s.site.AccessLog(s.metrics.Observe(s.site.RecoverPanics(s.site.SecurityHeaders(
+		plumbing.BodyLimit(plumbing.MaxBody)(plumbing.RejectBadText(dispatchMatched))))))))
 	e.Use(func(echo.HandlerFunc) echo.HandlerFunc { return common })
 
 	s.protocolRoutes(e)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -112,7 +113,7 @@ func (s *Service) Create(ctx context.Context, email, password, name string, role
 	if err := checkPassword(password); err != nil {
 		return nil, err
 	}
-	hash, err := HashPassword(password, s.params)
+	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
 	}
@@ -159,6 +160,10 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*Us
 		return nil, serr
 	}
 	defer release()
+	// The span covers the one argon2id verification every outcome costs;
+	// it names no account.
+	_, span := tracer.Start(ctx, "argon2id verify")
+	defer span.End()
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, s.verifyDummy(password)
 	}
@@ -202,7 +207,7 @@ func (s *Service) verifyDummy(password string) error {
 // the next one retries. The swap is conditional on the old hash, so a reset
 // that happened meanwhile wins.
 func (s *Service) upgradeHash(ctx context.Context, u *User, password string) {
-	hash, err := HashPassword(password, s.params)
+	hash, err := s.hashPassword(ctx, password)
 	if err == nil {
 		err = s.store.swapPasswordHash(ctx, u.ID, u.PasswordHash, hash)
 	}
@@ -225,7 +230,7 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) error
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
 	}
-	hash, err := HashPassword(password, s.params)
+	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
 	}
@@ -262,4 +267,15 @@ func (s *Service) Update(ctx context.Context, id, name string, roles []string) (
 		return nil, fmt.Errorf("update user: %w", err)
 	}
 	return u, nil
+}
+
+// tracer opens the spans of password hashing (a no-op unless tracing is
+// configured).
+var tracer = otel.Tracer("idp/users")
+
+// hashPassword is HashPassword with the service's cost, in a span.
+func (s *Service) hashPassword(ctx context.Context, password string) (string, error) {
+	_, span := tracer.Start(ctx, "argon2id hash")
+	defer span.End()
+	return HashPassword(password, s.params)
 }

@@ -86,6 +86,7 @@ var (
 	sThrottleAfter = setting{flag: "signin-throttle-after", env: "IDP_SIGNIN_THROTTLE_AFTER", def: "5", usage: "failed sign-ins per account and address before each further one doubles the wait (an address alone gets 4x)"}
 	sLockout       = setting{flag: "signin-lockout", env: "IDP_SIGNIN_LOCKOUT", def: "15m", usage: "longest wait imposed after repeated failed sign-ins"}
 	sTokenRate     = setting{flag: "token-rate-limit", env: "IDP_TOKEN_RATE_LIMIT", def: "0", usage: "token endpoint requests per second allowed per client on each replica, bursts of twice that; 0 is off"}
+	sOTLP          = setting{flag: "otlp-endpoint", env: "IDP_OTLP_ENDPOINT", def: "", usage: "OpenTelemetry collector base URL for traces over OTLP/HTTP (e.g. http://otel-collector:4318); empty: off, unless the standard OTEL_EXPORTER_OTLP_ENDPOINT is set"}
 	sLogFormat     = setting{flag: "log-format", env: "IDP_LOG_FORMAT", def: "text", usage: "log format: text or json"}
 )
 
@@ -128,9 +129,12 @@ type Config struct {
 	RotationInterval  time.Duration
 	JWKSMaxAge        time.Duration
 	LogFormat         string
-	ThrottleAfter     int
-	SigninLockout     time.Duration
-	TokenRateLimit    float64
+	// OTLPEndpoint turns tracing on: a collector URL, or "env" for the
+	// standard OTEL_EXPORTER_OTLP_* variables.
+	OTLPEndpoint   string
+	ThrottleAfter  int
+	SigninLockout  time.Duration
+	TokenRateLimit float64
 	// DB tunes the connection pool (--db-max-open-conns,
 	// --db-max-idle-conns, --db-statement-timeout).
 	DB db.Options
@@ -259,6 +263,16 @@ func buildConfig(s *settings) (Config, error) {
 		c.LogFormat = s.get("log-format").value
 		if c.LogFormat != "text" && c.LogFormat != "json" {
 			p.add("--log-format must be text or json, not %q", c.LogFormat)
+		}
+	}
+	if s.has("otlp-endpoint") {
+		c.OTLPEndpoint = s.get("otlp-endpoint").value
+		if c.OTLPEndpoint != "" {
+			if u, err := url.Parse(c.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				p.add("--otlp-endpoint must be an http or https URL, not %q", c.OTLPEndpoint)
+			}
+		} else if osGetenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || osGetenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" {
+			c.OTLPEndpoint = "env"
 		}
 	}
 	p.scaleOut(s, &c)

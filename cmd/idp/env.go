@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"runtime/debug"
 
 	"idp/app"
 	"idp/server"
@@ -55,6 +56,7 @@ func (c Config) app(log *slog.Logger) app.Config {
 		ThrottleAfter:  c.ThrottleAfter,
 		SigninLockout:  c.SigninLockout,
 		Serving:        c.Serving,
+		Tracing:        c.tracing(),
 		Now:            c.now,
 		Logger:         log,
 	}
@@ -83,4 +85,21 @@ func adminEnv(ctx context.Context, fs *settingsFlagSet, s stdio) (*env, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// tracing is the OpenTelemetry export of c, nil when off.
+func (c Config) tracing() *app.Tracing {
+	if c.OTLPEndpoint == "" {
+		return nil
+	}
+	return &app.Tracing{Endpoint: c.OTLPEndpoint, Version: buildVersion()}
+}
+
+// buildVersion is the module version the binary was built from, or
+// "devel".
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
 }

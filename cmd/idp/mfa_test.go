@@ -92,3 +92,21 @@ func TestClientsCreateRequireMFA(t *testing.T) {
 		t.Fatalf("clients list --json: %+v", list)
 	}
 }
+
+func TestConfigOTLPEndpoint(t *testing.T) {
+	setEnv(t, nil)
+	if cfg, err := parseServe(); err != nil || cfg.OTLPEndpoint != "" || cfg.tracing() != nil {
+		t.Errorf("default: %q %v, want tracing off", cfg.OTLPEndpoint, err)
+	}
+	cfg, err := parseServe("--otlp-endpoint", "http://otel-collector:4318")
+	if err != nil || cfg.tracing() == nil || cfg.tracing().Endpoint != "http://otel-collector:4318" {
+		t.Errorf("flag: %+v %v", cfg.tracing(), err)
+	}
+	if _, err := parseServe("--otlp-endpoint", "otel-collector:4318"); err == nil || !strings.Contains(err.Error(), "--otlp-endpoint must be an http or https URL") {
+		t.Errorf("a URL without scheme: %v", err)
+	}
+	setEnv(t, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
+	if cfg, err := parseServe(); err != nil || cfg.OTLPEndpoint != "env" {
+		t.Errorf("the standard variable: %q %v, want the exporter to read it", cfg.OTLPEndpoint, err)
+	}
+}

@@ -77,14 +77,14 @@ func (s *Site) AccessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if !s.Log.Enabled(c.Request().Context(), level) {
 			return nil
 		}
-		s.Log.LogAttrs(c.Request().Context(), level, "request",
+		s.Log.LogAttrs(c.Request().Context(), level, "request", append([]slog.Attr{
 			slog.String("request_id", RequestIDOf(c)),
 			slog.String("method", c.Request().Method),
 			slog.String("path", c.Request().URL.Path),
 			slog.Int("status", c.Response().Status),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("remote", c.RealIP()),
-		)
+		}, traceAttrs(c)...)...)
 		return nil
 	}
 }
