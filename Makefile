@@ -6,7 +6,14 @@ GO          ?= go
 BENCH_ARGS  ?= --scenario jwks,discovery,client_credentials,refresh,code,sso,userinfo --reference \
                --concurrency 64 --duration 10s --warmup 2s
 
-.PHONY: bench bench-mix bin/idp bin/idp-libcrypto bin/idpbench
+.PHONY: bench bench-mix bin/idp bin/idp-libcrypto bin/idpbench release
+
+# Release binaries: the approved toolchain (it fixes the standard-library
+# advisories of go1.26.8) and RS256 on the system libcrypto, as the
+# container image is built. `go run ./cmd/idp` stays pure Go.
+RELEASE_TOOLCHAIN ?= go1.27.3
+release:
+	GOTOOLCHAIN=$(RELEASE_TOOLCHAIN) CGO_ENABLED=1 $(GO) build -tags libcrypto -trimpath -ldflags="-s -w" -o bin/idp-release ./cmd/idp
 
 bin/idp:
 	$(GO) build -o bin/idp ./cmd/idp

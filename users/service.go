@@ -94,6 +94,11 @@ func NewService(store *Store, p Params, now func() time.Time) *Service {
 	return s
 }
 
+// Prepare waits for the start-up work of the service: the dummy hash
+// that sign-ins of unknown emails are checked against, computed in the
+// background from NewService on.
+func (s *Service) Prepare() { s.dummyOnce.Do(s.makeDummy) }
+
 func (s *Service) makeDummy() { s.dummy, s.dummyErr = HashPassword(rand.Text(), s.params) }
 
 // Store returns the Store the Service writes through, for reads such as

@@ -579,3 +579,20 @@ func TestComposeCheckerCatchesMistakes(t *testing.T) {
 		t.Error("knownEnv accepts anything")
 	}
 }
+
+// TestShippedBuildsUseLibcrypto: the container image and release
+// binaries sign RS256 on the system libcrypto with the approved toolchain.
+func TestShippedBuildsUseLibcrypto(t *testing.T) {
+	docker := string(repoFile(t, "Dockerfile"))
+	for _, want := range []string{"ENV GOTOOLCHAIN=go1.27.3", "libssl-dev", "go build -tags libcrypto"} {
+		if !strings.Contains(docker, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	mk := string(repoFile(t, "Makefile"))
+	for _, want := range []string{"RELEASE_TOOLCHAIN ?= go1.27.3", "-tags libcrypto"} {
+		if !strings.Contains(mk, want) {
+			t.Errorf("Makefile lacks %q", want)
+		}
+	}
+}

@@ -78,6 +78,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) e
 		ln.Close()
 		return err
 	}
+	// Start-up is the heaviest idle moment: the argon2id hashes of the
+	// first user and of the dummy unknown emails are checked against (64
+	// MiB each by default), key generation, template parsing. Give
+	// what it freed back to the OS now instead of after the scavenger's
+	// minutes, so an idle replica is small.
+	e.Users.Prepare()
+	debug.FreeOSMemory()
 	var h http.Handler = srv
 	if wrapHandler != nil {
 		h = wrapHandler(h)
