@@ -16,6 +16,7 @@ import (
 
 	"idp/clients"
 	"idp/mfa"
+	"idp/mfa/mfatest"
 	"idp/server"
 	"idp/server/servertest"
 	"idp/tokens"
@@ -665,5 +666,97 @@ func TestAdminPagesWarnAnAdminWithoutASecondFactor(t *testing.T) {
 	enrollTOTPFromAccount(t, env, b)
 	if _, page := env.Get(t, b, "/admin/users"); strings.Contains(page.Body, `id="no-second-factor"`) {
 		t.Error("the warning stays after the admin set up a factor")
+	}
+}
+
+// addPasskeyFromAccount registers a passkey of a for the browser's
+// signed-in user through the account page's endpoints.
+func addPasskeyFromAccount(t *testing.T, env *servertest.Env, b *http.Client, a *mfatest.Authenticator, name string) *http.Response {
+	t.Helper()
+	_, account := env.Get(t, b, "/account")
+	var c struct {
+		Handle  string          `json:"handle"`
+		Options json.RawMessage `json:"options"`
+	}
+	resp, page := env.PostForm(t, b, "/account/security/enroll/passkey/options", url.Values{"csrf_token": {account.CSRF()}})
+	if resp.StatusCode != http.StatusOK {
+		return resp
+	}
+	if err := json.Unmarshal([]byte(page.Body), &c); err != nil {
+		t.Fatalf("options: %v %s", err, page.Body)
+	}
+	answer, err := a.Create(c.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _ = env.PostForm(t, b, "/account/security/enroll/passkey", url.Values{"csrf_token": {account.CSRF()},
+		"handle": {c.Handle}, "credential": {string(answer)}, "name": {name}})
+	return resp
+}
+
+func TestPasskeysFromTheAccountPage(t *testing.T) {
+	env := servertest.New(t, localhostIssuer)
+	user := env.CreateUser(t, testEmail, testPassword)
+	f := &fixture{env: env}
+	_, f.firstSecret = env.CreateClient(t, clients.Spec{ID: firstID, Trusted: true, RedirectURIs: []string{testRedirect}})
+	a := mfatest.New("localhost", env.Config.Issuer)
+	b := env.Browser(t)
+	signIn(t, env, b, testEmail, testPassword)
+	if resp := addPasskeyFromAccount(t, env, b, a, "Phone"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("first passkey: %d, want the recovery codes page", resp.StatusCode)
+	}
+	_, account := env.Get(t, b, "/account")
+	if !strings.Contains(account.Body, "Phone") || !strings.Contains(account.Body, "AAGUID adce0002-") ||
+		!strings.Contains(account.Body, "Passkey added: Phone") {
+		t.Fatalf("account page lacks the passkey or its event")
+	}
+	// The session did not use the passkey: a second one needs it first
+	// (the script's challenge request is refused).
+	if resp := addPasskeyFromAccount(t, env, b, a, "Laptop"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a second passkey on a password session: %d", resp.StatusCode)
+	}
+
+	// Passwordless sign-in with it, in another browser, through the
+	// real endpoints.
+	b2 := env.Browser(t)
+	resp, _ := env.Get(t, b2, authorizeURL(firstID, nil))
+	_, login := env.Get(t, b2, servertest.Location(t, resp).String())
+	var c struct {
+		Handle  string          `json:"handle"`
+		Options json.RawMessage `json:"options"`
+	}
+	_, opts := env.PostForm(t, b2, "/login/passkey/options", url.Values{"csrf_token": {login.CSRF()}})
+	if err := json.Unmarshal([]byte(opts.Body), &c); err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := a.Get(c.Options)
+	resp, _ = env.PostForm(t, b2, "/login/passkey", url.Values{"csrf_token": {login.CSRF()}, "req": {login.RequestID()},
+		"handle": {c.Handle}, "credential": {string(answer)}})
+	claims := f.idClaims(t, servertest.Location(t, resp))
+	if claims["sub"] != user.ID || claims["acr"] != mfa.ACRPhishingResistant || !slices.Equal(amrOf(claims), []string{"hwk", "user", "mfa"}) {
+		t.Errorf("passwordless: sub %v acr %v amr %v", claims["sub"], claims["acr"], amrOf(claims))
+	}
+
+	// That session used the passkey: it may add and remove passkeys.
+	if resp := addPasskeyFromAccount(t, env, b2, a, "Laptop"); resp.StatusCode != http.StatusSeeOther ||
+		servertest.Location(t, resp).Query().Get("notice") != "factor-added" {
+		t.Fatalf("a second passkey on a passkey session: %d %v", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	fs, _ := env.MFA.Of(context.Background(), user.ID)
+	if len(fs.Passkeys) != 2 {
+		t.Fatalf("%d passkeys", len(fs.Passkeys))
+	}
+	_, account = env.Get(t, b2, "/account")
+	for _, p := range fs.Passkeys {
+		resp, _ := env.PostForm(t, b2, "/account/security/passkeys/remove", url.Values{"csrf_token": {account.CSRF()}, "id": {p.ID}})
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("remove: %d", resp.StatusCode)
+		}
+	}
+	if fs, _ := env.MFA.Of(context.Background(), user.ID); fs.Any() || fs.RecoveryTotal != 0 {
+		t.Errorf("after removing every passkey: %+v (recovery codes go with the last factor)", fs)
+	}
+	if n := rowCount(t, env, "audit_events", "action = 'mfa.passkey_removed' AND target = ?", user.ID); n != 2 {
+		t.Errorf("%d removals audited", n)
 	}
 }
