@@ -77,6 +77,7 @@ func (s *Server) pageRoutes(e *echo.Echo) {
 	e.POST(plumbing.PathAccount+"/sessions/revoke", p.RevokeSession)
 	e.POST(plumbing.PathAccount+"/grants/revoke", p.RevokeGrant)
 	e.POST(plumbing.PathAccount+"/logout-all", p.LogoutAll)
+	e.POST(plumbing.PathAccount+"/password", p.ChangePassword)
 	e.GET(plumbing.PathAccount+"/security/totp", p.AccountTOTPPage)
 	e.POST(plumbing.PathAccount+"/security/enroll/totp", p.AccountEnrollTOTP)
 	e.POST(plumbing.PathAccount+"/security/enroll/passkey/options", p.AccountEnrollPasskeyOptions)
