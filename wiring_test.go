@@ -22,6 +22,7 @@ var constructors = map[string][]string{
 	"idp/audit":    {"New"},
 	"idp/throttle": {"New"},
 	"idp/server":   {"New"},
+	"idp/mail":     {"NewService"},
 }
 
 func TestOnlyAppWires(t *testing.T) {

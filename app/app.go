@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"idp/clients"
 	"idp/db"
 	"idp/keys"
+	"idp/mail"
 	"idp/mfa"
 	"idp/server"
 	"idp/sessions"
@@ -51,10 +53,25 @@ type Config struct {
 	// Tracing, when set, exports OpenTelemetry traces of a serving
 	// process (Start installs it, Close flushes it).
 	Tracing *Tracing
+	// Mail is outbound mail; without an SMTP URL the flows that need it
+	// are off.
+	Mail MailConfig
 	// Now is the clock (default: the system clock in UTC).
 	Now func() time.Time
 	// Logger receives the logs (default slog.Default()).
 	Logger *slog.Logger
+}
+
+// MailConfig is outbound mail, already validated by cmd/idp.
+type MailConfig struct {
+	// SMTPURL is --smtp-url: smtp://, smtps:// or log: (mail.NewSender);
+	// empty: mail is off.
+	SMTPURL string
+	// From is --mail-from, the sender of every message.
+	From mail.Address
+	// TLS verifies the SMTP server instead of the system roots (tests
+	// trust their own server's certificate with it).
+	TLS *tls.Config
 }
 
 // App is the running parts of one idp process.
@@ -73,6 +90,10 @@ type App struct {
 	Tokens      *tokens.Service
 	Throttle    *throttle.Throttle
 	MFA         *mfa.Service
+	// Mail is the outbox; Mail.Enabled() is false without --smtp-url.
+	Mail *mail.Service
+	// mailErr is a bad SMTP URL, reported by Start.
+	mailErr error
 	// Admin is every administrative action, for the CLI, the admin pages
 	// and the admin API alike.
 	Admin *admin.Service
@@ -131,6 +152,11 @@ func New(d *db.DB, mk keys.MasterKey, cfg Config) *App {
 	a.Throttle = throttle.New(throttle.NewStore(d.Gorm), throttle.Config{
 		After: cfg.ThrottleAfter, Lockout: cfg.SigninLockout, Now: now,
 	})
+	var sender mail.Sender
+	if cfg.Mail.SMTPURL != "" {
+		sender, a.mailErr = mail.NewSender(cfg.Mail.SMTPURL, log, mail.SMTPOptions{TLSConfig: cfg.Mail.TLS})
+	}
+	a.Mail = mail.NewService(mail.NewStore(d.Gorm), mail.Config{Sender: sender, From: cfg.Mail.From, Now: now, Logger: log})
 	a.Admin = admin.New(admin.Deps{DB: d, Users: a.Users, Clients: a.Clients, Sessions: a.Sessions, Tokens: a.Tokens,
 		Keys: a.Keys, Audit: a.Audit, Throttle: a.Throttle, MFA: a.MFA, Now: now})
 	return a
@@ -163,7 +189,7 @@ func (a *App) Server() (*server.Server, error) {
 	cfg := a.ServerConfig()
 	return server.New(cfg, server.Deps{
 		DB: a.DB, Keys: a.Keys, Users: a.Users, Clients: a.Clients, Sessions: a.Sessions, Tokens: a.Tokens,
-		Templates: tpl, Audit: a.Audit, Throttle: a.Throttle, Admin: a.Admin, MFA: a.MFA,
+		Templates: tpl, Audit: a.Audit, Throttle: a.Throttle, Admin: a.Admin, MFA: a.MFA, Mail: a.Mail,
 	})
 }
 

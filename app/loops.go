@@ -16,13 +16,15 @@ const (
 // Run runs the background loops of a serving process until ctx ends, and
 // returns once they have stopped (so the database can close under none of
 // them): the key scheduler (keys.Manager.Run) and the purge of expired
-// rows every minute. Every replica runs them; both are safe to run
-// together.
+// rows every minute, and the mail outbox (mail.Service.Run: a no-op
+// without --smtp-url). Every replica runs them; each is safe to run
+// together with its twins elsewhere.
 func (a *App) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); a.Keys.Run(ctx) }()
 	go func() { defer wg.Done(); a.purgeLoop(ctx) }()
+	go func() { defer wg.Done(); a.Mail.Run(ctx) }()
 	wg.Wait()
 }
 
@@ -52,8 +54,8 @@ func (a *App) purgeLoop(ctx context.Context) {
 
 // Purge deletes one batch of at most limit expired rows of each kind:
 // codes, pending requests, refresh families and denylist entries, sessions
-// and half-done sign-ins, WebAuthn challenges, and sign-in throttle
-// counters. It reports how many it deleted.
+// and half-done sign-ins, WebAuthn challenges, sign-in throttle
+// counters, and mail outbox rows finished more than a week ago. It reports how many it deleted.
 func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
 	n, err := a.Tokens.Purge(ctx, limit)
 	if err != nil {
@@ -75,5 +77,10 @@ func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
 		return n, err
 	}
 	m, err = a.Throttle.Purge(ctx, limit)
+	n += m
+	if err != nil {
+		return n, err
+	}
+	m, err = a.Mail.Purge(ctx, limit)
 	return n + m, err
 }

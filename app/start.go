@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"idp/mail"
 	"idp/users"
 )
 
@@ -18,6 +19,12 @@ import (
 // for its JWKS max-age; then every algorithm gets its active and next key.
 // A wrong master key fails it before anything is written.
 func (a *App) Start(ctx context.Context) error {
+	if a.mailErr != nil {
+		return fmt.Errorf("--smtp-url: %w", a.mailErr)
+	}
+	if a.Mail.Enabled() && a.cfg.Mail.From.Email == "" {
+		return errors.New("--mail-from is required with --smtp-url")
+	}
 	if a.cfg.Serving && a.cfg.Tracing != nil {
 		stop, err := StartTracing(ctx, *a.cfg.Tracing)
 		if err != nil {
@@ -34,6 +41,9 @@ func (a *App) Start(ctx context.Context) error {
 			a.cfg.Logger.Warn("key rotation interval below one hour: fine for testing relying services against rotation, "+
 				"wasteful in production", "key_rotation_interval", iv.String())
 		}
+	}
+	if a.cfg.Serving && a.Mail.Enabled() {
+		a.cfg.Logger.Info("outbound mail on", "smtp_url", mail.Redact(a.cfg.Mail.SMTPURL), "from", a.cfg.Mail.From.String())
 	}
 	if err := a.Keys.Bootstrap(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)

@@ -15,6 +15,7 @@ import (
 	"idp/audit"
 	"idp/clients"
 	"idp/keys"
+	"idp/mail"
 	"idp/mfa"
 	"idp/server/adminhttp"
 	"idp/server/pages"
@@ -79,6 +80,9 @@ type Deps struct {
 	Audit     *audit.Log
 	Throttle  *throttle.Throttle
 	MFA       *mfa.Service
+	// Mail is the outbox (optional): /metrics counts its messages when it
+	// is enabled.
+	Mail *mail.Service
 }
 
 // Server is the provider's HTTP handler: one Echo application that mounts
@@ -135,6 +139,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.pages = pages.New(site, pages.Config{SessionTTL: cfg.SessionTTL}, deps.Throttle, s.protocol)
 	s.admin = adminhttp.New(site, adminhttp.Config{JWKSMaxAge: cfg.JWKSMaxAge, KeyRotationInterval: cfg.KeyRotationInterval}, deps.Admin)
 	deps.Audit.Observe(s.metrics.OnAudit)
+	if deps.Mail.Enabled() {
+		s.metrics.ObserveMail(deps.Mail)
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = plumbing.IPExtractor(cfg.TrustedProxies)

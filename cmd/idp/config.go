@@ -14,6 +14,7 @@ import (
 
 	"idp/db"
 	"idp/keys"
+	"idp/mail"
 )
 
 // setting is one configuration value: a flag, its environment variable and
@@ -100,6 +101,13 @@ var (
 	sTrustedProxies = setting{flag: "trusted-proxies", env: "IDP_TRUSTED_PROXIES", def: "", usage: "comma-separated CIDRs (or IPs) of reverse proxies whose X-Forwarded-For names the client; empty: the client is the TCP peer and X-Forwarded-For is ignored"}
 )
 
+// The mail settings (issue #15): without --smtp-url the flows that need
+// mail (password reset) are off and no page offers them.
+var (
+	sSMTPURL  = setting{flag: "smtp-url", env: "IDP_SMTP_URL", def: "", usage: "outbound mail: smtp://user:pass@host:port (STARTTLS required; add ?tls=none for a local relay), smtps://… (implicit TLS), or log: to write each message to the log in development; empty: mail is off"}
+	sMailFrom = setting{flag: "mail-from", env: "IDP_MAIL_FROM", def: "", usage: "sender of idp's mail, e.g. 'Example Login <login@example.com>'; required with --smtp-url"}
+)
+
 // dbSettings are the database pool settings, taken by serve and by every
 // admin command.
 func dbSettings() []setting { return []setting{sDBMaxOpen, sDBMaxIdle, sDBStmtTimeout} }
@@ -142,6 +150,10 @@ type Config struct {
 	TrustedProxies []*net.IPNet
 	// MFARequiredRoles are the roles that must use a second factor.
 	MFARequiredRoles []string
+	// SMTPURL is --smtp-url (it may hold a password: show it only through
+	// mail.Redact); MailFrom is --mail-from.
+	SMTPURL  string
+	MailFrom mail.Address
 }
 
 // now reads c.Now, or the system clock in UTC.
@@ -276,6 +288,7 @@ func buildConfig(s *settings) (Config, error) {
 		}
 	}
 	p.scaleOut(s, &c)
+	p.mail(s, &c)
 	return c, p.err()
 }
 
@@ -335,6 +348,35 @@ func (p *problems) scaleOut(s *settings, c *Config) {
 				c.MFARequiredRoles = append(c.MFARequiredRoles, r)
 			}
 		}
+	}
+}
+
+// mail validates --smtp-url and --mail-from into c. A problem names the
+// URL only redacted: it may carry the relay's password.
+func (p *problems) mail(s *settings, c *Config) {
+	if !s.has("smtp-url") {
+		return
+	}
+	c.SMTPURL = strings.TrimSpace(s.get("smtp-url").value)
+	from := strings.TrimSpace(s.get("mail-from").value)
+	if c.SMTPURL != "" {
+		// Building the sender checks scheme, host, port, tls and
+		// credentials without connecting; its errors are redacted.
+		if _, err := mail.NewSender(c.SMTPURL, nil, mail.SMTPOptions{}); err != nil {
+			p.add("--smtp-url: %v", err)
+		}
+	}
+	switch {
+	case from == "" && c.SMTPURL != "":
+		p.add("--mail-from is required with --smtp-url (e.g. 'Example Login <login@example.com>')")
+	case from != "" && c.SMTPURL == "":
+		p.add("--mail-from is set but --smtp-url is not: no mail would be sent")
+	case from != "":
+		a, err := mail.ParseAddress(from)
+		if err != nil {
+			p.add("--mail-from: %v", err)
+		}
+		c.MailFrom = a
 	}
 }
 

@@ -57,6 +57,7 @@ func (c Config) app(log *slog.Logger) app.Config {
 		SigninLockout:  c.SigninLockout,
 		Serving:        c.Serving,
 		Tracing:        c.tracing(),
+		Mail:           app.MailConfig{SMTPURL: c.SMTPURL, From: c.MailFrom},
 		Now:            c.now,
 		Logger:         log,
 	}

@@ -1,0 +1,114 @@
+package mail
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	htmltemplate "html/template"
+	"io/fs"
+	"strings"
+	texttemplate "text/template"
+)
+
+// Message is one mail ready to send: the recipient, a subject and the
+// same content as plain text and as HTML (multipart/alternative).
+type Message struct {
+	To      Address
+	Subject string
+	Text    string
+	HTML    string
+}
+
+// check refuses a message whose subject could break out of its header.
+func (m *Message) check() error {
+	if m.To.Email == "" {
+		return fmt.Errorf("%w: no recipient", ErrInvalidAddress)
+	}
+	if err := headerSafe(m.Subject); err != nil {
+		return fmt.Errorf("mail subject: %w", err)
+	}
+	return nil
+}
+
+// embedded holds the mail templates: for each kind, <kind>.txt defines
+// "subject" and "text" (text/template) and <kind>.html defines "html"
+// (html/template, so every value is escaped for HTML).
+//
+//go:embed templates/*.txt templates/*.html
+var embedded embed.FS
+
+// Templates renders the messages of each kind. It is safe for concurrent
+// use.
+type Templates struct {
+	text map[string]*texttemplate.Template
+	html map[string]*htmltemplate.Template
+}
+
+// Kinds are the messages idp sends, each with a template pair.
+var Kinds = []string{KindPasswordReset}
+
+// KindPasswordReset is the mail with a password reset link. Its data is
+// ResetData.
+const KindPasswordReset = "password_reset"
+
+// ResetData fills the password reset mail.
+type ResetData struct {
+	Name    string // the user's display name, or empty
+	Email   string
+	Link    string // the single-use link
+	Minutes int    // how long it works
+	Issuer  string
+}
+
+// DefaultTemplates parses the embedded templates.
+func DefaultTemplates() (*Templates, error) {
+	sub, err := fs.Sub(embedded, "templates")
+	if err != nil {
+		return nil, err
+	}
+	return LoadTemplates(sub)
+}
+
+// LoadTemplates parses <kind>.txt and <kind>.html of every kind in Kinds
+// from fsys and checks each renders its zero data.
+func LoadTemplates(fsys fs.FS) (*Templates, error) {
+	t := &Templates{text: map[string]*texttemplate.Template{}, html: map[string]*htmltemplate.Template{}}
+	for _, k := range Kinds {
+		tt, err := texttemplate.ParseFS(fsys, k+".txt")
+		if err != nil {
+			return nil, fmt.Errorf("mail template %s.txt: %w", k, err)
+		}
+		ht, err := htmltemplate.ParseFS(fsys, k+".html")
+		if err != nil {
+			return nil, fmt.Errorf("mail template %s.html: %w", k, err)
+		}
+		t.text[k], t.html[k] = tt, ht
+		if _, err := t.Render(k, Address{Email: "check@example.com"}, ResetData{}); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// Render fills the templates of kind with data for the recipient to.
+func (t *Templates) Render(kind string, to Address, data any) (*Message, error) {
+	tt, ht := t.text[kind], t.html[kind]
+	if tt == nil || ht == nil {
+		return nil, fmt.Errorf("mail: no templates for kind %q", kind)
+	}
+	var subj, text, html bytes.Buffer
+	if err := tt.ExecuteTemplate(&subj, "subject", data); err != nil {
+		return nil, fmt.Errorf("mail template %s subject: %w", kind, err)
+	}
+	if err := tt.ExecuteTemplate(&text, "text", data); err != nil {
+		return nil, fmt.Errorf("mail template %s text: %w", kind, err)
+	}
+	if err := ht.ExecuteTemplate(&html, "html", data); err != nil {
+		return nil, fmt.Errorf("mail template %s html: %w", kind, err)
+	}
+	m := &Message{To: to, Subject: strings.TrimSpace(subj.String()), Text: text.String(), HTML: html.String()}
+	if err := m.check(); err != nil {
+		return nil, fmt.Errorf("mail template %s: %w", kind, err)
+	}
+	return m, nil
+}
