@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"idp/clients"
 )
@@ -48,4 +49,121 @@ func (s *Service) DeleteClient(ctx context.Context, actor Actor, id string) erro
 	}
 	s.record(ctx, "client.deleted", id, "")
 	return nil
+}
+
+// ClientUpdate is a change to a client: every field that is not nil
+// replaces the client's value (an empty list or string clears it). The
+// JSON names are the client view's, so what GET returns can be sent back.
+type ClientUpdate struct {
+	Name                    *string   `json:"name,omitempty"`
+	RedirectURIs            *[]string `json:"redirect_uris,omitempty"`
+	PostLogoutRedirectURIs  *[]string `json:"post_logout_redirect_uris,omitempty"`
+	GrantTypes              *[]string `json:"grant_types,omitempty"`
+	Scopes                  *[]string `json:"scopes,omitempty"`
+	SigningAlg              *string   `json:"signing_alg,omitempty"`
+	Trusted                 *bool     `json:"trusted,omitempty"`
+	RequireMFA              *bool     `json:"require_mfa,omitempty"`
+	LogoURI                 *string   `json:"logo_uri,omitempty"`
+	ClientURI               *string   `json:"client_uri,omitempty"`
+	PolicyURI               *string   `json:"policy_uri,omitempty"`
+	TOSURI                  *string   `json:"tos_uri,omitempty"`
+	Contacts                *[]string `json:"contacts,omitempty"`
+	ApplicationType         *string   `json:"application_type,omitempty"`
+	TokenEndpointAuthMethod *string   `json:"token_endpoint_auth_method,omitempty"`
+	DefaultMaxAge           *int      `json:"default_max_age,omitempty"`
+	RequireAuthTime         *bool     `json:"require_auth_time,omitempty"`
+}
+
+// apply writes the set fields into spec and returns their JSON names.
+func (u ClientUpdate) apply(spec *clients.Spec) []string {
+	var changed []string
+	str := func(name string, dst *string, v *string) {
+		if v != nil {
+			*dst, changed = *v, append(changed, name)
+		}
+	}
+	list := func(name string, dst *[]string, v *[]string) {
+		if v != nil {
+			*dst, changed = nonEmpty(*v), append(changed, name)
+		}
+	}
+	flag := func(name string, dst *bool, v *bool) {
+		if v != nil {
+			*dst, changed = *v, append(changed, name)
+		}
+	}
+	str("name", &spec.Name, u.Name)
+	list("redirect_uris", &spec.RedirectURIs, u.RedirectURIs)
+	list("post_logout_redirect_uris", &spec.PostLogoutRedirectURIs, u.PostLogoutRedirectURIs)
+	list("grant_types", &spec.GrantTypes, u.GrantTypes)
+	list("scopes", &spec.Scopes, u.Scopes)
+	str("signing_alg", &spec.SigningAlg, u.SigningAlg)
+	flag("trusted", &spec.Trusted, u.Trusted)
+	flag("require_mfa", &spec.RequireMFA, u.RequireMFA)
+	str("logo_uri", &spec.LogoURI, u.LogoURI)
+	str("client_uri", &spec.ClientURI, u.ClientURI)
+	str("policy_uri", &spec.PolicyURI, u.PolicyURI)
+	str("tos_uri", &spec.TOSURI, u.TOSURI)
+	list("contacts", &spec.Contacts, u.Contacts)
+	str("application_type", &spec.ApplicationType, u.ApplicationType)
+	str("token_endpoint_auth_method", &spec.TokenEndpointAuthMethod, u.TokenEndpointAuthMethod)
+	if u.DefaultMaxAge != nil {
+		spec.DefaultMaxAge, changed = *u.DefaultMaxAge, append(changed, "default_max_age")
+	}
+	flag("require_auth_time", &spec.RequireAuthTime, u.RequireAuthTime)
+	return changed
+}
+
+// nonEmpty drops empty strings, so ["" ] (a flag given an empty value)
+// clears a list.
+func nonEmpty(l []string) []string {
+	out := make([]string, 0, len(l))
+	for _, v := range l {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// UpdateClient changes a client's registration, checked as a new one is;
+// its secret and kind (public or confidential) stay. An unknown id is
+// ErrNotFound, a change that breaks a rule *InvalidError listing every
+// problem (and nothing is written), an empty change *InvalidError too.
+func (s *Service) UpdateClient(ctx context.Context, actor Actor, id string, up ClientUpdate) (Client, error) {
+	ctx = as(ctx, actor)
+	c, err := s.clients.Store().ByID(ctx, id)
+	if err != nil {
+		return Client{}, fmt.Errorf("client %s: %w", id, mapErr(err))
+	}
+	spec := clients.SpecOf(c)
+	changed := up.apply(&spec)
+	if len(changed) == 0 {
+		return Client{}, &InvalidError{Reason: "nothing to change"}
+	}
+	updated, err := s.clients.Update(ctx, spec)
+	switch {
+	case errors.Is(err, clients.ErrInvalidSpec):
+		return Client{}, &InvalidError{Reason: err.Error()}
+	case err != nil:
+		return Client{}, fmt.Errorf("update client: %w", mapErr(err))
+	}
+	s.record(ctx, "client.updated", id, "changed="+strings.Join(changed, ","))
+	return clientView(updated), nil
+}
+
+// RegenerateClientSecret gives a confidential client a new secret,
+// returned once; the old one stops working at once. A public client is
+// *InvalidError, an unknown id ErrNotFound.
+func (s *Service) RegenerateClientSecret(ctx context.Context, actor Actor, id string) (string, error) {
+	ctx = as(ctx, actor)
+	secret, err := s.clients.RegenerateSecret(ctx, id)
+	switch {
+	case errors.Is(err, clients.ErrInvalidSpec):
+		return "", &InvalidError{Reason: "a public client has no secret"}
+	case err != nil:
+		return "", fmt.Errorf("regenerate secret: %w", mapErr(err))
+	}
+	s.record(ctx, "client.secret_regenerated", id, "")
+	return secret, nil
 }

@@ -60,12 +60,28 @@ type Client struct {
 	SigningAlg             string   `json:"signing_alg"`
 	Trusted                bool     `json:"trusted"`
 	RequireMFA             bool     `json:"require_mfa"`
-	Created                Time     `json:"created_at"`
+	// RFC 7591 §2 metadata, by the RFC's names.
+	LogoURI                 string   `json:"logo_uri"`
+	ClientURI               string   `json:"client_uri"`
+	PolicyURI               string   `json:"policy_uri"`
+	TOSURI                  string   `json:"tos_uri"`
+	Contacts                []string `json:"contacts"`
+	ApplicationType         string   `json:"application_type"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	DefaultMaxAge           int      `json:"default_max_age"`
+	RequireAuthTime         bool     `json:"require_auth_time"`
+	Created                 Time     `json:"created_at"`
+	Updated                 Time     `json:"updated_at"`
 }
 
 func clientView(c *clients.Client) Client {
-	return Client{c.ID, c.Name, c.Public, nonNil(c.RedirectURIs), nonNil(c.PostLogoutRedirectURIs),
-		nonNil(c.GrantTypes), nonNil(c.Scopes), c.SigningAlg, c.Trusted, c.RequireMFA, Time{c.CreatedAt}}
+	return Client{ID: c.ID, Name: c.Name, Public: c.Public, RedirectURIs: nonNil(c.RedirectURIs),
+		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), GrantTypes: nonNil(c.GrantTypes),
+		Scopes: nonNil(c.Scopes), SigningAlg: c.SigningAlg, Trusted: c.Trusted, RequireMFA: c.RequireMFA,
+		LogoURI: c.LogoURI, ClientURI: c.ClientURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI,
+		Contacts: nonNil(c.Contacts), ApplicationType: c.ApplicationType, TokenEndpointAuthMethod: c.AuthMethod(),
+		DefaultMaxAge: c.DefaultMaxAge, RequireAuthTime: c.RequireAuthTime,
+		Created: Time{c.CreatedAt}, Updated: Time{c.UpdatedAt}}
 }
 
 // Key is a signing key: when it may sign and, once retired, when it

@@ -58,10 +58,81 @@ type Client struct {
 	Trusted bool
 	// RequireMFA makes every sign-in for this client need a second factor.
 	RequireMFA bool
+	// Metadata is what RFC 7591 §2 adds: how the client is shown to users
+	// and a few protocol preferences.
+	Metadata
 	// CreatedAt is when the client was registered.
 	CreatedAt time.Time
 	// UpdatedAt is when the client was last changed.
 	UpdatedAt time.Time
+}
+
+// Metadata is a client's RFC 7591 §2 metadata beyond what Client names
+// itself (client_name is Name, id_token_signed_response_alg is
+// SigningAlg). The URIs are shown to users, never fetched by the server.
+type Metadata struct {
+	// LogoURI is an https URL or a small data:image URI (see
+	// ValidateLogoURI), shown on the sign-in and consent pages.
+	LogoURI string
+	// ClientURI, PolicyURI and TOSURI are the client's home page, privacy
+	// policy and terms of service, linked from the consent page.
+	ClientURI, PolicyURI, TOSURI string
+	// Contacts are email addresses of the people responsible for the
+	// client, for administrators.
+	Contacts []string
+	// ApplicationType is "web" (the default) or "native" (OIDC
+	// Registration §2): only native clients may register private-use
+	// scheme redirect URIs (RFC 8252 §7.1).
+	ApplicationType string
+	// TokenEndpointAuthMethod pins how a confidential client authenticates:
+	// client_secret_basic or client_secret_post; empty accepts either
+	// (clients registered before the field existed). Public clients use
+	// "none".
+	TokenEndpointAuthMethod string
+	// DefaultMaxAge, in seconds, applies when an authorization request has
+	// no max_age (OIDC Registration §2); 0 is none.
+	DefaultMaxAge int
+	// RequireAuthTime asks for auth_time in ID tokens; idp always includes
+	// it, so the flag is kept for the client's own record.
+	RequireAuthTime bool
+}
+
+// Application types (OIDC Registration §2).
+const (
+	AppWeb    = "web"
+	AppNative = "native"
+)
+
+// Client authentication methods (RFC 7591 §2).
+const (
+	AuthSecretBasic = "client_secret_basic"
+	AuthSecretPost  = "client_secret_post"
+	AuthNone        = "none"
+)
+
+// AuthMethod is the token_endpoint_auth_method the client registered, as
+// RFC 7591 names it: "none" for public clients, and for a confidential
+// one registered without a choice client_secret_basic, the RFC's default
+// (client_secret_post is accepted from it too).
+func (c *Client) AuthMethod() string {
+	switch {
+	case c.Public:
+		return AuthNone
+	case c.TokenEndpointAuthMethod == "":
+		return AuthSecretBasic
+	}
+	return c.TokenEndpointAuthMethod
+}
+
+// AcceptsAuthMethod reports whether the client may authenticate with m.
+func (c *Client) AcceptsAuthMethod(m string) bool {
+	switch {
+	case c.Public:
+		return m == AuthNone
+	case c.TokenEndpointAuthMethod == "":
+		return m == AuthSecretBasic || m == AuthSecretPost
+	}
+	return m == c.TokenEndpointAuthMethod
 }
 
 // AllowsGrant reports whether the client may use grant type g.

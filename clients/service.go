@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"sync"
 	"time"
 
@@ -69,6 +70,24 @@ type Spec struct {
 	Trusted bool
 	// RequireMFA makes every sign-in for the client need a second factor.
 	RequireMFA bool
+	// Metadata is checked by ValidateMetadata; ApplicationType defaults to
+	// web, TokenEndpointAuthMethod to either secret method ("none" for a
+	// public client).
+	Metadata
+}
+
+// SpecOf returns the spec that describes c, without its secret: the
+// starting point of an update.
+func SpecOf(c *Client) Spec {
+	return Spec{ID: c.ID, Name: c.Name, Public: c.Public, RedirectURIs: slices.Clone(c.RedirectURIs),
+		PostLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs), GrantTypes: slices.Clone(c.GrantTypes),
+		Scopes: slices.Clone(c.Scopes), SigningAlg: c.SigningAlg, Trusted: c.Trusted, RequireMFA: c.RequireMFA,
+		Metadata: c.Metadata.clone()}
+}
+
+func (m Metadata) clone() Metadata {
+	m.Contacts = slices.Clone(m.Contacts)
+	return m
 }
 
 // Service registers and authenticates clients.
@@ -146,6 +165,70 @@ func (s *Service) Create(ctx context.Context, spec Spec) (c *Client, secret stri
 		return nil, "", fmt.Errorf("create client %q: %w", c.ID, err)
 	}
 	return c, secret, nil
+}
+
+// Update replaces the registration of the client spec.ID with spec,
+// checked as Create checks it; the secret stays (spec.Secret must be
+// empty) and a client cannot change between public and confidential.
+// Every problem is returned at once and nothing is written; an unknown id
+// wraps db.ErrNotFound.
+func (s *Service) Update(ctx context.Context, spec Spec) (*Client, error) {
+	var out *Client
+	err := db.Tx(ctx, s.store.gdb, func(ctx context.Context) error {
+		old, err := s.store.ByID(ctx, spec.ID)
+		if err != nil {
+			return err
+		}
+		var errs []error
+		if spec.Secret != "" {
+			errs = append(errs, errors.New("the secret cannot be set by an update; regenerate it"))
+		}
+		if spec.Public != old.Public {
+			errs = append(errs, errors.New("a client cannot change between public and confidential; register a new one"))
+		}
+		c, err := build(spec)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if err := errors.Join(errs...); err != nil {
+			return invalidSpec{err}
+		}
+		c.SecretHash, c.CreatedAt = old.SecretHash, old.CreatedAt
+		c.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
+		if err := s.store.Update(ctx, c); err != nil {
+			return err
+		}
+		out = c
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update client %q: %w", spec.ID, err)
+	}
+	return out, nil
+}
+
+// RegenerateSecret gives a confidential client a new generated secret and
+// returns it, once; the old one stops working at once. A public client is
+// refused (ErrInvalidSpec), an unknown id wraps db.ErrNotFound.
+func (s *Service) RegenerateSecret(ctx context.Context, id string) (string, error) {
+	secret, err := newSecret()
+	if err != nil {
+		return "", err
+	}
+	err = db.Tx(ctx, s.store.gdb, func(ctx context.Context) error {
+		c, err := s.store.ByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		if c.Public {
+			return invalidSpec{errors.New("a public client has no secret")}
+		}
+		return s.store.setSecret(ctx, id, s.HashSecret(secret), s.now().UTC().Truncate(time.Microsecond))
+	})
+	if err != nil {
+		return "", fmt.Errorf("regenerate secret of client %q: %w", id, err)
+	}
+	return secret, nil
 }
 
 // newSecret returns 32 random bytes, base64url without padding (43 chars).

@@ -31,7 +31,7 @@ func TestCreateDefaults(t *testing.T) {
 	want := &Client{
 		ID: "app", Name: "App", SecretHash: svc.HashSecret(secret),
 		RedirectURIs: []string{goodRedirect}, PostLogoutRedirectURIs: []string{},
-		GrantTypes: DefaultGrantTypes, Scopes: DefaultScopes, SigningAlg: "RS256",
+		GrantTypes: DefaultGrantTypes, Scopes: DefaultScopes, SigningAlg: "RS256", Metadata: Metadata{ApplicationType: AppWeb},
 		CreatedAt: testNow.Truncate(time.Microsecond), UpdatedAt: testNow.Truncate(time.Microsecond),
 	}
 	if !reflect.DeepEqual(c, want) {

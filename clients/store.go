@@ -39,6 +39,15 @@ type clientRow struct {
 	SigningAlg             string    `gorm:"column:signing_alg"`
 	Trusted                bool      `gorm:"column:trusted"`
 	RequireMFA             bool      `gorm:"column:require_mfa"`
+	LogoURI                string    `gorm:"column:logo_uri"`
+	ClientURI              string    `gorm:"column:client_uri"`
+	PolicyURI              string    `gorm:"column:policy_uri"`
+	TOSURI                 string    `gorm:"column:tos_uri"`
+	Contacts               string    `gorm:"column:contacts"`
+	ApplicationType        string    `gorm:"column:application_type"`
+	TokenAuthMethod        string    `gorm:"column:token_endpoint_auth_method"`
+	DefaultMaxAge          int       `gorm:"column:default_max_age"`
+	RequireAuthTime        bool      `gorm:"column:require_auth_time"`
 	CreatedAt              time.Time `gorm:"column:created_at"`
 	UpdatedAt              time.Time `gorm:"column:updated_at"`
 }
@@ -73,9 +82,13 @@ func (s *Store) Create(ctx context.Context, c *Client) error {
 func (s *Store) ByID(ctx context.Context, id string) (*Client, error) {
 	var r clientRow
 	err := db.QueryRow(ctx, s.gdb, `SELECT id, name, public, secret_hash, redirect_uris, post_logout_redirect_uris,
-		grant_types, scopes, signing_alg, trusted, require_mfa, created_at, updated_at FROM clients WHERE id = ?`, id).Scan(
+		grant_types, scopes, signing_alg, trusted, require_mfa, logo_uri, client_uri, policy_uri, tos_uri, contacts,
+		application_type, token_endpoint_auth_method, default_max_age, require_auth_time, created_at, updated_at
+		FROM clients WHERE id = ?`, id).Scan(
 		&r.ID, &r.Name, &r.Public, &r.SecretHash, &r.RedirectURIs, &r.PostLogoutRedirectURIs,
-		&r.GrantTypes, &r.Scopes, &r.SigningAlg, &r.Trusted, &r.RequireMFA, &r.CreatedAt, &r.UpdatedAt)
+		&r.GrantTypes, &r.Scopes, &r.SigningAlg, &r.Trusted, &r.RequireMFA, &r.LogoURI, &r.ClientURI, &r.PolicyURI,
+		&r.TOSURI, &r.Contacts, &r.ApplicationType, &r.TokenAuthMethod, &r.DefaultMaxAge, &r.RequireAuthTime,
+		&r.CreatedAt, &r.UpdatedAt)
 	if err != nil {
 		return nil, fmt.Errorf("client %q: %w", id, db.ScanErr(s.gdb, err))
 	}
@@ -102,6 +115,36 @@ func (s *Store) List(ctx context.Context) ([]Client, error) {
 	return out, nil
 }
 
+// Update replaces every column of the client c.ID but its id and
+// created_at, or returns an error wrapping db.ErrNotFound.
+func (s *Store) Update(ctx context.Context, c *Client) error {
+	row, err := toRow(c)
+	if err != nil {
+		return err
+	}
+	res := db.Conn(ctx, s.gdb).Model(&clientRow{}).Where("id = ?", c.ID).Select("*").Omit("id", "created_at").Updates(&row)
+	if res.Error != nil {
+		return fmt.Errorf("update client %q: %w", c.ID, db.Map(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("update client %q: %w", c.ID, db.ErrNotFound)
+	}
+	return nil
+}
+
+// setSecret replaces a client's secret hash.
+func (s *Store) setSecret(ctx context.Context, id string, hash []byte, at time.Time) error {
+	res := db.Conn(ctx, s.gdb).Model(&clientRow{}).Where("id = ?", id).
+		Updates(map[string]any{"secret_hash": hash, "updated_at": at.UTC()})
+	if res.Error != nil {
+		return fmt.Errorf("set secret of client %q: %w", id, db.Map(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("set secret of client %q: %w", id, db.ErrNotFound)
+	}
+	return nil
+}
+
 // Delete removes the client with the given id, or returns an error
 // wrapping db.ErrNotFound if there is none.
 func (s *Store) Delete(ctx context.Context, id string) error {
@@ -119,6 +162,9 @@ func toRow(c *Client) (clientRow, error) {
 	row := clientRow{
 		ID: c.ID, Name: c.Name, Public: c.Public, SecretHash: c.SecretHash,
 		SigningAlg: c.SigningAlg, Trusted: c.Trusted, RequireMFA: c.RequireMFA,
+		LogoURI: c.LogoURI, ClientURI: c.ClientURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI,
+		ApplicationType: c.ApplicationType, TokenAuthMethod: c.TokenEndpointAuthMethod,
+		DefaultMaxAge: c.DefaultMaxAge, RequireAuthTime: c.RequireAuthTime,
 		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
 	}
 	var err error
@@ -130,6 +176,7 @@ func toRow(c *Client) (clientRow, error) {
 		{&row.PostLogoutRedirectURIs, c.PostLogoutRedirectURIs},
 		{&row.GrantTypes, c.GrantTypes},
 		{&row.Scopes, c.Scopes},
+		{&row.Contacts, c.Contacts},
 	} {
 		*f.dst, err = encodeList(f.src)
 		if err != nil {
@@ -143,6 +190,9 @@ func (r *clientRow) client() (*Client, error) {
 	c := &Client{
 		ID: r.ID, Name: r.Name, Public: r.Public, SecretHash: r.SecretHash,
 		SigningAlg: r.SigningAlg, Trusted: r.Trusted, RequireMFA: r.RequireMFA,
+		Metadata: Metadata{LogoURI: r.LogoURI, ClientURI: r.ClientURI, PolicyURI: r.PolicyURI, TOSURI: r.TOSURI,
+			ApplicationType: r.ApplicationType, TokenEndpointAuthMethod: r.TokenAuthMethod,
+			DefaultMaxAge: r.DefaultMaxAge, RequireAuthTime: r.RequireAuthTime},
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	var errs []error
@@ -154,11 +204,15 @@ func (r *clientRow) client() (*Client, error) {
 		{&c.PostLogoutRedirectURIs, r.PostLogoutRedirectURIs},
 		{&c.GrantTypes, r.GrantTypes},
 		{&c.Scopes, r.Scopes},
+		{&c.Contacts, r.Contacts},
 	} {
 		errs = append(errs, json.Unmarshal([]byte(f.src), f.dst))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("decode client %q: %w", r.ID, err)
+	}
+	if len(c.Contacts) == 0 {
+		c.Contacts = nil // most clients have none; nil is what Go code writes for none
 	}
 	return c, nil
 }

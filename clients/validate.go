@@ -94,6 +94,8 @@ func isLoopbackHost(h string) bool {
 
 func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
 
+func isControl(r rune) bool { return r < ' ' || r == 0x7f }
+
 // scopeTokenValid reports whether s is a scope-token of RFC 6749 §3.3:
 // one or more of %x21 / %x23-5B / %x5D-7E (printable ASCII except space,
 // '"' and '\').
@@ -156,6 +158,12 @@ func build(spec Spec) (*Client, error) {
 		}
 	}
 
+	if len(spec.Name) > maxName || strings.ContainsFunc(spec.Name, isControl) {
+		errs = append(errs, fmt.Errorf("name must be at most %d bytes without control characters", maxName))
+	}
+	meta, merrs := checkMetadata(spec.Metadata, spec.Public, redirects)
+	errs = append(errs, merrs...)
+
 	alg := spec.SigningAlg
 	if alg == "" {
 		alg = algRS256
@@ -178,6 +186,7 @@ func build(spec Spec) (*Client, error) {
 		SigningAlg:             alg,
 		Trusted:                spec.Trusted,
 		RequireMFA:             spec.RequireMFA,
+		Metadata:               meta,
 	}, nil
 }
 

@@ -86,6 +86,7 @@ func TestAdminAPIAuthorization(t *testing.T) {
 		{"POST", "/api/admin/users/x/enable"}, {"GET", "/api/admin/users/x/sessions"},
 		{"PATCH", "/api/admin/users/x"}, {"POST", "/api/admin/users/x/unlock"},
 		{"GET", "/api/admin/clients"}, {"POST", "/api/admin/clients"}, {"DELETE", "/api/admin/clients/x"},
+		{"PATCH", "/api/admin/clients/x"}, {"POST", "/api/admin/clients/x/secret"},
 		{"GET", "/api/admin/audit"},
 	}
 	for _, r := range routes {

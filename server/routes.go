@@ -129,6 +129,8 @@ func (s *Server) adminRoutes(e *echo.Echo) {
 	api.GET("/clients", a.APIClients)
 	api.POST("/clients", a.APICreateClient)
 	api.DELETE("/clients/:id", a.APIDeleteClient)
+	api.PATCH("/clients/:id", a.APIUpdateClient)
+	api.POST("/clients/:id/secret", a.APIRegenerateClientSecret)
 	api.GET("/audit", a.APIAudit)
 }
 

@@ -1,6 +1,9 @@
 package templates
 
-import "io"
+import (
+	"html/template"
+	"io"
+)
 
 // Base is embedded in every page.
 type Base struct {
@@ -14,12 +17,22 @@ type Base struct {
 type LoginPage struct {
 	Base
 	ClientName string // "Sign in to continue to ClientName"; empty: "Sign in to your account"
+	Client     ClientBrand
 	RequestID  string // hidden input name="req"; empty outside an authorization request
 	Email      string // prefilled email: the login_hint or the previous attempt
 	Error      string // plain-words failure, shown in a role="alert" region above the form
 	// Passkeys offers "Sign in with a passkey" (and the email field's
 	// passkey autofill) through /static/webauthn.js.
 	Passkeys bool
+}
+
+// ClientBrand is how a client presents itself (RFC 7591 §2): its logo and
+// links, checked when the client was registered. Logo is a template.URL
+// because a data:image URI, which registration allows, is otherwise
+// replaced by html/template; nothing else ever becomes one.
+type ClientBrand struct {
+	Logo                                 template.URL
+	HomeURI, PolicyURI, TOSURI, HomeHost string
 }
 
 // ScopeLine is one requested permission, as shown on the consent page.
@@ -34,6 +47,7 @@ type ConsentPage struct {
 	Base
 	ClientName string
 	ClientID   string
+	Client     ClientBrand
 	RequestID  string      // hidden input name="req"
 	UserEmail  string      // "Signed in as …"
 	Scopes     []ScopeLine // listed in plain words

@@ -11,14 +11,14 @@ import (
 
 func runClients(ctx context.Context, args []string, s stdio) error {
 	sub := map[string]func(context.Context, []string, stdio) error{
-		"create": clientsCreate, "list": clientsList, "delete": clientsDelete,
+		"create": clientsCreate, "list": clientsList, "delete": clientsDelete, "update": clientsUpdate,
 	}
-	return dispatch(ctx, "clients", "create|list|delete", sub, args, s)
+	return dispatch(ctx, "clients", "create|list|update|delete", sub, args, s)
 }
 
 func clientsCreate(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "clients create",
-		"clients create --id ID --redirect-uri U [--redirect-uri U]... [--post-logout-redirect-uri U] [--public] [--secret-stdin] [--signing-alg RS256|ES256] [--trusted] [--require-mfa] [--grant-type G]... [--scope S]...",
+		"clients create --id ID --redirect-uri U [--redirect-uri U]... [--post-logout-redirect-uri U] [--public] [--secret-stdin] [--signing-alg RS256|ES256] [--trusted] [--require-mfa] [--grant-type G]... [--scope S]... [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--contact E]... [--application-type web|native] [--token-endpoint-auth-method M] [--default-max-age D] [--require-auth-time]",
 		adminSettings()...)
 	var spec clients.Spec
 	var redirects, postLogout, grants, scopes multi
@@ -34,11 +34,17 @@ func clientsCreate(ctx context.Context, args []string, s stdio) error {
 	fs.Var(&grants, "grant-type", "authorization_code, refresh_token or client_credentials, repeatable (default authorization_code and refresh_token)")
 	fs.Var(&scopes, "scope", "scope the client may request, repeatable (default openid profile email offline_access; idp:admin only when named)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	var m metadataFlags
+	m.register(fs)
 	if err := fs.parseArgs(args); err != nil {
 		return err
 	}
 	if spec.ID == "" {
 		return fmt.Errorf("clients create needs --id")
+	}
+	var err error
+	if spec.Metadata, err = m.metadata(); err != nil {
+		return err
 	}
 	spec.RedirectURIs, spec.PostLogoutRedirectURIs, spec.GrantTypes, spec.Scopes = redirects, postLogout, grants, scopes
 	if *secretStdin {

@@ -51,9 +51,9 @@ func (h *Handlers) ConsentPage(c echo.Context) error {
 	scopes := plumbing.GrantableScopes(user, lc.req.Scopes)
 	page := templates.ConsentPage{
 		Base: h.site.Base(c, "Allow access"), ClientName: plumbing.ClientName(lc.client), ClientID: lc.client.ID,
-		RequestID: lc.req.ID, UserEmail: user.Email, Scopes: scopeLines(scopes),
+		RequestID: lc.req.ID, UserEmail: user.Email, Scopes: scopeLines(scopes), Client: plumbing.ClientBrand(lc.client),
 	}
-	return plumbing.Render(c, http.StatusOK, plumbing.HTMLCSP(lc.req.RedirectURI), func(w io.Writer) error {
+	return plumbing.Render(c, http.StatusOK, plumbing.ClientPageCSP(lc.client, lc.req.RedirectURI), func(w io.Writer) error {
 		return h.site.Templates.Consent(w, page)
 	})
 }

@@ -68,9 +68,10 @@ func (h *Handlers) renderLogin(c echo.Context, status int, lc loginContext, emai
 	var targets []string
 	if lc.req != nil {
 		page.RequestID, page.ClientName = lc.req.ID, plumbing.ClientName(lc.client)
+		page.Client = plumbing.ClientBrand(lc.client)
 		targets = append(targets, lc.req.RedirectURI)
 	}
-	return plumbing.Render(c, status, plumbing.HTMLCSP(targets...), func(w io.Writer) error {
+	return plumbing.Render(c, status, plumbing.ClientPageCSP(lc.client, targets...), func(w io.Writer) error {
 		return h.site.Templates.Login(w, page)
 	})
 }

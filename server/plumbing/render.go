@@ -3,6 +3,7 @@ package plumbing
 import (
 	"bytes"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"net/url"
@@ -100,6 +101,34 @@ func (s *Site) SignedOut(c echo.Context, clientName string) error {
 	return Render(c, http.StatusOK, HTMLCSP(), func(w io.Writer) error {
 		return s.Templates.SignedOut(w, templates.SignedOutPage{Base: s.Base(c, "Signed out"), ClientName: clientName})
 	})
+}
+
+// ClientBrand is the client's logo and links for the sign-in and consent
+// pages. The logo was checked at registration (clients.ValidateLogoURI:
+// https, or a small data:image URI), which is what makes it safe to hand
+// html/template as a URL.
+func ClientBrand(c *clients.Client) templates.ClientBrand {
+	b := templates.ClientBrand{HomeURI: c.ClientURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI}
+	if c.LogoURI != "" && clients.ValidateLogoURI(c.LogoURI) == nil {
+		b.Logo = template.URL(c.LogoURI)
+	}
+	if u, err := url.Parse(c.ClientURI); err == nil {
+		b.HomeHost = u.Host
+	}
+	return b
+}
+
+// ClientPageCSP is HTMLCSP for a page that shows c's logo: an https logo's
+// origin joins img-src (a data: one is already allowed).
+func ClientPageCSP(c *clients.Client, formTargets ...string) string {
+	csp := HTMLCSP(formTargets...)
+	if c == nil || !strings.HasPrefix(c.LogoURI, "https://") {
+		return csp
+	}
+	if o := Origin(c.LogoURI); o != "" {
+		csp = strings.Replace(csp, "img-src 'self' data:", "img-src 'self' data: "+o, 1)
+	}
+	return csp
 }
 
 // ClientName is what users see for a client: its name, else its id.

@@ -156,6 +156,10 @@ func (h *Handlers) parseAuthorize(client *clients.Client, redirectURI string, p 
 			return req, oauth.InvalidRequest("max_age must be a non-negative number of seconds")
 		}
 		req.MaxAge = &n
+	} else if client.DefaultMaxAge > 0 {
+		// OIDC Registration §2 default_max_age: as if the request said it.
+		n := client.DefaultMaxAge
+		req.MaxAge = &n
 	}
 	if req.Resources, e = parseResources(p["resource"]); e != nil {
 		return req, e

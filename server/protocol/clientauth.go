@@ -56,7 +56,19 @@ func (h *Handlers) authenticateClient(c echo.Context, form url.Values) (*clients
 	if errors.Is(err, clients.ErrInvalidClient) {
 		return nil, oauth.InvalidClient("client authentication failed")
 	}
-	return client, err
+	if err != nil {
+		return nil, err
+	}
+	// A client that registered one method (RFC 7591 §2) uses that one: a
+	// secret sent another way is not this client's doing.
+	used := clients.AuthSecretPost
+	if basic {
+		used = clients.AuthSecretBasic
+	}
+	if !client.AcceptsAuthMethod(used) {
+		return nil, oauth.InvalidClient("this client authenticates with " + client.AuthMethod())
+	}
+	return client, nil
 }
 
 // clientForm reads the form and authenticates the client that sent it:

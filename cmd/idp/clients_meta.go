@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"idp/admin"
+	"idp/clients"
+)
+
+// metadataFlags are the RFC 7591 §2 metadata flags that clients create and
+// clients update share.
+type metadataFlags struct {
+	logo, home, policy, tos, appType, authMethod string
+	contacts                                     multi
+	maxAge                                       time.Duration
+	authTime                                     bool
+}
+
+func (m *metadataFlags) register(fs *settingsFlagSet) {
+	fs.StringVar(&m.logo, "logo-uri", "", "logo on the sign-in and consent pages: an https URL (never fetched by idp) or a data:image/… URI of at most 32 KiB")
+	fs.StringVar(&m.home, "client-uri", "", "the application's home page, linked from the consent page (https)")
+	fs.StringVar(&m.policy, "policy-uri", "", "its privacy policy, linked from the consent page (https)")
+	fs.StringVar(&m.tos, "tos-uri", "", "its terms of service, linked from the consent page (https)")
+	fs.Var(&m.contacts, "contact", "email of someone responsible for the client, repeatable (an empty value clears them on update)")
+	fs.StringVar(&m.appType, "application-type", "", "web or native (default web; native when a redirect URI uses a private-use scheme)")
+	fs.StringVar(&m.authMethod, "token-endpoint-auth-method", "", "client_secret_basic or client_secret_post to accept only that one (default: either), none for public clients")
+	fs.DurationVar(&m.maxAge, "default-max-age", 0, "ask for a fresh sign-in when the last one is older than this and the request has no max_age (e.g. 12h; 0 is none)")
+	fs.BoolVar(&m.authTime, "require-auth-time", false, "record that the client needs auth_time in ID tokens (idp always includes it)")
+}
+
+func (m *metadataFlags) metadata() (clients.Metadata, error) {
+	secs, err := seconds(m.maxAge)
+	return clients.Metadata{LogoURI: m.logo, ClientURI: m.home, PolicyURI: m.policy, TOSURI: m.tos,
+		Contacts: m.contacts, ApplicationType: m.appType, TokenEndpointAuthMethod: m.authMethod,
+		DefaultMaxAge: secs, RequireAuthTime: m.authTime}, err
+}
+
+// seconds turns --default-max-age into whole seconds.
+func seconds(d time.Duration) (int, error) {
+	if d < 0 || d%time.Second != 0 {
+		return 0, fmt.Errorf("--default-max-age must be a whole number of seconds, not %s", d)
+	}
+	return int(d / time.Second), nil
+}
+
+// clientsUpdate changes a client's registration; only the flags given
+// change, lists are replaced whole (an empty value clears one), and
+// --new-secret replaces the secret and prints the new one once.
+func clientsUpdate(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "clients update",
+		"clients update --id ID [--name N] [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--contact E]... [--redirect-uri U]... [--post-logout-redirect-uri U]... [--grant-type G]... [--scope S]... [--signing-alg A] [--trusted=BOOL] [--require-mfa=BOOL] [--application-type T] [--token-endpoint-auth-method M] [--default-max-age D] [--require-auth-time=BOOL] [--new-secret]",
+		adminSettings()...)
+	id := fs.String("id", "", "client id (required)")
+	name := fs.String("name", "", "name shown to users on sign-in and consent")
+	var redirects, postLogout, grants, scopes multi
+	fs.Var(&redirects, "redirect-uri", "the client's redirect URIs from now on, repeatable")
+	fs.Var(&postLogout, "post-logout-redirect-uri", "its post-logout redirect URIs from now on, repeatable")
+	fs.Var(&grants, "grant-type", "its grant types from now on, repeatable")
+	fs.Var(&scopes, "scope", "its scopes from now on, repeatable")
+	alg := fs.String("signing-alg", "", "RS256 or ES256")
+	trusted := fs.Bool("trusted", false, "first-party client: no consent screen")
+	mfa := fs.Bool("require-mfa", false, "every sign-in needs a second factor")
+	newSecret := fs.Bool("new-secret", false, "replace the secret with a generated one, printed once; the old one stops working")
+	asJSON := fs.Bool("json", false, "print JSON")
+	var m metadataFlags
+	m.register(fs)
+	if err := fs.parseArgs(args); err != nil {
+		return err
+	}
+	if *id == "" {
+		return fmt.Errorf("clients update needs --id")
+	}
+	var up admin.ClientUpdate
+	var bad error
+	list := func(v multi) *[]string { l := []string(v); return &l }
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "name":
+			up.Name = name
+		case "redirect-uri":
+			up.RedirectURIs = list(redirects)
+		case "post-logout-redirect-uri":
+			up.PostLogoutRedirectURIs = list(postLogout)
+		case "grant-type":
+			up.GrantTypes = list(grants)
+		case "scope":
+			up.Scopes = list(scopes)
+		case "signing-alg":
+			up.SigningAlg = alg
+		case "trusted":
+			up.Trusted = trusted
+		case "require-mfa":
+			up.RequireMFA = mfa
+		case "logo-uri":
+			up.LogoURI = &m.logo
+		case "client-uri":
+			up.ClientURI = &m.home
+		case "policy-uri":
+			up.PolicyURI = &m.policy
+		case "tos-uri":
+			up.TOSURI = &m.tos
+		case "contact":
+			up.Contacts = list(m.contacts)
+		case "application-type":
+			up.ApplicationType = &m.appType
+		case "token-endpoint-auth-method":
+			up.TokenEndpointAuthMethod = &m.authMethod
+		case "default-max-age":
+			secs, err := seconds(m.maxAge)
+			up.DefaultMaxAge, bad = &secs, err
+		case "require-auth-time":
+			up.RequireAuthTime = &m.authTime
+		}
+	})
+	if bad != nil {
+		return bad
+	}
+	changes := up != (admin.ClientUpdate{})
+	if !changes && !*newSecret {
+		return fmt.Errorf("clients update needs --id and at least one thing to change")
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	var c admin.Client
+	if changes {
+		if c, err = e.Admin.UpdateClient(ctx, actorOf(ctx), *id, up); err != nil {
+			return fmt.Errorf("update client %s: %w", *id, err)
+		}
+	}
+	secret := ""
+	if *newSecret {
+		if secret, err = e.Admin.RegenerateClientSecret(ctx, actorOf(ctx), *id); err != nil {
+			return fmt.Errorf("new secret for client %s: %w", *id, err)
+		}
+	}
+	if *asJSON {
+		out := map[string]any{"client_id": *id}
+		if changes {
+			out["client"] = c
+		}
+		if secret != "" {
+			out["client_secret"] = secret
+		}
+		return printJSON(s, out)
+	}
+	fmt.Fprintf(s.out, "updated %s\n", *id)
+	if secret != "" {
+		fmt.Fprintf(s.out, "client_secret: %s\n", secret)
+		fmt.Fprintln(s.err, "idp: the client secret is shown once; store it now")
+	}
+	return nil
+}
