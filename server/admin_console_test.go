@@ -201,7 +201,7 @@ func TestAdminConsoleUserActions(t *testing.T) {
 	ctx := context.Background()
 	ann := env.CreateUser(t, testEmail, testPassword)
 	ub := env.Browser(t)
-	signInDirect(t, env, ub, testEmail, testPassword)
+	ubSession := signInSession(t, env, ub, ann.ID, testEmail, testPassword)
 	app := newRPWithScopes(t, env, clients.Spec{ID: "notes", Trusted: true}, []string{"openid", "offline_access"})
 	v := oauth2.GenerateVerifier()
 	loc := env.Authorize(t, env.Browser(t), app.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(v)), testEmail, testPassword)
@@ -304,8 +304,6 @@ func TestAdminConsoleUserActions(t *testing.T) {
 	}
 
 	// End one session: that browser is signed out, the other session stays.
-	acc, _ = env.App.Admin.UserAccess(ctx, admin.UserRef{ID: ann.ID})
-	ubSession := newestSession(acc)
 	notice := c.confirmed(t, base+"/sessions/end", url.Values{"id": {ubSession}}, func() {
 		if a, _ := env.App.Admin.UserAccess(ctx, admin.UserRef{ID: ann.ID}); len(a.Sessions) != 2 {
 			t.Fatal("the session ended before the confirmation")
@@ -412,8 +410,31 @@ func TestAdminConsoleUserActions(t *testing.T) {
 	}
 }
 
-// newestSession returns the id of the newest live session.
-func newestSession(acc admin.Access) string { return acc.Sessions[0].ID }
+// signInSession signs browser b in as email and returns the id of the
+// session it got: the one that was not there before.
+func signInSession(t *testing.T, env *servertest.Env, b *http.Client, userID, email, password string) string {
+	t.Helper()
+	ids := func() map[string]bool {
+		acc, err := env.App.Admin.UserAccess(context.Background(), admin.UserRef{ID: userID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]bool{}
+		for _, s := range acc.Sessions {
+			m[s.ID] = true
+		}
+		return m
+	}
+	before := ids()
+	signInDirect(t, env, b, email, password)
+	for id := range ids() {
+		if !before[id] {
+			return id
+		}
+	}
+	t.Fatal("the sign-in started no session")
+	return ""
+}
 
 func auditTotal(t *testing.T, env *servertest.Env) int {
 	t.Helper()
