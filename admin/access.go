@@ -2,8 +2,11 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"unicode"
 )
 
 // EnableUser lets a disabled user sign in again. Their ended sessions and
@@ -100,6 +103,14 @@ func (s *Service) UpdateUser(ctx context.Context, actor Actor, ref UserRef, up U
 	if up.Roles != nil {
 		roles = *up.Roles
 	}
+	if err := checkProfile(name, roles); err != nil {
+		return User{}, err
+	}
+	if strings.EqualFold(actor.Name, u.Email) && u.HasRole("admin") && !slices.ContainsFunc(roles, func(r string) bool {
+		return strings.TrimSpace(r) == "admin"
+	}) {
+		return User{}, &InvalidError{Reason: "you cannot remove the admin role from your own account"}
+	}
 	u, err = s.users.Update(ctx, u.ID, name, roles)
 	if err != nil {
 		return User{}, mapErr(err)
@@ -124,4 +135,55 @@ func (s *Service) UnlockUser(ctx context.Context, actor Actor, ref UserRef) (int
 	}
 	s.record(ctx, "user.unlocked", u.ID, fmt.Sprintf("email=%s counters=%d", u.Email, n))
 	return n, nil
+}
+
+// Limits of a profile: roles are short words that scripts and access
+// tokens carry; a name is a display name.
+const (
+	maxRoles   = 32
+	maxRoleLen = 64
+	maxNameLen = 200
+)
+
+// checkProfile refuses a name or roles no token should carry, saying
+// every problem at once. Roles are trimmed and empty ones dropped later
+// (users.Service normalises them).
+func checkProfile(name string, roles []string) error {
+	var errs []error
+	if len([]rune(name)) > maxNameLen {
+		errs = append(errs, fmt.Errorf("the name is longer than %d characters", maxNameLen))
+	}
+	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		errs = append(errs, errors.New("the name holds a control character"))
+	}
+	n := 0
+	for _, r := range roles {
+		r = strings.TrimSpace(r)
+		if r == "" {
+			continue
+		}
+		n++
+		if len(r) > maxRoleLen || strings.IndexFunc(r, notRoleRune) >= 0 {
+			errs = append(errs, fmt.Errorf("role %q must be up to %d letters, digits, '.', '_', ':' or '-'", clip(r, maxRoleLen), maxRoleLen))
+		}
+	}
+	if n > maxRoles {
+		errs = append(errs, fmt.Errorf("a user may hold at most %d roles", maxRoles))
+	}
+	if len(errs) > 0 {
+		return &InvalidError{Reason: errors.Join(errs...).Error()}
+	}
+	return nil
+}
+
+func notRoleRune(r rune) bool {
+	return !(r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("._:-", r)))
+}
+
+// clip shortens s to n bytes for an error message.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }

@@ -306,3 +306,56 @@ func TestExportAcrossBatches(t *testing.T) {
 		}
 	}
 }
+
+// Roles are short words and a name has no control characters; an admin
+// cannot take the admin role from themselves. A refused update changes
+// nothing and records nothing.
+func TestUpdateUserRefusesBadProfiles(t *testing.T) {
+	a := newApp(t)
+	ctx := context.Background()
+	me, err := a.Admin.CreateUser(ctx, actor, admin.NewUser{Email: actor.Name, Password: "a long password", Roles: []string{"admin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := a.Admin.CreateUser(ctx, actor, admin.NewUser{Email: "ada@example.com", Password: "a long password", Name: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := auditCount(t, a)
+	many := make([]string, 33)
+	for i := range many {
+		many[i] = fmt.Sprintf("r%d", i)
+	}
+	str := func(s string) *string { return &s }
+	roles := func(r ...string) *[]string { return &r }
+	var invalid *admin.InvalidError
+	for _, tc := range []struct {
+		name string
+		ref  admin.UserRef
+		up   admin.UserUpdate
+		want string
+	}{
+		{"space in a role", admin.UserRef{ID: u.ID}, admin.UserUpdate{Roles: roles("bad role")}, `role "bad role" must be`},
+		{"markup in a role", admin.UserRef{ID: u.ID}, admin.UserUpdate{Roles: roles("<b>")}, `role "<b>" must be`},
+		{"long role", admin.UserRef{ID: u.ID}, admin.UserUpdate{Roles: roles(strings.Repeat("r", 65))}, "must be up to 64"},
+		{"too many roles", admin.UserRef{ID: u.ID}, admin.UserUpdate{Roles: &many}, "at most 32 roles"},
+		{"control character", admin.UserRef{ID: u.ID}, admin.UserUpdate{Name: str("Ada\x00")}, "control character"},
+		{"long name", admin.UserRef{ID: u.ID}, admin.UserUpdate{Name: str(strings.Repeat("é", 201))}, "longer than 200"},
+		{"own admin role", admin.UserRef{ID: me.ID}, admin.UserUpdate{Roles: roles("ops")}, "your own account"},
+	} {
+		_, err := a.Admin.UpdateUser(ctx, actor, tc.ref, tc.up)
+		if !errors.As(err, &invalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want InvalidError with %q", tc.name, err, tc.want)
+		}
+	}
+	if got, _ := a.Users.Store().ByID(ctx, u.ID); got.Name != "Ada" || len(got.Roles) != 0 {
+		t.Errorf("refused updates changed %+v", got)
+	}
+	if auditCount(t, a) != n {
+		t.Error("refused updates were audited")
+	}
+	// Keeping one's own admin role while adding another is fine.
+	if _, err := a.Admin.UpdateUser(ctx, actor, admin.UserRef{ID: me.ID}, admin.UserUpdate{Roles: roles("admin", "ops")}); err != nil {
+		t.Fatal(err)
+	}
+}

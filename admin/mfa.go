@@ -82,7 +82,7 @@ func (s *Service) ResetMFA(ctx context.Context, actor Actor, ref UserRef) (bool,
 	return true, nil
 }
 
-// withFactors fills the Factors of each user view.
+// withFactors fills the Factors and Locked of each user view.
 func (s *Service) withFactors(ctx context.Context, list []User) error {
 	for i := range list {
 		f, err := s.mfa.Of(ctx, list[i].ID)
@@ -90,6 +90,11 @@ func (s *Service) withFactors(ctx context.Context, list []User) error {
 			return fmt.Errorf("load factors of %s: %w", list[i].Email, err)
 		}
 		list[i].Factors = f.Kinds()
+		st, err := s.throttle.Account(ctx, list[i].Email)
+		if err != nil {
+			return fmt.Errorf("load sign-in throttle of %s: %w", list[i].Email, err)
+		}
+		list[i].Locked = !st.LockedUntil.IsZero()
 	}
 	return nil
 }

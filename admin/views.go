@@ -42,10 +42,13 @@ type User struct {
 	// Factors names the second factors set up: "passkey", "totp",
 	// "recovery" (never a secret).
 	Factors []string `json:"factors"`
+	// Locked says, in user lists, that failed sign-ins throttle the
+	// account now (an admin may unlock it).
+	Locked bool `json:"locked,omitempty"`
 }
 
 func userView(u *users.User) User {
-	return User{u.ID, u.Email, u.Name, nonNil(u.Roles), u.Disabled, Time{u.CreatedAt}, []string{}}
+	return User{u.ID, u.Email, u.Name, nonNil(u.Roles), u.Disabled, Time{u.CreatedAt}, []string{}, false}
 }
 
 // Client is a client as admins see it: never the secret hash.

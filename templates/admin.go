@@ -77,20 +77,75 @@ type AdminConfirmPage struct {
 	ConfirmLabel     string            // button text, e.g. "Rotate anyway"; empty: "Confirm"
 	Danger           bool              // red confirm button
 	CancelURL        string            // link back, e.g. /admin/keys; empty: /admin
+	// Password adds a required new-password field named password to the
+	// form, so a password is typed on the confirmation itself and never
+	// carried through a page.
+	Password bool
 }
 
-// AdminUser is one row of the users table.
+// AdminUser is one row of the users table. Factors lists the second
+// factors set up, comma separated ("passkey, totp").
 type AdminUser struct {
-	ID, Email, Name, Roles, Created string
-	Disabled                        bool
+	ID, Email, Name, Roles, Created, Factors string
+	Disabled, Locked                         bool
 }
 
-// AdminUsersPage lists the users. Its forms post csrf_token and id to
-// /admin/users/disable (one per enabled user) and csrf_token, email, name,
-// password and roles (comma separated) to /admin/users.
+// AdminUsersPage lists one page of users matching Query. Its forms get
+// /admin/users with q, and post csrf_token, email, name, password and
+// roles (comma separated) to /admin/users. Each row links to
+// /admin/users/{ID}.
 type AdminUsersPage struct {
 	AdminBase
 	Users []AdminUser
+	Query string
+	// Showing is e.g. "51–100 of 230"; empty when nothing matched.
+	Showing string
+	// PrevURL and NextURL link the neighbouring pages; empty at the ends.
+	PrevURL, NextURL string
+}
+
+// AdminSession is one of a user's live sessions on their admin page.
+type AdminSession struct {
+	ID, Created, LastSeen, Expires, IP, Agent string
+	Current                                   bool // the admin's own browser
+}
+
+// AdminGrant is one of a user's offline grants on their admin page.
+type AdminGrant struct {
+	ID, ClientID, Created, LastUsed, IP, Agent string
+}
+
+// AdminPasskey is one of a user's passkeys on their admin page.
+type AdminPasskey struct {
+	Name, AAGUID, Created, LastUsed string
+	Synced                          bool
+}
+
+// AdminUserPage is one user: profile, status, sessions and grants, second
+// factors. Its forms post csrf_token (and the named fields) to
+// /admin/users/{ID}/…: profile (name, roles comma separated), disable,
+// enable, password, unlock, sessions/end (id), grants/revoke (id),
+// sign-out, reset-mfa.
+type AdminUserPage struct {
+	AdminBase
+	ID, Email, Name, Roles, Created string
+	Disabled                        bool
+	Self                            bool // the admin's own account: no disable button
+	// Locked says failed sign-ins throttle the account until LockedUntil;
+	// Failures counts the recent ones.
+	Locked      bool
+	LockedUntil string
+	Failures    int
+	Sessions    []AdminSession
+	Grants      []AdminGrant
+	Passkeys    []AdminPasskey
+	// TOTP says an authenticator app is set up, confirmed at
+	// TOTPConfirmed, last used at TOTPLastUsed.
+	TOTP                        bool
+	TOTPConfirmed, TOTPLastUsed string
+	RecoveryLeft, RecoveryTotal int
+	// AuditURL lists the events about this user.
+	AuditURL string
 }
 
 // AdminClient is one row of the clients table. The list fields are
@@ -117,11 +172,16 @@ type AdminAuditEvent struct {
 	At, Actor, Action, Target, Via, IP, Detail string
 }
 
-// AdminAuditPage lists audit events, newest first.
+// AdminAuditPage lists audit events, newest first, filtered by the form
+// it holds: a GET of /admin/audit with actor, subject, kind, from and to
+// (datetime-local values, UTC).
 type AdminAuditPage struct {
 	AdminBase
-	Events     []AdminAuditEvent
-	NextBefore string // when set, an "Older events" link to /admin/audit?before=NextBefore
+	Events                         []AdminAuditEvent
+	Actor, Subject, Kind, From, To string
+	// OlderURL and NewerURL link the neighbouring pages, ExportURL the
+	// filtered events as JSON lines; NewestURL the first page.
+	OlderURL, NewerURL, NewestURL, ExportURL string
 }
 
 // AdminKeys renders the signing keys page.
@@ -134,6 +194,11 @@ func (s *Set) AdminConfirm(w io.Writer, p AdminConfirmPage) error {
 
 // AdminUsers renders the users page.
 func (s *Set) AdminUsers(w io.Writer, p AdminUsersPage) error { return s.render(w, "admin_users", p) }
+
+// AdminUserDetail renders one user's page.
+func (s *Set) AdminUserDetail(w io.Writer, p AdminUserPage) error {
+	return s.render(w, "admin_user", p)
+}
 
 // AdminClients renders the clients page.
 func (s *Set) AdminClients(w io.Writer, p AdminClientsPage) error {

@@ -42,6 +42,7 @@ var requiredPages = []struct {
 	{"admin_keys", AdminKeysPage{}, true},
 	{"admin_confirm", AdminConfirmPage{}, true},
 	{"admin_users", AdminUsersPage{}, true},
+	{"admin_user", AdminUserPage{}, true},
 	{"admin_clients", AdminClientsPage{}, true},
 	{"admin_audit", AdminAuditPage{}, true},
 }

@@ -83,20 +83,36 @@ func pages() []page {
 				ConfirmLabel: "Rotate anyway", Danger: true, CancelURL: "/admin/keys"},
 			[]string{"/admin/keys/rotate"}},
 		{"admin_users", func(s *Set, w *bytes.Buffer, d any) error { return s.AdminUsers(w, d.(AdminUsersPage)) },
-			AdminUsersPage{}, AdminUsersPage{AdminBase: adminBase(base, "users"), Users: []AdminUser{
-				{ID: "u1", Email: "root@example.com", Name: "Root", Roles: "admin", Created: "1 May 2025"},
-				{ID: "u2", Email: "ann@example.com", Name: "Ann", Created: "2 May 2025"},
-				{ID: "u3", Email: "bob@example.com", Roles: "user", Created: "3 May 2025", Disabled: true}}},
-			[]string{"/admin/users", "/admin/users/disable"}},
+			AdminUsersPage{}, AdminUsersPage{AdminBase: adminBase(base, "users"), Query: "example", Showing: "51–53 of 53",
+				PrevURL: "/admin/users?offset=0&q=example", NextURL: "/admin/users?offset=100&q=example", Users: []AdminUser{
+					{ID: "u1", Email: "root@example.com", Name: "Root", Roles: "admin", Created: "1 May 2025", Factors: "passkey, totp"},
+					{ID: "u2", Email: "ann@example.com", Name: "Ann", Created: "2 May 2025", Locked: true},
+					{ID: "u3", Email: "bob@example.com", Roles: "user", Created: "3 May 2025", Disabled: true}}},
+			[]string{"/admin/users"}},
+		{"admin_user", func(s *Set, w *bytes.Buffer, d any) error { return s.AdminUserDetail(w, d.(AdminUserPage)) },
+			AdminUserPage{}, fullUserPage(base),
+			[]string{"/admin/users/u1/disable", "/admin/users/u1/grants/revoke", "/admin/users/u1/password", "/admin/users/u1/profile",
+				"/admin/users/u1/reset-mfa", "/admin/users/u1/sessions/end", "/admin/users/u1/sign-out", "/admin/users/u1/unlock"}},
 		{"admin_clients", func(s *Set, w *bytes.Buffer, d any) error { return s.AdminClients(w, d.(AdminClientsPage)) },
 			AdminClientsPage{}, fullClientsPage(base),
 			[]string{"/admin/clients", "/admin/clients/delete"}},
 		{"admin_audit", func(s *Set, w *bytes.Buffer, d any) error { return s.AdminAudit(w, d.(AdminAuditPage)) },
-			AdminAuditPage{}, AdminAuditPage{AdminBase: adminBase(base, "audit"), NextBefore: "2025-11-27T09:00:00Z", Events: []AdminAuditEvent{
-				{At: "28 Nov 2025 10:02", Actor: "root@example.com", Action: "key.rotate", Target: "RS256", Via: "admin", IP: "192.0.2.1", Detail: "kid=c7a2e1"},
-				{At: "28 Nov 2025 09:40", Actor: "root@example.com", Action: "client.create", Target: "notes-web", Via: "admin", IP: "192.0.2.1"}}},
-			nil},
+			AdminAuditPage{}, AdminAuditPage{AdminBase: adminBase(base, "audit"), Actor: "root@example.com", Kind: "key.",
+				From: "2025-11-27T09:00:00", OlderURL: "/admin/audit?kind=key.&older=c1", NewerURL: "/admin/audit?kind=key.&newer=c2",
+				NewestURL: "/admin/audit?kind=key.", ExportURL: "/admin/audit/export?kind=key.", Events: []AdminAuditEvent{
+					{At: "28 Nov 2025 10:02", Actor: "root@example.com", Action: "key.rotate", Target: "RS256", Via: "admin", IP: "192.0.2.1", Detail: "kid=c7a2e1"},
+					{At: "28 Nov 2025 09:40", Actor: "root@example.com", Action: "client.create", Target: "notes-web", Via: "admin", IP: "192.0.2.1"}}},
+			[]string{"/admin/audit"}},
 	}
+}
+
+func fullUserPage(base Base) AdminUserPage {
+	return AdminUserPage{AdminBase: adminBase(base, "users"), ID: "u1", Email: "ann@example.com", Name: "Ann",
+		Roles: "admin, ops", Created: "1 May 2025", Locked: true, LockedUntil: "1 May 2025 10:15 UTC", Failures: 9,
+		Sessions: []AdminSession{{ID: "s1", Created: "1 May", LastSeen: "2 May", Expires: "3 May", IP: "192.0.2.1", Agent: "Firefox", Current: true}},
+		Grants:   []AdminGrant{{ID: "g1", ClientID: "notes", Created: "1 May", LastUsed: "2 May", IP: "192.0.2.2", Agent: "curl"}},
+		Passkeys: []AdminPasskey{{Name: "Work laptop", AAGUID: "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4", Created: "1 May", Synced: true}},
+		TOTP:     true, TOTPConfirmed: "1 May 2025", RecoveryLeft: 9, RecoveryTotal: 10, AuditURL: "/admin/audit?subject=u1"}
 }
 
 func adminBase(base Base, section string) AdminBase {
@@ -264,14 +280,27 @@ func fill(v reflect.Value, s string) {
 	}
 }
 
+// searchForms are the forms that only read (a search, a filter): they
+// GET, so they must not carry the CSRF token, which would land in the URL.
+var searchForms = map[string]bool{"/admin/users": true, "/admin/audit": true}
+
 // TestEveryFormHasCSRF checks that each form carries csrf_token with the
-// page's token and posts.
+// page's token and posts, except the search forms, which get and carry no
+// token.
 func TestEveryFormHasCSRF(t *testing.T) {
 	s := defaultSet(t)
 	for _, p := range pages() {
 		t.Run(p.name, func(t *testing.T) {
 			doc := parse(t, render(t, s, p, p.full))
 			for _, f := range findAll(doc, "form") {
+				if attr(f, "method") == "get" && searchForms[attr(f, "action")] {
+					for _, in := range findAll(f, "input") {
+						if attr(in, "name") == "csrf_token" || attr(in, "type") == "password" {
+							t.Errorf("search form %s carries %s", attr(f, "action"), attr(in, "name"))
+						}
+					}
+					continue
+				}
 				if m := attr(f, "method"); m != "post" {
 					t.Errorf("form %s: method %q, want post", attr(f, "action"), m)
 				}
@@ -609,8 +638,8 @@ func adminPages(t *testing.T) map[string]page {
 			m[p.name] = p
 		}
 	}
-	if len(m) != 5 {
-		t.Fatalf("%d admin pages, want 5", len(m))
+	if len(m) != 6 {
+		t.Fatalf("%d admin pages, want 6", len(m))
 	}
 	return m
 }
@@ -989,35 +1018,83 @@ func TestAdminUsersPage(t *testing.T) {
 	p := adminPages(t)["admin_users"]
 	out := render(t, s, p, p.full)
 	doc := parse(t, out)
-	var disable []string
-	for _, f := range findAll(doc, "form") {
-		if attr(f, "action") == "/admin/users/disable" {
-			for _, in := range findAll(f, "input") {
-				if attr(in, "name") == "id" {
-					disable = append(disable, attr(in, "value"))
-				}
-			}
+	var links []string
+	for _, a := range findAll(doc, "a") {
+		if h := attr(a, "href"); strings.HasPrefix(h, "/admin/users/") {
+			links = append(links, h)
 		}
 	}
-	if want := []string{"u1", "u2"}; !reflect.DeepEqual(disable, want) {
-		t.Errorf("disable forms for %q, want %q (not the disabled user)", disable, want)
+	if want := []string{"/admin/users/u1", "/admin/users/u2", "/admin/users/u3"}; !reflect.DeepEqual(links, want) {
+		t.Errorf("user links %q, want %q", links, want)
 	}
 	for _, want := range []string{
 		`<span class="badge badge-danger">disabled</span>`,
+		`<span class="badge badge-info">locked</span>`,
+		`<th scope="col">Second factors</th>`,
+		`<td>passkey, totp</td>`,
+		`name="q" type="search" value="example"`,
+		`rel="prev" href="/admin/users?offset=0&amp;q=example">Previous</a>`,
+		`rel="next" href="/admin/users?offset=100&amp;q=example">Next</a>`,
+		`51–53 of 53`,
 		`name="email" type="email"`,
-		`name="name" type="text"`,
 		`name="password" type="password" autocomplete="new-password"`,
 		`name="roles" type="text"`,
-		`e.g. admin`,
 		`>Create user</button>`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("users page lacks %q", want)
 		}
 	}
+	if strings.Count(out, "badge-info") != 1 {
+		t.Error("only the locked user is marked locked")
+	}
 	zero := render(t, s, p, AdminUsersPage{})
-	if !strings.Contains(zero, "No users yet.") || strings.Contains(zero, "/admin/users/disable") {
-		t.Error("zero users page: want the empty message and no disable form")
+	if !strings.Contains(zero, "No users yet.") || strings.Contains(zero, `rel="next"`) || strings.Contains(zero, `rel="prev"`) {
+		t.Error("zero users page: want the empty message and no paging links")
+	}
+	if out := render(t, s, p, AdminUsersPage{Query: "zz"}); !strings.Contains(out, "No user matches this search.") {
+		t.Error("an empty search says nothing matched")
+	}
+}
+
+func TestAdminUserPage(t *testing.T) {
+	s := defaultSet(t)
+	p := adminPages(t)["admin_user"]
+	full := p.full.(AdminUserPage)
+	out := render(t, s, p, full)
+	for _, want := range []string{
+		"<h1>ann@example.com</h1>", `value="Ann"`, `value="admin, ops"`, "until 1 May 2025 10:15 UTC (9 recent failures)",
+		">Unlock</button>", ">Disable</button>", ">Set a password</button>", `name="id" value="s1"`, `name="id" value="g1"`,
+		"this browser", ">End all sessions and grants</button>", "Work laptop", "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4",
+		"Authenticator app set up 1 May 2025", "9 of 10 recovery codes left.", ">Reset second factors</button>",
+		`href="/admin/audit?subject=u1"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("user page lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "/enable") {
+		t.Error("an enabled user has an Enable button")
+	}
+	full.Disabled, full.Locked, full.Failures = true, false, 0
+	out = render(t, s, p, full)
+	if !strings.Contains(out, "/admin/users/u1/enable") || strings.Contains(out, "/admin/users/u1/disable") || strings.Contains(out, "/unlock") {
+		t.Error("a disabled, unthrottled user: want Enable, no Disable and no Unlock")
+	}
+	full.Disabled, full.Self = false, true
+	if out := render(t, s, p, full); strings.Contains(out, "/disable") {
+		t.Error("the admin's own page offers Disable")
+	}
+	zero := render(t, s, p, AdminUserPage{})
+	for _, want := range []string{"No live sessions.", "No offline grants.", "No passkeys.", "No authenticator app.", "No recovery codes."} {
+		if !strings.Contains(zero, want) {
+			t.Errorf("zero user page lacks %q", want)
+		}
+	}
+	for _, not := range []string{"/sign-out", "/reset-mfa", "/unlock"} {
+		if strings.Contains(zero, not) {
+			t.Errorf("zero user page offers %s with nothing to act on", not)
+		}
 	}
 }
 
@@ -1099,19 +1176,27 @@ func TestAdminAuditPage(t *testing.T) {
 	p := adminPages(t)["admin_audit"]
 	full := p.full.(AdminAuditPage)
 	out := render(t, s, p, full)
-	if !strings.Contains(out, `href="/admin/audit?before=2025-11-27T09%3a00%3a00Z">Older events</a>`) {
-		t.Error("audit page lacks the Older events link")
+	for _, want := range []string{
+		`href="/admin/audit?kind=key.&amp;older=c1">Older events</a>`,
+		`href="/admin/audit?kind=key.&amp;newer=c2">Newer events</a>`,
+		`href="/admin/audit/export?kind=key." id="audit-export">Export JSON lines</a>`,
+		`name="actor" type="text" value="root@example.com"`, `name="kind" type="text" value="key."`,
+		`name="from" type="datetime-local" step="1" value="2025-11-27T09:00:00"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("audit page lacks %q", want)
+		}
 	}
 	if strings.Index(out, "key.rotate") > strings.Index(out, "client.create") {
 		t.Error("events are not in the order given (newest first)")
 	}
-	full.NextBefore = "x&y=<z>"
-	if out := render(t, s, p, full); !strings.Contains(out, `?before=x%26y%3d%3cz%3e"`) {
-		t.Error("NextBefore is not query-escaped")
+	full.Events = nil
+	if out := render(t, s, p, full); !strings.Contains(out, "No events match this filter.") {
+		t.Error("a filter that matched nothing says so")
 	}
 	zero := render(t, s, p, AdminAuditPage{})
-	if !strings.Contains(zero, "No events yet.") || strings.Contains(zero, "Older events") {
-		t.Error("zero audit page: want the empty message and no Older link")
+	if !strings.Contains(zero, "No events yet.") || strings.Contains(zero, "Older events") || strings.Contains(zero, "Export") {
+		t.Error("zero audit page: want the empty message, no Older link and no export")
 	}
 }
 
@@ -1153,3 +1238,34 @@ func attrOK(n *html.Node, key string) (string, bool) {
 func itoa(i int) string { return strconv.Itoa(i) }
 
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// A confirmation that sets a password asks for it in its own form: a
+// required new-password field, labelled, and no password anywhere else.
+func TestAdminConfirmPassword(t *testing.T) {
+	s := defaultSet(t)
+	p := adminPages(t)["admin_confirm"]
+	full := p.full.(AdminConfirmPage)
+	if out := render(t, s, p, full); strings.Contains(out, `type="password"`) {
+		t.Error("a confirmation without Password has a password field")
+	}
+	full.Password = true
+	doc := parse(t, render(t, s, p, full))
+	forms := findAll(doc, "form")
+	if len(forms) != 1 {
+		t.Fatalf("%d forms", len(forms))
+	}
+	var found bool
+	for _, in := range findAll(forms[0], "input") {
+		if attr(in, "type") == "password" {
+			found = attr(in, "name") == "password" && attr(in, "autocomplete") == "new-password" && required(in)
+		}
+	}
+	if !found {
+		t.Error("no required new-password field named password in the confirmation form")
+	}
+}
+
+func required(n *html.Node) bool {
+	_, ok := attrOK(n, "required")
+	return ok
+}

@@ -124,15 +124,6 @@ func (h *Handlers) APIRevoke(c echo.Context) error {
 	return c.JSON(http.StatusOK, k)
 }
 
-// APIUsers lists the users, without their password hashes.
-func (h *Handlers) APIUsers(c echo.Context) error {
-	list, err := h.admin.Users(c.Request().Context())
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"users": list})
-}
-
 // APICreateUser creates a user from a JSON body.
 func (h *Handlers) APICreateUser(c echo.Context) error {
 	var body struct {
@@ -245,25 +236,6 @@ func (h *Handlers) APIDeleteClient(c echo.Context) error {
 		return apiFail(err, "no such client", "conflict")
 	}
 	return c.NoContent(http.StatusNoContent)
-}
-
-// APIAudit lists audit events, newest first, before an optional RFC 3339
-// time.
-func (h *Handlers) APIAudit(c echo.Context) error {
-	var before time.Time
-	if b := c.QueryParam("before"); b != "" {
-		t, err := time.Parse(time.RFC3339Nano, b)
-		if err != nil {
-			return apiError(http.StatusBadRequest, "invalid_request", "before must be an RFC 3339 time")
-		}
-		before = t
-	}
-	limit, _ := strconv.Atoi(c.QueryParam("limit"))
-	events, err := h.admin.Audit(c.Request().Context(), before, limit)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"events": events})
 }
 
 // oneLine folds a joined validation error into one line for a JSON field.

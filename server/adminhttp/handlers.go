@@ -45,7 +45,10 @@ func New(site *plumbing.Site, cfg Config, adm *admin.Service) *Handlers {
 // put it into the context.
 func actor(c echo.Context) admin.Actor { return audit.ActorFrom(c.Request().Context()) }
 
-const ctxAdmin = "admin_user"
+const (
+	ctxAdmin   = "admin_user"
+	ctxSession = "admin_session" // the id of the admin's own session
+)
 
 // RequireAdmin guards the /admin pages: signed-in users with role admin.
 // Anonymous browsers are sent to sign in; everyone else gets a 403 page.
@@ -78,6 +81,7 @@ func (h *Handlers) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		h.site.ActAs(c, user.Email, audit.ViaWeb)
 		c.Set(ctxAdmin, user)
+		c.Set(ctxSession, sess.ID)
 		return next(c)
 	}
 }
@@ -104,6 +108,16 @@ var adminNotices = map[string]string{
 	"revoked":         "The key was revoked and left the JWKS.",
 	"user-created":    "The user was created.",
 	"user-disabled":   "The user was disabled; their sessions and grants were ended.",
+	"user-enabled":    "The user was enabled and may sign in again.",
+	"user-updated":    "The profile was saved. Tokens already issued keep their roles until they expire.",
+	"user-unlocked":   "The account was unlocked: its failed sign-ins are forgotten.",
+	"password-set":    "The new password was set.",
+	"session-ended":   "The session was ended.",
+	"session-gone":    "That session had already ended.",
+	"grant-revoked":   "The grant was revoked.",
+	"grant-gone":      "That grant had already ended.",
+	"signed-out":      "Every session and grant of the user was ended.",
+	"mfa-reset":       "The second factors were removed and the user's sessions ended.",
 	"client-deleted":  "The client was deleted.",
 	"nothing-changed": "Nothing changed.",
 }

@@ -2,8 +2,11 @@ package adminhttp
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -12,35 +15,64 @@ import (
 	"idp/templates"
 )
 
-// UsersPage lists the users, with the form that creates one.
+// UsersPage lists one page of users, filtered by the search q, with the
+// form that creates one.
 func (h *Handlers) UsersPage(c echo.Context) error {
 	return h.renderAdminUsers(c, http.StatusOK, "")
 }
 
 func (h *Handlers) renderAdminUsers(c echo.Context, status int, problem string) error {
-	list, err := h.admin.Users(c.Request().Context())
-	if err != nil {
+	q := strings.TrimSpace(c.QueryParam("q"))
+	offset, err := strconv.Atoi(c.QueryParam("offset"))
+	if err != nil || offset < 0 {
+		offset = 0
+	}
+	page := templates.AdminUsersPage{AdminBase: h.adminBase(c, "users", "Users"), Query: q}
+	page.Error = problem
+	p, err := h.admin.SearchUsers(c.Request().Context(), admin.UserQuery{Q: q, Offset: offset})
+	var invalid *admin.InvalidError
+	switch {
+	case errors.As(err, &invalid):
+		page.Error, status = "Not searched: "+err.Error()+".", http.StatusBadRequest
+	case err != nil:
 		return err
 	}
-	page := templates.AdminUsersPage{AdminBase: h.adminBase(c, "users", "Users")}
-	page.Error = problem
-	for _, u := range list {
+	for _, u := range p.Users {
 		page.Users = append(page.Users, templates.AdminUser{ID: u.ID, Email: u.Email, Name: u.Name,
-			Roles: strings.Join(u.Roles, ", "), Created: fmtTime(&u.Created), Disabled: u.Disabled})
+			Roles: strings.Join(u.Roles, ", "), Created: fmtTime(&u.Created), Disabled: u.Disabled, Locked: u.Locked,
+			Factors: strings.Join(u.Factors, ", ")})
+	}
+	if len(p.Users) > 0 {
+		page.Showing = fmt.Sprintf("%d–%d of %d", p.Offset+1, p.Offset+len(p.Users), p.Total)
+	}
+	if n := p.Prev(); n >= 0 {
+		page.PrevURL = usersURL(q, n)
+	}
+	if n := p.Next(); n >= 0 {
+		page.NextURL = usersURL(q, n)
 	}
 	return h.renderAdmin(c, status, func(w io.Writer) error { return h.site.Templates.AdminUsers(w, page) })
 }
 
+// usersURL links a page of a user search.
+func usersURL(q string, offset int) string {
+	v := url.Values{}
+	if q != "" {
+		v.Set("q", q)
+	}
+	if offset > 0 {
+		v.Set("offset", strconv.Itoa(offset))
+	}
+	if len(v) == 0 {
+		return "/admin/users"
+	}
+	return "/admin/users?" + v.Encode()
+}
+
 // CreateUser creates a user from the form.
 func (h *Handlers) CreateUser(c echo.Context) error {
-	var roles []string
-	for _, r := range strings.Split(c.FormValue("roles"), ",") {
-		if r = strings.TrimSpace(r); r != "" {
-			roles = append(roles, r)
-		}
-	}
 	_, err := h.admin.CreateUser(c.Request().Context(), actor(c), admin.NewUser{Email: c.FormValue("email"),
-		Password: c.FormValue("password"), Name: c.FormValue("name"), Roles: roles})
+		Password: c.FormValue("password"), Name: c.FormValue("name"), Roles: splitRoles(c.FormValue("roles"))})
 	var invalid *admin.InvalidError
 	switch {
 	case errors.Is(err, admin.ErrConflict):
@@ -53,18 +85,19 @@ func (h *Handlers) CreateUser(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/admin/users?notice=user-created")
 }
 
-// DisableUser disables a user, never the admin doing it.
-func (h *Handlers) DisableUser(c echo.Context) error {
-	id := c.FormValue("id")
-	if id == adminOf(c).ID {
-		return h.renderAdminUsers(c, http.StatusBadRequest, "You cannot disable your own account.")
+// splitRoles reads a comma-separated roles field.
+func splitRoles(v string) []string {
+	roles := []string{}
+	for _, r := range strings.Split(v, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			roles = append(roles, r)
+		}
 	}
-	_, err := h.admin.DisableUser(c.Request().Context(), actor(c), admin.UserRef{ID: id})
-	switch {
-	case errors.Is(err, admin.ErrNotFound):
-		return c.Redirect(http.StatusSeeOther, "/admin/users?notice=nothing-changed")
-	case err != nil:
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, "/admin/users?notice=user-disabled")
+	return roles
+}
+
+// DisableUserForm is the older form of disabling (POST /admin/users/disable
+// with id): the same confirmation and action as the user's own page.
+func (h *Handlers) DisableUserForm(c echo.Context) error {
+	return h.disableUser(c, c.FormValue("id"))
 }
