@@ -20,6 +20,9 @@ type LoginPage struct {
 	// Passkeys offers "Sign in with a passkey" (and the email field's
 	// passkey autofill) through /static/webauthn.js.
 	Passkeys bool
+	// ResetPassword links "Forgot your password?" to /login/forgot (only
+	// when mail is on).
+	ResetPassword bool
 }
 
 // ScopeLine is one requested permission, as shown on the consent page.
