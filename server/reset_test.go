@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"idp/clients"
 	"idp/mail/mailtest"
+	"idp/selfservice"
 	"idp/server"
 	"idp/server/servertest"
 )
@@ -568,4 +570,38 @@ func median(ds []time.Duration) time.Duration {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func TestResetLinkRaceHasOneWinner(t *testing.T) {
+	env, srv := resetEnv(t)
+	env.CreateUser(t, testEmail, testPassword)
+	requestReset(t, env, env.Browser(t), testEmail)
+	u, _ := url.Parse(mailedLink(t, env, srv, testEmail))
+	token := u.Query().Get("token")
+	const racers = 4
+	errs := make(chan error, racers)
+	start := make(chan struct{})
+	for i := range racers {
+		go func() {
+			<-start
+			_, err := env.App.SelfService.CompleteReset(context.Background(), token, fmt.Sprintf("racer number %d password", i))
+			errs <- err
+		}()
+	}
+	close(start)
+	won := 0
+	for range racers {
+		switch err := <-errs; {
+		case err == nil:
+			won++
+		case !errors.Is(err, selfservice.ErrInvalidLink):
+			t.Errorf("a losing racer: %v, want ErrInvalidLink", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d racers set a password with one link, want 1", won)
+	}
+	if rowCount(t, env, "mail_links", "") != 0 {
+		t.Fatal("the used link is still stored")
+	}
 }
