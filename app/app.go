@@ -169,7 +169,7 @@ func New(d *db.DB, mk keys.MasterKey, cfg Config) *App {
 		DB: d, Users: a.Users, Sessions: a.Sessions, Tokens: a.Tokens, Mail: a.Mail, Templates: mailTpl,
 	}, selfservice.Config{Issuer: cfg.Server.Issuer, Now: now})
 	a.Admin = admin.New(admin.Deps{DB: d, Users: a.Users, Clients: a.Clients, Sessions: a.Sessions, Tokens: a.Tokens,
-		Keys: a.Keys, Audit: a.Audit, Throttle: a.Throttle, MFA: a.MFA, Now: now})
+		Keys: a.Keys, Audit: a.Audit, Throttle: a.Throttle, MFA: a.MFA, Verifier: a.SelfService, Now: now})
 	return a
 }
 

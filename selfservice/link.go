@@ -7,11 +7,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
+
+	"idp/users"
 )
 
 // Link purposes: a token of one never works for another.
 const (
-	PurposeReset = "password_reset"
+	PurposeReset  = "password_reset"
+	PurposeVerify = "email_verify"
 )
 
 // ErrInvalidLink is the one answer to a link that cannot be used: unknown,
@@ -47,11 +51,17 @@ func wellFormed(token string) bool {
 	return err == nil && len(b) == tokenBytes
 }
 
-// passwordStamp digests a password hash: a link remembers the stamp of
-// the password when it was made, so any later password change (a reset,
-// an administrator's set-password, a change on the account page) kills
-// it without those paths knowing about links.
-func passwordStamp(passwordHash string) string {
-	sum := sha256.Sum256([]byte("idp link stamp\x00" + passwordHash))
+// stamp digests what a link of purpose depends on, remembered when it is
+// made (in the password_stamp column): a reset link the password hash,
+// so any later password change (a reset, an administrator's
+// set-password, a change on the account page) kills it without those
+// paths knowing about links; a verification link the address, so it
+// verifies nothing once the address changed.
+func stamp(purpose string, u *users.User) string {
+	v := u.PasswordHash
+	if purpose == PurposeVerify {
+		v = strings.ToLower(u.Email)
+	}
+	sum := sha256.Sum256([]byte("idp link stamp\x00" + purpose + "\x00" + v))
 	return hex.EncodeToString(sum[:16])
 }

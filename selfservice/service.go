@@ -31,6 +31,9 @@ type Config struct {
 	Issuer string
 	// ResetTTL is how long a reset link works (default 30 minutes).
 	ResetTTL time.Duration
+	// VerifyTTL is how long an address verification link works (default
+	// 24 hours).
+	VerifyTTL time.Duration
 	// RequestTTL drops a queued reset the outbox could not send for this
 	// long (default 24 hours): nobody is waiting for it any more.
 	RequestTTL time.Duration
@@ -50,6 +53,9 @@ func NewService(store *Store, d Deps, cfg Config) *Service {
 	if cfg.ResetTTL <= 0 {
 		cfg.ResetTTL = 30 * time.Minute
 	}
+	if cfg.VerifyTTL <= 0 {
+		cfg.VerifyTTL = 24 * time.Hour
+	}
 	if cfg.RequestTTL <= 0 {
 		cfg.RequestTTL = 24 * time.Hour
 	}
@@ -58,6 +64,7 @@ func NewService(store *Store, d Deps, cfg Config) *Service {
 	}
 	s := &Service{d: d, cfg: cfg, store: store}
 	d.Mail.Handle(mail.KindPasswordReset, s.composeReset)
+	d.Mail.Handle(mail.KindEmailVerify, s.composeVerify)
 	return s
 }
 
@@ -88,7 +95,7 @@ func (s *Service) issue(ctx context.Context, u *users.User, purpose, path string
 		return "", err
 	}
 	now := s.now()
-	r := &linkRow{TokenHash: hash, Purpose: purpose, UserID: u.ID, PasswordStamp: passwordStamp(u.PasswordHash),
+	r := &linkRow{TokenHash: hash, Purpose: purpose, UserID: u.ID, PasswordStamp: stamp(purpose, u),
 		CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	if err := s.store.replace(ctx, r); err != nil {
 		return "", fmt.Errorf("issue link: %w", err)
@@ -118,7 +125,7 @@ func (s *Service) check(ctx context.Context, token, purpose string, consume bool
 	if err != nil {
 		return nil, fmt.Errorf("check link: %w", err)
 	}
-	if u.Disabled || passwordStamp(u.PasswordHash) != r.PasswordStamp {
+	if u.Disabled || stamp(purpose, u) != r.PasswordStamp {
 		return nil, ErrInvalidLink
 	}
 	if consume {

@@ -76,6 +76,8 @@ func (s *Server) pageRoutes(e *echo.Echo) {
 	e.POST(plumbing.PathLogin+"/forgot", p.Forgot)
 	e.GET(selfservice.ResetPath, p.ResetPage)
 	e.POST(selfservice.ResetPath, p.Reset)
+	e.GET(selfservice.VerifyPath, p.VerifyPage)
+	e.POST(selfservice.VerifyPath, p.Verify)
 	e.GET(plumbing.PathConsent, p.ConsentPage)
 	e.POST(plumbing.PathConsent, p.Consent)
 	e.GET(plumbing.PathAccount, p.Account)

@@ -23,6 +23,40 @@ func resetPages() []page {
 	}
 }
 
+func TestVerifyPages(t *testing.T) {
+	s := defaultSet(t)
+	base := Base{Title: "Title", CSRFToken: "tok-123", Issuer: "https://id.example.com"}
+	r := func(s *Set, w *bytes.Buffer, d any) error { return s.Verify(w, d.(VerifyPage)) }
+	for _, p := range []page{
+		{"verify confirm", r, VerifyPage{}, VerifyPage{Base: base, Step: VerifyConfirm, Email: "ann@example.com", Token: "t0k"}, []string{"/login/verify"}},
+		{"verify invalid", r, VerifyPage{Step: VerifyInvalid}, VerifyPage{Base: base, Step: VerifyInvalid}, nil},
+		{"verify done", r, VerifyPage{Step: VerifyDone}, VerifyPage{Base: base, Step: VerifyDone, Email: "ann@example.com"}, nil},
+	} {
+		render(t, s, p, p.zero)
+		doc := parse(t, render(t, s, p, p.full))
+		var actions []string
+		for _, f := range findAll(doc, "form") {
+			actions = append(actions, attr(f, "action"))
+			csrf := false
+			for _, in := range findAll(f, "input") {
+				csrf = csrf || attr(in, "name") == "csrf_token" && attr(in, "value") == "tok-123"
+			}
+			if !csrf || attr(f, "method") != "post" {
+				t.Errorf("%s: form %s without CSRF or POST", p.name, attr(f, "action"))
+			}
+		}
+		if !reflect.DeepEqual(actions, p.actions) {
+			t.Errorf("%s: form actions %q, want %q", p.name, actions, p.actions)
+		}
+		v := reflect.New(reflect.TypeOf(p.zero)).Elem()
+		fill(v, hostile)
+		v.FieldByName("Step").SetString(p.full.(VerifyPage).Step)
+		if out := render(t, s, p, v.Interface()); strings.Contains(out, hostile) {
+			t.Errorf("%s: hostile input came out unescaped", p.name)
+		}
+	}
+}
+
 func TestResetPages(t *testing.T) {
 	s := defaultSet(t)
 	for _, p := range resetPages() {

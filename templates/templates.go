@@ -40,6 +40,7 @@ var requiredPages = []struct {
 	{"recovery", RecoveryCodesPage{}, false},
 	{"formpost", FormPostPage{}, false},
 	{"reset", ResetPage{}, false},
+	{"verify", VerifyPage{}, false},
 	{"admin_keys", AdminKeysPage{}, true},
 	{"admin_confirm", AdminConfirmPage{}, true},
 	{"admin_users", AdminUsersPage{}, true},
