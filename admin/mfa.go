@@ -13,6 +13,23 @@ type Factors struct {
 	Passkeys     int      `json:"passkeys"`
 	TOTP         bool     `json:"totp"`
 	RecoveryLeft int      `json:"recovery_codes_left"`
+	// PasskeyList describes each passkey, oldest first.
+	PasskeyList []Passkey `json:"passkey_list"`
+	// TOTPConfirmed and TOTPLastUsed time the authenticator app, if any.
+	TOTPConfirmed *Time `json:"totp_confirmed_at,omitempty"`
+	TOTPLastUsed  *Time `json:"totp_last_used_at,omitempty"`
+	// RecoveryTotal counts the codes of the current set, used or not.
+	RecoveryTotal int `json:"recovery_codes_total"`
+}
+
+// Passkey is one registered passkey as admins see it: never the key.
+type Passkey struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	AAGUID   string `json:"aaguid"` // the authenticator model; all zeros when it did not say
+	Synced   bool   `json:"synced"`
+	Created  Time   `json:"created_at"`
+	LastUsed *Time  `json:"last_used_at,omitempty"`
 }
 
 // UserFactors returns the second factors of a user.
@@ -25,7 +42,15 @@ func (s *Service) UserFactors(ctx context.Context, ref UserRef) (Factors, error)
 	if err != nil {
 		return Factors{}, fmt.Errorf("load factors: %w", err)
 	}
-	return Factors{Kinds: f.Kinds(), Passkeys: len(f.Passkeys), TOTP: f.TOTP != nil, RecoveryLeft: f.RecoveryLeft}, nil
+	out := Factors{Kinds: f.Kinds(), Passkeys: len(f.Passkeys), TOTP: f.TOTP != nil, RecoveryLeft: f.RecoveryLeft,
+		PasskeyList: make([]Passkey, 0, len(f.Passkeys)), RecoveryTotal: f.RecoveryTotal}
+	for _, p := range f.Passkeys {
+		out.PasskeyList = append(out.PasskeyList, Passkey{p.ID, p.Name, p.AAGUID, p.Synced, Time{p.Created}, at(p.LastUsed)})
+	}
+	if f.TOTP != nil {
+		out.TOTPConfirmed, out.TOTPLastUsed = &Time{f.TOTP.Confirmed}, at(f.TOTP.LastUsed)
+	}
+	return out, nil
 }
 
 // ResetMFA removes every second factor of a user (passkeys, authenticator

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"idp/users"
 )
@@ -85,14 +86,22 @@ func (s *Service) user(ctx context.Context, ref UserRef) (*users.User, error) {
 	return u, nil
 }
 
+// ErrSelf refuses an administrator disabling their own account, which
+// would lock them out of the console mid-action.
+var ErrSelf = &InvalidError{Reason: "you cannot disable your own account"}
+
 // DisableUser stops a user from signing in and ends everything they hold:
 // their sessions and their offline grants (whose access tokens die with
-// them). An unknown user is ErrNotFound.
+// them). An unknown user is ErrNotFound; the actor's own account is
+// ErrSelf.
 func (s *Service) DisableUser(ctx context.Context, actor Actor, ref UserRef) (User, error) {
 	ctx = as(ctx, actor)
 	u, err := s.user(ctx, ref)
 	if err != nil {
 		return User{}, err
+	}
+	if strings.EqualFold(actor.Name, u.Email) {
+		return User{}, ErrSelf
 	}
 	if err := s.users.Store().SetDisabled(ctx, u.ID, true); err != nil {
 		return User{}, fmt.Errorf("disable user: %w", mapErr(err))
@@ -111,12 +120,17 @@ func (s *Service) DisableUser(ctx context.Context, actor Actor, ref UserRef) (Us
 // SetPassword replaces a user's password (an administrator's reset). A
 // weak password is *InvalidError; an unknown email ErrNotFound.
 func (s *Service) SetPassword(ctx context.Context, actor Actor, email, password string) error {
+	return s.SetUserPassword(ctx, actor, UserRef{Email: email}, password)
+}
+
+// SetUserPassword is SetPassword for a user named by id or email.
+func (s *Service) SetUserPassword(ctx context.Context, actor Actor, ref UserRef, password string) error {
 	ctx = as(ctx, actor)
-	u, err := s.user(ctx, UserRef{Email: email})
+	u, err := s.user(ctx, ref)
 	if err != nil {
 		return err
 	}
-	err = s.users.SetPassword(ctx, email, password)
+	err = s.users.SetPassword(ctx, u.Email, password)
 	switch {
 	case errors.Is(err, users.ErrWeakPassword):
 		return &InvalidError{Reason: err.Error()}

@@ -352,6 +352,54 @@ func TestPasskeys(t *testing.T) {
 
 // TestPasskeyRefusals: every forged, replayed, cross-user, expired or
 // malformed answer is ErrCeremony and changes nothing stored.
+// TestPasskeyClonesRacing: answers made by copies of one authenticator
+// carry the same sign count; however many race, exactly one is recorded
+// (the others find the passkey already moved on), on both the
+// passwordless and the second-factor path.
+func TestPasskeyClonesRacing(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a := mfatest.New("id.example.com", issuer)
+	register(t, e, a, e.ada, "key")
+	cred := a.Credentials()[0]
+	for round := range 6 {
+		acct := mfa.Account{}
+		if round%2 == 1 {
+			acct = e.ada
+		}
+		const racers = 4
+		handles, answers := make([]string, racers), make([][]byte, racers)
+		count := cred.Count
+		for i := range racers {
+			h, o, err := e.svc.BeginLogin(ctx, acct)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cred.Count = count // every clone starts from the same counter
+			if answers[i], err = a.Get(o); err != nil {
+				t.Fatal(err)
+			}
+			handles[i] = h
+		}
+		errs := dbtest.Race(racers, func(i int) error {
+			_, err := e.svc.FinishLogin(ctx, acct, handles[i], answers[i])
+			return err
+		})
+		won := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, mfa.ErrCeremony):
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d of %d clones signed in with one sign count, want exactly 1 (%v)", round, won, racers, errs)
+		}
+	}
+}
+
 func TestPasskeyRefusals(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()

@@ -307,21 +307,25 @@ func (s *Service) FinishLogin(ctx context.Context, acct Account, handle string, 
 	if err != nil {
 		return nil, fmt.Errorf("encode passkey: %w", err)
 	}
-	ok, err := s.store.usePasskey(ctx, user.acct.ID, id, string(b), s.now())
+	var row *passkeyRow
+	for i := range user.rows {
+		if user.rows[i].ID == id {
+			row = &user.rows[i]
+		}
+	}
+	if row == nil {
+		return nil, fmt.Errorf("%w: the passkey was removed", ErrCeremony)
+	}
+	ok, err := s.store.usePasskey(ctx, user.acct.ID, id, row.Credential, string(b), s.now())
 	if err != nil {
 		return nil, fmt.Errorf("record passkey use: %w", err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: the passkey was removed", ErrCeremony)
+		return nil, fmt.Errorf("%w: the passkey was removed or used by another sign-in at the same time", ErrCeremony)
 	}
 	flags := parsed.Response.AuthenticatorData.Flags
-	a := &Assertion{UserID: user.acct.ID, PasskeyID: id, UserVerified: flags.HasUserVerified(), Synced: flags.HasBackupEligible()}
-	for _, r := range user.rows {
-		if r.ID == id {
-			a.Name = r.Name
-		}
-	}
-	return a, nil
+	return &Assertion{UserID: user.acct.ID, PasskeyID: id, Name: row.Name, UserVerified: flags.HasUserVerified(),
+		Synced: flags.HasBackupEligible()}, nil
 }
 
 // RemovePasskey removes one of a user's passkeys.

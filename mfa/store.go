@@ -87,9 +87,12 @@ func (s *Store) createPasskey(ctx context.Context, r *passkeyRow) error {
 
 // usePasskey records an assertion: the credential's new state (sign
 // count, flags) and its last use. It only updates a passkey still owned
-// by userID.
-func (s *Store) usePasskey(ctx context.Context, userID, id, credential string, at time.Time) (bool, error) {
-	res := db.Conn(ctx, s.g).Model(&passkeyRow{}).Where("id = ? AND user_id = ?", id, userID).
+// by userID and still in the state the assertion was checked against
+// (checked), so of two assertions racing with one sign count (a cloned
+// authenticator, or one replayed answer) only one is recorded; the other
+// gets false.
+func (s *Store) usePasskey(ctx context.Context, userID, id, checked, credential string, at time.Time) (bool, error) {
+	res := db.Conn(ctx, s.g).Model(&passkeyRow{}).Where("id = ? AND user_id = ? AND credential = ?", id, userID, checked).
 		Updates(map[string]any{"credential": credential, "last_used_at": at.UTC()})
 	return res.RowsAffected == 1, db.Map(res.Error)
 }

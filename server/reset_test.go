@@ -226,7 +226,7 @@ func TestResetOffWithoutMail(t *testing.T) {
 func TestResetLinksThatDoNotWork(t *testing.T) {
 	env, srv := resetEnv(t)
 	ada := env.CreateUser(t, testEmail, testPassword)
-	bob := env.CreateUser(t, "bob@example.com", "bob's own password")
+	bob := env.CreateUser(t, "bob@example.com", "robert's own secret")
 	b := env.Browser(t)
 	hashes := func() (string, string) {
 		a, _ := env.Users.Store().ByID(context.Background(), ada.ID)

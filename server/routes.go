@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/labstack/echo/v4"
 
@@ -38,6 +39,12 @@ func (s *Server) routes() {
 func (s *Server) protocolRoutes(e *echo.Echo) {
 	p, cors := s.protocol, plumbing.CORSAnyOrigin
 	getOrHead(e, plumbing.PathDiscovery, cors(p.Discovery))
+	getOrHead(e, plumbing.PathASMetadata, cors(p.Discovery))
+	if u, err := url.Parse(s.site.Issuer); err == nil && u.Path != "" {
+		// RFC 8414 §3.1: https://host/.well-known/oauth-authorization-server/path
+		// for the issuer https://host/path, when the proxy sends it here.
+		getOrHead(e, plumbing.PathASMetadata+u.Path, cors(p.Discovery))
+	}
 	getOrHead(e, plumbing.PathJWKS, cors(p.JWKS))
 
 	e.GET(plumbing.PathAuthorize, p.Authorize)
@@ -84,6 +91,7 @@ func (s *Server) pageRoutes(e *echo.Echo) {
 	e.POST(plumbing.PathAccount+"/sessions/revoke", p.RevokeSession)
 	e.POST(plumbing.PathAccount+"/grants/revoke", p.RevokeGrant)
 	e.POST(plumbing.PathAccount+"/logout-all", p.LogoutAll)
+	e.POST(plumbing.PathAccount+"/password", p.ChangePassword)
 	e.GET(plumbing.PathAccount+"/security/totp", p.AccountTOTPPage)
 	e.POST(plumbing.PathAccount+"/security/enroll/totp", p.AccountEnrollTOTP)
 	e.POST(plumbing.PathAccount+"/security/enroll/passkey/options", p.AccountEnrollPasskeyOptions)

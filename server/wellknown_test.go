@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"idp/server"
 	"idp/server/servertest"
 )
 
@@ -66,6 +67,49 @@ func TestDiscovery(t *testing.T) {
 	}
 	if resp.Header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Error("discovery lacks CORS")
+	}
+}
+
+// TestAuthorizationServerMetadata: RFC 8414 §3 metadata is the discovery
+// document byte for byte (same issuer, same endpoints), with the same
+// caching and CORS, at the root and, for an issuer with a path, after the
+// well-known prefix (§3.1); an unrelated suffix is not found.
+func TestAuthorizationServerMetadata(t *testing.T) {
+	for _, path := range []string{"", "/tenant-a"} {
+		env := servertest.New(t, func(c *server.Config) { c.Issuer += path })
+		_, oidc := get(t, env.URL+"/.well-known/openid-configuration")
+		for _, u := range []string{env.URL + "/.well-known/oauth-authorization-server" + path,
+			env.URL + "/.well-known/oauth-authorization-server"} {
+			resp, body := get(t, u)
+			if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+				t.Fatalf("%s: %d %q", u, resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			if string(body) != string(oidc) {
+				t.Errorf("%s differs from discovery:\n%s\n%s", u, body, oidc)
+			}
+			if resp.Header.Get("Access-Control-Allow-Origin") != "*" || resp.Header.Get("Cache-Control") == "" {
+				t.Errorf("%s headers %v", u, resp.Header)
+			}
+			var doc map[string]any
+			if err := json.Unmarshal(body, &doc); err != nil {
+				t.Fatal(err)
+			}
+			// RFC 8414 §3.3: issuer must be identical to the one the
+			// metadata URL was built from.
+			if doc["issuer"] != env.URL+path {
+				t.Errorf("%s: issuer %v", u, doc["issuer"])
+			}
+			for _, k := range []string{"issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "response_types_supported",
+				"grant_types_supported", "token_endpoint_auth_methods_supported", "code_challenge_methods_supported",
+				"revocation_endpoint", "introspection_endpoint", "scopes_supported"} {
+				if _, ok := doc[k]; !ok {
+					t.Errorf("%s lacks %s", u, k)
+				}
+			}
+		}
+		if resp, _ := get(t, env.URL+"/.well-known/oauth-authorization-server/other"); resp.StatusCode != 404 {
+			t.Errorf("another issuer's path: %d", resp.StatusCode)
+		}
 	}
 }
 

@@ -18,7 +18,7 @@ func FuzzLookup(f *testing.F) {
 	d := dbtest.Open(f)
 	ctx := context.Background()
 	us := users.NewService(users.NewStore(d.Gorm), users.Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, nil)
-	u, err := us.Create(ctx, "fuzz@example.com", "fuzz password 1", "", nil)
+	u, err := us.Create(ctx, "fuzz@example.com", "seed passphrase 1", "", nil)
 	if err != nil {
 		f.Fatal(err)
 	}

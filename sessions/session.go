@@ -139,6 +139,16 @@ func (s *Service) EndAll(ctx context.Context, userID string) error {
 	return nil
 }
 
+// EndOthers ends every session of a user but keep (the one changing the
+// password) and returns how many ended.
+func (s *Service) EndOthers(ctx context.Context, userID, keep string) (int64, error) {
+	n, err := s.store.DeleteUserExcept(ctx, userID, keep)
+	if err != nil {
+		return 0, fmt.Errorf("end other sessions: %w", err)
+	}
+	return n, nil
+}
+
 // List returns the live sessions of a user, newest first.
 func (s *Service) List(ctx context.Context, userID string) ([]Session, error) {
 	return s.store.ListUser(ctx, userID, s.now().UTC())

@@ -192,6 +192,36 @@ func TestEndAllAndList(t *testing.T) {
 	}
 }
 
+// TestEndOthers: every session of the user but the kept one ends; the kept
+// one and other users' sessions live on.
+func TestEndOthers(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	keepToken, keep := e.start(t, e.ada)
+	var others []string
+	for range 2 {
+		tok, _ := e.start(t, e.ada)
+		others = append(others, tok)
+	}
+	graceToken, _ := e.start(t, e.grace)
+	if n, err := e.svc.EndOthers(ctx, e.ada, keep.ID); err != nil || n != 2 {
+		t.Fatalf("EndOthers = %d, %v; want 2", n, err)
+	}
+	for _, tok := range others {
+		if _, err := e.svc.Lookup(ctx, tok); !errors.Is(err, sessions.ErrNoSession) {
+			t.Errorf("another session survived: %v", err)
+		}
+	}
+	for _, tok := range []string{keepToken, graceToken} {
+		if _, err := e.svc.Lookup(ctx, tok); err != nil {
+			t.Errorf("a session that should live ended: %v", err)
+		}
+	}
+	if n, err := e.svc.EndOthers(ctx, e.ada, keep.ID); err != nil || n != 0 {
+		t.Fatalf("EndOthers again = %d, %v; want 0", n, err)
+	}
+}
+
 // TestSecretStoredHashed: the cookie secret appears nowhere in the row; a
 // database dump does not let anyone ride a session.
 func TestSecretStoredHashed(t *testing.T) {

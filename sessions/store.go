@@ -112,6 +112,12 @@ func (s *Store) DeleteUser(ctx context.Context, userID string) (int64, error) {
 	return res.RowsAffected, db.Map(res.Error)
 }
 
+// DeleteUserExcept removes every session of a user but keep.
+func (s *Store) DeleteUserExcept(ctx context.Context, userID, keep string) (int64, error) {
+	res := db.Conn(ctx, s.g).Where("user_id = ? AND id <> ?", userID, keep).Delete(&row{})
+	return res.RowsAffected, db.Map(res.Error)
+}
+
 // ListUser returns a user's sessions that have not expired, newest first.
 // now may be in any zone: it is compared in UTC (see row.utc).
 func (s *Store) ListUser(ctx context.Context, userID string, now time.Time) ([]Session, error) {

@@ -95,6 +95,13 @@ type AccountPage struct {
 	IsAdmin  bool   // shows a link to /admin
 	Notice   string // outcome of the last action, in a role="status" region
 
+	// Password change: a form posting csrf_token, current_password (only
+	// when PasswordNeedsCurrent), new_password, confirm_password and
+	// end_others to /account/password; PasswordError says why the last
+	// attempt was refused.
+	PasswordNeedsCurrent bool
+	PasswordError        string
+
 	// Sign-in security. Its forms post csrf_token (and id) to
 	// /account/security/passkeys/remove, /account/security/totp/remove,
 	// /account/security/recovery and, through webauthn.js,

@@ -59,7 +59,7 @@ func pages() []page {
 					Created: "1 May 2025", LastUsed: "today"}, {ID: "pk2", Name: "Phone", Synced: true, Created: "2 May 2025"}},
 				TOTP: &AccountTOTP{Confirmed: "1 May 2025"}, RecoveryLeft: 9, RecoveryTotal: 10, HasFactor: true, MFARequired: true, CanAddPasskey: true,
 				FactorEvents: []AccountEvent{{At: "1 May 2025 10:00", Text: "Passkey added: Work laptop", Via: "web"}}},
-			[]string{"/account/grants/revoke", "/account/logout-all", "/account/security/enroll/passkey",
+			[]string{"/account/grants/revoke", "/account/logout-all", "/account/password", "/account/security/enroll/passkey",
 				"/account/security/passkeys/remove", "/account/security/recovery", "/account/security/totp/remove",
 				"/account/sessions/revoke", "/logout"}},
 		{"mfa", func(s *Set, w *bytes.Buffer, d any) error { return s.MFA(w, d.(MFAPage)) },

@@ -85,3 +85,11 @@ func (s *Store) clearPrefix(ctx context.Context, prefix string) (int64, error) {
 func (s *Store) purge(ctx context.Context, before time.Time, limit int) (int64, error) {
 	return db.DeleteBatch(ctx, s.g, &row{}, "key", limit, "last_at < ?", before)
 }
+
+// prefixed returns every counter whose key starts with prefix (an exact
+// prefix, as in clearPrefix).
+func (s *Store) prefixed(ctx context.Context, prefix string) ([]row, error) {
+	var rows []row
+	err := db.Conn(ctx, s.g).Where("substr(key, 1, ?) = ?", len(prefix), prefix).Find(&rows).Error
+	return rows, db.Map(err)
+}

@@ -115,6 +115,37 @@ func (t *Throttle) Unlock(ctx context.Context, email string) (int64, error) {
 	return n, nil
 }
 
+// Status is what the throttle holds against one account.
+type Status struct {
+	// Failures counts the recent failed sign-ins, from every address.
+	Failures int
+	// LockedUntil is when the longest wait imposed on the account from
+	// some address ends; zero when none is in force.
+	LockedUntil time.Time
+}
+
+// Account reports the failures counted against the account email and
+// whether a wait is in force now (from any address), for an administrator
+// deciding whether to unlock it. Failures older than the window are not
+// counted.
+func (t *Throttle) Account(ctx context.Context, email string) (Status, error) {
+	rows, err := t.store.prefixed(ctx, accountKey(email, ""))
+	if err != nil {
+		return Status{}, fmt.Errorf("throttle status: %w", err)
+	}
+	now := t.cfg.Now().UTC()
+	var st Status
+	for _, r := range rows {
+		if r.LastAt.After(now.Add(-t.cfg.Window)) {
+			st.Failures += r.Failures
+		}
+		if r.LockedUntil != nil && r.LockedUntil.After(now) && r.LockedUntil.After(st.LockedUntil) {
+			st.LockedUntil = r.LockedUntil.UTC()
+		}
+	}
+	return st, nil
+}
+
 // Purge deletes counters idle for longer than the window.
 func (t *Throttle) Purge(ctx context.Context, limit int) (int64, error) {
 	return t.store.purge(ctx, t.cfg.Now().UTC().Add(-t.cfg.Window-t.cfg.Lockout), limit)

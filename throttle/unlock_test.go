@@ -3,6 +3,7 @@ package throttle
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 // Unlock clears one account's counters from every address, nothing else:
@@ -39,5 +40,52 @@ func TestUnlock(t *testing.T) {
 	}
 	if n, err := th.Unlock(ctx, "nobody@example.com"); err != nil || n != 0 {
 		t.Errorf("Unlock of an account with no failures = %d, %v", n, err)
+	}
+}
+
+// Account sums one account's failures over every address and reports the
+// longest wait in force; another account whose email a LIKE pattern would
+// match is not counted, and an unlock clears the status.
+func TestAccountStatus(t *testing.T) {
+	th, clock := newThrottle(t)
+	ctx := context.Background()
+	if st, err := th.Account(ctx, "a_b@example.com"); err != nil || st.Failures != 0 || !st.LockedUntil.IsZero() {
+		t.Fatalf("no failures yet: %+v, %v", st, err)
+	}
+	for range 3 {
+		if _, err := th.Fail(ctx, "a_b@example.com", "10.0.0.1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := th.Fail(ctx, "axb@example.com", "10.0.0.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := th.Account(ctx, "A_B@example.com")
+	if err != nil || st.Failures != 3 || !st.LockedUntil.IsZero() {
+		t.Fatalf("three free failures: %+v, %v", st, err)
+	}
+	for range 4 {
+		if _, err := th.Fail(ctx, "a_b@example.com", "10.0.0.2"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		if _, err := th.Fail(ctx, "a_b@example.com", "10.0.0.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err = th.Account(ctx, "a_b@example.com")
+	if err != nil || st.Failures != 10 || !st.LockedUntil.After(clock.now()) {
+		t.Fatalf("ten failures, six from one address: %+v, %v", st, err)
+	}
+	clock.add(time.Hour)
+	if st, _ := th.Account(ctx, "a_b@example.com"); !st.LockedUntil.IsZero() {
+		t.Errorf("the wait ended an hour ago but is reported: %+v", st)
+	}
+	if _, err := th.Unlock(ctx, "a_b@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := th.Account(ctx, "a_b@example.com"); st.Failures != 0 {
+		t.Errorf("after unlock: %+v", st)
 	}
 }

@@ -204,7 +204,7 @@ func TestRedeemCodeRace(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			grants[i], errs[i] = e.svc.RedeemCode(ctx, e.client, code, codeRedirect, verifier, tokens.Meta{})
+			grants[i], errs[i] = e.svc.RedeemCode(ctx, e.client, code, codeRedirect, verifier, nil, tokens.Meta{})
 		})
 	}
 	close(start)
@@ -288,13 +288,13 @@ func TestRedeemCodeChecksBindingsBeforeClaiming(t *testing.T) {
 			default:
 				v = tc.verify
 			}
-			if g, err := e.svc.RedeemCode(ctx, client, c, redirect, v, tokens.Meta{}); !errors.Is(err, oauth.InvalidGrant("")) || g != nil {
+			if g, err := e.svc.RedeemCode(ctx, client, c, redirect, v, nil, tokens.Meta{}); !errors.Is(err, oauth.InvalidGrant("")) || g != nil {
 				t.Fatalf("RedeemCode = %+v, %v; want invalid_grant", g, err)
 			}
 			if n := e.rows(t, "auth_codes", "used_at IS NOT NULL"); n != 0 {
 				t.Errorf("a refused redemption claimed the code")
 			}
-			_, err := e.svc.RedeemCode(ctx, e.client, code, codeRedirect, verifier, tokens.Meta{})
+			_, err := e.svc.RedeemCode(ctx, e.client, code, codeRedirect, verifier, nil, tokens.Meta{})
 			if (err == nil) != tc.survives {
 				t.Errorf("the right redemption afterwards: %v (should work: %v)", err, tc.survives)
 			}
@@ -348,7 +348,7 @@ func BenchmarkRedeemCode(b *testing.B) {
 		b.StopTimer()
 		code := e.issue(b, e.request(challenge))
 		b.StartTimer()
-		if _, err := e.svc.RedeemCode(ctx, e.client, code, codeRedirect, verifier, tokens.Meta{}); err != nil {
+		if _, err := e.svc.RedeemCode(ctx, e.client, code, codeRedirect, verifier, nil, tokens.Meta{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -119,18 +119,27 @@ func (s *Service) Grants(ctx context.Context, userID string) ([]GrantInfo, error
 // RevokeGrant revokes one of the user's families; another user's is
 // db.ErrNotFound.
 func (s *Service) RevokeGrant(ctx context.Context, userID, familyID string) error {
+	_, err := s.RevokeGrantBy(ctx, userID, familyID, "the user")
+	return err
+}
+
+// RevokeGrantBy is RevokeGrant for someone other than the user (an
+// administrator): by names them in the one family.revoked event. It
+// reports whether this call revoked the family (false: it was revoked
+// already).
+func (s *Service) RevokeGrantBy(ctx context.Context, userID, familyID, by string) (bool, error) {
 	f, err := s.store.family(ctx, familyID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if f.UserID != userID {
-		return db.ErrNotFound
+		return false, db.ErrNotFound
 	}
 	revoked, err := s.store.revokeFamily(ctx, familyID, s.now())
 	if revoked {
-		s.audit(ctx, "family.revoked", familyID, "client="+f.ClientID+" user="+userID+" by the user")
+		s.audit(ctx, "family.revoked", familyID, "client="+f.ClientID+" user="+userID+" by "+by)
 	}
-	return err
+	return revoked, err
 }
 
 // RevokeUserGrants revokes every family of a user ("sign out everywhere").

@@ -21,7 +21,7 @@ func (e *refreshEnv) fill(t *testing.T, n int) {
 			Scopes: []string{"openid"}}, Authn{UserID: e.user.ID, AuthTime: e.clock.Now()}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.s.Refresh(ctx, e.client, e.family(t), "", Meta{}); err != nil {
+		if _, err := e.s.Refresh(ctx, e.client, e.family(t), "", nil, Meta{}); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.s.store.RevokeJTI(ctx, oauth.NewSecret(16), e.clock.Now().Add(time.Minute)); err != nil {

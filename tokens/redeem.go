@@ -44,8 +44,13 @@ type Meta struct{ IP, UserAgent string }
 // before the code is claimed, so a wrong attempt does not burn the code of
 // the legitimate client; the claim is one conditional update, so of
 // concurrent redeemers exactly one wins. A replayed code revokes the access
-// token issued from it (RFC 6749 §4.1.2) and is refused.
-func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, redirectURI, verifier string, meta Meta) (*Grant, error) {
+// token issued from it (RFC 6749 §4.1.2) and is refused. resources are the
+// token request's RFC 8707 resource indicators: they narrow the access
+// token's audience to some of the resources the authorization granted (the
+// refresh family keeps them all); one outside the grant is invalid_target,
+// checked before the code is claimed.
+func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, redirectURI, verifier string,
+	resources []string, meta Meta) (*Grant, error) {
 	if code == "" {
 		return nil, oauth.InvalidRequest("code is missing")
 	}
@@ -77,6 +82,10 @@ func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, 
 	if err := checkPKCE(row.CodeChallenge, verifier); err != nil {
 		return nil, err
 	}
+	audience, err := narrowResources(row.Resources, resources)
+	if err != nil {
+		return nil, err
+	}
 	scopes, _ := oauth.ParseScope(row.Scope)
 	g := &Grant{
 		ClientID: row.ClientID, UserID: row.UserID, SessionID: row.SessionID, Scopes: scopes,
@@ -89,6 +98,7 @@ func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, 
 		g.RefreshFamily, g.RefreshToken = oauth.NewSecret(16), oauth.NewSecret(32)
 		family, first = s.newFamily(g, now, meta)
 	}
+	g.Resources = audience // this access token's; the family keeps the grant's
 	// Claiming the code and creating the refresh family are one unit: a
 	// replay that sees the claim also finds the family to revoke.
 	var won bool
@@ -113,6 +123,26 @@ func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, 
 		return nil, oauth.InvalidGrant("the authorization code is invalid, expired or already used")
 	}
 	return g, nil
+}
+
+// narrowResources answers a token request's resource indicators (RFC 8707
+// §2.2): none keeps what was granted; otherwise each must be one the grant
+// holds, and the token is for just those.
+func narrowResources(granted, requested []string) ([]string, error) {
+	if len(requested) == 0 {
+		return granted, nil
+	}
+	out := make([]string, 0, len(requested))
+	for _, r := range requested {
+		if !slices.Contains(granted, r) {
+			return nil, &oauth.Error{Code: "invalid_target", Status: 400,
+				Description: "resource " + r + " was not part of the authorization"}
+		}
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // checkPKCE enforces RFC 7636 §4.6 and RFC 9700 §2.1.1: a verifier is

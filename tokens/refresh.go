@@ -35,7 +35,10 @@ var errRevokedMeanwhile = errors.New("refresh family revoked concurrently")
 // conditional update, so however many requests race with one token exactly
 // one child is minted, and every racer inside the grace window receives
 // that same child. A reuse after the window revokes the whole family.
-func (s *Service) Refresh(ctx context.Context, client *clients.Client, presented, scope string, meta Meta) (*Response, error) {
+// scope and resources (RFC 8707 §2.2) may narrow this access token, never
+// widen it; the family keeps what was granted.
+func (s *Service) Refresh(ctx context.Context, client *clients.Client, presented, scope string, resources []string,
+	meta Meta) (*Response, error) {
 	if presented == "" || len(presented) > 256 {
 		return nil, oauth.InvalidGrant("the refresh token is missing or malformed")
 	}
@@ -67,7 +70,7 @@ func (s *Service) Refresh(ctx context.Context, client *clients.Client, presented
 	if err != nil {
 		return nil, err
 	}
-	resp, child, err := s.mintRefresh(ctx, client, fam, user, hash, scope, now)
+	resp, child, err := s.mintRefresh(ctx, client, fam, user, hash, scope, resources, now)
 	if err != nil {
 		return nil, err
 	}
@@ -118,10 +121,11 @@ func (s *Service) Refresh(ctx context.Context, client *clients.Client, presented
 	return resp, nil
 }
 
-// mintRefresh signs the tokens of one refresh. The scope may narrow, never
-// widen (RFC 6749 §6); the new refresh token keeps the family's scope.
+// mintRefresh signs the tokens of one refresh. The scope and resources may
+// narrow, never widen (RFC 6749 §6, RFC 8707 §2.2); the new refresh token
+// keeps the family's.
 func (s *Service) mintRefresh(ctx context.Context, client *clients.Client, fam *familyRow, user *users.User,
-	parent, scope string, now time.Time) (*Response, *refreshRow, error) {
+	parent, scope string, resources []string, now time.Time) (*Response, *refreshRow, error) {
 	granted, _ := oauth.ParseScope(fam.Scope)
 	scopes := granted
 	if scope != "" {
@@ -131,9 +135,13 @@ func (s *Service) mintRefresh(ctx context.Context, client *clients.Client, fam *
 		}
 		scopes = req
 	}
+	audience, err := narrowResources(fam.Resources, resources)
+	if err != nil {
+		return nil, nil, err
+	}
 	g := &Grant{
 		ClientID: fam.ClientID, UserID: fam.UserID, SessionID: fam.SessionID, Scopes: scopes,
-		AuthTime: fam.AuthTime, Resources: fam.Resources, AMR: strings.Fields(fam.AMR), ACR: fam.ACR, JTI: oauth.NewSecret(16),
+		AuthTime: fam.AuthTime, Resources: audience, AMR: strings.Fields(fam.AMR), ACR: fam.ACR, JTI: oauth.NewSecret(16),
 		AccessExpiresAt: now.Add(s.cfg.AccessTokenTTL), RefreshFamily: fam.ID, RefreshToken: oauth.NewSecret(32),
 	}
 	resp, err := s.Mint(ctx, client.SigningAlg, g, user)

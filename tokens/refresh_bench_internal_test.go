@@ -22,7 +22,7 @@ func BenchmarkRefresh(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		for b.Loop() {
-			resp, err := e.s.Refresh(ctx, e.client, tok, "", Meta{IP: "127.0.0.1", UserAgent: "bench"})
+			resp, err := e.s.Refresh(ctx, e.client, tok, "", nil, Meta{IP: "127.0.0.1", UserAgent: "bench"})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -46,7 +46,7 @@ func benchRefreshParallel(b *testing.B, par int) {
 		b.RunParallel(func(pb *testing.PB) {
 			tok := e.family(b)
 			for pb.Next() {
-				resp, err := e.s.Refresh(ctx, e.client, tok, "", Meta{IP: "127.0.0.1", UserAgent: "bench"})
+				resp, err := e.s.Refresh(ctx, e.client, tok, "", nil, Meta{IP: "127.0.0.1", UserAgent: "bench"})
 				if err != nil {
 					failed.Store(err)
 					return

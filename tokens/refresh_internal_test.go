@@ -131,7 +131,7 @@ func TestRefreshRaceServiceLevel(t *testing.T) {
 			errs := make([]error, racers)
 			var wg sync.WaitGroup
 			for i := range racers {
-				wg.Go(func() { resps[i], errs[i] = e.s.Refresh(context.Background(), e.client, token, "", Meta{}) })
+				wg.Go(func() { resps[i], errs[i] = e.s.Refresh(context.Background(), e.client, token, "", nil, Meta{}) })
 			}
 			wg.Wait()
 			var won []*Response
@@ -169,7 +169,7 @@ func TestRevokeFamilyDeniesThroughLeeway(t *testing.T) {
 	ctx := context.Background()
 	first := e.family(t)
 	e.clock.Advance(9 * time.Minute)
-	child, err := e.s.Refresh(ctx, e.client, first, "", Meta{})
+	child, err := e.s.Refresh(ctx, e.client, first, "", nil, Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestRefreshIdleExpiry(t *testing.T) {
 	token := e.family(t)
 	for range 3 {
 		e.clock.Advance(59 * time.Minute)
-		r, err := e.s.Refresh(ctx, e.client, token, "", Meta{})
+		r, err := e.s.Refresh(ctx, e.client, token, "", nil, Meta{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -241,7 +241,7 @@ func TestRefreshIdleExpiry(t *testing.T) {
 		t.Fatalf("idle expiry %s, family expiry %s (%v)", row.IdleExpiresAt, fam.ExpiresAt, err)
 	}
 	e.clock.Advance(3 * time.Minute)
-	_, err = e.s.Refresh(ctx, e.client, token, "", Meta{})
+	_, err = e.s.Refresh(ctx, e.client, token, "", nil, Meta{})
 	wantCode(t, err, "invalid_grant")
 	if n := e.count(t, "refresh_families", "revoked_at IS NOT NULL"); n != 0 {
 		t.Fatal("an expired token revoked its family")
@@ -249,7 +249,7 @@ func TestRefreshIdleExpiry(t *testing.T) {
 
 	fresh := e.family(t)
 	e.clock.Advance(2 * time.Hour)
-	r, err := e.s.Refresh(ctx, e.client, fresh, "", Meta{})
+	r, err := e.s.Refresh(ctx, e.client, fresh, "", nil, Meta{})
 	if r != nil || err == nil {
 		t.Fatal("refreshed a token idle for two hours")
 	}
@@ -281,7 +281,7 @@ func TestRefreshTouchesFamily(t *testing.T) {
 	step := func(d time.Duration, m Meta) {
 		t.Helper()
 		e.clock.Advance(d)
-		r, err := e.s.Refresh(ctx, e.client, token, "", m)
+		r, err := e.s.Refresh(ctx, e.client, token, "", nil, m)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -291,7 +291,7 @@ func TestRefreshRacingRevocation(t *testing.T) {
 		var resp *Response
 		errs := dbtest.Race(2, func(i int) (err error) {
 			if i == 0 {
-				resp, err = e.s.Refresh(ctx, e.client, tok, "", Meta{})
+				resp, err = e.s.Refresh(ctx, e.client, tok, "", nil, Meta{})
 				return err
 			}
 			return e.s.RevokeGrant(ctx, e.user.ID, fid)

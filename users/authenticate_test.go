@@ -12,9 +12,9 @@ import (
 func TestAuthenticate(t *testing.T) {
 	ctx := context.Background()
 	s := newService(t, cheapParams)
-	u := mustCreate(t, s, "Heidi@Example.com", "password123")
+	u := mustCreate(t, s, "Heidi@Example.com", "tulip-orbit-27")
 	for _, email := range []string{"Heidi@Example.com", "heidi@example.com", " HEIDI@example.com "} {
-		got, err := s.Authenticate(ctx, email, "password123")
+		got, err := s.Authenticate(ctx, email, "tulip-orbit-27")
 		if err != nil || got.ID != u.ID {
 			t.Errorf("Authenticate(%q) = %v, %v; want user %s", email, got, err, u.ID)
 		}
@@ -24,8 +24,8 @@ func TestAuthenticate(t *testing.T) {
 func TestAuthenticateRefuses(t *testing.T) {
 	ctx := context.Background()
 	s := newService(t, cheapParams)
-	mustCreate(t, s, "ivan@example.com", "password123")
-	mustCreate(t, s, "judy@example.com", "password123")
+	mustCreate(t, s, "ivan@example.com", "tulip-orbit-27")
+	mustCreate(t, s, "judy@example.com", "tulip-orbit-27")
 	if err := s.Disable(ctx, "judy@example.com"); err != nil {
 		t.Fatal(err)
 	}
@@ -35,12 +35,12 @@ func TestAuthenticateRefuses(t *testing.T) {
 	}{
 		{"wrong password", "ivan@example.com", "password124", false},
 		{"empty password", "ivan@example.com", "", false},
-		{"unknown user", "mallory@example.com", "password123", false},
-		{"empty email", "", "password123", false},
-		{"overlong password", "ivan@example.com", "password123" + strings.Repeat("x", 1024), false},
+		{"unknown user", "mallory@example.com", "tulip-orbit-27", false},
+		{"empty email", "", "tulip-orbit-27", false},
+		{"overlong password", "ivan@example.com", "tulip-orbit-27" + strings.Repeat("x", 1024), false},
 		// A disabled account says so only to someone who knows its password.
 		{"disabled, wrong password", "judy@example.com", "password124", false},
-		{"disabled, right password", "judy@example.com", "password123", true},
+		{"disabled, right password", "judy@example.com", "tulip-orbit-27", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,11 +58,11 @@ func TestAuthenticateRefuses(t *testing.T) {
 func TestAuthenticateCorruptHashLooksLikeWrongPassword(t *testing.T) {
 	ctx := context.Background()
 	s := newService(t, cheapParams)
-	u := mustCreate(t, s, "kim@example.com", "password123")
+	u := mustCreate(t, s, "kim@example.com", "tulip-orbit-27")
 	if err := s.Store().SetPasswordHash(ctx, u.ID, "$argon2id$v=19$m=2097152,t=1,p=1$xx$yy"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Authenticate(ctx, "kim@example.com", "password123"); !errors.Is(err, ErrInvalidCredentials) {
+	if _, err := s.Authenticate(ctx, "kim@example.com", "tulip-orbit-27"); !errors.Is(err, ErrInvalidCredentials) {
 		t.Fatalf("Authenticate: %v, want ErrInvalidCredentials", err)
 	}
 }
@@ -73,12 +73,12 @@ func TestAuthenticateUpgradesHash(t *testing.T) {
 	ctx := context.Background()
 	weak := Params{Memory: 8192, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 	old := newService(t, weak)
-	u := mustCreate(t, old, "leo@example.com", "password123")
+	u := mustCreate(t, old, "leo@example.com", "tulip-orbit-27")
 	if !strings.HasPrefix(u.PasswordHash, "$argon2id$v=19$m=8192,t=1,p=1$") {
 		t.Fatalf("weak hash %q", u.PasswordHash)
 	}
 	s := NewService(old.Store(), DefaultParams, nil)
-	got, err := s.Authenticate(ctx, "leo@example.com", "password123")
+	got, err := s.Authenticate(ctx, "leo@example.com", "tulip-orbit-27")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestAuthenticateUpgradesHash(t *testing.T) {
 	if got.PasswordHash != stored.PasswordHash {
 		t.Error("returned user does not carry the upgraded hash")
 	}
-	if _, err := s.Authenticate(ctx, "leo@example.com", "password123"); err != nil {
+	if _, err := s.Authenticate(ctx, "leo@example.com", "tulip-orbit-27"); err != nil {
 		t.Fatalf("sign-in after upgrade: %v", err)
 	}
 }
@@ -100,14 +100,14 @@ func TestAuthenticateUpgradesHash(t *testing.T) {
 func TestSetPassword(t *testing.T) {
 	ctx := context.Background()
 	s := newService(t, cheapParams)
-	mustCreate(t, s, "mia@example.com", "password123")
+	mustCreate(t, s, "mia@example.com", "tulip-orbit-27")
 	if err := s.SetPassword(ctx, "mia@example.com", "short"); !errors.Is(err, ErrWeakPassword) {
 		t.Fatalf("weak SetPassword: %v, want ErrWeakPassword", err)
 	}
 	if err := s.SetPassword(ctx, "MIA@example.com", "new password"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Authenticate(ctx, "mia@example.com", "password123"); !errors.Is(err, ErrInvalidCredentials) {
+	if _, err := s.Authenticate(ctx, "mia@example.com", "tulip-orbit-27"); !errors.Is(err, ErrInvalidCredentials) {
 		t.Errorf("old password: %v, want ErrInvalidCredentials", err)
 	}
 	if _, err := s.Authenticate(ctx, "mia@example.com", "new password"); err != nil {
@@ -130,7 +130,7 @@ func TestDisableUnknown(t *testing.T) {
 func BenchmarkAuthenticate(b *testing.B) {
 	ctx := context.Background()
 	s := newService(b, DefaultParams)
-	mustCreate(b, s, "bench@example.com", "password123")
+	mustCreate(b, s, "bench@example.com", "tulip-orbit-27")
 	// Warm the dummy hash so its one-time cost stays out of the figures.
 	if _, err := s.Authenticate(ctx, "warm@example.com", "x"); !errors.Is(err, ErrInvalidCredentials) {
 		b.Fatal(err)

@@ -25,9 +25,10 @@ var (
 	// ErrEmailTaken means another account has this email, ignoring case.
 	// It comes wrapped together with db.ErrConflict.
 	ErrEmailTaken = errors.New("email address already registered")
-	// ErrWeakPassword means the password breaks the policy: 8 to 1024
-	// bytes, not only whitespace.
-	ErrWeakPassword = errors.New("password must be 8 to 1024 bytes and not only whitespace")
+	// ErrWeakPassword means the password breaks the policy (checkPassword):
+	// 8 to 1024 bytes, not only whitespace, not a commonly used password,
+	// not containing the email's local part. The wrapping error says which.
+	ErrWeakPassword = errors.New("password not accepted")
 	// ErrInvalidEmail means the email is not a single bare address.
 	ErrInvalidEmail = errors.New("invalid email address")
 )
@@ -115,7 +116,7 @@ func (s *Service) Create(ctx context.Context, email, password, name string, role
 	if err := checkEmail(email); err != nil {
 		return nil, err
 	}
-	if err := checkPassword(password); err != nil {
+	if err := checkPassword(email, password); err != nil {
 		return nil, err
 	}
 	hash, err := s.hashPassword(ctx, password)
@@ -228,7 +229,7 @@ func (s *Service) upgradeHash(ctx context.Context, u *User, password string) {
 // administrator's reset). The new password must pass the policy; an
 // unknown email returns an error wrapping db.ErrNotFound.
 func (s *Service) SetPassword(ctx context.Context, email, password string) error {
-	if err := checkPassword(password); err != nil {
+	if err := checkPassword(strings.TrimSpace(email), password); err != nil {
 		return err
 	}
 	u, err := s.store.ByEmail(ctx, strings.TrimSpace(email))

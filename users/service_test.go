@@ -42,7 +42,7 @@ func countUsers(t testing.TB, s *Service) int64 {
 
 func TestCreate(t *testing.T) {
 	s := newService(t, cheapParams)
-	u := mustCreate(t, s, "  Grace@Example.com ", "password123", " admin", "admin", "", "  ", "viewer ")
+	u := mustCreate(t, s, "  Grace@Example.com ", "tulip-orbit-27", " admin", "admin", "", "  ", "viewer ")
 	want := clock.UTC().Truncate(time.Microsecond)
 	if u.Email != "Grace@Example.com" || u.Name != "Test User" || !u.CreatedAt.Equal(want) ||
 		u.CreatedAt.Location() != time.UTC || !u.UpdatedAt.Equal(want) || u.Disabled || u.EmailVerified {
@@ -51,7 +51,7 @@ func TestCreate(t *testing.T) {
 	if !reflect.DeepEqual(u.Roles, []string{"admin", "viewer"}) || !u.HasRole("admin") || u.HasRole("Admin") {
 		t.Errorf("roles %q, want [admin viewer]", u.Roles)
 	}
-	if ok, _, err := VerifyPassword(u.PasswordHash, "password123", cheapParams); !ok || err != nil {
+	if ok, _, err := VerifyPassword(u.PasswordHash, "tulip-orbit-27", cheapParams); !ok || err != nil {
 		t.Errorf("stored hash does not verify: %v", err)
 	}
 	stored, err := s.Store().ByID(context.Background(), u.ID)
@@ -64,7 +64,7 @@ func TestCreateIDsRandomAndDistinct(t *testing.T) {
 	s := newService(t, cheapParams)
 	seen := map[string]bool{}
 	for i := range 20 {
-		u := mustCreate(t, s, "user"+string(rune('a'+i))+"@example.com", "password123")
+		u := mustCreate(t, s, "user"+string(rune('a'+i))+"@example.com", "tulip-orbit-27")
 		raw, err := base64.RawURLEncoding.DecodeString(u.ID)
 		if err != nil || len(raw) != 16 {
 			t.Fatalf("id %q is not 16 bytes of base64url: %v", u.ID, err)
@@ -78,7 +78,7 @@ func TestCreateIDsRandomAndDistinct(t *testing.T) {
 
 func TestCreateDuplicateEmailIgnoresCase(t *testing.T) {
 	s := newService(t, cheapParams)
-	mustCreate(t, s, "Alice@Example.com", "password123")
+	mustCreate(t, s, "Alice@Example.com", "tulip-orbit-27")
 	_, err := s.Create(context.Background(), "alice@example.COM", "other-password", "", nil)
 	if !errors.Is(err, ErrEmailTaken) || !errors.Is(err, db.ErrConflict) {
 		t.Fatalf("duplicate Create: %v, want ErrEmailTaken and db.ErrConflict", err)
@@ -96,7 +96,7 @@ func TestCreateConcurrentDuplicates(t *testing.T) {
 	errs := make([]error, 2)
 	for i, email := range []string{"race@example.com", "RACE@example.com"} {
 		wg.Go(func() {
-			_, errs[i] = s.Create(context.Background(), email, "password123", "", nil)
+			_, errs[i] = s.Create(context.Background(), email, "tulip-orbit-27", "", nil)
 		})
 	}
 	wg.Wait()
@@ -118,13 +118,13 @@ func TestCreateRejectsInput(t *testing.T) {
 		name, email, password string
 		want                  error
 	}{
-		{"empty email", "", "password123", ErrInvalidEmail},
-		{"no at sign", "not-an-email", "password123", ErrInvalidEmail},
-		{"display name", "Alice <alice@example.com>", "password123", ErrInvalidEmail},
-		{"angle brackets", "<alice@example.com>", "password123", ErrInvalidEmail},
-		{"two addresses", "a@example.com, b@example.com", "password123", ErrInvalidEmail},
-		{"comment", "alice@example.com (Alice)", "password123", ErrInvalidEmail},
-		{"too long", strings.Repeat("a", 250) + "@example.com", "password123", ErrInvalidEmail},
+		{"empty email", "", "tulip-orbit-27", ErrInvalidEmail},
+		{"no at sign", "not-an-email", "tulip-orbit-27", ErrInvalidEmail},
+		{"display name", "Alice <alice@example.com>", "tulip-orbit-27", ErrInvalidEmail},
+		{"angle brackets", "<alice@example.com>", "tulip-orbit-27", ErrInvalidEmail},
+		{"two addresses", "a@example.com, b@example.com", "tulip-orbit-27", ErrInvalidEmail},
+		{"comment", "alice@example.com (Alice)", "tulip-orbit-27", ErrInvalidEmail},
+		{"too long", strings.Repeat("a", 250) + "@example.com", "tulip-orbit-27", ErrInvalidEmail},
 		{"empty password", "a@example.com", "", ErrWeakPassword},
 		{"short password", "a@example.com", "1234567", ErrWeakPassword},
 		{"whitespace password", "a@example.com", " \t\n \t\n  ", ErrWeakPassword},
@@ -145,7 +145,7 @@ func TestCreateRejectsInput(t *testing.T) {
 
 func TestCreatePasswordBounds(t *testing.T) {
 	s := newService(t, cheapParams)
-	mustCreate(t, s, "min@example.com", "12345678")
+	mustCreate(t, s, "min@example.com", "7#kq2Lm9")
 	mustCreate(t, s, "max@example.com", strings.Repeat("x", 1024))
 	mustCreate(t, s, "spaces@example.com", "  pass  word  ")
 }

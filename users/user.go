@@ -68,10 +68,15 @@ func checkEmail(email string) error {
 	return nil
 }
 
-// checkPassword applies the password policy of NIST SP 800-63B §5.1.1.2:
-// a minimum length and nothing else, except refusing a password made only
-// of whitespace, which is almost always a paste or stdin mistake.
-func checkPassword(password string) error {
+// checkPassword applies the password policy of NIST SP 800-63B §3.1.1.2
+// (rev. 4: §5.1.1.2): a length range, no password from a list of commonly
+// used ones (any letter case), and none that contains the local part of
+// the account's own email (when that is at least 3 characters: "ada" in
+// "ada-lovelace-1815" for ada@example.com). A password made only of
+// whitespace is refused too: it is almost always a paste or stdin mistake.
+// Nothing else (no composition rules, which the guideline advises
+// against).
+func checkPassword(email, password string) error {
 	switch {
 	case len(password) < minPasswordLen:
 		return fmt.Errorf("%w: shorter than %d bytes", ErrWeakPassword, minPasswordLen)
@@ -79,9 +84,19 @@ func checkPassword(password string) error {
 		return fmt.Errorf("%w: longer than %d bytes", ErrWeakPassword, maxPasswordLen)
 	case strings.TrimSpace(password) == "":
 		return fmt.Errorf("%w: only whitespace", ErrWeakPassword)
+	case isCommon(password):
+		return fmt.Errorf("%w: one of the most commonly used passwords", ErrWeakPassword)
+	}
+	if at := strings.LastIndexByte(email, '@'); at >= minLocalPartInPassword &&
+		strings.Contains(strings.ToLower(password), strings.ToLower(email[:at])) {
+		return fmt.Errorf("%w: contains the first part of the email address", ErrWeakPassword)
 	}
 	return nil
 }
+
+// minLocalPartInPassword is the shortest email local part that a password
+// may not contain: a shorter one ("al@…") is too likely to be in any word.
+const minLocalPartInPassword = 3
 
 // normalizeRoles trims each role, drops empty ones and duplicates, and keeps
 // the first-seen order so `--role` flags read back as they were given. The

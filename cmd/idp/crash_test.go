@@ -49,7 +49,7 @@ import (
 
 const (
 	crashEmail    = "crash@example.com"
-	crashPassword = "crash test password, long enough"
+	crashPassword = "test password of the crash run"
 	crashRedirect = "http://127.0.0.1:9/cb"
 	// crashGrace is the server's --refresh-reuse-grace: a refresh whose
 	// response a crash swallowed is retried after the restart, which must

@@ -33,7 +33,7 @@ func TestRunningServerSeesCLIChanges(t *testing.T) {
 	}
 
 	// A user created now signs in at once; disabled, at once no more.
-	mustRun(t, "live user password", d.cmd("users", "create", "--email", "live@example.com", "--password-stdin")...)
+	mustRun(t, "password of the running user", d.cmd("users", "create", "--email", "live@example.com", "--password-stdin")...)
 	signIn := func() int {
 		t.Helper()
 		resp, err := b.Get(s.url + "/login")
@@ -47,7 +47,7 @@ func TestRunningServerSeesCLIChanges(t *testing.T) {
 			t.Fatalf("no CSRF token on the sign-in page")
 		}
 		resp, err = b.PostForm(s.url+"/login", url.Values{"csrf_token": {string(csrf[1])},
-			"email": {"live@example.com"}, "password": {"live user password"}})
+			"email": {"live@example.com"}, "password": {"password of the running user"}})
 		if err != nil {
 			t.Fatal(err)
 		}

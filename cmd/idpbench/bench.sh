@@ -50,7 +50,7 @@ fi
 idp=${BENCH_IDP:-bin/idp}
 
 secret() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-password="bench password $(secret)"
+password="load password $(secret)"
 web_secret=$(secret)
 rs_secret=$(secret)
 es_secret=$(secret)

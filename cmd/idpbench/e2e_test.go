@@ -15,7 +15,7 @@ import (
 
 const (
 	benchUser     = "bench@example.com"
-	benchPassword = "bench password 1234"
+	benchPassword = "load password 1234"
 	benchRedirect = "http://127.0.0.1:1/cb"
 )
 

@@ -74,7 +74,7 @@ const setupHelp = `idpbench does not touch the database. Prepare a provider with
   dir=$(mktemp -d)
   export IDP_DATABASE=$dir/idp.db            # or a postgres:// URL plus IDP_MASTER_KEY_FILE
   bin/idp migrate
-  printf '%s' 'bench password 1234' | bin/idp users create --email bench@example.com --password-stdin
+  printf '%s' 'load password 1234' | bin/idp users create --email bench@example.com --password-stdin
   printf '%s' "$RS_SECRET" | bin/idp clients create --id bench-rs --signing-alg RS256 --secret-stdin \
       --grant-type client_credentials --scope api:read
   printf '%s' "$ES_SECRET" | bin/idp clients create --id bench-es --signing-alg ES256 --secret-stdin \
@@ -84,7 +84,7 @@ const setupHelp = `idpbench does not touch the database. Prepare a provider with
       --scope openid --scope profile --scope email --scope offline_access
   bin/idp serve --addr 127.0.0.1:8080 --issuer http://127.0.0.1:8080 &
 
-  bin/idpbench --issuer http://127.0.0.1:8080 --user bench@example.com --password 'bench password 1234' \
+  bin/idpbench --issuer http://127.0.0.1:8080 --user bench@example.com --password 'load password 1234' \
       --client-id bench-web --client-secret "$WEB_SECRET" --redirect-uri http://127.0.0.1:1/cb \
       --cc-client "bench-rs:$RS_SECRET" --cc-client "bench-es:$ES_SECRET" \
       --scenario jwks,discovery,client_credentials,refresh,code,sso,userinfo --reference

@@ -29,13 +29,23 @@ func (h *Handlers) Account(c echo.Context) error {
 	if user == nil {
 		return c.Redirect(http.StatusSeeOther, plumbing.PathLogin)
 	}
+	return h.renderAccount(c, http.StatusOK, sess, user, "")
+}
+
+// renderAccount writes the account page of user, signed in with sess;
+// passwordProblem is why a password change was refused.
+func (h *Handlers) renderAccount(c echo.Context, status int, sess *sessions.Session, user *users.User, passwordProblem string) error {
 	list, err := h.site.Sessions.List(c.Request().Context(), user.ID)
 	if err != nil {
 		return err
 	}
 	page := templates.AccountPage{
 		Base: h.site.Base(c, "Your account"), Email: user.Email, Name: user.Name, Roles: user.Roles,
-		IsAdmin: user.HasRole("admin"), Notice: noticeText(c.QueryParam("notice")),
+		IsAdmin: user.HasRole("admin"), PasswordError: passwordProblem,
+		PasswordNeedsCurrent: !h.recentSignIn(sess),
+	}
+	if passwordProblem == "" {
+		page.Notice = noticeText(c.QueryParam("notice"))
 	}
 	grants, err := h.site.Tokens.Grants(c.Request().Context(), user.ID)
 	if err != nil {
@@ -60,7 +70,7 @@ func (h *Handlers) Account(c echo.Context) error {
 			IP: x.IP, UserAgent: deviceName(x.UserAgent), Current: x.ID == sess.ID,
 		})
 	}
-	return plumbing.Render(c, http.StatusOK, plumbing.HTMLCSP(), func(w io.Writer) error {
+	return plumbing.Render(c, status, plumbing.HTMLCSP(), func(w io.Writer) error {
 		return h.site.Templates.Account(w, page)
 	})
 }
@@ -79,6 +89,10 @@ func noticeText(code string) string {
 		return "The passkey was removed."
 	case "totp-removed":
 		return "The authenticator app was removed."
+	case "password-changed":
+		return "Your password was changed. Every other session was signed out and every app's offline access revoked."
+	case "password-changed-kept":
+		return "Your password was changed."
 	case "last-factor":
 		return "Your role needs a second way to sign in: add another before removing this one."
 	}

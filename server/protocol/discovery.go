@@ -76,7 +76,11 @@ func (h *Handlers) buildDiscovery() ([]byte, error) {
 
 var hdrDiscoveryCache = []string{"public, max-age=3600"}
 
-// Discovery serves /.well-known/openid-configuration.
+// Discovery serves /.well-known/openid-configuration and RFC 8414's
+// /.well-known/oauth-authorization-server: one document, because every
+// member RFC 8414 defines that idp supports is already in it (OIDC Discovery
+// and RFC 8414 share a registry, RFC 8414 §2), and a client must get the
+// same answers whichever it reads.
 func (h *Handlers) Discovery(c echo.Context) error {
 	c.Response().Header()["Cache-Control"] = hdrDiscoveryCache
 	return writeJSONBytes(c, h.discovery)

@@ -83,8 +83,12 @@ func tokenForm(c echo.Context) (url.Values, error) {
 // grantAuthorizationCode redeems a code (RFC 6749 §4.1.3, RFC 7636 §4.5).
 func (h *Handlers) grantAuthorizationCode(c echo.Context, client *clients.Client, form url.Values) (*tokens.Response, error) {
 	ctx := c.Request().Context()
+	resources, e := parseResources(form["resource"])
+	if e != nil {
+		return nil, e
+	}
 	grant, err := h.site.Tokens.RedeemCode(ctx, client, form.Get("code"), form.Get("redirect_uri"),
-		form.Get("code_verifier"), h.meta(c))
+		form.Get("code_verifier"), resources, h.meta(c))
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +104,11 @@ func (h *Handlers) grantAuthorizationCode(c echo.Context, client *clients.Client
 
 // grantRefreshToken rotates a refresh token (RFC 6749 §6).
 func (h *Handlers) grantRefreshToken(c echo.Context, client *clients.Client, form url.Values) (*tokens.Response, error) {
-	return h.site.Tokens.Refresh(c.Request().Context(), client, form.Get("refresh_token"), form.Get("scope"), h.meta(c))
+	resources, e := parseResources(form["resource"])
+	if e != nil {
+		return nil, e
+	}
+	return h.site.Tokens.Refresh(c.Request().Context(), client, form.Get("refresh_token"), form.Get("scope"), resources, h.meta(c))
 }
 
 // grantClientCredentials issues a token to a confidential client acting for
