@@ -146,6 +146,8 @@ func TestPasswordResetThroughRealMail(t *testing.T) {
 		{newPassword, newPassword + "x", "The two passwords differ"},
 		{"short", "short", "shorter than 8"},
 		{strings.Repeat("x", 1025), strings.Repeat("x", 1025), "longer than 1024"},
+		{"12345678", "12345678", "most commonly used"},
+		{"Ada's new passphrase", "Ada's new passphrase", "first part of the email"},
 	} {
 		_, page := env.PostForm(t, b, "/login/reset", url.Values{"csrf_token": {choose.CSRF()}, "token": {token},
 			"password": {bad.pw}, "confirm": {bad.confirm}})
