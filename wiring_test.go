@@ -14,15 +14,16 @@ import (
 // serve, the admin commands and the test harnesses cannot drift apart
 // (issue: one wiring).
 var constructors = map[string][]string{
-	"idp/users":    {"NewService"},
-	"idp/clients":  {"NewService"},
-	"idp/sessions": {"NewService"},
-	"idp/tokens":   {"NewService"},
-	"idp/keys":     {"NewManager"},
-	"idp/audit":    {"New"},
-	"idp/throttle": {"New"},
-	"idp/server":   {"New"},
-	"idp/mail":     {"NewService"},
+	"idp/users":       {"NewService"},
+	"idp/clients":     {"NewService"},
+	"idp/sessions":    {"NewService"},
+	"idp/tokens":      {"NewService"},
+	"idp/keys":        {"NewManager"},
+	"idp/audit":       {"New"},
+	"idp/throttle":    {"New"},
+	"idp/server":      {"New"},
+	"idp/mail":        {"NewService"},
+	"idp/selfservice": {"NewService"},
 }
 
 func TestOnlyAppWires(t *testing.T) {

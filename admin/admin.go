@@ -50,7 +50,14 @@ type Service struct {
 	audit    *audit.Log
 	throttle *throttle.Throttle
 	mfa      *mfa.Service
+	verifier Verifier
 	now      func() time.Time
+}
+
+// Verifier queues the mail that asks a new user to confirm their address
+// (selfservice.Service has it), inside the transaction in ctx.
+type Verifier interface {
+	RequestVerification(ctx context.Context, userID, email string) error
 }
 
 // Deps are the domain services the actions use.
@@ -64,6 +71,9 @@ type Deps struct {
 	Audit    *audit.Log
 	Throttle *throttle.Throttle
 	MFA      *mfa.Service
+	// Verifier, when set, mails each user created without EmailVerified
+	// a link to confirm the address.
+	Verifier Verifier
 	Now      func() time.Time
 }
 
@@ -73,7 +83,7 @@ func New(d Deps) *Service {
 		d.Now = time.Now
 	}
 	return &Service{db: d.DB, users: d.Users, clients: d.Clients, sessions: d.Sessions, tokens: d.Tokens, keys: d.Keys,
-		audit: d.Audit, throttle: d.Throttle, mfa: d.MFA, now: d.Now}
+		audit: d.Audit, throttle: d.Throttle, mfa: d.MFA, verifier: d.Verifier, now: d.Now}
 }
 
 // as returns ctx carrying actor, so that the audit records of the domain

@@ -13,6 +13,9 @@ import (
 type NewUser struct {
 	Email, Password, Name string
 	Roles                 []string
+	// EmailVerified records the address as verified (the operator vouches
+	// for it); otherwise the user is mailed a link to verify it.
+	EmailVerified bool
 }
 
 // Users lists every user.
@@ -32,7 +35,23 @@ func (s *Service) Users(ctx context.Context) ([]User, error) {
 // or a weak password is *InvalidError.
 func (s *Service) CreateUser(ctx context.Context, actor Actor, n NewUser) (User, error) {
 	ctx = as(ctx, actor)
-	u, err := s.users.Create(ctx, n.Email, n.Password, n.Name, n.Roles)
+	var u *users.User
+	err := s.db.Tx(ctx, func(ctx context.Context) error {
+		var err error
+		if u, err = s.users.Create(ctx, n.Email, n.Password, n.Name, n.Roles); err != nil {
+			return err
+		}
+		switch {
+		case n.EmailVerified:
+			if err := s.users.Store().SetEmailVerified(ctx, u.ID, u.Email); err != nil {
+				return fmt.Errorf("mark email verified: %w", err)
+			}
+			u.EmailVerified = true
+		case s.verifier != nil:
+			return s.verifier.RequestVerification(ctx, u.ID, u.Email)
+		}
+		return nil
+	})
 	switch {
 	case errors.Is(err, users.ErrEmailTaken):
 		return User{}, tagged{ErrConflict, err}
@@ -41,7 +60,11 @@ func (s *Service) CreateUser(ctx context.Context, actor Actor, n NewUser) (User,
 	case err != nil:
 		return User{}, fmt.Errorf("create user: %w", err)
 	}
-	s.record(ctx, "user.created", u.ID, "email="+u.Email)
+	detail := "email=" + u.Email
+	if u.EmailVerified {
+		detail += " email_verified"
+	}
+	s.record(ctx, "user.created", u.ID, detail)
 	return userView(u), nil
 }
 

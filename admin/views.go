@@ -39,6 +39,8 @@ type User struct {
 	Roles    []string `json:"roles"`
 	Disabled bool     `json:"disabled"`
 	Created  Time     `json:"created_at"`
+	// EmailVerified is the stored state email_verified claims follow.
+	EmailVerified bool `json:"email_verified"`
 	// Factors names the second factors set up: "passkey", "totp",
 	// "recovery" (never a secret).
 	Factors []string `json:"factors"`
@@ -48,7 +50,8 @@ type User struct {
 }
 
 func userView(u *users.User) User {
-	return User{u.ID, u.Email, u.Name, nonNil(u.Roles), u.Disabled, Time{u.CreatedAt}, []string{}, false}
+	return User{ID: u.ID, Email: u.Email, Name: u.Name, Roles: nonNil(u.Roles), Disabled: u.Disabled,
+		Created: Time{u.CreatedAt}, EmailVerified: u.EmailVerified, Factors: []string{}}
 }
 
 // Client is a client as admins see it: never the secret hash.

@@ -15,6 +15,7 @@ import (
 	"idp/keys"
 	"idp/mail"
 	"idp/mfa"
+	"idp/selfservice"
 	"idp/server"
 	"idp/sessions"
 	"idp/templates"
@@ -92,7 +93,10 @@ type App struct {
 	MFA         *mfa.Service
 	// Mail is the outbox; Mail.Enabled() is false without --smtp-url.
 	Mail *mail.Service
-	// mailErr is a bad SMTP URL, reported by Start.
+	// SelfService is password reset by mailed link (offered only when
+	// Mail is enabled).
+	SelfService *selfservice.Service
+	// mailErr is a bad SMTP URL or mail template, reported by Start.
 	mailErr error
 	// Admin is every administrative action, for the CLI, the admin pages
 	// and the admin API alike.
@@ -157,8 +161,15 @@ func New(d *db.DB, mk keys.MasterKey, cfg Config) *App {
 		sender, a.mailErr = mail.NewSender(cfg.Mail.SMTPURL, log, mail.SMTPOptions{TLSConfig: cfg.Mail.TLS})
 	}
 	a.Mail = mail.NewService(mail.NewStore(d.Gorm), mail.Config{Sender: sender, From: cfg.Mail.From, Now: now, Logger: log})
+	mailTpl, err := mail.DefaultTemplates()
+	if err != nil && a.mailErr == nil {
+		a.mailErr = err
+	}
+	a.SelfService = selfservice.NewService(selfservice.NewStore(d.Gorm), selfservice.Deps{
+		DB: d, Users: a.Users, Sessions: a.Sessions, Tokens: a.Tokens, Mail: a.Mail, Templates: mailTpl,
+	}, selfservice.Config{Issuer: cfg.Server.Issuer, Now: now})
 	a.Admin = admin.New(admin.Deps{DB: d, Users: a.Users, Clients: a.Clients, Sessions: a.Sessions, Tokens: a.Tokens,
-		Keys: a.Keys, Audit: a.Audit, Throttle: a.Throttle, MFA: a.MFA, Now: now})
+		Keys: a.Keys, Audit: a.Audit, Throttle: a.Throttle, MFA: a.MFA, Verifier: a.SelfService, Now: now})
 	return a
 }
 
@@ -190,6 +201,7 @@ func (a *App) Server() (*server.Server, error) {
 	return server.New(cfg, server.Deps{
 		DB: a.DB, Keys: a.Keys, Users: a.Users, Clients: a.Clients, Sessions: a.Sessions, Tokens: a.Tokens,
 		Templates: tpl, Audit: a.Audit, Throttle: a.Throttle, Admin: a.Admin, MFA: a.MFA, Mail: a.Mail,
+		SelfService: a.SelfService,
 	})
 }
 

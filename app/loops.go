@@ -55,7 +55,8 @@ func (a *App) purgeLoop(ctx context.Context) {
 // Purge deletes one batch of at most limit expired rows of each kind:
 // codes, pending requests, refresh families and denylist entries, sessions
 // and half-done sign-ins, WebAuthn challenges, sign-in throttle
-// counters, and mail outbox rows finished more than a week ago. It reports how many it deleted.
+// counters, expired mailed links (password reset), and mail outbox rows
+// finished more than a week ago. It reports how many it deleted.
 func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
 	n, err := a.Tokens.Purge(ctx, limit)
 	if err != nil {
@@ -82,5 +83,10 @@ func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
 		return n, err
 	}
 	m, err = a.Mail.Purge(ctx, limit)
+	n += m
+	if err != nil {
+		return n, err
+	}
+	m, err = a.SelfService.Purge(ctx, limit)
 	return n + m, err
 }

@@ -293,13 +293,24 @@ func TestConcurrentSendersDeliverEachMessageOnce(t *testing.T) {
 	}
 }
 
-func TestOffRefusesEnqueue(t *testing.T) {
-	s := mail.NewService(mail.NewStore(dbtest.Open(t).Gorm), mail.Config{})
-	if s.Enabled() {
+func TestQueuedWithoutSenderWaitsForOneThatHas(t *testing.T) {
+	srv := mailtest.Start(t, mailtest.Options{})
+	c := &clock{t: time.Now().UTC()}
+	st := mail.NewStore(dbtest.Open(t).Gorm)
+	cli := mail.NewService(st, mail.Config{Now: c.now, Logger: quiet}) // an admin command: no --smtp-url
+	if cli.Enabled() {
 		t.Fatal("a service without a sender is enabled")
 	}
-	if err := s.Enqueue(context.Background(), "hello", "a@example.com", nil); !errors.Is(err, mail.ErrOff) {
-		t.Fatalf("Enqueue = %v, want ErrOff", err)
+	ctx := context.Background()
+	if err := cli.Enqueue(ctx, "hello", "ann@example.com", nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := cli.SendBatch(ctx, 10); n != 0 || err != nil {
+		t.Fatalf("a service without a sender sent %d, %v", n, err)
+	}
+	sender, _ := mail.NewSender(srv.URL(), nil, mail.SMTPOptions{})
+	if n, err := service(t, st, sender, c).SendBatch(ctx, 10); n != 1 || err != nil || len(srv.Messages()) != 1 {
+		t.Fatalf("the serving process sent %d, %v", n, err)
 	}
 }
 

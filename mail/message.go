@@ -44,12 +44,27 @@ type Templates struct {
 	html map[string]*htmltemplate.Template
 }
 
-// Kinds are the messages idp sends, each with a template pair.
-var Kinds = []string{KindPasswordReset}
+// Kinds are the messages idp sends, each with a template pair, and the
+// zero data each is checked with at load.
+var Kinds = map[string]any{KindPasswordReset: ResetData{}, KindEmailVerify: VerifyData{}}
 
-// KindPasswordReset is the mail with a password reset link. Its data is
-// ResetData.
-const KindPasswordReset = "password_reset"
+// The kinds of message.
+const (
+	// KindPasswordReset carries a password reset link; data ResetData.
+	KindPasswordReset = "password_reset"
+	// KindEmailVerify carries an address verification link; data
+	// VerifyData.
+	KindEmailVerify = "email_verify"
+)
+
+// VerifyData fills the address verification mail.
+type VerifyData struct {
+	Name   string // the user's display name, or empty
+	Email  string
+	Link   string // the single-use link
+	Hours  int    // how long it works
+	Issuer string
+}
 
 // ResetData fills the password reset mail.
 type ResetData struct {
@@ -73,7 +88,7 @@ func DefaultTemplates() (*Templates, error) {
 // from fsys and checks each renders its zero data.
 func LoadTemplates(fsys fs.FS) (*Templates, error) {
 	t := &Templates{text: map[string]*texttemplate.Template{}, html: map[string]*htmltemplate.Template{}}
-	for _, k := range Kinds {
+	for k, zero := range Kinds {
 		tt, err := texttemplate.ParseFS(fsys, k+".txt")
 		if err != nil {
 			return nil, fmt.Errorf("mail template %s.txt: %w", k, err)
@@ -83,7 +98,7 @@ func LoadTemplates(fsys fs.FS) (*Templates, error) {
 			return nil, fmt.Errorf("mail template %s.html: %w", k, err)
 		}
 		t.text[k], t.html[k] = tt, ht
-		if _, err := t.Render(k, Address{Email: "check@example.com"}, ResetData{}); err != nil {
+		if _, err := t.Render(k, Address{Email: "check@example.com"}, zero); err != nil {
 			return nil, err
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -30,7 +29,8 @@ type Composer func(ctx context.Context, j Job) (*Message, error)
 
 // Config tunes a Service. Zero values take the defaults.
 type Config struct {
-	// Sender delivers; nil means mail is off (Enqueue refuses).
+	// Sender delivers; nil means this process sends nothing (it may
+	// still queue, for the processes that do).
 	Sender Sender
 	// From is the sender address of every message.
 	From Address
@@ -60,9 +60,6 @@ type Service struct {
 	composers map[string]Composer
 	wake      chan struct{}
 }
-
-// ErrOff means no sender is configured (no --smtp-url).
-var ErrOff = errors.New("mail is off: no --smtp-url")
 
 // NewService returns a Service over store.
 func NewService(store *Store, cfg Config) *Service {
@@ -104,11 +101,10 @@ func (s *Service) Handle(kind string, c Composer) {
 // Enqueue queues a message of kind to the address to with data (which is
 // stored as is: never put a secret in it). It is one insert, the same
 // work whatever the message turns out to be, and joins the transaction
-// in ctx. The local sender loop is woken at once.
+// in ctx. The local sender loop is woken at once. A process without a
+// sender (an admin command) queues too: the serving processes, which
+// have one, send it.
 func (s *Service) Enqueue(ctx context.Context, kind, to string, data map[string]string) error {
-	if !s.Enabled() {
-		return ErrOff
-	}
 	if data == nil {
 		data = map[string]string{}
 	}

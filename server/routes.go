@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"idp/selfservice"
 	"idp/server/plumbing"
 )
 
@@ -78,6 +79,12 @@ func (s *Server) pageRoutes(e *echo.Echo) {
 	e.POST(plumbing.PathLoginMFA+"/enroll/passkey/options", p.EnrollPasskeyOptions)
 	e.POST(plumbing.PathLoginMFA+"/enroll/passkey", p.EnrollPasskey)
 	e.POST(plumbing.PathLoginMFA+"/continue", p.MFAContinue)
+	e.GET(plumbing.PathLogin+"/forgot", p.ForgotPage)
+	e.POST(plumbing.PathLogin+"/forgot", p.Forgot)
+	e.GET(selfservice.ResetPath, p.ResetPage)
+	e.POST(selfservice.ResetPath, p.Reset)
+	e.GET(selfservice.VerifyPath, p.VerifyPage)
+	e.POST(selfservice.VerifyPath, p.Verify)
 	e.GET(plumbing.PathConsent, p.ConsentPage)
 	e.POST(plumbing.PathConsent, p.Consent)
 	e.GET(plumbing.PathAccount, p.Account)

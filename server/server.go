@@ -17,6 +17,7 @@ import (
 	"idp/keys"
 	"idp/mail"
 	"idp/mfa"
+	"idp/selfservice"
 	"idp/server/adminhttp"
 	"idp/server/pages"
 	"idp/server/plumbing"
@@ -83,6 +84,9 @@ type Deps struct {
 	// Mail is the outbox (optional): /metrics counts its messages when it
 	// is enabled.
 	Mail *mail.Service
+	// SelfService is password reset by mail (optional: the pages offer
+	// it only when it is enabled).
+	SelfService *selfservice.Service
 }
 
 // Server is the provider's HTTP handler: one Echo application that mounts
@@ -136,7 +140,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.pages = pages.New(site, pages.Config{SessionTTL: cfg.SessionTTL}, deps.Throttle, s.protocol)
+	s.pages = pages.New(site, pages.Config{SessionTTL: cfg.SessionTTL, SelfService: deps.SelfService}, deps.Throttle, s.protocol)
 	s.admin = adminhttp.New(site, adminhttp.Config{JWKSMaxAge: cfg.JWKSMaxAge, KeyRotationInterval: cfg.KeyRotationInterval}, deps.Admin)
 	deps.Audit.Observe(s.metrics.OnAudit)
 	if deps.Mail.Enabled() {

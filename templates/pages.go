@@ -24,6 +24,9 @@ type LoginPage struct {
 	// Passkeys offers "Sign in with a passkey" (and the email field's
 	// passkey autofill) through /static/webauthn.js.
 	Passkeys bool
+	// ResetPassword links "Forgot your password?" to /login/forgot (only
+	// when mail is on).
+	ResetPassword bool
 }
 
 // ClientBrand is how a client presents itself (RFC 7591 §2): its logo and

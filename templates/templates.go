@@ -39,6 +39,8 @@ var requiredPages = []struct {
 	{"mfa", MFAPage{}, false},
 	{"recovery", RecoveryCodesPage{}, false},
 	{"formpost", FormPostPage{}, false},
+	{"reset", ResetPage{}, false},
+	{"verify", VerifyPage{}, false},
 	{"admin_keys", AdminKeysPage{}, true},
 	{"admin_confirm", AdminConfirmPage{}, true},
 	{"admin_users", AdminUsersPage{}, true},

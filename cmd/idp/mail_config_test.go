@@ -22,6 +22,10 @@ func TestConfigSMTPURLAndMailFrom(t *testing.T) {
 			t.Errorf("--smtp-url %s --mail-from %q: %+v, %v", ok.url, ok.from, c, err)
 		}
 	}
+}
+
+// Not parallel: setEnv swaps the environment of every test.
+func TestConfigSMTPURLFromTheEnvironment(t *testing.T) {
 	// The environment works too, and a flag beats it.
 	setEnv(t, map[string]string{"IDP_SMTP_URL": "smtp://envuser:envpass@env.example", "IDP_MAIL_FROM": "env@example.com"})
 	if c, err := parseServe(); err != nil || c.SMTPURL != "smtp://envuser:envpass@env.example" || c.MailFrom.Email != "env@example.com" {

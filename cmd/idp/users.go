@@ -44,8 +44,9 @@ func dispatch(ctx context.Context, group, names string, sub map[string]func(cont
 }
 
 func usersCreate(ctx context.Context, args []string, s stdio) error {
-	fs := newSettingsFlagSet(s, "users create", "users create --email E --password-stdin [--name N] [--role R]...", adminSettings()...)
+	fs := newSettingsFlagSet(s, "users create", "users create --email E --password-stdin [--name N] [--role R]... [--email-verified]", adminSettings()...)
 	email := fs.String("email", "", "email address the user signs in with (required)")
+	verified := fs.Bool("email-verified", false, "record the address as verified (you vouch for it); otherwise the user is mailed a link to verify it, sent by idp serve when it has --smtp-url")
 	name := fs.String("name", "", "display name")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from stdin (required)")
 	var roles multi
@@ -65,7 +66,7 @@ func usersCreate(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	u, err := e.Admin.CreateUser(ctx, actorOf(ctx), admin.NewUser{Email: *email, Password: pw, Name: *name, Roles: roles})
+	u, err := e.Admin.CreateUser(ctx, actorOf(ctx), admin.NewUser{Email: *email, Password: pw, Name: *name, Roles: roles, EmailVerified: *verified})
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}

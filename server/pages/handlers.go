@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"idp/selfservice"
 	"idp/server/plumbing"
 	"idp/sessions"
 	"idp/throttle"
@@ -34,6 +35,9 @@ type Authorizer interface {
 type Config struct {
 	// SessionTTL is the lifetime of the SSO session a sign-in starts.
 	SessionTTL time.Duration
+	// SelfService is password reset by mailed link; nil or without mail,
+	// the pages neither offer nor serve it.
+	SelfService *selfservice.Service
 }
 
 // Handlers serves the end-user pages: sign-in, consent and the account

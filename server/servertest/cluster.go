@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"idp/app"
 	"idp/db"
 	"idp/db/dbtest"
 	"idp/keys"
@@ -58,6 +59,12 @@ type Cluster struct {
 // at the same time as the others. Everything is closed when t ends.
 func NewCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Helper()
+	return newCluster(t, n, app.MailConfig{}, opts)
+}
+
+// newCluster is NewCluster with the replicas' outbound mail.
+func newCluster(t testing.TB, n int, mail app.MailConfig, opts []Option) *Cluster {
+	t.Helper()
 	if n < 1 {
 		t.Fatalf("servertest: a cluster needs at least one instance, not %d", n)
 	}
@@ -74,7 +81,7 @@ func NewCluster(t testing.TB, n int, opts ...Option) *Cluster {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			dbs[i], c.Instances[i], errs[i] = c.start(config(c.URL, c.Clock, c.Master, opts))
+			dbs[i], c.Instances[i], errs[i] = c.start(config(c.URL, c.Clock, c.Master, opts), mail)
 		}()
 	}
 	wg.Wait()
@@ -115,7 +122,7 @@ func NewCluster(t testing.TB, n int, opts ...Option) *Cluster {
 }
 
 // start opens, migrates and wires one instance.
-func (c *Cluster) start(cfg server.Config) (*db.DB, *Env, error) {
+func (c *Cluster) start(cfg server.Config, mail app.MailConfig) (*db.DB, *Env, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	d, err := db.Open(ctx, c.DSN, db.Options{})
@@ -125,7 +132,7 @@ func (c *Cluster) start(cfg server.Config) (*db.DB, *Env, error) {
 	if err := d.Migrate(ctx); err != nil {
 		return d, nil, err
 	}
-	e, err := build(d, cfg, c.Clock, c.Master)
+	e, err := build(d, cfg, c.Clock, c.Master, mail)
 	return d, e, err
 }
 

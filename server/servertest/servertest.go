@@ -85,7 +85,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	// Start the listener first so the issuer can be its URL (the dex and
 	// zitadel trick): the handler forwards to a server filled in below.
 	front := newLateServer(t)
-	e, err := build(d, config(front.URL, clock, mk, opts), clock, mk)
+	e, err := build(d, config(front.URL, clock, mk, opts), clock, mk, app.MailConfig{})
 	if err != nil {
 		t.Fatalf("servertest: %v", err)
 	}
@@ -167,12 +167,13 @@ func config(issuer string, clock *Clock, mk keys.MasterKey, opts []Option) serve
 // on one database at once. It reports errors instead of failing a test so
 // NewCluster can build providers in parallel; URL and HTTP are left to the
 // caller.
-func build(d *db.DB, cfg server.Config, clock *Clock, mk keys.MasterKey) (*Env, error) {
+func build(d *db.DB, cfg server.Config, clock *Clock, mk keys.MasterKey, mail app.MailConfig) (*Env, error) {
 	a := app.New(d, mk, app.Config{
 		Server:         cfg,
 		RefreshIdleTTL: 336 * time.Hour, // serve's default
 		Hashing:        users.Params{Memory: 8 * 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
 		Serving:        true,
+		Mail:           mail,
 		Now:            clock.Now,
 		Logger:         cfg.Logger,
 	})

@@ -1,0 +1,23 @@
+package templates
+
+import "io"
+
+// The steps of the address verification page.
+const (
+	VerifyConfirm = "confirm" // a button that posts csrf_token and token to /login/verify
+	VerifyInvalid = "invalid" // a link that cannot be used
+	VerifyDone    = "done"    // the address is verified
+)
+
+// VerifyPage confirms an email address from a mailed link. The link's GET
+// only shows the button, so a mail scanner that fetches links verifies
+// nothing; the POST does it.
+type VerifyPage struct {
+	Base
+	Step  string
+	Email string // the address being confirmed
+	Token string // hidden input name="token"
+}
+
+// Verify renders the address verification page.
+func (s *Set) Verify(w io.Writer, p VerifyPage) error { return s.render(w, "verify", p) }
