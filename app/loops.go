@@ -52,6 +52,10 @@ func (a *App) purgeLoop(ctx context.Context) {
 	}
 }
 
+// DefaultRegistrationIdleTTL is how long an open registration may go
+// without obtaining a token before the purge deletes it.
+const DefaultRegistrationIdleTTL = 30 * 24 * time.Hour
+
 // Purge deletes one batch of at most limit expired rows of each kind:
 // codes, pending requests, refresh families and denylist entries, sessions
 // and half-done sign-ins, WebAuthn challenges, sign-in throttle
@@ -88,5 +92,14 @@ func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
 		return n, err
 	}
 	m, err = a.SelfService.Purge(ctx, limit)
+	n += m
+	if err != nil {
+		return n, err
+	}
+	idle := a.cfg.Server.RegistrationIdleTTL
+	if idle <= 0 {
+		idle = DefaultRegistrationIdleTTL
+	}
+	m, err = a.Clients.PurgeIdleRegistrations(ctx, a.cfg.Now().Add(-idle), limit)
 	return n + m, err
 }

@@ -61,6 +61,16 @@ type Client struct {
 	// Metadata is what RFC 7591 §2 adds: how the client is shown to users
 	// and a few protocol preferences.
 	Metadata
+	// Registration says how the client was registered: "" by an admin,
+	// RegisteredWithToken or RegisteredOpen through the registration
+	// endpoint (RFC 7591).
+	Registration string
+	// RegistrationTokenHash is the HMAC of its RFC 7592 registration access
+	// token; nil for clients an admin registered.
+	RegistrationTokenHash []byte
+	// LastUsedAt is when an open registration last obtained a token, to
+	// the hour (nil: never).
+	LastUsedAt *time.Time
 	// CreatedAt is when the client was registered.
 	CreatedAt time.Time
 	// UpdatedAt is when the client was last changed.

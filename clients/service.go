@@ -137,6 +137,11 @@ func (s *Service) HashSecret(secret string) []byte {
 // one: it is returned only here and cannot be recovered later. secret is
 // empty for public clients and when spec.Secret was given.
 func (s *Service) Create(ctx context.Context, spec Spec) (c *Client, secret string, err error) {
+	return s.create(ctx, spec, nil)
+}
+
+// create is Create with a last change to the client before it is stored.
+func (s *Service) create(ctx context.Context, spec Spec, finish func(*Client)) (c *Client, secret string, err error) {
 	c, err = build(spec)
 	if err != nil {
 		return nil, "", invalidSpec{err}
@@ -158,6 +163,9 @@ func (s *Service) Create(ctx context.Context, spec Spec) (c *Client, secret stri
 	// equals the one returned on both dialects.
 	c.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
 	c.UpdatedAt = c.CreatedAt
+	if finish != nil {
+		finish(c)
+	}
 	if err := s.store.Create(ctx, c); err != nil {
 		if errors.Is(err, db.ErrConflict) {
 			return nil, "", fmt.Errorf("create client %q: %w (%w)", c.ID, ErrClientExists, db.ErrConflict)
@@ -194,6 +202,7 @@ func (s *Service) Update(ctx context.Context, spec Spec) (*Client, error) {
 			return invalidSpec{err}
 		}
 		c.SecretHash, c.CreatedAt = old.SecretHash, old.CreatedAt
+		c.Registration, c.RegistrationTokenHash, c.LastUsedAt = old.Registration, old.RegistrationTokenHash, old.LastUsedAt
 		c.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
 		if err := s.store.Update(ctx, c); err != nil {
 			return err

@@ -28,28 +28,31 @@ func NewStore(g *gorm.DB) *Store { return &Store{gdb: g} }
 // list columns hold JSON arrays of strings, which both dialects store as
 // TEXT, so no dialect-specific array type is needed.
 type clientRow struct {
-	ID                     string    `gorm:"column:id;primaryKey"`
-	Name                   string    `gorm:"column:name"`
-	Public                 bool      `gorm:"column:public"`
-	SecretHash             []byte    `gorm:"column:secret_hash"`
-	RedirectURIs           string    `gorm:"column:redirect_uris"`
-	PostLogoutRedirectURIs string    `gorm:"column:post_logout_redirect_uris"`
-	GrantTypes             string    `gorm:"column:grant_types"`
-	Scopes                 string    `gorm:"column:scopes"`
-	SigningAlg             string    `gorm:"column:signing_alg"`
-	Trusted                bool      `gorm:"column:trusted"`
-	RequireMFA             bool      `gorm:"column:require_mfa"`
-	LogoURI                string    `gorm:"column:logo_uri"`
-	ClientURI              string    `gorm:"column:client_uri"`
-	PolicyURI              string    `gorm:"column:policy_uri"`
-	TOSURI                 string    `gorm:"column:tos_uri"`
-	Contacts               string    `gorm:"column:contacts"`
-	ApplicationType        string    `gorm:"column:application_type"`
-	TokenAuthMethod        string    `gorm:"column:token_endpoint_auth_method"`
-	DefaultMaxAge          int       `gorm:"column:default_max_age"`
-	RequireAuthTime        bool      `gorm:"column:require_auth_time"`
-	CreatedAt              time.Time `gorm:"column:created_at"`
-	UpdatedAt              time.Time `gorm:"column:updated_at"`
+	ID                     string     `gorm:"column:id;primaryKey"`
+	Name                   string     `gorm:"column:name"`
+	Public                 bool       `gorm:"column:public"`
+	SecretHash             []byte     `gorm:"column:secret_hash"`
+	RedirectURIs           string     `gorm:"column:redirect_uris"`
+	PostLogoutRedirectURIs string     `gorm:"column:post_logout_redirect_uris"`
+	GrantTypes             string     `gorm:"column:grant_types"`
+	Scopes                 string     `gorm:"column:scopes"`
+	SigningAlg             string     `gorm:"column:signing_alg"`
+	Trusted                bool       `gorm:"column:trusted"`
+	RequireMFA             bool       `gorm:"column:require_mfa"`
+	LogoURI                string     `gorm:"column:logo_uri"`
+	ClientURI              string     `gorm:"column:client_uri"`
+	PolicyURI              string     `gorm:"column:policy_uri"`
+	TOSURI                 string     `gorm:"column:tos_uri"`
+	Contacts               string     `gorm:"column:contacts"`
+	ApplicationType        string     `gorm:"column:application_type"`
+	TokenAuthMethod        string     `gorm:"column:token_endpoint_auth_method"`
+	DefaultMaxAge          int        `gorm:"column:default_max_age"`
+	RequireAuthTime        bool       `gorm:"column:require_auth_time"`
+	Registration           string     `gorm:"column:registration"`
+	RegistrationTokenHash  []byte     `gorm:"column:registration_token_hash"`
+	LastUsedAt             *time.Time `gorm:"column:last_used_at"`
+	CreatedAt              time.Time  `gorm:"column:created_at"`
+	UpdatedAt              time.Time  `gorm:"column:updated_at"`
 }
 
 // TableName tells GORM the table name; it is not derived from the type.
@@ -83,12 +86,13 @@ func (s *Store) ByID(ctx context.Context, id string) (*Client, error) {
 	var r clientRow
 	err := db.QueryRow(ctx, s.gdb, `SELECT id, name, public, secret_hash, redirect_uris, post_logout_redirect_uris,
 		grant_types, scopes, signing_alg, trusted, require_mfa, logo_uri, client_uri, policy_uri, tos_uri, contacts,
-		application_type, token_endpoint_auth_method, default_max_age, require_auth_time, created_at, updated_at
+		application_type, token_endpoint_auth_method, default_max_age, require_auth_time, registration,
+		registration_token_hash, last_used_at, created_at, updated_at
 		FROM clients WHERE id = ?`, id).Scan(
 		&r.ID, &r.Name, &r.Public, &r.SecretHash, &r.RedirectURIs, &r.PostLogoutRedirectURIs,
 		&r.GrantTypes, &r.Scopes, &r.SigningAlg, &r.Trusted, &r.RequireMFA, &r.LogoURI, &r.ClientURI, &r.PolicyURI,
 		&r.TOSURI, &r.Contacts, &r.ApplicationType, &r.TokenAuthMethod, &r.DefaultMaxAge, &r.RequireAuthTime,
-		&r.CreatedAt, &r.UpdatedAt)
+		&r.Registration, &r.RegistrationTokenHash, &r.LastUsedAt, &r.CreatedAt, &r.UpdatedAt)
 	if err != nil {
 		return nil, fmt.Errorf("client %q: %w", id, db.ScanErr(s.gdb, err))
 	}
@@ -165,6 +169,7 @@ func toRow(c *Client) (clientRow, error) {
 		LogoURI: c.LogoURI, ClientURI: c.ClientURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI,
 		ApplicationType: c.ApplicationType, TokenAuthMethod: c.TokenEndpointAuthMethod,
 		DefaultMaxAge: c.DefaultMaxAge, RequireAuthTime: c.RequireAuthTime,
+		Registration: c.Registration, RegistrationTokenHash: c.RegistrationTokenHash, LastUsedAt: utcPtr(c.LastUsedAt),
 		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
 	}
 	var err error
@@ -193,6 +198,7 @@ func (r *clientRow) client() (*Client, error) {
 		Metadata: Metadata{LogoURI: r.LogoURI, ClientURI: r.ClientURI, PolicyURI: r.PolicyURI, TOSURI: r.TOSURI,
 			ApplicationType: r.ApplicationType, TokenEndpointAuthMethod: r.TokenAuthMethod,
 			DefaultMaxAge: r.DefaultMaxAge, RequireAuthTime: r.RequireAuthTime},
+		Registration: r.Registration, RegistrationTokenHash: r.RegistrationTokenHash, LastUsedAt: utcPtr(r.LastUsedAt),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	var errs []error
@@ -215,6 +221,14 @@ func (r *clientRow) client() (*Client, error) {
 		c.Contacts = nil // most clients have none; nil is what Go code writes for none
 	}
 	return c, nil
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 // encodeList stores a nil list as [] so the NOT NULL columns never hold

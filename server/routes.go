@@ -49,6 +49,15 @@ func (s *Server) protocolRoutes(e *echo.Echo) {
 
 	e.GET(plumbing.PathAuthorize, p.Authorize)
 	e.POST(plumbing.PathAuthorize, p.Authorize)
+	if p.Registers() {
+		e.POST(plumbing.PathRegister, cors(p.Register))
+		e.OPTIONS(plumbing.PathRegister, cors(plumbing.Preflight))
+		reg := plumbing.PathRegister + "/:id"
+		e.GET(reg, cors(p.ReadRegistration))
+		e.PUT(reg, cors(p.UpdateRegistration))
+		e.DELETE(reg, cors(p.DeleteRegistration))
+		e.OPTIONS(reg, cors(p.RegistrationPreflight))
+	}
 	e.POST(plumbing.PathToken, cors(p.Token))
 	e.OPTIONS(plumbing.PathToken, cors(plumbing.Preflight))
 	e.GET(plumbing.PathUserInfo, cors(p.UserInfo))

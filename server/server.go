@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -64,6 +65,13 @@ type Config struct {
 	// MFARequiredRoles are the roles whose users must use a second factor
 	// for every authorization and for the admin pages and API.
 	MFARequiredRoles []string
+	// Registration is who may use the registration endpoint (RFC 7591):
+	// RegistrationToken, RegistrationOpen or RegistrationClosed (the
+	// zero value is token, the contract's default); RegistrationIdleTTL is
+	// how long an open registration may go unused before it is purged
+	// (0: 30 days).
+	Registration        string
+	RegistrationIdleTTL time.Duration
 }
 
 // Deps are the domain services the handlers use.
@@ -135,8 +143,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		MFA: deps.MFA, MFARequiredRoles: cfg.MFARequiredRoles,
 	}
 	s := &Server{deps: deps, site: site, metrics: plumbing.NewMetrics(deps.Keys, deps.DB)}
-	s.protocol, err = protocol.New(site, protocol.Config{JWKSMaxAge: cfg.JWKSMaxAge, TokenRateLimit: cfg.TokenRateLimit},
-		deps.Keys, s.metrics)
+	switch cfg.Registration {
+	case "":
+		cfg.Registration = protocol.RegistrationToken
+	case protocol.RegistrationToken, protocol.RegistrationOpen, protocol.RegistrationClosed:
+	default:
+		return nil, fmt.Errorf("server: registration must be token, open or closed, not %q", cfg.Registration)
+	}
+	s.protocol, err = protocol.New(site, protocol.Config{JWKSMaxAge: cfg.JWKSMaxAge, TokenRateLimit: cfg.TokenRateLimit,
+		Registration: cfg.Registration, Throttle: deps.Throttle}, deps.Keys, s.metrics)
 	if err != nil {
 		return nil, err
 	}

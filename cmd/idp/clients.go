@@ -12,8 +12,9 @@ import (
 func runClients(ctx context.Context, args []string, s stdio) error {
 	sub := map[string]func(context.Context, []string, stdio) error{
 		"create": clientsCreate, "list": clientsList, "delete": clientsDelete, "update": clientsUpdate,
+		"registration-token": clientsRegistrationToken,
 	}
-	return dispatch(ctx, "clients", "create|list|update|delete", sub, args, s)
+	return dispatch(ctx, "clients", "create|list|update|delete|registration-token", sub, args, s)
 }
 
 func clientsCreate(ctx context.Context, args []string, s stdio) error {

@@ -156,3 +156,37 @@ func clientsUpdate(ctx context.Context, args []string, s stdio) error {
 	}
 	return nil
 }
+
+// clientsRegistrationToken is `idp clients registration-token create`:
+// an initial access token for the registration endpoint, printed on
+// stdout once (RFC 7591 §3, --registration token).
+func clientsRegistrationToken(ctx context.Context, args []string, s stdio) error {
+	sub := map[string]func(context.Context, []string, stdio) error{"create": registrationTokenCreate}
+	return dispatch(ctx, "clients registration-token", "create", sub, args, s)
+}
+
+func registrationTokenCreate(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "clients registration-token create",
+		"clients registration-token create [--ttl 24h] [--uses N]", adminSettings()...)
+	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token may be used")
+	uses := fs.Int("uses", 1, "how many clients it may register")
+	asJSON := fs.Bool("json", false, "print JSON (the token and when it expires)")
+	if err := fs.parseArgs(args); err != nil {
+		return err
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	token, t, err := e.Admin.CreateRegistrationToken(ctx, actorOf(ctx), *ttl, *uses)
+	if err != nil {
+		return fmt.Errorf("create registration token: %w", err)
+	}
+	if *asJSON {
+		return printJSON(s, map[string]any{"token": token, "id": t.ID, "expires_at": t.Expires, "uses": t.UsesLeft})
+	}
+	fmt.Fprintln(s.out, token)
+	fmt.Fprintf(s.err, "idp: registration token for %d client(s), until %s; shown once\n", t.UsesLeft, t.Expires)
+	return nil
+}

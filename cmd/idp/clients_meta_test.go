@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // clientView is the part of `clients list --json` these tests read.
@@ -75,4 +76,60 @@ func TestClientsMetadataAndUpdate(t *testing.T) {
 	}
 	mustRun(t, "", d.cmd("clients", "create", "--id", "spa", "--public", "--redirect-uri", "http://127.0.0.1/cb")...)
 	wantError(t, "", []string{"public client has no secret"}, d.cmd("clients", "update", "--id", "spa", "--new-secret")...)
+}
+
+// TestRegistrationTokenCommand: the token goes to stdout alone (for a
+// script to capture), its bounds are checked, and a registration spends it.
+func TestRegistrationTokenCommand(t *testing.T) {
+	parallel(t)
+	d := migratedDB(t)
+	code, out, errOut := runCLI(t, "", d.cmd("clients", "registration-token", "create", "--ttl", "2h", "--uses", "3")...)
+	token := strings.TrimSpace(out)
+	if code != 0 || len(token) != 43 || strings.Count(out, "\n") != 1 || !strings.Contains(errOut, "for 3 client(s)") {
+		t.Fatalf("create: %d %q %q", code, out, errOut)
+	}
+	wantError(t, "", []string{"uses must be 1 to"}, d.cmd("clients", "registration-token", "create", "--uses", "0")...)
+	wantError(t, "", []string{"lifetime"}, d.cmd("clients", "registration-token", "create", "--ttl", "0s")...)
+	e := openTestEnv(t, d)
+	ctx := t.Context()
+	if err := e.Clients.SpendRegistrationToken(ctx, token); err != nil {
+		t.Fatalf("the printed token does not work: %v", err)
+	}
+	if err := e.Clients.SpendRegistrationToken(ctx, token+"x"); err == nil {
+		t.Fatal("a wrong token was accepted")
+	}
+	evs, err := e.Audit.List(ctx, time.Time{}, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := 0
+	for _, ev := range evs {
+		if ev.Action == "registration_token.created" {
+			created++
+		}
+		if strings.Contains(ev.Detail, token) {
+			t.Fatalf("the token is in the audit log: %+v", ev)
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d registration_token.created events, want 1", created)
+	}
+}
+
+func TestConfigRegistration(t *testing.T) {
+	cfg, err := parseServe()
+	if err != nil || cfg.Registration != "token" || cfg.RegistrationIdleTTL != 720*time.Hour {
+		t.Fatalf("defaults: %q %s %v", cfg.Registration, cfg.RegistrationIdleTTL, err)
+	}
+	setEnv(t, map[string]string{"IDP_REGISTRATION": "open", "IDP_REGISTRATION_IDLE_TTL": "48h"})
+	if cfg, err := parseServe(); err != nil || cfg.Registration != "open" || cfg.RegistrationIdleTTL != 48*time.Hour {
+		t.Fatalf("from the environment: %q %s %v", cfg.Registration, cfg.RegistrationIdleTTL, err)
+	}
+	setEnv(t, nil)
+	if _, err := parseServe("--registration", "anyone"); err == nil || !strings.Contains(err.Error(), "token, open or closed") {
+		t.Errorf("a bad mode: %v", err)
+	}
+	if _, err := parseServe("--registration-idle-ttl", "5m"); err == nil || !strings.Contains(err.Error(), "at least 1h") {
+		t.Errorf("a short idle ttl: %v", err)
+	}
 }

@@ -108,6 +108,13 @@ var (
 	sMailFrom = setting{flag: "mail-from", env: "IDP_MAIL_FROM", def: "", usage: "sender of idp's mail, e.g. 'Example Login <login@example.com>'; required with --smtp-url"}
 )
 
+// The registration settings (issue #16): who may use the registration
+// endpoint (RFC 7591), and how long an open registration may go unused.
+var (
+	sRegistration     = setting{flag: "registration", env: "IDP_REGISTRATION", def: "token", usage: "dynamic client registration: token (an initial access token from 'idp clients registration-token create' is required), open (anyone may register a public PKCE client, throttled) or closed (no registration endpoint)"}
+	sRegistrationIdle = setting{flag: "registration-idle-ttl", env: "IDP_REGISTRATION_IDLE_TTL", def: "720h", usage: "an open registration that obtains no token for this long is deleted"}
+)
+
 // dbSettings are the database pool settings, taken by serve and by every
 // admin command.
 func dbSettings() []setting { return []setting{sDBMaxOpen, sDBMaxIdle, sDBStmtTimeout} }
@@ -150,6 +157,11 @@ type Config struct {
 	TrustedProxies []*net.IPNet
 	// MFARequiredRoles are the roles that must use a second factor.
 	MFARequiredRoles []string
+	// Registration is who may register clients at the registration
+	// endpoint: token, open or closed; RegistrationIdleTTL is how long an
+	// open registration may go unused.
+	Registration        string
+	RegistrationIdleTTL time.Duration
 	// SMTPURL is --smtp-url (it may hold a password: show it only through
 	// mail.Redact); MailFrom is --mail-from.
 	SMTPURL  string
@@ -337,6 +349,20 @@ func (p *problems) scaleOut(s *settings, c *Config) {
 			p.add("--trusted-proxies: %v", err)
 		}
 		c.TrustedProxies = nets
+	}
+	if s.has("registration") {
+		switch c.Registration = s.get("registration").value; c.Registration {
+		case "token", "open", "closed":
+		default:
+			p.add("--registration must be token, open or closed, not %q", c.Registration)
+		}
+	}
+	if s.has("registration-idle-ttl") {
+		d, err := time.ParseDuration(s.get("registration-idle-ttl").value)
+		if err != nil || d < time.Hour {
+			p.add("--registration-idle-ttl must be a duration of at least 1h, not %q", s.get("registration-idle-ttl").value)
+		}
+		c.RegistrationIdleTTL = d
 	}
 	if s.has("mfa-required-roles") {
 		for _, r := range strings.Split(s.get("mfa-required-roles").value, ",") {

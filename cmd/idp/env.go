@@ -48,6 +48,8 @@ func (c Config) app(log *slog.Logger) app.Config {
 			TokenRateLimit:      c.TokenRateLimit,
 			TrustedProxies:      c.TrustedProxies,
 			MFARequiredRoles:    c.MFARequiredRoles,
+			Registration:        c.Registration,
+			RegistrationIdleTTL: c.RegistrationIdleTTL,
 		},
 		Database:       c.Database,
 		DB:             c.DB,

@@ -20,6 +20,7 @@ type discoveryDoc struct {
 	UserInfoEndpoint                  string   `json:"userinfo_endpoint"`
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
+	RegistrationEndpoint              string   `json:"registration_endpoint,omitempty"`
 	EndSessionEndpoint                string   `json:"end_session_endpoint"`
 	JWKSURI                           string   `json:"jwks_uri"`
 	ScopesSupported                   []string `json:"scopes_supported"`
@@ -70,6 +71,9 @@ func (h *Handlers) buildDiscovery() ([]byte, error) {
 		CodeChallengeMethodsSupported:     []string{oauth.PKCES256},
 		PromptValuesSupported:             []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent},
 		AuthResponseIssParameterSupported: true,
+	}
+	if h.cfg.Registration != RegistrationClosed {
+		doc.RegistrationEndpoint = h.site.URL(plumbing.PathRegister)
 	}
 	return json.MarshalIndent(doc, "", "  ")
 }

@@ -6,6 +6,7 @@ import (
 
 	"idp/keys"
 	"idp/server/plumbing"
+	"idp/throttle"
 )
 
 // Config is what the protocol endpoints need beyond the shared site.
@@ -15,6 +16,11 @@ type Config struct {
 	// TokenRateLimit is the token endpoint's requests per second per
 	// client on this replica; 0 is no limit.
 	TokenRateLimit float64
+	// Registration is who may use the registration endpoint:
+	// RegistrationToken, RegistrationOpen or RegistrationClosed.
+	Registration string
+	// Throttle limits open registrations per address.
+	Throttle *throttle.Throttle
 }
 
 // Handlers serves the OAuth 2.0 and OpenID Connect endpoints, and resumes

@@ -52,6 +52,9 @@ func (h *Handlers) Token(c echo.Context) error {
 		return err
 	}
 	h.metrics.TokenIssued(gt, client.SigningAlg)
+	if err := h.site.Clients.Used(c.Request().Context(), client); err != nil {
+		h.site.Log.Warn("record client use", "request_id", plumbing.RequestIDOf(c), "error", err.Error())
+	}
 	hdr := c.Response().Header()
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Pragma", "no-cache")
