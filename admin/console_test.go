@@ -265,6 +265,9 @@ func TestAuditEventsAndExport(t *testing.T) {
 	if len(first.Events) != 2 || first.Newer != "" || first.Events[0].Action != "user.disabled" {
 		t.Fatalf("the newest page again: %+v", first)
 	}
+	if p, err := a.Admin.AuditEvents(ctx, admin.AuditQuery{Limit: 1000}); err != nil || len(p.Events) != auditCount(t, a) || p.Older != "" {
+		t.Errorf("the largest page: %d events, %v", len(p.Events), err)
+	}
 	var invalid *admin.InvalidError
 	now := time.Now()
 	for _, bad := range []admin.AuditQuery{{Older: "garbage"}, {Newer: "2026-01-01T00:00:00Z"}, {Older: last.Newer, Newer: last.Newer},

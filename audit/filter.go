@@ -32,12 +32,15 @@ type Position struct {
 // Of returns the position of e.
 func Of(e Event) Position { return Position{e.At, e.ID} }
 
-// Query returns up to limit (1 to 1000) events matching f, newest first.
+// maxQuery is the most events one Query returns.
+const maxQuery = 5000
+
+// Query returns up to limit (1 to 5000) events matching f, newest first.
 // With f.After, they are the limit events just newer than it, still listed
 // newest first.
 func (l *Log) Query(ctx context.Context, f Filter, limit int) ([]Event, error) {
-	if limit < 1 || limit > 1000 {
-		return nil, fmt.Errorf("audit: limit %d out of 1..1000", limit)
+	if limit < 1 || limit > maxQuery {
+		return nil, fmt.Errorf("audit: limit %d out of 1..%d", limit, maxQuery)
 	}
 	if f.Before != nil && f.After != nil {
 		return nil, fmt.Errorf("audit: both before and after")

@@ -13,6 +13,7 @@ import (
 
 	"idp/admin"
 	"idp/clients"
+	"idp/mfa/mfatest"
 	"idp/server/servertest"
 	"idp/users"
 )
@@ -487,5 +488,40 @@ func TestAdminConsoleRefusesOthers(t *testing.T) {
 	}
 	if got := user(t, env, u.ID); got.Name != "" || got.Disabled {
 		t.Fatalf("a refused request changed the user: %+v", got)
+	}
+}
+
+// A user's passkeys are listed on their admin page and in the API with
+// name, AAGUID and times, never a key; resetting removes them.
+func TestAdminConsoleListsPasskeys(t *testing.T) {
+	env := servertest.New(t, localhostIssuer)
+	env.CreateUser(t, adminEmail, adminPassword, "admin")
+	ada := env.CreateUser(t, testEmail, testPassword)
+	a := mfatest.New("localhost", env.Config.Issuer)
+	ub := env.Browser(t)
+	signInDirect(t, env, ub, testEmail, testPassword)
+	if resp := addPasskeyFromAccount(t, env, ub, a, "Work phone"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("add passkey: %d", resp.StatusCode)
+	}
+	c := &console{env: env, b: env.Browser(t)}
+	signInDirect(t, env, c.b, adminEmail, adminPassword)
+	p := c.page(t, "/admin/users/"+ada.ID)
+	for _, want := range []string{"Work phone", "adce0002-", "10 of 10 recovery codes left.", ">Reset second factors</button>"} {
+		if !strings.Contains(p.Body, want) {
+			t.Errorf("user page lacks %q", want)
+		}
+	}
+	if p := c.page(t, "/admin/users?q=ada"); !strings.Contains(p.Body, "<td>passkey, recovery</td>") {
+		t.Error("the users list does not show the passkey and recovery codes")
+	}
+	f, err := env.App.Admin.UserFactors(context.Background(), admin.UserRef{ID: ada.ID})
+	if err != nil || len(f.PasskeyList) != 1 || f.PasskeyList[0].Name != "Work phone" || !strings.HasPrefix(f.PasskeyList[0].AAGUID, "adce0002-") {
+		t.Fatalf("factors view: %+v, %v", f, err)
+	}
+	if n := c.confirmed(t, "/admin/users/"+ada.ID+"/reset-mfa", nil, nil); n != "mfa-reset" {
+		t.Fatalf("reset: %q", n)
+	}
+	if p := c.page(t, "/admin/users/"+ada.ID); strings.Contains(p.Body, "Work phone") || !strings.Contains(p.Body, "No passkeys.") {
+		t.Error("the passkey is still listed after the reset")
 	}
 }
