@@ -76,8 +76,11 @@ type Client struct {
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
 	DefaultMaxAge           int      `json:"default_max_age"`
 	RequireAuthTime         bool     `json:"require_auth_time"`
-	Created                 Time     `json:"created_at"`
-	Updated                 Time     `json:"updated_at"`
+	// Registration is how the client came: "" an admin registered it,
+	// "token" or "open" through the registration endpoint (RFC 7591).
+	Registration string `json:"registration"`
+	Created      Time   `json:"created_at"`
+	Updated      Time   `json:"updated_at"`
 }
 
 func clientView(c *clients.Client) Client {
@@ -86,7 +89,7 @@ func clientView(c *clients.Client) Client {
 		Scopes: nonNil(c.Scopes), SigningAlg: c.SigningAlg, Trusted: c.Trusted, RequireMFA: c.RequireMFA,
 		LogoURI: c.LogoURI, ClientURI: c.ClientURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI,
 		Contacts: nonNil(c.Contacts), ApplicationType: c.ApplicationType, TokenEndpointAuthMethod: c.AuthMethod(),
-		DefaultMaxAge: c.DefaultMaxAge, RequireAuthTime: c.RequireAuthTime,
+		DefaultMaxAge: c.DefaultMaxAge, RequireAuthTime: c.RequireAuthTime, Registration: c.Registration,
 		Created: Time{c.CreatedAt}, Updated: Time{c.UpdatedAt}}
 }
 

@@ -137,6 +137,10 @@ func (s *Server) adminRoutes(e *echo.Echo) {
 	admin.GET("/clients", a.ClientsPage)
 	admin.POST("/clients", a.CreateClient)
 	admin.POST("/clients/delete", a.DeleteClient)
+	admin.POST("/clients/registration-tokens", a.CreateRegistrationToken)
+	admin.GET("/clients/:id", a.ClientPage)
+	admin.POST("/clients/:id", a.UpdateClientForm)
+	admin.POST("/clients/:id/secret", a.RegenerateClientSecret)
 	admin.GET("/audit", a.AuditPage)
 	admin.GET("/audit/export", a.ExportAudit)
 

@@ -156,7 +156,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.pages = pages.New(site, pages.Config{SessionTTL: cfg.SessionTTL, SelfService: deps.SelfService}, deps.Throttle, s.protocol)
-	s.admin = adminhttp.New(site, adminhttp.Config{JWKSMaxAge: cfg.JWKSMaxAge, KeyRotationInterval: cfg.KeyRotationInterval}, deps.Admin)
+	s.admin = adminhttp.New(site, adminhttp.Config{JWKSMaxAge: cfg.JWKSMaxAge, KeyRotationInterval: cfg.KeyRotationInterval,
+		Registration: cfg.Registration}, deps.Admin)
 	deps.Audit.Observe(s.metrics.OnAudit)
 	if deps.Mail.Enabled() {
 		s.metrics.ObserveMail(deps.Mail)

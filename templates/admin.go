@@ -151,8 +151,32 @@ type AdminUserPage struct {
 // AdminClient is one row of the clients table. The list fields are
 // preformatted (space or comma separated).
 type AdminClient struct {
-	ID, Name, Type, Alg, Grants, Scopes, RedirectURIs, Created string
-	Trusted, RequireMFA                                        bool
+	ID, Name, Type, Alg, Grants, Scopes, RedirectURIs, Created, Registration string
+	Trusted, RequireMFA                                                      bool
+}
+
+// AdminClientPage is one client's registration, as a form posting to
+// /admin/clients/{id}: csrf_token, name, logo_uri, client_uri,
+// policy_uri, tos_uri, contacts, redirect_uris and
+// post_logout_redirect_uris (one per line), scopes (space separated),
+// signing_alg, application_type, token_endpoint_auth_method (confidential
+// clients), default_max_age (seconds), grant_type (repeated), trusted=1,
+// require_mfa=1, require_auth_time=1; and, for a confidential client, a
+// form posting csrf_token to /admin/clients/{id}/secret.
+type AdminClientPage struct {
+	AdminBase
+	ID, Name, Type, Registration, Created, Alg, Scopes                string
+	LogoURI, ClientURI, PolicyURI, TOSURI, ApplicationType            string
+	Contacts, RedirectURIs, PostLogoutRedirectURIs, AuthMethodSetting string
+	DefaultMaxAge                                                     int
+	Public, Trusted, RequireMFA, RequireAuthTime                      bool
+	GrantCode, GrantRefresh, GrantCC                                  bool
+	NewSecret                                                         string // shown once after a regeneration
+}
+
+// AdminClient renders one client's page.
+func (s *Set) AdminClient(w io.Writer, p AdminClientPage) error {
+	return s.render(w, "admin_client", p)
 }
 
 // AdminClientsPage lists the clients. Its forms post csrf_token and id to
@@ -165,6 +189,18 @@ type AdminClientsPage struct {
 	Clients     []AdminClient
 	NewClientID string // with NewSecret: the client just created
 	NewSecret   string // shown once, in a box above the table
+	// NewRegistrationToken is an initial access token just made, shown
+	// once; the form that makes one posts csrf_token, ttl_hours and uses to
+	// /admin/clients/registration-tokens. Registration says the mode.
+	NewRegistrationToken *AdminRegistrationToken
+	Registration         string
+}
+
+// AdminRegistrationToken is an initial access token for the registration
+// endpoint, shown once.
+type AdminRegistrationToken struct {
+	Token, Expires string
+	Uses           int
 }
 
 // AdminAuditEvent is one row of the audit log. At is preformatted.

@@ -46,6 +46,7 @@ var requiredPages = []struct {
 	{"admin_users", AdminUsersPage{}, true},
 	{"admin_user", AdminUserPage{}, true},
 	{"admin_clients", AdminClientsPage{}, true},
+	{"admin_client", AdminClientPage{}, true},
 	{"admin_audit", AdminAuditPage{}, true},
 }
 

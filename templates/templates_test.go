@@ -95,7 +95,12 @@ func pages() []page {
 				"/admin/users/u1/reset-mfa", "/admin/users/u1/sessions/end", "/admin/users/u1/sign-out", "/admin/users/u1/unlock"}},
 		{"admin_clients", func(s *Set, w *bytes.Buffer, d any) error { return s.AdminClients(w, d.(AdminClientsPage)) },
 			AdminClientsPage{}, fullClientsPage(base),
-			[]string{"/admin/clients", "/admin/clients/delete"}},
+			[]string{"/admin/clients", "/admin/clients/delete", "/admin/clients/registration-tokens"}},
+		{"admin_client", func(s *Set, w *bytes.Buffer, d any) error { return s.AdminClient(w, d.(AdminClientPage)) },
+			AdminClientPage{}, AdminClientPage{AdminBase: adminBase(base, "clients"), ID: "notes", Name: "Acme <Notes>",
+				Type: "confidential", Alg: "ES256", LogoURI: "https://cdn.example/l.png", Contacts: "ops@example.com",
+				RedirectURIs: "https://notes.example/cb", ApplicationType: "web", GrantCode: true, NewSecret: "s3cr3t"},
+			[]string{"/admin/clients/notes", "/admin/clients/notes/secret"}},
 		{"admin_audit", func(s *Set, w *bytes.Buffer, d any) error { return s.AdminAudit(w, d.(AdminAuditPage)) },
 			AdminAuditPage{}, AdminAuditPage{AdminBase: adminBase(base, "audit"), Actor: "root@example.com", Kind: "key.",
 				From: "2025-11-27T09:00:00", OlderURL: "/admin/audit?kind=key.&older=c1", NewerURL: "/admin/audit?kind=key.&newer=c2",
@@ -638,8 +643,8 @@ func adminPages(t *testing.T) map[string]page {
 			m[p.name] = p
 		}
 	}
-	if len(m) != 6 {
-		t.Fatalf("%d admin pages, want 6", len(m))
+	if len(m) != 7 {
+		t.Fatalf("%d admin pages, want 7", len(m))
 	}
 	return m
 }

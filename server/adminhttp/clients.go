@@ -23,8 +23,12 @@ func (h *Handlers) renderAdminClients(c echo.Context, status int, problem, newID
 	if err != nil {
 		return err
 	}
-	page := templates.AdminClientsPage{AdminBase: h.adminBase(c, "clients", "Clients"), NewClientID: newID, NewSecret: newSecret}
+	page := templates.AdminClientsPage{AdminBase: h.adminBase(c, "clients", "Clients"), NewClientID: newID, NewSecret: newSecret,
+		Registration: h.cfg.Registration}
 	page.Error = problem
+	if t, ok := c.Get(ctxRegistrationToken).(templates.AdminRegistrationToken); ok {
+		page.NewRegistrationToken = &t
+	}
 	for _, cl := range list {
 		kind := "confidential"
 		if cl.Public {
@@ -33,7 +37,7 @@ func (h *Handlers) renderAdminClients(c echo.Context, status int, problem, newID
 		page.Clients = append(page.Clients, templates.AdminClient{ID: cl.ID, Name: cl.Name, Type: kind, Alg: cl.SigningAlg,
 			Grants: strings.Join(cl.GrantTypes, ", "), Scopes: strings.Join(cl.Scopes, " "),
 			RedirectURIs: strings.Join(cl.RedirectURIs, " "), Created: fmtTime(&cl.Created), Trusted: cl.Trusted,
-			RequireMFA: cl.RequireMFA})
+			RequireMFA: cl.RequireMFA, Registration: cl.Registration})
 	}
 	return h.renderAdmin(c, status, func(w io.Writer) error { return h.site.Templates.AdminClients(w, page) })
 }

@@ -25,6 +25,9 @@ type Config struct {
 	// KeyRotationInterval is shown on the keys page and drives its
 	// timeline.
 	KeyRotationInterval time.Duration
+	// Registration is the registration endpoint's mode (token, open or
+	// closed), shown beside the registration-token form.
+	Registration string
 }
 
 // Handlers serves the admin web pages (/admin, a signed-in admin's
@@ -119,6 +122,7 @@ var adminNotices = map[string]string{
 	"signed-out":      "Every session and grant of the user was ended.",
 	"mfa-reset":       "The second factors were removed and the user's sessions ended.",
 	"client-deleted":  "The client was deleted.",
+	"client-updated":  "The client was saved.",
 	"nothing-changed": "Nothing changed.",
 }
 
