@@ -6,7 +6,7 @@ GO          ?= go
 BENCH_ARGS  ?= --scenario jwks,discovery,client_credentials,refresh,code,sso,userinfo --reference \
                --concurrency 64 --duration 10s --warmup 2s
 
-.PHONY: bench bench-mix bin/idp bin/idp-libcrypto bin/idpbench release
+.PHONY: bench bench-mix bench-side bin/idp bin/idp-libcrypto bin/idpbench release
 
 # Release binaries: the approved toolchain (it fixes the standard-library
 # advisories of go1.26.8) and RS256 on the system libcrypto, as the
@@ -32,3 +32,8 @@ bench: bin/idp bin/idpbench
 # The issue-7 load test: 256 concurrent clients on the mix for 30 s.
 bench-mix: bin/idp bin/idpbench
 	cmd/idpbench/bench.sh --scenario mix --concurrency 256 --duration 30s --warmup 2s
+
+# Issue 19: idp (release build) and node-oidc-provider 9 side by side,
+# client_credentials and refresh RS256; needs node and npm.
+bench-side:
+	bench/side-by-side.sh

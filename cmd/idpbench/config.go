@@ -38,6 +38,16 @@ type Config struct {
 	SetupConc    int
 	Timeout      time.Duration
 
+	// Another provider (bench/side-by-side.sh drives node-oidc-provider):
+	// RefreshTokenURL, on the issuer's origin, hands out refresh tokens for
+	// the refresh scenario's set-up instead of a browser sign-in;
+	// AccessAudience is the aud its access tokens carry (default: the
+	// client id, as idp issues them); ServerPID lets a server without
+	// /metrics be measured by its CPU time in /proc.
+	RefreshTokenURL string
+	AccessAudience  string
+	ServerPID       int
+
 	// Out receives the report.
 	Out io.Writer
 	// Sleep waits out the refresh reuse grace window; tests swap it for a
@@ -95,6 +105,10 @@ func parseFlags(args []string, errOut io.Writer) (Config, error) {
 	fs.DurationVar(&cfg.ReuseGrace, "refresh-reuse-grace", 10*time.Second, "the server's --refresh-reuse-grace: how long the reuse check waits")
 	fs.IntVar(&cfg.SetupConc, "setup-concurrency", 16, "workers signing in at once before a scenario starts")
 	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Second, "per-request timeout")
+	fs.StringVar(&cfg.RefreshTokenURL, "refresh-token-url", "",
+		"refresh set-up without a sign-in: POST here (on the issuer's origin) with the browser-flow client's Basic credentials for {\"refresh_token\": …} (bench/node-oidc-provider)")
+	fs.StringVar(&cfg.AccessAudience, "access-audience", "", "the aud access tokens must carry (empty: the client id, as idp issues them)")
+	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "pid of the server on this machine: its CPU time from /proc/PID/stat, for a server without idp's /metrics")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, errHelp
@@ -182,12 +196,27 @@ func (c *Config) validate() error {
 	if c.SetupConc < 1 {
 		c.SetupConc = 1
 	}
-	needUser := false
-	for _, s := range c.Scenarios {
-		needUser = needUser || contains([]string{"refresh", "code", "sso", "userinfo", "mix"}, s)
+	// With --refresh-token-url the refresh scenario signs nobody in.
+	signIn := []string{"refresh", "code", "sso", "userinfo", "mix"}
+	if c.RefreshTokenURL != "" {
+		signIn = signIn[1:]
+		if !sameOrigin(c.RefreshTokenURL, c.Issuer) {
+			errs = append(errs, fmt.Errorf("--refresh-token-url %q is not on the issuer's origin", c.RefreshTokenURL))
+		}
 	}
-	if needUser && (c.Password == "" || c.Client.Secret == "") {
-		errs = append(errs, errors.New("the browser-flow scenarios need --password and --client-secret"))
+	needUser, needClient := false, false
+	for _, s := range c.Scenarios {
+		needUser = needUser || contains(signIn, s)
+		needClient = needClient || contains(signIn, s) || s == "refresh"
+	}
+	if needUser && c.Password == "" {
+		errs = append(errs, errors.New("the browser-flow scenarios need --password"))
+	}
+	if needClient && c.Client.Secret == "" {
+		errs = append(errs, errors.New("the browser-flow and refresh scenarios need --client-secret"))
+	}
+	if c.ServerPID < 0 {
+		errs = append(errs, errors.New("--server-pid must not be negative"))
 	}
 	if contains(c.Scenarios, "client_credentials") && len(c.CCClients) == 0 && c.Client.Secret == "" {
 		errs = append(errs, errors.New("client_credentials needs --cc-client ID:SECRET or --client-secret"))

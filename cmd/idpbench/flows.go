@@ -21,7 +21,7 @@ type worker struct {
 	api     *http.Client // no cookies: token, userinfo, JWKS
 	browser *http.Client // the signed-in browser of sso, refresh, userinfo, mix
 	cc      Cred         // client_credentials client
-	ccAlg   string       // alg of the first client_credentials token seen
+	alg     string       // alg of the first client_credentials or refreshed access token seen
 	rnd     *mrand.Rand
 
 	// The refresh chain: prev was exchanged for cur by the last refresh.
@@ -253,6 +253,9 @@ func (w *worker) refresh() error {
 		}
 	}
 	w.prev, w.cur, w.chainOK, w.access = old, tr.RefreshToken, true, tr.AccessToken
+	if w.alg == "" {
+		w.alg = headerAlg(tr.AccessToken)
+	}
 	return nil
 }
 
@@ -269,8 +272,8 @@ func (w *worker) clientCredentials() error {
 	if tr.RefreshToken != "" || tr.IDToken != "" {
 		return protocolFailure("client_credentials answer carries a refresh or ID token")
 	}
-	if w.ccAlg == "" {
-		w.ccAlg = headerAlg(tr.AccessToken)
+	if w.alg == "" {
+		w.alg = headerAlg(tr.AccessToken)
 	}
 	if w.t.sample() {
 		c, err := w.t.ver.verify(tr.AccessToken, accessToken, w.cc.ID, "")

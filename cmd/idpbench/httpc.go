@@ -44,6 +44,9 @@ type target struct {
 	// metricsURL is idp's Prometheus endpoint, read before and after each
 	// measured window; empty for the bare reference handler.
 	metricsURL string
+	// pid is the server's process id (--server-pid): its CPU time is read
+	// from /proc, for a server without idp's /metrics. 0 for none.
+	pid int
 
 	mixNames   []string
 	mixWeights []int
@@ -65,6 +68,7 @@ type endpoints struct {
 func connect(ctx context.Context, cfg *Config) (*target, error) {
 	t := &target{cfg: cfg, issuer: strings.TrimSuffix(cfg.Issuer, "/"), tr: newTransport(cfg.Concurrency)}
 	t.metricsURL = t.issuer + "/metrics"
+	t.pid = cfg.ServerPID
 	c := t.client(nil)
 	var err error
 	if t.discovery, err = fetch(ctx, c, t.issuer+"/.well-known/openid-configuration"); err != nil {
@@ -88,6 +92,7 @@ func connect(ctx context.Context, cfg *Config) (*target, error) {
 	if t.ver, err = newVerifier(t.issuer, t.jwks, refetch); err != nil {
 		return nil, err
 	}
+	t.ver.audience = cfg.AccessAudience
 	return t, nil
 }
 

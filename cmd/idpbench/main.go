@@ -10,6 +10,9 @@
 // raw argon2id hashing, and prints idp's figures as ratios of those.
 // `idpbench bare` serves that bare handler in a process of its own; with
 // --bare-url the JWKS and discovery runs are also compared with it.
+//
+// `idpbench compare` prints the --json output of runs against several
+// servers side by side (bench/side-by-side.sh: idp and node-oidc-provider).
 package main
 
 import (
@@ -37,6 +40,9 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if len(args) > 0 && args[0] == "setup" {
 		_, _ = io.WriteString(out, setupHelp)
 		return 0
+	}
+	if len(args) > 0 && args[0] == "compare" {
+		return compareMain(args[1:], out, errOut)
 	}
 	if len(args) > 0 && args[0] == "bare" {
 		if err := serveBare(ctx, args[1:], errOut); err != nil && !errors.Is(err, flag.ErrHelp) {

@@ -71,9 +71,19 @@ func sleepUntil(ctx context.Context, at time.Time) bool {
 	}
 }
 
-// snapshot reads /metrics of the target (if it has one) and this
-// process's CPU time.
+// snapshot reads /metrics of the target (if it has one), the CPU time of
+// its process (with --server-pid) and this process's CPU time.
 func (t *target) snapshot(ctx context.Context) usage {
+	u := t.metricsSnapshot(ctx)
+	if t != nil && t.pid > 0 {
+		if cpu, ok := procCPU(t.pid); ok {
+			u.server, u.serverCPU = true, cpu
+		}
+	}
+	return u
+}
+
+func (t *target) metricsSnapshot(ctx context.Context) usage {
 	u := usage{at: time.Now(), clientCPU: selfCPU()}
 	if t == nil || t.metricsURL == "" {
 		return u

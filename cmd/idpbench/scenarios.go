@@ -35,7 +35,7 @@ func scenarios(cfg *Config) []scenario {
 				out = append(out, scenario{name: name, cc: &c, op: opClientCredentials})
 			}
 		case "refresh":
-			out = append(out, scenario{name: name, setup: setupOffline, op: opRefresh, chains: true})
+			out = append(out, scenario{name: name, setup: setupRefresh, op: opRefresh, chains: true})
 		case "code":
 			out = append(out, scenario{name: name, op: opCode})
 		case "sso":
@@ -55,6 +55,10 @@ func setupSession(w *worker) error { return w.signedInGrant(scopeUser, true) }
 // setupOffline signs in once and starts a refresh chain.
 func setupOffline(w *worker) error { return w.signedInGrant(scopeOffline, true) }
 
+// setupRefresh starts a refresh chain: by signing in, or from
+// --refresh-token-url for a provider idpbench cannot sign in to.
+func setupRefresh(w *worker) error { return w.startChain(true) }
+
 func opJWKS(w *worker) error { return w.static(w.t.endpoints.JWKS, w.t.jwks, checkJWKS) }
 
 func opDiscovery(w *worker) error {
@@ -64,11 +68,11 @@ func opDiscovery(w *worker) error {
 func opClientCredentials(w *worker) error { return w.clientCredentials() }
 
 // opRefresh refreshes the chain; a chain broken by an earlier failure is
-// first replaced through the live session, so one error does not turn
-// every later request of this worker into one.
+// first replaced (through the live session, or from --refresh-token-url),
+// so one error does not turn every later request of this worker into one.
 func opRefresh(w *worker) error {
 	if !w.chainOK {
-		if err := w.signedInGrant(scopeOffline, false); err != nil {
+		if err := w.startChain(false); err != nil {
 			return fmt.Errorf("restart chain: %w", err)
 		}
 	}

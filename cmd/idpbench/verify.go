@@ -26,6 +26,9 @@ type verifier struct {
 	issuer string
 	now    func() time.Time
 	fetch  func() ([]byte, error) // nil: never refetch
+	// audience is the aud access tokens must carry; empty means the
+	// client id (idp's default; another provider may name a resource).
+	audience string
 
 	mu   sync.RWMutex
 	keys map[string]jose.JSONWebKey
@@ -123,6 +126,10 @@ func (v *verifier) verify(raw string, kind tokenKind, clientID, nonce string) (*
 		return bad("signature: %v", err)
 	}
 	typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
+	aud := clientID
+	if kind == accessToken && v.audience != "" {
+		aud = v.audience
+	}
 	switch {
 	case kind == accessToken && typ != "at+jwt":
 		return bad("access token typ %q, want at+jwt", typ)
@@ -130,8 +137,8 @@ func (v *verifier) verify(raw string, kind tokenKind, clientID, nonce string) (*
 		return bad("ID token has typ at+jwt")
 	case c.Issuer != v.issuer:
 		return bad("iss %q, want %q", c.Issuer, v.issuer)
-	case !slices.Contains(c.Audience, clientID):
-		return bad("aud %v lacks %s", c.Audience, clientID)
+	case !slices.Contains(c.Audience, aud):
+		return bad("aud %v lacks %s", c.Audience, aud)
 	case c.Expiry == nil || !c.Expiry.Time().After(v.now()):
 		return bad("expired or no exp")
 	case c.Subject == "":
