@@ -1,7 +1,9 @@
 package adminhttp
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -167,54 +169,18 @@ func (h *Handlers) SetUserPassword(c echo.Context) error {
 	return done(c, id, "password-set")
 }
 
-// EndUserSession asks for confirmation, then ends one session.
-func (h *Handlers) EndUserSession(c echo.Context) error {
-	id, sid := c.Param("id"), c.FormValue("id")
-	ctx := c.Request().Context()
-	acc, err := h.admin.UserAccess(ctx, admin.UserRef{ID: id})
-	if err != nil {
-		return h.pageFail(c, id, err)
-	}
-	if c.FormValue("confirm") != "yes" {
-		return h.confirmUser(c, acc.User, "End this session of "+acc.User.Email+"?",
-			"That browser is signed out at once; the user can sign in again.", "/sessions/end",
-			map[string]string{"id": sid}, "End session", true, false)
-	}
-	err = h.admin.EndSession(ctx, actor(c), admin.UserRef{ID: id}, sid)
-	if errors.Is(err, admin.ErrNotFound) {
-		return done(c, id, "session-gone")
-	}
-	if err != nil {
-		return err
-	}
-	return done(c, id, "session-ended")
+// confirmedAction is a destructive action on the user of the path: a
+// confirmation page first (nothing changes), then run, whose notice the
+// redirect to the user's page carries.
+type confirmedAction struct {
+	heading         string // with the user's email for %s
+	message, suffix string
+	label           string
+	fields          map[string]string
+	run             func(ctx context.Context, ref admin.UserRef) (notice string, err error)
 }
 
-// RevokeUserGrant asks for confirmation, then revokes one offline grant.
-func (h *Handlers) RevokeUserGrant(c echo.Context) error {
-	id, gid := c.Param("id"), c.FormValue("id")
-	ctx := c.Request().Context()
-	acc, err := h.admin.UserAccess(ctx, admin.UserRef{ID: id})
-	if err != nil {
-		return h.pageFail(c, id, err)
-	}
-	if c.FormValue("confirm") != "yes" {
-		return h.confirmUser(c, acc.User, "Revoke this grant of "+acc.User.Email+"?",
-			"The application's refresh token and the access tokens minted from it stop working at once.", "/grants/revoke",
-			map[string]string{"id": gid}, "Revoke grant", true, false)
-	}
-	err = h.admin.RevokeGrant(ctx, actor(c), admin.UserRef{ID: id}, gid)
-	if errors.Is(err, admin.ErrNotFound) {
-		return done(c, id, "grant-gone")
-	}
-	if err != nil {
-		return err
-	}
-	return done(c, id, "grant-revoked")
-}
-
-// SignOutUser asks for confirmation, then ends every session and grant.
-func (h *Handlers) SignOutUser(c echo.Context) error {
+func (h *Handlers) confirmThen(c echo.Context, a confirmedAction) error {
 	id := c.Param("id")
 	ctx := c.Request().Context()
 	acc, err := h.admin.UserAccess(ctx, admin.UserRef{ID: id})
@@ -222,38 +188,72 @@ func (h *Handlers) SignOutUser(c echo.Context) error {
 		return h.pageFail(c, id, err)
 	}
 	if c.FormValue("confirm") != "yes" {
-		return h.confirmUser(c, acc.User, "Sign "+acc.User.Email+" out everywhere?",
-			"Every session ends and every offline grant is revoked at once. The user can sign in again; disable them to stop that.",
-			"/sign-out", nil, "End all", true, false)
+		return h.confirmUser(c, acc.User, fmt.Sprintf(a.heading, acc.User.Email), a.message, a.suffix, a.fields, a.label, true, false)
 	}
-	if _, err := h.admin.EndAccess(ctx, actor(c), admin.UserRef{ID: id}); err != nil {
+	notice, err := a.run(ctx, admin.UserRef{ID: id})
+	if err != nil {
 		return h.pageFail(c, id, err)
 	}
-	return done(c, id, "signed-out")
+	return done(c, id, notice)
+}
+
+// EndUserSession asks for confirmation, then ends one session.
+func (h *Handlers) EndUserSession(c echo.Context) error {
+	sid := c.FormValue("id")
+	return h.confirmThen(c, confirmedAction{heading: "End this session of %s?",
+		message: "That browser is signed out at once; the user can sign in again.", suffix: "/sessions/end",
+		fields: map[string]string{"id": sid}, label: "End session",
+		run: func(ctx context.Context, ref admin.UserRef) (string, error) {
+			return gone(h.admin.EndSession(ctx, actor(c), ref, sid), "session-gone", "session-ended")
+		}})
+}
+
+// RevokeUserGrant asks for confirmation, then revokes one offline grant.
+func (h *Handlers) RevokeUserGrant(c echo.Context) error {
+	gid := c.FormValue("id")
+	return h.confirmThen(c, confirmedAction{heading: "Revoke this grant of %s?",
+		message: "The application's refresh token and the access tokens minted from it stop working at once.",
+		suffix:  "/grants/revoke", fields: map[string]string{"id": gid}, label: "Revoke grant",
+		run: func(ctx context.Context, ref admin.UserRef) (string, error) {
+			return gone(h.admin.RevokeGrant(ctx, actor(c), ref, gid), "grant-gone", "grant-revoked")
+		}})
+}
+
+// gone names the outcome of ending something: already gone, done, or err.
+func gone(err error, goneNotice, doneNotice string) (string, error) {
+	switch {
+	case errors.Is(err, admin.ErrNotFound):
+		return goneNotice, nil
+	case err != nil:
+		return "", err
+	}
+	return doneNotice, nil
+}
+
+// SignOutUser asks for confirmation, then ends every session and grant.
+func (h *Handlers) SignOutUser(c echo.Context) error {
+	return h.confirmThen(c, confirmedAction{heading: "Sign %s out everywhere?",
+		message: "Every session ends and every offline grant is revoked at once. The user can sign in again; disable them to stop that.",
+		suffix:  "/sign-out", label: "End all",
+		run: func(ctx context.Context, ref admin.UserRef) (string, error) {
+			_, err := h.admin.EndAccess(ctx, actor(c), ref)
+			return "signed-out", err
+		}})
 }
 
 // ResetUserMFA asks for confirmation, then removes every second factor
 // and ends the user's sessions.
 func (h *Handlers) ResetUserMFA(c echo.Context) error {
-	id := c.Param("id")
-	ctx := c.Request().Context()
-	acc, err := h.admin.UserAccess(ctx, admin.UserRef{ID: id})
-	if err != nil {
-		return h.pageFail(c, id, err)
-	}
-	if c.FormValue("confirm") != "yes" {
-		return h.confirmUser(c, acc.User, "Reset the second factors of "+acc.User.Email+"?",
-			"Every passkey, the authenticator app and the recovery codes are removed, and their sessions end. Do this only once you are sure who is asking: whoever signs in next with the password sets up new factors.",
-			"/reset-mfa", nil, "Reset second factors", true, false)
-	}
-	removed, err := h.admin.ResetMFA(ctx, actor(c), admin.UserRef{ID: id})
-	if err != nil {
-		return h.pageFail(c, id, err)
-	}
-	if !removed {
-		return done(c, id, "nothing-changed")
-	}
-	return done(c, id, "mfa-reset")
+	return h.confirmThen(c, confirmedAction{heading: "Reset the second factors of %s?",
+		message: "Every passkey, the authenticator app and the recovery codes are removed, and their sessions end. Do this only once you are sure who is asking: whoever signs in next with the password sets up new factors.",
+		suffix:  "/reset-mfa", label: "Reset second factors",
+		run: func(ctx context.Context, ref admin.UserRef) (string, error) {
+			removed, err := h.admin.ResetMFA(ctx, actor(c), ref)
+			if !removed {
+				return "nothing-changed", err
+			}
+			return "mfa-reset", err
+		}})
 }
 
 const ctxConfirmError = "admin_confirm_error"
