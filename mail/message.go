@@ -46,7 +46,7 @@ type Templates struct {
 
 // Kinds are the messages idp sends, each with a template pair, and the
 // zero data each is checked with at load.
-var Kinds = map[string]any{KindPasswordReset: ResetData{}, KindEmailVerify: VerifyData{}}
+var Kinds = map[string]any{KindPasswordReset: ResetData{}, KindEmailVerify: VerifyData{}, KindInvite: InviteData{}}
 
 // The kinds of message.
 const (
@@ -55,7 +55,19 @@ const (
 	// KindEmailVerify carries an address verification link; data
 	// VerifyData.
 	KindEmailVerify = "email_verify"
+	// KindInvite carries an invitation to set a password; data
+	// InviteData.
+	KindInvite = "invite"
 )
+
+// InviteData fills the invitation mail.
+type InviteData struct {
+	Name   string // the invitee's display name, or empty
+	Email  string
+	Link   string // the single-use link
+	Days   int    // how long it works
+	Issuer string
+}
 
 // VerifyData fills the address verification mail.
 type VerifyData struct {
