@@ -65,3 +65,15 @@ func TestConfigSMTPURLProblemsHideThePassword(t *testing.T) {
 		t.Errorf("stderr shows the SMTP password: %s", errOut)
 	}
 }
+
+func TestConfigThemeDir(t *testing.T) {
+	parallel(t)
+	dir := t.TempDir()
+	if c, err := parseServe("--theme-dir", dir); err != nil || c.ThemeDir != dir {
+		t.Fatalf("--theme-dir %s: %+v, %v", dir, c, err)
+	}
+	if c, err := parseServe(); err != nil || c.ThemeDir != "" {
+		t.Fatalf("default: %q, %v", c.ThemeDir, err)
+	}
+	wantError(t, "", []string{"--theme-dir", "is not a folder"}, "serve", "--theme-dir", dir+"/missing")
+}
