@@ -58,6 +58,9 @@ type Service struct {
 // (selfservice.Service has it), inside the transaction in ctx.
 type Verifier interface {
 	RequestVerification(ctx context.Context, userID, email string) error
+	// RequestInvitation queues the invitation of a user made without a
+	// password.
+	RequestInvitation(ctx context.Context, userID, email string) error
 }
 
 // Deps are the domain services the actions use.
@@ -72,7 +75,7 @@ type Deps struct {
 	Throttle *throttle.Throttle
 	MFA      *mfa.Service
 	// Verifier, when set, mails each user created without EmailVerified
-	// a link to confirm the address.
+	// a link to confirm the address, and makes InviteUser possible.
 	Verifier Verifier
 	Now      func() time.Time
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"idp/admin"
@@ -57,6 +59,10 @@ type Config struct {
 	// Mail is outbound mail; without an SMTP URL the flows that need it
 	// are off.
 	Mail MailConfig
+	// ThemeDir is --theme-dir: a folder whose files replace the embedded
+	// pages, static files (stylesheet, logo) and, under mail/, the mail
+	// templates of the same name. Empty: the embedded look.
+	ThemeDir string
 	// Now is the clock (default: the system clock in UTC).
 	Now func() time.Time
 	// Logger receives the logs (default slog.Default()).
@@ -96,8 +102,9 @@ type App struct {
 	// SelfService is password reset by mailed link (offered only when
 	// Mail is enabled).
 	SelfService *selfservice.Service
-	// mailErr is a bad SMTP URL or mail template, reported by Start.
-	mailErr error
+	// mailErr is a bad SMTP URL, themeErr a bad mail template; Start
+	// reports them.
+	mailErr, themeErr error
 	// Admin is every administrative action, for the CLI, the admin pages
 	// and the admin API alike.
 	Admin *admin.Service
@@ -161,10 +168,8 @@ func New(d *db.DB, mk keys.MasterKey, cfg Config) *App {
 		sender, a.mailErr = mail.NewSender(cfg.Mail.SMTPURL, log, mail.SMTPOptions{TLSConfig: cfg.Mail.TLS})
 	}
 	a.Mail = mail.NewService(mail.NewStore(d.Gorm), mail.Config{Sender: sender, From: cfg.Mail.From, Now: now, Logger: log})
-	mailTpl, err := mail.DefaultTemplates()
-	if err != nil && a.mailErr == nil {
-		a.mailErr = err
-	}
+	mailTpl, err := a.mailTemplates()
+	a.themeErr = err
 	a.SelfService = selfservice.NewService(selfservice.NewStore(d.Gorm), selfservice.Deps{
 		DB: d, Users: a.Users, Sessions: a.Sessions, Tokens: a.Tokens, Mail: a.Mail, Templates: mailTpl,
 	}, selfservice.Config{Issuer: cfg.Server.Issuer, Now: now})
@@ -191,9 +196,34 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// mailTemplates are the embedded mail templates, under the theme's mail/
+// folder when there is one.
+func (a *App) mailTemplates() (*mail.Templates, error) {
+	if a.cfg.ThemeDir == "" {
+		return mail.DefaultTemplates()
+	}
+	t, err := mail.LoadTemplates(templates.Overlay(os.DirFS(filepath.Join(a.cfg.ThemeDir, "mail")), mail.Embedded()))
+	if err != nil {
+		return nil, fmt.Errorf("--theme-dir %s: %w", a.cfg.ThemeDir, err)
+	}
+	return t, nil
+}
+
+// pages are the embedded pages, under the theme when there is one.
+func (a *App) pages() (*templates.Set, error) {
+	if a.cfg.ThemeDir == "" {
+		return templates.Default()
+	}
+	t, err := templates.LoadTheme(os.DirFS(a.cfg.ThemeDir))
+	if err != nil {
+		return nil, fmt.Errorf("--theme-dir %s: %w", a.cfg.ThemeDir, err)
+	}
+	return t, nil
+}
+
 // Server builds the HTTP server over the parts.
 func (a *App) Server() (*server.Server, error) {
-	tpl, err := templates.Default()
+	tpl, err := a.pages()
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}

@@ -22,6 +22,15 @@ func (a *App) Start(ctx context.Context) error {
 	if a.mailErr != nil {
 		return fmt.Errorf("--smtp-url: %w", a.mailErr)
 	}
+	if a.themeErr != nil {
+		return a.themeErr
+	}
+	if a.cfg.Serving && a.cfg.ThemeDir != "" {
+		// A broken theme stops serve here, before anything is served.
+		if _, err := a.pages(); err != nil {
+			return err
+		}
+	}
 	if a.Mail.Enabled() && a.cfg.Mail.From.Email == "" {
 		return errors.New("--mail-from is required with --smtp-url")
 	}

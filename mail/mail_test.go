@@ -89,7 +89,7 @@ func TestSenderURLs(t *testing.T) {
 		}
 	}
 	bad := []string{"http://x", "smtp://", "smtp://u:hunter2@h:99999", "smtp://u:hunter2@h?tls=maybe", "smtps://u:hunter2@h?tls=none",
-		"smtp://u:hunter2@h/path", "smtp://u:hunter2@h?x=1", "smtp://:hunter2@h", "log:x", "smtp://u:hunter2@h:port", "::hunter2@"}
+		"smtp://u:hunter2@h/path", "smtp://u:hunter2@h?x=1", "smtp://:hunter2@h", "log:x", "smtp://u:hunter2@h:port", "::hunter2@", "smtp://u:hunter2@127.0.0.1:25?tls=none"}
 	for _, u := range bad {
 		_, err := mail.NewSender(u, nil, mail.SMTPOptions{})
 		if !errors.Is(err, mail.ErrInvalidURL) {

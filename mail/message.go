@@ -46,7 +46,15 @@ type Templates struct {
 
 // Kinds are the messages idp sends, each with a template pair, and the
 // zero data each is checked with at load.
-var Kinds = map[string]any{KindPasswordReset: ResetData{}, KindEmailVerify: VerifyData{}}
+var Kinds = map[string]any{
+	KindPasswordReset: ResetData{Link: checkLink},
+	KindEmailVerify:   VerifyData{Link: checkLink},
+	KindInvite:        InviteData{Link: checkLink},
+}
+
+// checkLink is the link LoadTemplates renders each kind with: both parts
+// must show it, or the mail would be useless.
+const checkLink = "https://idp.invalid/check?token=template-check"
 
 // The kinds of message.
 const (
@@ -55,7 +63,19 @@ const (
 	// KindEmailVerify carries an address verification link; data
 	// VerifyData.
 	KindEmailVerify = "email_verify"
+	// KindInvite carries an invitation to set a password; data
+	// InviteData.
+	KindInvite = "invite"
 )
+
+// InviteData fills the invitation mail.
+type InviteData struct {
+	Name   string // the invitee's display name, or empty
+	Email  string
+	Link   string // the single-use link
+	Days   int    // how long it works
+	Issuer string
+}
 
 // VerifyData fills the address verification mail.
 type VerifyData struct {
@@ -76,16 +96,18 @@ type ResetData struct {
 }
 
 // DefaultTemplates parses the embedded templates.
-func DefaultTemplates() (*Templates, error) {
-	sub, err := fs.Sub(embedded, "templates")
-	if err != nil {
-		return nil, err
-	}
-	return LoadTemplates(sub)
+func DefaultTemplates() (*Templates, error) { return LoadTemplates(Embedded()) }
+
+// Embedded is the folder of embedded mail templates (<kind>.txt and
+// <kind>.html), for an operator's overlay.
+func Embedded() fs.FS {
+	sub, _ := fs.Sub(embedded, "templates") // a fixed, valid path
+	return sub
 }
 
 // LoadTemplates parses <kind>.txt and <kind>.html of every kind in Kinds
-// from fsys and checks each renders its zero data.
+// from fsys and checks that each defines a subject, a text and an html
+// part that render, and that both parts show the link.
 func LoadTemplates(fsys fs.FS) (*Templates, error) {
 	t := &Templates{text: map[string]*texttemplate.Template{}, html: map[string]*htmltemplate.Template{}}
 	for k, zero := range Kinds {
@@ -98,8 +120,12 @@ func LoadTemplates(fsys fs.FS) (*Templates, error) {
 			return nil, fmt.Errorf("mail template %s.html: %w", k, err)
 		}
 		t.text[k], t.html[k] = tt, ht
-		if _, err := t.Render(k, Address{Email: "check@example.com"}, zero); err != nil {
+		m, err := t.Render(k, Address{Email: "check@example.com"}, zero)
+		if err != nil {
 			return nil, err
+		}
+		if m.Subject == "" || !strings.Contains(m.Text, checkLink) || !strings.Contains(m.HTML, checkLink) {
+			return nil, fmt.Errorf("mail template %s: needs a subject, and {{.Link}} in both %s.txt and %s.html", k, k, k)
 		}
 	}
 	return t, nil

@@ -43,7 +43,7 @@ type SMTPOptions struct {
 //   - log: writes each message to logger instead, for development.
 //
 // Credentials, when present, are sent with the best mechanism the server
-// offers (never in the clear: go-mail refuses PLAIN without TLS).
+// offers, and only over TLS: with tls=none they are refused.
 func NewSender(raw string, logger *slog.Logger, opts SMTPOptions) (Sender, error) {
 	if raw == "log:" {
 		if logger == nil {
@@ -124,6 +124,9 @@ func newSMTP(u *url.URL, o SMTPOptions) (*smtpSender, error) {
 		pass, _ := u.User.Password()
 		if u.User.Username() == "" {
 			return nil, bad("user name is empty")
+		}
+		if plain {
+			return nil, bad("credentials with tls=none would cross the network in the clear; use STARTTLS (drop tls=none) or smtps://")
 		}
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
 			gomail.WithUsername(u.User.Username()), gomail.WithPassword(pass))

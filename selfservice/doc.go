@@ -12,6 +12,10 @@
 // users service (its policy), ends every session and refresh family of
 // the user, and signs nobody in.
 //
+// Address verification and invitations work the same way: the account
+// change (a new user, an invited user without a password) and its queued
+// mail commit together, and the link is minted when the mail goes.
+//
 // It imports db and the domain packages it drives (users, sessions,
 // tokens, mail); the server's pages are its adapters.
 package selfservice

@@ -16,6 +16,7 @@ import (
 const (
 	PurposeReset  = "password_reset"
 	PurposeVerify = "email_verify"
+	PurposeInvite = "invite"
 )
 
 // ErrInvalidLink is the one answer to a link that cannot be used: unknown,

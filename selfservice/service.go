@@ -34,6 +34,8 @@ type Config struct {
 	// VerifyTTL is how long an address verification link works (default
 	// 24 hours).
 	VerifyTTL time.Duration
+	// InviteTTL is how long an invitation link works (default 7 days).
+	InviteTTL time.Duration
 	// RequestTTL drops a queued reset the outbox could not send for this
 	// long (default 24 hours): nobody is waiting for it any more.
 	RequestTTL time.Duration
@@ -56,6 +58,9 @@ func NewService(store *Store, d Deps, cfg Config) *Service {
 	if cfg.VerifyTTL <= 0 {
 		cfg.VerifyTTL = 24 * time.Hour
 	}
+	if cfg.InviteTTL <= 0 {
+		cfg.InviteTTL = 7 * 24 * time.Hour
+	}
 	if cfg.RequestTTL <= 0 {
 		cfg.RequestTTL = 24 * time.Hour
 	}
@@ -65,6 +70,7 @@ func NewService(store *Store, d Deps, cfg Config) *Service {
 	s := &Service{d: d, cfg: cfg, store: store}
 	d.Mail.Handle(mail.KindPasswordReset, s.composeReset)
 	d.Mail.Handle(mail.KindEmailVerify, s.composeVerify)
+	d.Mail.Handle(mail.KindInvite, s.composeInvite)
 	return s
 }
 

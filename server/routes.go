@@ -94,6 +94,8 @@ func (s *Server) pageRoutes(e *echo.Echo) {
 	e.POST(selfservice.ResetPath, p.Reset)
 	e.GET(selfservice.VerifyPath, p.VerifyPage)
 	e.POST(selfservice.VerifyPath, p.Verify)
+	e.GET(selfservice.InvitePath, p.InvitePage)
+	e.POST(selfservice.InvitePath, p.Invite)
 	e.GET(plumbing.PathConsent, p.ConsentPage)
 	e.POST(plumbing.PathConsent, p.Consent)
 	e.GET(plumbing.PathAccount, p.Account)

@@ -20,6 +20,9 @@ type ResetPage struct {
 	Token   string // hidden input name="token" of the choose form
 	Error   string // plain-words problem, in a role="alert" region
 	Minutes int    // how long a link works, said on the sent page
+	// Invite makes the choose, invalid and done steps those of an
+	// invitation: the form posts to /login/invite.
+	Invite bool
 }
 
 // Reset renders the password reset page.

@@ -20,6 +20,10 @@ func resetPages() []page {
 			[]string{"/login/reset"}},
 		{"reset invalid", r, ResetPage{Step: ResetInvalid}, ResetPage{Base: base, Step: ResetInvalid}, nil},
 		{"reset done", r, ResetPage{Step: ResetDone}, ResetPage{Base: base, Step: ResetDone}, nil},
+		{"invite choose", r, ResetPage{Step: ResetChoose, Invite: true}, ResetPage{Base: base, Step: ResetChoose, Token: "t0k", Invite: true, Error: "Too short."},
+			[]string{"/login/invite"}},
+		{"invite invalid", r, ResetPage{Step: ResetInvalid, Invite: true}, ResetPage{Base: base, Step: ResetInvalid, Invite: true}, nil},
+		{"invite done", r, ResetPage{Step: ResetDone, Invite: true}, ResetPage{Base: base, Step: ResetDone, Invite: true}, nil},
 	}
 }
 
@@ -82,6 +86,7 @@ func TestResetPages(t *testing.T) {
 			v := reflect.New(reflect.TypeOf(p.zero)).Elem()
 			fill(v, hostile)
 			v.FieldByName("Step").SetString(p.full.(ResetPage).Step)
+			v.FieldByName("Invite").SetBool(p.full.(ResetPage).Invite)
 			if out := render(t, s, p, v.Interface()); strings.Contains(out, hostile) {
 				t.Error("hostile input came out unescaped")
 			}

@@ -105,6 +105,7 @@ var (
 // mail (password reset) are off and no page offers them.
 var (
 	sSMTPURL  = setting{flag: "smtp-url", env: "IDP_SMTP_URL", def: "", usage: "outbound mail: smtp://user:pass@host:port (STARTTLS required; add ?tls=none for a local relay), smtps://… (implicit TLS), or log: to write each message to the log in development; empty: mail is off"}
+	sThemeDir = setting{flag: "theme-dir", env: "IDP_THEME_DIR", def: "", usage: "folder whose files replace the embedded pages (login.html …), static files (static/style.css, a logo) and mail templates (mail/password_reset.html …) by name; checked at start"}
 	sMailFrom = setting{flag: "mail-from", env: "IDP_MAIL_FROM", def: "", usage: "sender of idp's mail, e.g. 'Example Login <login@example.com>'; required with --smtp-url"}
 )
 
@@ -166,6 +167,8 @@ type Config struct {
 	// mail.Redact); MailFrom is --mail-from.
 	SMTPURL  string
 	MailFrom mail.Address
+	// ThemeDir is --theme-dir.
+	ThemeDir string
 }
 
 // now reads c.Now, or the system clock in UTC.
@@ -301,6 +304,13 @@ func buildConfig(s *settings) (Config, error) {
 	}
 	p.scaleOut(s, &c)
 	p.mail(s, &c)
+	if s.has("theme-dir") {
+		if c.ThemeDir = s.get("theme-dir").value; c.ThemeDir != "" {
+			if fi, err := os.Stat(c.ThemeDir); err != nil || !fi.IsDir() {
+				p.add("--theme-dir: %q is not a folder", c.ThemeDir)
+			}
+		}
+	}
 	return c, p.err()
 }
 

@@ -60,6 +60,7 @@ func (c Config) app(log *slog.Logger) app.Config {
 		Serving:        c.Serving,
 		Tracing:        c.tracing(),
 		Mail:           app.MailConfig{SMTPURL: c.SMTPURL, From: c.MailFrom},
+		ThemeDir:       c.ThemeDir,
 		Now:            c.now,
 		Logger:         log,
 	}

@@ -14,7 +14,7 @@ func TestConfigSMTPURLAndMailFrom(t *testing.T) {
 	for _, ok := range []struct{ url, from, name, email string }{
 		{"log:", "idp@example.com", "", "idp@example.com"},
 		{"smtp://relay.example", "Example Login <login@example.com>", "Example Login", "login@example.com"},
-		{"smtp://u:p@127.0.0.1:25?tls=none", `"Login, Inc." <login@example.com>`, "Login, Inc.", "login@example.com"},
+		{"smtp://127.0.0.1:25?tls=none", `"Login, Inc." <login@example.com>`, "Login, Inc.", "login@example.com"},
 		{"smtps://u:p@mail.example:465", "login@example.com", "", "login@example.com"},
 	} {
 		c, err := parseServe("--smtp-url", ok.url, "--mail-from", ok.from)
@@ -41,6 +41,7 @@ func TestConfigSMTPURLProblemsHideThePassword(t *testing.T) {
 	for _, bad := range []struct{ url, from, want string }{
 		{"http://u:hunter2@relay.example", "a@example.com", "scheme must be smtp, smtps or the word log:"},
 		{"smtp://u:hunter2@relay.example?tls=off", "a@example.com", "tls must be none"},
+		{"smtp://u:hunter2@relay.example?tls=none", "a@example.com", "in the clear"},
 		{"smtp://u:hunter2@relay.example:0", "a@example.com", "port must be 1 to 65535"},
 		{"smtps://u:hunter2@relay.example?tls=none", "a@example.com", "contradicts smtps"},
 		{"smtp://u:hunter2@relay.example/x", "a@example.com", "want smtp://"},
@@ -64,4 +65,16 @@ func TestConfigSMTPURLProblemsHideThePassword(t *testing.T) {
 	if strings.Contains(errOut, "hunter2") {
 		t.Errorf("stderr shows the SMTP password: %s", errOut)
 	}
+}
+
+func TestConfigThemeDir(t *testing.T) {
+	parallel(t)
+	dir := t.TempDir()
+	if c, err := parseServe("--theme-dir", dir); err != nil || c.ThemeDir != dir {
+		t.Fatalf("--theme-dir %s: %+v, %v", dir, c, err)
+	}
+	if c, err := parseServe(); err != nil || c.ThemeDir != "" {
+		t.Fatalf("default: %q, %v", c.ThemeDir, err)
+	}
+	wantError(t, "", []string{"--theme-dir", "is not a folder"}, "serve", "--theme-dir", dir+"/missing")
 }

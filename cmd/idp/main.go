@@ -37,7 +37,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the provider", runServe},
 		{"migrate", "apply pending database migrations and bootstrap signing keys", runMigrate},
-		{"users", "manage users: create, list, disable, set-password", runUsers},
+		{"users", "manage users: create, invite, list, disable, set-password", runUsers},
 		{"clients", "manage OAuth clients: create, list, delete", runClients},
 		{"keys", "manage signing keys: list, rotate, revoke", runKeys},
 		{"audit", "read the audit log: list", runAudit},

@@ -20,9 +20,9 @@ func runUsers(ctx context.Context, args []string, s stdio) error {
 	sub := map[string]func(context.Context, []string, stdio) error{
 		"create": usersCreate, "list": usersList, "disable": usersDisable, "enable": usersEnable,
 		"set-password": usersSetPassword, "sessions": usersSessions, "update": usersUpdate, "unlock": usersUnlock,
-		"reset-mfa": usersResetMFA,
+		"reset-mfa": usersResetMFA, "invite": usersInvite,
 	}
-	return dispatch(ctx, "users", "create|list|update|disable|enable|unlock|set-password|reset-mfa|sessions", sub, args, s)
+	return dispatch(ctx, "users", "create|invite|list|update|disable|enable|unlock|set-password|reset-mfa|sessions", sub, args, s)
 }
 
 // dispatch runs the subcommand named by args[0] from sub.
@@ -69,6 +69,33 @@ func usersCreate(ctx context.Context, args []string, s stdio) error {
 	u, err := e.Admin.CreateUser(ctx, actorOf(ctx), admin.NewUser{Email: *email, Password: pw, Name: *name, Roles: roles, EmailVerified: *verified})
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
+	}
+	fmt.Fprintln(s.out, u.ID)
+	return nil
+}
+
+// usersInvite creates a user without a password and queues the mail with
+// the link to set one; idp serve with --smtp-url sends it.
+func usersInvite(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "users invite", "users invite --email E [--name N] [--role R]...", adminSettings()...)
+	email := fs.String("email", "", "email address to invite (required); the invitee signs in with it")
+	name := fs.String("name", "", "display name")
+	var roles multi
+	fs.Var(&roles, "role", "role granted to the user, repeatable (e.g. --role admin)")
+	if err := fs.parseArgs(args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return fmt.Errorf("users invite needs --email")
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	u, err := e.Admin.InviteUser(ctx, actorOf(ctx), admin.NewUser{Email: *email, Name: *name, Roles: roles})
+	if err != nil {
+		return fmt.Errorf("invite user: %w", err)
 	}
 	fmt.Fprintln(s.out, u.ID)
 	return nil

@@ -1,0 +1,86 @@
+package selfservice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"idp/db"
+	"idp/mail"
+	"idp/users"
+)
+
+// InvitePath is the page an invitation link opens.
+const InvitePath = "/login/invite"
+
+// RequestInvitation queues the invitation of the user with id (made
+// without a password) to email, inside the transaction in ctx. The link
+// is minted when the outbox sends it.
+func (s *Service) RequestInvitation(ctx context.Context, userID, email string) error {
+	if err := s.d.Mail.Enqueue(ctx, mail.KindInvite, email, map[string]string{"user": userID}); err != nil {
+		return fmt.Errorf("request invitation: %w", err)
+	}
+	return nil
+}
+
+// composeInvite renders a queued invitation: dropped if the user is gone,
+// disabled or no longer at that address.
+func (s *Service) composeInvite(ctx context.Context, j mail.Job) (*mail.Message, error) {
+	u, err := s.d.Users.Store().ByID(ctx, j.Data["user"])
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("invitation mail: %w", err)
+	}
+	if u.Disabled || !strings.EqualFold(u.Email, j.To) {
+		return nil, nil
+	}
+	to, err := mail.NewAddress(u.Name, u.Email)
+	if err != nil {
+		if to, err = mail.NewAddress("", u.Email); err != nil {
+			return nil, nil
+		}
+	}
+	link, err := s.issue(ctx, u, PurposeInvite, InvitePath, s.cfg.InviteTTL)
+	if err != nil {
+		return nil, err
+	}
+	return s.d.Templates.Render(mail.KindInvite, to, mail.InviteData{
+		Name: to.Name, Email: u.Email, Link: link, Days: int(s.cfg.InviteTTL.Hours() / 24), Issuer: s.cfg.Issuer,
+	})
+}
+
+// CheckInvitation returns the user an invitation link is for, without
+// using it, or ErrInvalidLink.
+func (s *Service) CheckInvitation(ctx context.Context, token string) (*users.User, error) {
+	return s.check(ctx, token, PurposeInvite, false)
+}
+
+// CompleteInvitation uses an invitation link: in one transaction it sets
+// the password through the users service (its policy; a refused password
+// changes nothing, the link included) and records the address as
+// verified, since the link reached it. Nobody is signed in.
+func (s *Service) CompleteInvitation(ctx context.Context, token, password string) (*users.User, error) {
+	var user *users.User
+	err := s.d.DB.Tx(ctx, func(ctx context.Context) error {
+		u, err := s.check(ctx, token, PurposeInvite, true)
+		if err != nil {
+			return err
+		}
+		if err := s.d.Users.SetPassword(ctx, u.Email, password); err != nil {
+			return err
+		}
+		if err := s.d.Users.Store().SetEmailVerified(ctx, u.ID, u.Email); err != nil {
+			return fmt.Errorf("accept invitation: %w", err)
+		}
+		if err := s.store.deleteUser(ctx, u.ID, PurposeInvite); err != nil {
+			return fmt.Errorf("accept invitation: %w", err)
+		}
+		u.EmailVerified = true
+		user = u
+		return nil
+	})
+	return user, err
+}
