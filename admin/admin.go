@@ -61,6 +61,8 @@ type Verifier interface {
 	// RequestInvitation queues the invitation of a user made without a
 	// password.
 	RequestInvitation(ctx context.Context, userID, email string) error
+	// RequestReset queues a password-reset link to email.
+	RequestReset(ctx context.Context, email string) error
 }
 
 // Deps are the domain services the actions use.

@@ -39,3 +39,26 @@ func (s *Service) InviteUser(ctx context.Context, actor Actor, n NewUser) (User,
 	s.record(ctx, "user.invited", u.ID, "email="+u.Email)
 	return userView(u), nil
 }
+
+// SendPasswordReset mails the user a password-reset link (30 min, single
+// use), the one "Forgot your password?" sends; their password keeps
+// working until the link is used. A serving process with --smtp-url sends
+// it; without mail flows it is ErrNoMail.
+func (s *Service) SendPasswordReset(ctx context.Context, actor Actor, ref UserRef) (User, error) {
+	if s.verifier == nil {
+		return User{}, ErrNoMail
+	}
+	ctx = as(ctx, actor)
+	u, err := s.user(ctx, ref)
+	if err != nil {
+		return User{}, err
+	}
+	if u.Disabled {
+		return User{}, &InvalidError{Reason: "the user is disabled: enable them first"}
+	}
+	if err := s.verifier.RequestReset(ctx, u.Email); err != nil {
+		return User{}, fmt.Errorf("send password reset: %w", err)
+	}
+	s.record(ctx, "password.reset_sent", u.ID, "")
+	return userView(u), nil
+}

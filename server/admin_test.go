@@ -87,6 +87,7 @@ func TestAdminAPIAuthorization(t *testing.T) {
 		{"PATCH", "/api/admin/users/x"}, {"POST", "/api/admin/users/x/unlock"},
 		{"GET", "/api/admin/clients"}, {"POST", "/api/admin/clients"}, {"DELETE", "/api/admin/clients/x"},
 		{"PATCH", "/api/admin/clients/x"}, {"POST", "/api/admin/clients/x/secret"},
+		{"POST", "/api/admin/users/invite"}, {"POST", "/api/admin/users/x/send-reset"},
 		{"GET", "/api/admin/audit"},
 	}
 	for _, r := range routes {

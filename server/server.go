@@ -157,7 +157,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.pages = pages.New(site, pages.Config{SessionTTL: cfg.SessionTTL, SelfService: deps.SelfService}, deps.Throttle, s.protocol)
 	s.admin = adminhttp.New(site, adminhttp.Config{JWKSMaxAge: cfg.JWKSMaxAge, KeyRotationInterval: cfg.KeyRotationInterval,
-		Registration: cfg.Registration}, deps.Admin)
+		Registration: cfg.Registration, MailEnabled: deps.SelfService.ResetEnabled()}, deps.Admin)
 	deps.Audit.Observe(s.metrics.OnAudit)
 	if deps.Mail.Enabled() {
 		s.metrics.ObserveMail(deps.Mail)

@@ -102,6 +102,9 @@ type AdminUsersPage struct {
 	Showing string
 	// PrevURL and NextURL link the neighbouring pages; empty at the ends.
 	PrevURL, NextURL string
+	// Invite offers the invitation form (csrf_token, email, name, roles
+	// to /admin/users/invite): mail is on.
+	Invite bool
 }
 
 // AdminSession is one of a user's live sessions on their admin page.
@@ -146,6 +149,9 @@ type AdminUserPage struct {
 	RecoveryLeft, RecoveryTotal int
 	// AuditURL lists the events about this user.
 	AuditURL string
+	// SendReset offers "Send a password reset" (csrf_token to
+	// /admin/users/{id}/send-reset): mail is on.
+	SendReset bool
 }
 
 // AdminClient is one row of the clients table. The list fields are

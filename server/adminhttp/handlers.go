@@ -28,6 +28,9 @@ type Config struct {
 	// Registration is the registration endpoint's mode (token, open or
 	// closed), shown beside the registration-token form.
 	Registration string
+	// MailEnabled offers the invitation form and "Send a password reset":
+	// this process sends mail (--smtp-url).
+	MailEnabled bool
 }
 
 // Handlers serves the admin web pages (/admin, a signed-in admin's
@@ -123,6 +126,8 @@ var adminNotices = map[string]string{
 	"mfa-reset":       "The second factors were removed and the user's sessions ended.",
 	"client-deleted":  "The client was deleted.",
 	"client-updated":  "The client was saved.",
+	"user-invited":    "The invitation was sent: the link to set a password works for 7 days.",
+	"reset-sent":      "A password-reset link was mailed; it works for 30 minutes, and the current password keeps working until it is used.",
 	"nothing-changed": "Nothing changed.",
 }
 

@@ -66,7 +66,7 @@ func (h *Handlers) renderUser(c echo.Context, id string, status int, problem str
 		Self: u.ID == adminOf(c).ID, Locked: lock.Locked, LockedUntil: fmtTime(lock.Until), Failures: lock.Failures,
 		TOTP: f.TOTP, TOTPConfirmed: fmtTime(f.TOTPConfirmed), TOTPLastUsed: fmtTime(f.TOTPLastUsed),
 		RecoveryLeft: f.RecoveryLeft, RecoveryTotal: f.RecoveryTotal,
-		AuditURL: "/admin/audit?" + url.Values{"subject": {u.ID}}.Encode()}
+		AuditURL: "/admin/audit?" + url.Values{"subject": {u.ID}}.Encode(), SendReset: h.cfg.MailEnabled}
 	page.Error = problem
 	current, _ := c.Get(ctxSession).(string)
 	for _, s := range acc.Sessions {

@@ -27,7 +27,7 @@ func (h *Handlers) renderAdminUsers(c echo.Context, status int, problem string) 
 	if err != nil || offset < 0 {
 		offset = 0
 	}
-	page := templates.AdminUsersPage{AdminBase: h.adminBase(c, "users", "Users"), Query: q}
+	page := templates.AdminUsersPage{AdminBase: h.adminBase(c, "users", "Users"), Query: q, Invite: h.cfg.MailEnabled}
 	page.Error = problem
 	p, err := h.admin.SearchUsers(c.Request().Context(), admin.UserQuery{Q: q, Offset: offset})
 	var invalid *admin.InvalidError
