@@ -64,6 +64,7 @@ type ClientUpdate struct {
 	SigningAlg              *string   `json:"signing_alg,omitempty"`
 	Trusted                 *bool     `json:"trusted,omitempty"`
 	RequireMFA              *bool     `json:"require_mfa,omitempty"`
+	RequireVerifiedEmail    *bool     `json:"require_verified_email,omitempty"`
 	LogoURI                 *string   `json:"logo_uri,omitempty"`
 	ClientURI               *string   `json:"client_uri,omitempty"`
 	PolicyURI               *string   `json:"policy_uri,omitempty"`
@@ -101,6 +102,7 @@ func (u ClientUpdate) apply(spec *clients.Spec) []string {
 	str("signing_alg", &spec.SigningAlg, u.SigningAlg)
 	flag("trusted", &spec.Trusted, u.Trusted)
 	flag("require_mfa", &spec.RequireMFA, u.RequireMFA)
+	flag("require_verified_email", &spec.RequireVerifiedEmail, u.RequireVerifiedEmail)
 	str("logo_uri", &spec.LogoURI, u.LogoURI)
 	str("client_uri", &spec.ClientURI, u.ClientURI)
 	str("policy_uri", &spec.PolicyURI, u.PolicyURI)

@@ -66,6 +66,7 @@ type Client struct {
 	SigningAlg             string   `json:"signing_alg"`
 	Trusted                bool     `json:"trusted"`
 	RequireMFA             bool     `json:"require_mfa"`
+	RequireVerifiedEmail   bool     `json:"require_verified_email"`
 	// RFC 7591 §2 metadata, by the RFC's names.
 	LogoURI                 string   `json:"logo_uri"`
 	ClientURI               string   `json:"client_uri"`
@@ -87,7 +88,7 @@ func clientView(c *clients.Client) Client {
 	return Client{ID: c.ID, Name: c.Name, Public: c.Public, RedirectURIs: nonNil(c.RedirectURIs),
 		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), GrantTypes: nonNil(c.GrantTypes),
 		Scopes: nonNil(c.Scopes), SigningAlg: c.SigningAlg, Trusted: c.Trusted, RequireMFA: c.RequireMFA,
-		LogoURI: c.LogoURI, ClientURI: c.ClientURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI,
+		RequireVerifiedEmail: c.RequireVerifiedEmail, LogoURI: c.LogoURI, ClientURI: c.ClientURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI,
 		Contacts: nonNil(c.Contacts), ApplicationType: c.ApplicationType, TokenEndpointAuthMethod: c.AuthMethod(),
 		DefaultMaxAge: c.DefaultMaxAge, RequireAuthTime: c.RequireAuthTime, Registration: c.Registration,
 		Created: Time{c.CreatedAt}, Updated: Time{c.UpdatedAt}}

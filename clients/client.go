@@ -58,6 +58,9 @@ type Client struct {
 	Trusted bool
 	// RequireMFA makes every sign-in for this client need a second factor.
 	RequireMFA bool
+	// RequireVerifiedEmail holds back codes for users whose email address
+	// is not verified: they are asked to verify it first.
+	RequireVerifiedEmail bool
 	// Metadata is what RFC 7591 §2 adds: how the client is shown to users
 	// and a few protocol preferences.
 	Metadata

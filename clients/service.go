@@ -70,6 +70,8 @@ type Spec struct {
 	Trusted bool
 	// RequireMFA makes every sign-in for the client need a second factor.
 	RequireMFA bool
+	// RequireVerifiedEmail makes users verify their address first.
+	RequireVerifiedEmail bool
 	// Metadata is checked by ValidateMetadata; ApplicationType defaults to
 	// web, TokenEndpointAuthMethod to either secret method ("none" for a
 	// public client).
@@ -82,7 +84,7 @@ func SpecOf(c *Client) Spec {
 	return Spec{ID: c.ID, Name: c.Name, Public: c.Public, RedirectURIs: slices.Clone(c.RedirectURIs),
 		PostLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs), GrantTypes: slices.Clone(c.GrantTypes),
 		Scopes: slices.Clone(c.Scopes), SigningAlg: c.SigningAlg, Trusted: c.Trusted, RequireMFA: c.RequireMFA,
-		Metadata: c.Metadata.clone()}
+		RequireVerifiedEmail: c.RequireVerifiedEmail, Metadata: c.Metadata.clone()}
 }
 
 func (m Metadata) clone() Metadata {

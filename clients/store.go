@@ -39,6 +39,7 @@ type clientRow struct {
 	SigningAlg             string     `gorm:"column:signing_alg"`
 	Trusted                bool       `gorm:"column:trusted"`
 	RequireMFA             bool       `gorm:"column:require_mfa"`
+	RequireVerifiedEmail   bool       `gorm:"column:require_verified_email"`
 	LogoURI                string     `gorm:"column:logo_uri"`
 	ClientURI              string     `gorm:"column:client_uri"`
 	PolicyURI              string     `gorm:"column:policy_uri"`
@@ -85,12 +86,12 @@ func (s *Store) Create(ctx context.Context, c *Client) error {
 func (s *Store) ByID(ctx context.Context, id string) (*Client, error) {
 	var r clientRow
 	err := db.QueryRow(ctx, s.gdb, `SELECT id, name, public, secret_hash, redirect_uris, post_logout_redirect_uris,
-		grant_types, scopes, signing_alg, trusted, require_mfa, logo_uri, client_uri, policy_uri, tos_uri, contacts,
+		grant_types, scopes, signing_alg, trusted, require_mfa, require_verified_email, logo_uri, client_uri, policy_uri, tos_uri, contacts,
 		application_type, token_endpoint_auth_method, default_max_age, require_auth_time, registration,
 		registration_token_hash, last_used_at, created_at, updated_at
 		FROM clients WHERE id = ?`, id).Scan(
 		&r.ID, &r.Name, &r.Public, &r.SecretHash, &r.RedirectURIs, &r.PostLogoutRedirectURIs,
-		&r.GrantTypes, &r.Scopes, &r.SigningAlg, &r.Trusted, &r.RequireMFA, &r.LogoURI, &r.ClientURI, &r.PolicyURI,
+		&r.GrantTypes, &r.Scopes, &r.SigningAlg, &r.Trusted, &r.RequireMFA, &r.RequireVerifiedEmail, &r.LogoURI, &r.ClientURI, &r.PolicyURI,
 		&r.TOSURI, &r.Contacts, &r.ApplicationType, &r.TokenAuthMethod, &r.DefaultMaxAge, &r.RequireAuthTime,
 		&r.Registration, &r.RegistrationTokenHash, &r.LastUsedAt, &r.CreatedAt, &r.UpdatedAt)
 	if err != nil {
@@ -165,7 +166,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 func toRow(c *Client) (clientRow, error) {
 	row := clientRow{
 		ID: c.ID, Name: c.Name, Public: c.Public, SecretHash: c.SecretHash,
-		SigningAlg: c.SigningAlg, Trusted: c.Trusted, RequireMFA: c.RequireMFA,
+		SigningAlg: c.SigningAlg, Trusted: c.Trusted, RequireMFA: c.RequireMFA, RequireVerifiedEmail: c.RequireVerifiedEmail,
 		LogoURI: c.LogoURI, ClientURI: c.ClientURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI,
 		ApplicationType: c.ApplicationType, TokenAuthMethod: c.TokenEndpointAuthMethod,
 		DefaultMaxAge: c.DefaultMaxAge, RequireAuthTime: c.RequireAuthTime,
@@ -194,7 +195,7 @@ func toRow(c *Client) (clientRow, error) {
 func (r *clientRow) client() (*Client, error) {
 	c := &Client{
 		ID: r.ID, Name: r.Name, Public: r.Public, SecretHash: r.SecretHash,
-		SigningAlg: r.SigningAlg, Trusted: r.Trusted, RequireMFA: r.RequireMFA,
+		SigningAlg: r.SigningAlg, Trusted: r.Trusted, RequireMFA: r.RequireMFA, RequireVerifiedEmail: r.RequireVerifiedEmail,
 		Metadata: Metadata{LogoURI: r.LogoURI, ClientURI: r.ClientURI, PolicyURI: r.PolicyURI, TOSURI: r.TOSURI,
 			ApplicationType: r.ApplicationType, TokenEndpointAuthMethod: r.TokenAuthMethod,
 			DefaultMaxAge: r.DefaultMaxAge, RequireAuthTime: r.RequireAuthTime},

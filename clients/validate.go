@@ -186,6 +186,7 @@ func build(spec Spec) (*Client, error) {
 		SigningAlg:             alg,
 		Trusted:                spec.Trusted,
 		RequireMFA:             spec.RequireMFA,
+		RequireVerifiedEmail:   spec.RequireVerifiedEmail,
 		Metadata:               meta,
 	}, nil
 }

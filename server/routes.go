@@ -79,6 +79,8 @@ func (s *Server) pageRoutes(e *echo.Echo) {
 	e.POST(plumbing.PathLogin, p.Login)
 	e.POST(plumbing.PathPasskey+"/options", p.PasskeyOptions)
 	e.POST(plumbing.PathPasskey, p.PasskeyLogin)
+	e.GET(plumbing.PathVerifyNeed, p.VerifyNeededPage)
+	e.POST(plumbing.PathVerifyNeed, p.VerifyNeeded)
 	e.GET(plumbing.PathLoginMFA, p.MFAPage)
 	e.POST(plumbing.PathLoginMFA+"/totp", p.MFATOTP)
 	e.POST(plumbing.PathLoginMFA+"/recovery", p.MFARecovery)

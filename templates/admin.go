@@ -171,13 +171,13 @@ type AdminClient struct {
 // form posting csrf_token to /admin/clients/{id}/secret.
 type AdminClientPage struct {
 	AdminBase
-	ID, Name, Type, Registration, Created, Alg, Scopes                string
-	LogoURI, ClientURI, PolicyURI, TOSURI, ApplicationType            string
-	Contacts, RedirectURIs, PostLogoutRedirectURIs, AuthMethodSetting string
-	DefaultMaxAge                                                     int
-	Public, Trusted, RequireMFA, RequireAuthTime                      bool
-	GrantCode, GrantRefresh, GrantCC                                  bool
-	NewSecret                                                         string // shown once after a regeneration
+	ID, Name, Type, Registration, Created, Alg, Scopes                 string
+	LogoURI, ClientURI, PolicyURI, TOSURI, ApplicationType             string
+	Contacts, RedirectURIs, PostLogoutRedirectURIs, AuthMethodSetting  string
+	DefaultMaxAge                                                      int
+	Public, Trusted, RequireMFA, RequireAuthTime, RequireVerifiedEmail bool
+	GrantCode, GrantRefresh, GrantCC                                   bool
+	NewSecret                                                          string // shown once after a regeneration
 }
 
 // AdminClient renders one client's page.

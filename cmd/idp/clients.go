@@ -19,7 +19,7 @@ func runClients(ctx context.Context, args []string, s stdio) error {
 
 func clientsCreate(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "clients create",
-		"clients create --id ID --redirect-uri U [--redirect-uri U]... [--post-logout-redirect-uri U] [--public] [--secret-stdin] [--signing-alg RS256|ES256] [--trusted] [--require-mfa] [--grant-type G]... [--scope S]... [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--contact E]... [--application-type web|native] [--token-endpoint-auth-method M] [--default-max-age D] [--require-auth-time]",
+		"clients create --id ID --redirect-uri U [--redirect-uri U]... [--post-logout-redirect-uri U] [--public] [--secret-stdin] [--signing-alg RS256|ES256] [--trusted] [--require-mfa] [--require-verified-email] [--grant-type G]... [--scope S]... [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--contact E]... [--application-type web|native] [--token-endpoint-auth-method M] [--default-max-age D] [--require-auth-time]",
 		adminSettings()...)
 	var spec clients.Spec
 	var redirects, postLogout, grants, scopes multi
@@ -32,6 +32,7 @@ func clientsCreate(ctx context.Context, args []string, s stdio) error {
 	fs.StringVar(&spec.SigningAlg, "signing-alg", "RS256", "alg of this client's ID and access tokens: RS256 or ES256")
 	fs.BoolVar(&spec.Trusted, "trusted", false, "first-party client: no consent screen")
 	fs.BoolVar(&spec.RequireMFA, "require-mfa", false, "every sign-in for this client needs a second factor (passkey, authenticator app or recovery code)")
+	fs.BoolVar(&spec.RequireVerifiedEmail, "require-verified-email", false, "users with an unverified email address are asked to verify it before a code is issued")
 	fs.Var(&grants, "grant-type", "authorization_code, refresh_token or client_credentials, repeatable (default authorization_code and refresh_token)")
 	fs.Var(&scopes, "scope", "scope the client may request, repeatable (default openid profile email offline_access; idp:admin only when named)")
 	asJSON := fs.Bool("json", false, "print JSON")

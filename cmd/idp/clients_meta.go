@@ -51,7 +51,7 @@ func seconds(d time.Duration) (int, error) {
 // --new-secret replaces the secret and prints the new one once.
 func clientsUpdate(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "clients update",
-		"clients update --id ID [--name N] [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--contact E]... [--redirect-uri U]... [--post-logout-redirect-uri U]... [--grant-type G]... [--scope S]... [--signing-alg A] [--trusted=BOOL] [--require-mfa=BOOL] [--application-type T] [--token-endpoint-auth-method M] [--default-max-age D] [--require-auth-time=BOOL] [--new-secret]",
+		"clients update --id ID [--name N] [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--contact E]... [--redirect-uri U]... [--post-logout-redirect-uri U]... [--grant-type G]... [--scope S]... [--signing-alg A] [--trusted=BOOL] [--require-mfa=BOOL] [--require-verified-email=BOOL] [--application-type T] [--token-endpoint-auth-method M] [--default-max-age D] [--require-auth-time=BOOL] [--new-secret]",
 		adminSettings()...)
 	id := fs.String("id", "", "client id (required)")
 	name := fs.String("name", "", "name shown to users on sign-in and consent")
@@ -63,6 +63,7 @@ func clientsUpdate(ctx context.Context, args []string, s stdio) error {
 	alg := fs.String("signing-alg", "", "RS256 or ES256")
 	trusted := fs.Bool("trusted", false, "first-party client: no consent screen")
 	mfa := fs.Bool("require-mfa", false, "every sign-in needs a second factor")
+	verified := fs.Bool("require-verified-email", false, "users must have verified their email address before a code is issued")
 	newSecret := fs.Bool("new-secret", false, "replace the secret with a generated one, printed once; the old one stops working")
 	asJSON := fs.Bool("json", false, "print JSON")
 	var m metadataFlags
@@ -94,6 +95,8 @@ func clientsUpdate(ctx context.Context, args []string, s stdio) error {
 			up.Trusted = trusted
 		case "require-mfa":
 			up.RequireMFA = mfa
+		case "require-verified-email":
+			up.RequireVerifiedEmail = verified
 		case "logo-uri":
 			up.LogoURI = &m.logo
 		case "client-uri":

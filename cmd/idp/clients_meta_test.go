@@ -21,6 +21,7 @@ type clientView struct {
 	AuthTime   bool     `json:"require_auth_time"`
 	Trusted    bool     `json:"trusted"`
 	Redirects  []string `json:"redirect_uris"`
+	Verified   bool     `json:"require_verified_email"`
 }
 
 func clientNamed(t *testing.T, d testDB, id string) clientView {
@@ -53,9 +54,9 @@ func TestClientsMetadataAndUpdate(t *testing.T) {
 		len(c.Contacts) != 2 || c.AppType != "web" || c.AuthMethod != "client_secret_post" || c.MaxAge != 43200 || !c.AuthTime {
 		t.Fatalf("created %+v", c)
 	}
-	mustRun(t, "", d.cmd("clients", "update", "--id", "notes", "--name", "Notes", "--contact", "", "--trusted")...)
+	mustRun(t, "", d.cmd("clients", "update", "--id", "notes", "--name", "Notes", "--contact", "", "--trusted", "--require-verified-email")...)
 	c = clientNamed(t, d, "notes")
-	if c.Name != "Notes" || len(c.Contacts) != 0 || !c.Trusted || c.Logo != "https://cdn.example/notes.png" || c.MaxAge != 43200 {
+	if c.Name != "Notes" || len(c.Contacts) != 0 || !c.Trusted || !c.Verified || c.Logo != "https://cdn.example/notes.png" || c.MaxAge != 43200 {
 		t.Fatalf("updated %+v", c)
 	}
 	wantError(t, "", []string{"logo URI", "https"}, d.cmd("clients", "update", "--id", "notes", "--logo-uri", "http://cdn.example/x.png")...)

@@ -10,22 +10,23 @@ const (
 	// PathASMetadata is RFC 8414 §3's authorization server metadata; for an
 	// issuer with a path, RFC 8414 puts the path after it as well.
 	PathASMetadata = "/.well-known/oauth-authorization-server"
-	PathAuthorize  = "/authorize"     // RFC 6749 §3.1
-	PathToken      = "/token"         // RFC 6749 §3.2
-	PathRegister   = "/register"      // RFC 7591 §3; /register/{id} is RFC 7592's
-	PathUserInfo   = "/userinfo"      // OIDC Core §5.3
-	PathEndSession = "/end-session"   // OIDC RP-Initiated Logout 1.0 §2
-	PathRevoke     = "/revoke"        // RFC 7009
-	PathIntrospect = "/introspect"    // RFC 7662
-	PathLogin      = "/login"         // sign-in page
-	PathLoginMFA   = "/login/mfa"     // second factor: challenge or enrollment
-	PathPasskey    = "/login/passkey" // passwordless sign-in with a passkey
-	PathConsent    = "/consent"       // consent page
-	PathLogout     = "/logout"        // confirmed sign-out
-	PathAccount    = "/account"       // the signed-in user's own page
-	PathAdmin      = "/admin"         // admin web pages
-	PathAdminAPI   = "/api/admin"     // admin JSON API
-	PathHealthz    = "/healthz"       // process up
-	PathReadyz     = "/readyz"        // database reachable, keys loaded
-	PathMetrics    = "/metrics"       // Prometheus
+	PathAuthorize  = "/authorize"          // RFC 6749 §3.1
+	PathToken      = "/token"              // RFC 6749 §3.2
+	PathRegister   = "/register"           // RFC 7591 §3; /register/{id} is RFC 7592's
+	PathUserInfo   = "/userinfo"           // OIDC Core §5.3
+	PathEndSession = "/end-session"        // OIDC RP-Initiated Logout 1.0 §2
+	PathRevoke     = "/revoke"             // RFC 7009
+	PathIntrospect = "/introspect"         // RFC 7662
+	PathLogin      = "/login"              // sign-in page
+	PathLoginMFA   = "/login/mfa"          // second factor: challenge or enrollment
+	PathVerifyNeed = "/login/verify-email" // a client needs a verified address: verify it first
+	PathPasskey    = "/login/passkey"      // passwordless sign-in with a passkey
+	PathConsent    = "/consent"            // consent page
+	PathLogout     = "/logout"             // confirmed sign-out
+	PathAccount    = "/account"            // the signed-in user's own page
+	PathAdmin      = "/admin"              // admin web pages
+	PathAdminAPI   = "/api/admin"          // admin JSON API
+	PathHealthz    = "/healthz"            // process up
+	PathReadyz     = "/readyz"             // database reachable, keys loaded
+	PathMetrics    = "/metrics"            // Prometheus
 )

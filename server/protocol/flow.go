@@ -40,6 +40,15 @@ func (h *Handlers) continueAuthorization(c echo.Context, client *clients.Client,
 		}
 		return h.toPage(c, req, plumbing.PathLoginMFA)
 	}
+	// A client that needs a verified address gets no code for a user whose
+	// address is not: they verify it first, then continue.
+	if client.RequireVerifiedEmail && !user.EmailVerified {
+		if req.HasPrompt(oauth.PromptNone) {
+			return h.redirectError(c, req, &oauth.Error{Code: "interaction_required", Status: 400,
+				Description: "the user must verify their email address first"})
+		}
+		return h.toPage(c, req, plumbing.PathVerifyNeed)
+	}
 	// idp:admin is granted only to admins; for anyone else it is dropped,
 	// and the token's scope says what was granted (RFC 6749 §3.3).
 	req.Scopes = plumbing.GrantableScopes(user, req.Scopes)
