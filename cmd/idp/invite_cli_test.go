@@ -35,3 +35,24 @@ func TestUsersInvite(t *testing.T) {
 	wantError(t, "", []string{"already"}, d.cmd("users", "invite", "--email", "NEW@example.com")...)
 	wantError(t, "", []string{"invalid email"}, d.cmd("users", "invite", "--email", "not an address")...)
 }
+
+// TestFirstAdminByInvitation: an operator with mail invites the first
+// admin before the first serve; serve then creates no user and prints no
+// password, and the queued invitation is what it sends.
+func TestFirstAdminByInvitation(t *testing.T) {
+	parallel(t)
+	d := migratedDB(t)
+	mustRun(t, "", d.cmd("users", "invite", "--email", "boss@example.com", "--role", "admin")...)
+	e := openTestEnv(t, d)
+	if err := e.EnsureFirstUser(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	list := listJSON[userJSON](t, d, "users")
+	if len(list) != 1 || list[0].Email != "boss@example.com" || len(list[0].Roles) != 1 || list[0].Roles[0] != "admin" {
+		t.Fatalf("users after the first start: %+v (no admin@localhost with a logged password)", list)
+	}
+	var n int64
+	if err := e.DB.Gorm.Raw("SELECT COUNT(*) FROM mail_outbox WHERE recipient = ? AND kind = 'invite'", "boss@example.com").Scan(&n).Error; err != nil || n != 1 {
+		t.Fatalf("queued invitations: %d, %v", n, err)
+	}
+}
