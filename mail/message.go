@@ -50,6 +50,8 @@ var Kinds = map[string]any{
 	KindPasswordReset: ResetData{Link: checkLink},
 	KindEmailVerify:   VerifyData{Link: checkLink},
 	KindInvite:        InviteData{Link: checkLink},
+	KindEmailChange:   EmailChangeData{Link: checkLink},
+	KindEmailChanged:  EmailChangedData{Link: checkLink},
 }
 
 // checkLink is the link LoadTemplates renders each kind with: both parts
@@ -66,7 +68,32 @@ const (
 	// KindInvite carries an invitation to set a password; data
 	// InviteData.
 	KindInvite = "invite"
+	// KindEmailChange asks the new address of an account to confirm the
+	// change; data EmailChangeData.
+	KindEmailChange = "email_change"
+	// KindEmailChanged tells the old address that the change happened,
+	// with the reset link to use if it was not the owner; data
+	// EmailChangedData.
+	KindEmailChanged = "email_changed"
 )
+
+// EmailChangeData fills the mail to the new address of an account.
+type EmailChangeData struct {
+	Name   string // the user's display name, or empty
+	Email  string // the new address
+	Link   string // the single-use link
+	Hours  int    // how long it works
+	Issuer string
+}
+
+// EmailChangedData fills the notice to the old address.
+type EmailChangedData struct {
+	Name   string
+	Old    string // the address the notice goes to
+	Email  string // the new address
+	Link   string // where to reset the password
+	Issuer string
+}
 
 // InviteData fills the invitation mail.
 type InviteData struct {

@@ -17,6 +17,7 @@ const (
 	PurposeReset  = "password_reset"
 	PurposeVerify = "email_verify"
 	PurposeInvite = "invite"
+	PurposeChange = "email_change"
 )
 
 // ErrInvalidLink is the one answer to a link that cannot be used: unknown,
@@ -60,8 +61,11 @@ func wellFormed(token string) bool {
 // verifies nothing once the address changed.
 func stamp(purpose string, u *users.User) string {
 	v := u.PasswordHash
-	if purpose == PurposeVerify {
+	switch purpose {
+	case PurposeVerify:
 		v = strings.ToLower(u.Email)
+	case PurposeChange: // dies with a password change or another change of address
+		v = strings.ToLower(u.Email) + "\x00" + u.PasswordHash
 	}
 	sum := sha256.Sum256([]byte("idp link stamp\x00" + purpose + "\x00" + v))
 	return hex.EncodeToString(sum[:16])

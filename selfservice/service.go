@@ -71,6 +71,8 @@ func NewService(store *Store, d Deps, cfg Config) *Service {
 	d.Mail.Handle(mail.KindPasswordReset, s.composeReset)
 	d.Mail.Handle(mail.KindEmailVerify, s.composeVerify)
 	d.Mail.Handle(mail.KindInvite, s.composeInvite)
+	d.Mail.Handle(mail.KindEmailChange, s.composeEmailChange)
+	d.Mail.Handle(mail.KindEmailChanged, s.composeEmailChanged)
 	return s
 }
 
@@ -96,12 +98,17 @@ func (s *Service) Purge(ctx context.Context, limit int) (int64, error) {
 // issue mints a link of purpose for u, superseding the older ones, and
 // returns its URL at path.
 func (s *Service) issue(ctx context.Context, u *users.User, purpose, path string, ttl time.Duration) (string, error) {
+	return s.issueFor(ctx, u, purpose, path, ttl, "")
+}
+
+// issueFor is issue with the new address an email change link confirms.
+func (s *Service) issueFor(ctx context.Context, u *users.User, purpose, path string, ttl time.Duration, email string) (string, error) {
 	token, hash, err := newToken()
 	if err != nil {
 		return "", err
 	}
 	now := s.now()
-	r := &linkRow{TokenHash: hash, Purpose: purpose, UserID: u.ID, PasswordStamp: stamp(purpose, u),
+	r := &linkRow{TokenHash: hash, Purpose: purpose, UserID: u.ID, PasswordStamp: stamp(purpose, u), Email: email,
 		CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	if err := s.store.replace(ctx, r); err != nil {
 		return "", fmt.Errorf("issue link: %w", err)
@@ -113,35 +120,41 @@ func (s *Service) issue(ctx context.Context, u *users.User, purpose, path string
 // With consume, the link is used up (call it inside a transaction that
 // rolls back if what follows fails).
 func (s *Service) check(ctx context.Context, token, purpose string, consume bool) (*users.User, error) {
+	u, _, err := s.checkLink(ctx, token, purpose, consume)
+	return u, err
+}
+
+// checkLink is check that also returns the link.
+func (s *Service) checkLink(ctx context.Context, token, purpose string, consume bool) (*users.User, *linkRow, error) {
 	if !wellFormed(token) {
-		return nil, ErrInvalidLink
+		return nil, nil, ErrInvalidLink
 	}
 	hash, now := hashToken(token), s.now()
 	r, err := s.store.live(ctx, hash, purpose, now)
 	if errors.Is(err, db.ErrNotFound) {
-		return nil, ErrInvalidLink
+		return nil, nil, ErrInvalidLink
 	}
 	if err != nil {
-		return nil, fmt.Errorf("check link: %w", err)
+		return nil, nil, fmt.Errorf("check link: %w", err)
 	}
 	u, err := s.d.Users.Store().ByID(ctx, r.UserID)
 	if errors.Is(err, db.ErrNotFound) {
-		return nil, ErrInvalidLink
+		return nil, nil, ErrInvalidLink
 	}
 	if err != nil {
-		return nil, fmt.Errorf("check link: %w", err)
+		return nil, nil, fmt.Errorf("check link: %w", err)
 	}
 	if u.Disabled || stamp(purpose, u) != r.PasswordStamp {
-		return nil, ErrInvalidLink
+		return nil, nil, ErrInvalidLink
 	}
 	if consume {
 		ok, err := s.store.consume(ctx, hash, purpose, now)
 		if err != nil {
-			return nil, fmt.Errorf("use link: %w", err)
+			return nil, nil, fmt.Errorf("use link: %w", err)
 		}
 		if !ok {
-			return nil, ErrInvalidLink // a concurrent use won
+			return nil, nil, ErrInvalidLink // a concurrent use won
 		}
 	}
-	return u, nil
+	return u, r, nil
 }

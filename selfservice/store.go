@@ -21,8 +21,10 @@ type linkRow struct {
 	Purpose       string
 	UserID        string
 	PasswordStamp string
-	CreatedAt     time.Time `gorm:"autoCreateTime:false"`
-	ExpiresAt     time.Time
+	// Email is the new address an email change link confirms.
+	Email     string
+	CreatedAt time.Time `gorm:"autoCreateTime:false"`
+	ExpiresAt time.Time
 }
 
 func (linkRow) TableName() string { return "mail_links" }

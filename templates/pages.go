@@ -115,6 +115,11 @@ type AccountPage struct {
 	// attempt was refused.
 	PasswordNeedsCurrent bool
 	PasswordError        string
+	// Email change (when mail is on): a form posting csrf_token, email
+	// and current_password (only when PasswordNeedsCurrent) to
+	// /account/email; EmailError says why the last attempt was refused.
+	EmailChange bool
+	EmailError  string
 
 	// Sign-in security. Its forms post csrf_token (and id) to
 	// /account/security/passkeys/remove, /account/security/totp/remove,

@@ -8,6 +8,8 @@ const (
 	VerifyInvalid = "invalid" // a link that cannot be used
 	VerifyDone    = "done"    // the address is verified
 	VerifyNeeded  = "needed"  // a client asks for a verified address first
+	VerifyChange  = "change"  // a button that posts csrf_token and token to /account/email/confirm
+	VerifyChanged = "changed" // the account moved to Email
 )
 
 // VerifyPage confirms an email address from a mailed link. The link's GET

@@ -48,6 +48,9 @@ const (
 	maxPasswordLen = 1024
 )
 
+// ValidateEmail checks an address as a new account's is checked.
+func ValidateEmail(email string) error { return checkEmail(email) }
+
 // checkEmail accepts a single bare addr-spec (RFC 5322 §3.4.1). A display
 // name, angle brackets, comments or a list would be stored verbatim and then
 // never match what the user types, so they are refused rather than cleaned.

@@ -42,9 +42,10 @@ func (h *Handlers) renderAccount(c echo.Context, status int, sess *sessions.Sess
 	page := templates.AccountPage{
 		Base: h.site.Base(c, "Your account"), Email: user.Email, Name: user.Name, Roles: user.Roles,
 		IsAdmin: user.HasRole("admin"), PasswordError: passwordProblem,
-		PasswordNeedsCurrent: !h.recentSignIn(sess),
+		PasswordNeedsCurrent: !h.recentSignIn(sess), EmailChange: h.cfg.SelfService.ResetEnabled(),
 	}
-	if passwordProblem == "" {
+	page.EmailError, _ = c.Get(ctxEmailError).(string)
+	if passwordProblem == "" && page.EmailError == "" {
 		page.Notice = noticeText(c.QueryParam("notice"))
 	}
 	grants, err := h.site.Tokens.Grants(c.Request().Context(), user.ID)
@@ -91,6 +92,8 @@ func noticeText(code string) string {
 		return "The authenticator app was removed."
 	case "password-changed":
 		return "Your password was changed. Every other session was signed out and every app's offline access revoked."
+	case "email-link-sent":
+		return "A link is on its way to the new address. Your address changes when you open it; until then it stays as it is."
 	case "password-changed-kept":
 		return "Your password was changed."
 	case "last-factor":

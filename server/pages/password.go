@@ -50,28 +50,7 @@ func (h *Handlers) ChangePassword(c echo.Context) error {
 	}
 	h.site.ActAs(c, user.Email, audit.ViaWeb)
 	if !h.recentSignIn(sess) {
-		ip := c.RealIP()
-		if wait, err := h.throttle.Check(ctx, user.Email, ip); err != nil {
-			return err
-		} else if wait > 0 {
-			setRetryAfter(c, wait)
-			return refuse(http.StatusTooManyRequests, tooManyText(wait))
-		}
-		_, err := h.site.Users.Authenticate(ctx, user.Email, current)
-		switch {
-		case errors.Is(err, users.ErrInvalidCredentials):
-			h.site.Record(c, "password.change_refused", user.ID, "reason=wrong_current_password")
-			if _, err := h.throttle.Fail(ctx, user.Email, ip); err != nil {
-				return err
-			}
-			return refuse(http.StatusBadRequest, "Your current password is not right.")
-		case errors.Is(err, users.ErrBusy):
-			c.Response().Header().Set("Retry-After", "5")
-			return refuse(http.StatusServiceUnavailable, "Too many people are signing in right now. Try again in a few seconds.")
-		case err != nil:
-			return err
-		}
-		if err := h.throttle.Succeed(ctx, user.Email, ip); err != nil {
+		if stop, err := h.checkCurrentPassword(c, user, current, refuse); stop || err != nil {
 			return err
 		}
 	}
@@ -105,6 +84,35 @@ func (h *Handlers) ChangePassword(c echo.Context) error {
 		notice = "password-changed"
 	}
 	return c.Redirect(http.StatusSeeOther, plumbing.PathAccount+"?notice="+notice)
+}
+
+// checkCurrentPassword asks for the current password under the sign-in
+// throttle (a wrong one counts like a failed sign-in, so a borrowed
+// session cannot guess it). stop means refuse has answered the request.
+func (h *Handlers) checkCurrentPassword(c echo.Context, user *users.User, current string,
+	refuse func(int, string) error) (stop bool, err error) {
+	ctx, ip := c.Request().Context(), c.RealIP()
+	if wait, err := h.throttle.Check(ctx, user.Email, ip); err != nil {
+		return true, err
+	} else if wait > 0 {
+		setRetryAfter(c, wait)
+		return true, refuse(http.StatusTooManyRequests, tooManyText(wait))
+	}
+	_, err = h.site.Users.Authenticate(ctx, user.Email, current)
+	switch {
+	case errors.Is(err, users.ErrInvalidCredentials):
+		h.site.Record(c, "account.wrong_current_password", user.ID, "")
+		if _, err := h.throttle.Fail(ctx, user.Email, ip); err != nil {
+			return true, err
+		}
+		return true, refuse(http.StatusBadRequest, "Your current password is not right.")
+	case errors.Is(err, users.ErrBusy):
+		c.Response().Header().Set("Retry-After", "5")
+		return true, refuse(http.StatusServiceUnavailable, "Too many people are signing in right now. Try again in a few seconds.")
+	case err != nil:
+		return true, err
+	}
+	return false, h.throttle.Succeed(ctx, user.Email, ip)
 }
 
 // policyWords turns the users package's reason into the page's words.
