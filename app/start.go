@@ -54,6 +54,10 @@ func (a *App) Start(ctx context.Context) error {
 	if a.cfg.Serving && a.Mail.Enabled() {
 		a.cfg.Logger.Info("outbound mail on", "smtp_url", mail.Redact(a.cfg.Mail.SMTPURL), "from", a.cfg.Mail.From.String())
 	}
+	if a.cfg.Serving && a.cfg.Mail.SMTPURL == "log:" {
+		a.cfg.Logger.Warn("--smtp-url log: writes every message to this log, working reset and invitation links " +
+			"included: for development only; anyone who can read the log can take over accounts")
+	}
 	if err := a.Keys.Bootstrap(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}

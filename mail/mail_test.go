@@ -334,3 +334,27 @@ func TestLogSenderWritesTheMessage(t *testing.T) {
 		t.Error("a subject with CR LF was sent")
 	}
 }
+
+// TestDrainGoesPastDroppedMail: a run of messages the composer drops (a
+// reset for an unknown address, which anyone can ask for) ahead of a real
+// one does not hold it back: one Drain sends it.
+func TestDrainGoesPastDroppedMail(t *testing.T) {
+	srv := mailtest.Start(t, mailtest.Options{})
+	c := &clock{t: time.Now().UTC()}
+	s := newService(t, srv, c)
+	ctx := context.Background()
+	for range 45 {
+		if err := s.Enqueue(ctx, "hello", "nobody@example.com", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Enqueue(ctx, "hello", "ann@example.com", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.To("ann@example.com"); len(got) != 1 {
+		t.Fatalf("after one Drain behind 45 dropped messages: %d delivered to ann", len(got))
+	}
+}

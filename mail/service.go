@@ -133,27 +133,34 @@ func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Micro
 // replica claimed is skipped. A failed delivery is retried after a
 // backoff, and marked failed after MaxAttempts.
 func (s *Service) SendBatch(ctx context.Context, limit int) (int, error) {
+	sent, _, err := s.sendBatch(ctx, limit)
+	return sent, err
+}
+
+// sendBatch is SendBatch that also says how many due rows it found, sent
+// or not (dropped, failed, claimed by another replica): a full batch means
+// more may be waiting.
+func (s *Service) sendBatch(ctx context.Context, limit int) (sent, due int, err error) {
 	if !s.Enabled() {
-		return 0, nil
+		return 0, 0, nil
 	}
 	rows, err := s.store.due(ctx, s.now(), limit)
 	if err != nil {
-		return 0, fmt.Errorf("mail outbox: %w", err)
+		return 0, 0, fmt.Errorf("mail outbox: %w", err)
 	}
-	sent := 0
 	for i := range rows {
 		if ctx.Err() != nil {
 			break
 		}
 		ok, err := s.attempt(ctx, &rows[i])
 		if err != nil {
-			return sent, err
+			return sent, len(rows), err
 		}
 		if ok {
 			sent++
 		}
 	}
-	return sent, nil
+	return sent, len(rows), nil
 }
 
 // attempt claims, composes and delivers one row, and records the outcome.
@@ -254,6 +261,23 @@ func (s *Service) Purge(ctx context.Context, limit int) (int64, error) {
 // replicas or waiting for a retry.
 const pollEvery = 5 * time.Second
 
+// Drain sends due messages in batches while batches come back full. Rows
+// dropped or failed (a reset for an unknown address) count as much as
+// sent ones: a run of them must not hold the real mail behind them until
+// the next poll.
+func (s *Service) Drain(ctx context.Context) error {
+	for ctx.Err() == nil {
+		_, due, err := s.sendBatch(ctx, runBatch)
+		if err != nil || due < runBatch {
+			return err
+		}
+	}
+	return nil
+}
+
+// runBatch is how many due rows Run takes at a time.
+const runBatch = 20
+
 // Run sends due messages until ctx ends: at once when this process queued
 // one, otherwise every few seconds. Every replica runs it.
 func (s *Service) Run(ctx context.Context) {
@@ -269,15 +293,8 @@ func (s *Service) Run(ctx context.Context) {
 		case <-t.C:
 		case <-s.wake:
 		}
-		for ctx.Err() == nil {
-			n, err := s.SendBatch(ctx, 20)
-			if err != nil {
-				s.cfg.Logger.Error("mail outbox failed", "error", err.Error())
-				break
-			}
-			if n == 0 {
-				break
-			}
+		if err := s.Drain(ctx); err != nil {
+			s.cfg.Logger.Error("mail outbox failed", "error", err.Error())
 		}
 	}
 }

@@ -25,7 +25,9 @@ func (s *Service) RequestInvitation(ctx context.Context, userID, email string) e
 }
 
 // composeInvite renders a queued invitation: dropped if the user is gone,
-// disabled or no longer at that address.
+// disabled, no longer at that address, or has accepted an invitation
+// already (the address is verified then): a late or retried invitation
+// must not become a second way to set the password.
 func (s *Service) composeInvite(ctx context.Context, j mail.Job) (*mail.Message, error) {
 	u, err := s.d.Users.Store().ByID(ctx, j.Data["user"])
 	if errors.Is(err, db.ErrNotFound) {
@@ -34,7 +36,7 @@ func (s *Service) composeInvite(ctx context.Context, j mail.Job) (*mail.Message,
 	if err != nil {
 		return nil, fmt.Errorf("invitation mail: %w", err)
 	}
-	if u.Disabled || !strings.EqualFold(u.Email, j.To) {
+	if u.Disabled || u.EmailVerified || !strings.EqualFold(u.Email, j.To) {
 		return nil, nil
 	}
 	to, err := mail.NewAddress(u.Name, u.Email)
@@ -61,22 +63,41 @@ func (s *Service) CheckInvitation(ctx context.Context, token string) (*users.Use
 // CompleteInvitation uses an invitation link: in one transaction it sets
 // the password through the users service (its policy; a refused password
 // changes nothing, the link included) and records the address as
-// verified, since the link reached it. Nobody is signed in.
+// verified, since the link reached it. Nobody is signed in, and as a
+// reset does it ends any session and grant the account has (one could
+// exist if the password was set another way before).
 func (s *Service) CompleteInvitation(ctx context.Context, token, password string) (*users.User, error) {
+	peek, err := s.check(ctx, token, PurposeInvite, false)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := s.d.Users.PreparePassword(ctx, peek.Email, password) // outside the transaction: it is slow
+	if err != nil {
+		return nil, err
+	}
 	var user *users.User
-	err := s.d.DB.Tx(ctx, func(ctx context.Context) error {
+	err = s.d.DB.Tx(ctx, func(ctx context.Context) error {
 		u, err := s.check(ctx, token, PurposeInvite, true)
 		if err != nil {
 			return err
 		}
-		if err := s.d.Users.SetPassword(ctx, u.Email, password); err != nil {
-			return err
+		if u.ID != peek.ID {
+			return ErrInvalidLink
+		}
+		if err := s.d.Users.Store().SetPasswordHash(ctx, u.ID, hash); err != nil {
+			return fmt.Errorf("accept invitation: %w", err)
 		}
 		if err := s.d.Users.Store().SetEmailVerified(ctx, u.ID, u.Email); err != nil {
 			return fmt.Errorf("accept invitation: %w", err)
 		}
 		if err := s.store.deleteUser(ctx, u.ID, PurposeInvite); err != nil {
 			return fmt.Errorf("accept invitation: %w", err)
+		}
+		if err := s.d.Sessions.EndAll(ctx, u.ID); err != nil {
+			return fmt.Errorf("accept invitation: %w", err)
+		}
+		if err := s.d.Tokens.RevokeUserGrants(ctx, u.ID); err != nil {
+			return fmt.Errorf("accept invitation: revoke grants: %w", err)
 		}
 		u.EmailVerified = true
 		user = u

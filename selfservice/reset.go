@@ -78,14 +78,29 @@ func (s *Service) CheckReset(ctx context.Context, token string) (*users.User, er
 // revokes every refresh family. It signs nobody in: a user with a second
 // factor still owes it at the next sign-in.
 func (s *Service) CompleteReset(ctx context.Context, token, password string) (*users.User, error) {
+	// The policy and the slow hash come first, outside the transaction
+	// (on SQLite it holds the one write lock); the transaction then uses
+	// the link, which still has to be live and made under the same
+	// password, and stores the hash.
+	peek, err := s.check(ctx, token, PurposeReset, false)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := s.d.Users.PreparePassword(ctx, peek.Email, password)
+	if err != nil {
+		return nil, err
+	}
 	var user *users.User
-	err := s.d.DB.Tx(ctx, func(ctx context.Context) error {
+	err = s.d.DB.Tx(ctx, func(ctx context.Context) error {
 		u, err := s.check(ctx, token, PurposeReset, true)
 		if err != nil {
 			return err
 		}
-		if err := s.d.Users.SetPassword(ctx, u.Email, password); err != nil {
-			return err
+		if u.ID != peek.ID {
+			return ErrInvalidLink
+		}
+		if err := s.d.Users.Store().SetPasswordHash(ctx, u.ID, hash); err != nil {
+			return fmt.Errorf("reset: %w", err)
 		}
 		if err := s.store.deleteUser(ctx, u.ID, PurposeReset); err != nil {
 			return fmt.Errorf("reset: %w", err)

@@ -24,7 +24,8 @@ func TestAdminWebClientPage(t *testing.T) {
 	form := url.Values{"name": {"Acme Notes"}, "logo_uri": {"https://cdn.example/notes.png"}, "policy_uri": {"https://notes.example/privacy"},
 		"contacts": {"ops@notes.example\ndev@notes.example"}, "redirect_uris": {"https://notes.example/cb\nhttps://notes.example/cb2"},
 		"scopes": {"openid email"}, "signing_alg": {"ES256"}, "application_type": {"web"}, "default_max_age": {"3600"},
-		"grant_type": {"authorization_code", "refresh_token"}, "token_endpoint_auth_method": {"client_secret_post"}, "require_mfa": {"1"}}
+		"grant_type": {"authorization_code", "refresh_token"}, "token_endpoint_auth_method": {"client_secret_post"}, "require_mfa": {"1"},
+		"require_verified_email": {"1"}}
 	resp, _ := c.post(t, "/admin/clients/notes", form)
 	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), "notice=client-updated") {
 		t.Fatalf("save: %d %s", resp.StatusCode, resp.Header.Get("Location"))
@@ -32,7 +33,7 @@ func TestAdminWebClientPage(t *testing.T) {
 	cl, err := c.env.Clients.Store().ByID(t.Context(), "notes")
 	if err != nil || cl.Name != "Acme Notes" || cl.LogoURI != "https://cdn.example/notes.png" || len(cl.Contacts) != 2 ||
 		len(cl.RedirectURIs) != 2 || cl.SigningAlg != "ES256" || cl.DefaultMaxAge != 3600 || !cl.RequireMFA ||
-		cl.TokenEndpointAuthMethod != "client_secret_post" || cl.Trusted {
+		cl.TokenEndpointAuthMethod != "client_secret_post" || cl.Trusted || !cl.RequireVerifiedEmail {
 		t.Fatalf("saved %+v, %v", cl, err)
 	}
 	for name, change := range map[string][2]string{
@@ -50,6 +51,9 @@ func TestAdminWebClientPage(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page.Body, "Not saved") {
 			t.Errorf("%s: %d", name, resp.StatusCode)
 		}
+	}
+	if p := c.page(t, "/admin/clients/notes"); !strings.Contains(p.Body, `name="require_verified_email" type="checkbox" value="1" checked`) {
+		t.Error("the page does not show the stored require_verified_email")
 	}
 	if after, _ := c.env.Clients.Store().ByID(t.Context(), "notes"); after.LogoURI != cl.LogoURI || after.PolicyURI != cl.PolicyURI {
 		t.Fatalf("a refused save changed the client: %+v", after)
@@ -94,7 +98,7 @@ func TestAdminWebClientPage(t *testing.T) {
 	if status, body, _ := register(t, c.env, "POST", "/register", token, map[string]any{"redirect_uris": []string{"https://x.example/cb"}}); status != 201 {
 		t.Fatalf("the token at /register: %d %v", status, body)
 	}
-	if resp, p := c.post(t, "/admin/clients/registration-tokens", url.Values{"ttl_hours": {"0"}, "uses": {"1"}}); resp.StatusCode != http.StatusBadRequest || !strings.Contains(p.Body, "Not created") {
+	if resp, p := c.post(t, "/admin/clients/registration-tokens", url.Values{"ttl_hours": {"9223372036854775807"}, "uses": {"1"}}); resp.StatusCode != http.StatusBadRequest || !strings.Contains(p.Body, "Not created") {
 		t.Errorf("a zero lifetime: %d", resp.StatusCode)
 	}
 	if list := c.page(t, "/admin/clients").Body; !strings.Contains(list, "registered (token)") || strings.Contains(list, token) {

@@ -101,3 +101,22 @@ func TestInvitationExpiresAfterSevenDays(t *testing.T) {
 		t.Fatalf("an invitation token on the reset page: %d", page.Status)
 	}
 }
+
+// TestLateInvitationIsDropped: an invitation still queued when the
+// account has been taken into use (its address verified) is not sent, so
+// it cannot become a second way to set the password.
+func TestLateInvitationIsDropped(t *testing.T) {
+	env, srv := resetEnv(t)
+	ctx := context.Background()
+	u, err := env.App.Admin.InviteUser(ctx, tester, admin.NewUser{Email: testEmail})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Users.Store().SetEmailVerified(ctx, u.ID, testEmail); err != nil {
+		t.Fatal(err)
+	}
+	env.SendMail(t)
+	if msgs := srv.To(testEmail); len(msgs) != 0 {
+		t.Fatalf("a late invitation went out: %+v", msgs)
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"idp/admin"
 	"idp/audit"
 	"idp/server"
 	"idp/server/servertest"
@@ -155,6 +156,7 @@ func TestRegistrationRefusals(t *testing.T) {
 		{"http logo", map[string]any{"redirect_uris": ok, "logo_uri": "http://app.example/logo.png"}, "invalid_client_metadata"},
 		{"logo over the limit", map[string]any{"redirect_uris": ok, "logo_uri": "data:image/png;base64," + strings.Repeat("A", 33000)}, "invalid_client_metadata"},
 		{"bad alg", map[string]any{"redirect_uris": ok, "id_token_signed_response_alg": "none"}, "invalid_client_metadata"},
+		{"idp:admin", map[string]any{"redirect_uris": ok, "scope": "openid idp:admin"}, "invalid_client_metadata"},
 		{"a secret chosen by the client", map[string]any{"redirect_uris": ok, "client_secret": strings.Repeat("s", 40)}, "invalid_client_metadata"},
 		{"not JSON", "redirect_uris=https://app.example/cb", "invalid_client_metadata"},
 		{"JSON array", `["https://app.example/cb"]`, "invalid_client_metadata"},
@@ -198,11 +200,29 @@ func TestRegistrationManagement(t *testing.T) {
 	if status, _, _ := register(t, env, "GET", "/register/nobody", aTok, nil); status != 401 {
 		t.Errorf("read an unknown client: %d", status)
 	}
+	// An admin's choices survive the client's own updates.
+	yes := true
+	if _, err := env.App.Admin.UpdateClient(context.Background(), audit.Actor{Name: "test", Via: audit.ViaCLI}, aID,
+		admin.ClientUpdate{Trusted: &yes, RequireMFA: &yes, RequireVerifiedEmail: &yes}); err != nil {
+		t.Fatal(err)
+	}
 	update := map[string]any{"client_id": aID, "redirect_uris": []string{"https://a.example/cb", "https://a.example/cb2"},
-		"client_name": "A renamed", "logo_uri": "https://cdn.a.example/logo.png"}
+		"client_name": "A renamed", "logo_uri": "https://cdn.a.example/logo.png", "client_secret": a["client_secret"],
+		"registration_access_token": aTok}
 	status, got, _ = register(t, env, "PUT", path, aTok, update)
 	if status != 200 || got["client_name"] != "A renamed" || len(got["redirect_uris"].([]any)) != 2 {
 		t.Fatalf("update: %d %v", status, got)
+	}
+	if c, err := env.Clients.Store().ByID(context.Background(), aID); err != nil || !c.Trusted || !c.RequireMFA || !c.RequireVerifiedEmail {
+		t.Fatalf("an update through the registration dropped an admin's settings: %+v, %v", c, err)
+	}
+	if status, body, _ := register(t, env, "PUT", path, aTok, map[string]any{"client_id": aID, "redirect_uris": []string{"https://a.example/cb"},
+		"client_secret": strings.Repeat("x", 43)}); status != 400 || body["error"] != "invalid_client_metadata" {
+		t.Errorf("update with a wrong secret: %d %v", status, body)
+	}
+	if status, body, _ := register(t, env, "PUT", path, aTok, map[string]any{"client_id": aID, "redirect_uris": []string{"https://a.example/cb"},
+		"scope": "openid idp:admin"}); status != 400 || body["error"] != "invalid_client_metadata" {
+		t.Errorf("update asking for idp:admin: %d %v", status, body)
 	}
 	if status, _, _ := register(t, env, "PUT", path, bTok, update); status != 401 {
 		t.Errorf("update with another client's token: %d", status)

@@ -139,3 +139,32 @@ func mustUserID(t *testing.T, env *servertest.Env, email string) string {
 	}
 	return u.ID
 }
+
+// TestVerifyPageCannotSkipSignIn: the "continue" button of the verify
+// page reruns every check of the request: a request that wants a fresh
+// sign-in (prompt=login) still goes to the sign-in page from it.
+func TestVerifyPageCannotSkipSignIn(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	u := env.CreateUser(t, testEmail, testPassword)
+	if err := env.Users.Store().SetEmailVerified(context.Background(), u.ID, testEmail); err != nil {
+		t.Fatal(err)
+	}
+	env.CreateClient(t, clients.Spec{ID: "app", Trusted: true, RedirectURIs: []string{testRedirect}})
+	b := env.Browser(t)
+	signIn(t, env, b, testEmail, testPassword)
+	q := url.Values{"client_id": {"app"}, "redirect_uri": {testRedirect}, "response_type": {"code"}, "scope": {"openid"},
+		"state": {"s"}, "prompt": {"login"}}
+	resp, _ := env.Get(t, b, "/authorize?"+q.Encode())
+	loc := servertest.Location(t, resp)
+	if loc.Path != "/login" || loc.Query().Get("req") == "" {
+		t.Fatalf("prompt=login went to %s", loc)
+	}
+	req := loc.Query().Get("req")
+	_, page := env.Get(t, b, "/login/verify-email?req="+req)
+	resp, _ = env.PostForm(t, b, "/login/verify-email", url.Values{"csrf_token": {page.CSRF()}, "req": {req}, "action": {"continue"}})
+	got := servertest.Location(t, resp)
+	if got.Query().Get("code") != "" || got.Path != "/login" {
+		t.Fatalf("the verify page skipped the sign-in prompt=login asks for: %s", got)
+	}
+}

@@ -246,6 +246,20 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) error
 	return nil
 }
 
+// PreparePassword checks password against the policy for the account
+// email and returns its hash, touching no row: a caller that stores it
+// inside a transaction (SetPasswordHash) keeps the slow hash out of it.
+func (s *Service) PreparePassword(ctx context.Context, email, password string) (string, error) {
+	if err := checkPassword(strings.TrimSpace(email), password); err != nil {
+		return "", err
+	}
+	hash, err := s.hashPassword(ctx, password)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return hash, nil
+}
+
 // Disable stops the user with email from signing in; an unknown email
 // returns an error wrapping db.ErrNotFound. Sessions and refresh tokens
 // already issued belong to other packages; the caller ends them.

@@ -63,9 +63,10 @@ func (h *Handlers) renderClient(c echo.Context, status int, cl admin.Client, pro
 		RedirectURIs: strings.Join(cl.RedirectURIs, "\n"), PostLogoutRedirectURIs: strings.Join(cl.PostLogoutRedirectURIs, "\n"),
 		AuthMethodSetting: cl.TokenEndpointAuthMethod, DefaultMaxAge: cl.DefaultMaxAge, Public: cl.Public,
 		Trusted: cl.Trusted, RequireMFA: cl.RequireMFA, RequireAuthTime: cl.RequireAuthTime,
-		GrantCode:    slices.Contains(cl.GrantTypes, clients.GrantAuthorizationCode),
-		GrantRefresh: slices.Contains(cl.GrantTypes, clients.GrantRefreshToken),
-		GrantCC:      slices.Contains(cl.GrantTypes, clients.GrantClientCredentials), NewSecret: newSecret}
+		RequireVerifiedEmail: cl.RequireVerifiedEmail,
+		GrantCode:            slices.Contains(cl.GrantTypes, clients.GrantAuthorizationCode),
+		GrantRefresh:         slices.Contains(cl.GrantTypes, clients.GrantRefreshToken),
+		GrantCC:              slices.Contains(cl.GrantTypes, clients.GrantClientCredentials), NewSecret: newSecret}
 	page.Error = problem
 	if newSecret != "" {
 		c.Response().Header().Set("Cache-Control", "no-store")
@@ -94,7 +95,7 @@ func (h *Handlers) UpdateClientForm(c echo.Context) error {
 	up := admin.ClientUpdate{Name: str("name"), RedirectURIs: list(lines(f.Get("redirect_uris"))),
 		PostLogoutRedirectURIs: list(lines(f.Get("post_logout_redirect_uris"))), GrantTypes: list(f["grant_type"]),
 		Scopes: list(strings.Fields(f.Get("scopes"))), SigningAlg: str("signing_alg"), Trusted: flag("trusted"),
-		RequireMFA: flag("require_mfa"), LogoURI: str("logo_uri"), ClientURI: str("client_uri"), PolicyURI: str("policy_uri"),
+		RequireMFA: flag("require_mfa"), RequireVerifiedEmail: flag("require_verified_email"), LogoURI: str("logo_uri"), ClientURI: str("client_uri"), PolicyURI: str("policy_uri"),
 		TOSURI: str("tos_uri"), Contacts: list(lines(f.Get("contacts"))), ApplicationType: str("application_type"),
 		DefaultMaxAge: &maxAge, RequireAuthTime: flag("require_auth_time")}
 	if !cl.Public {
@@ -143,8 +144,8 @@ func (h *Handlers) RegenerateClientSecret(c echo.Context) error {
 func (h *Handlers) CreateRegistrationToken(c echo.Context) error {
 	hours, err := strconv.Atoi(strings.TrimSpace(c.FormValue("ttl_hours")))
 	uses, uerr := strconv.Atoi(strings.TrimSpace(c.FormValue("uses")))
-	if err != nil || uerr != nil {
-		return h.renderAdminClients(c, http.StatusBadRequest, "Not created: give the hours and the uses as whole numbers.", "", "")
+	if err != nil || uerr != nil || hours < 1 || hours > int(clients.MaxRegistrationTokenTTL/time.Hour) {
+		return h.renderAdminClients(c, http.StatusBadRequest, "Not created: give the hours (1 to 8784) and the uses as whole numbers.", "", "")
 	}
 	token, t, err := h.admin.CreateRegistrationToken(c.Request().Context(), actor(c), time.Duration(hours)*time.Hour, uses)
 	var invalid *admin.InvalidError

@@ -65,6 +65,7 @@ func (h *Handlers) CreateClient(c echo.Context) error {
 		RedirectURIs: lines(f.Get("redirect_uris")), PostLogoutRedirectURIs: lines(f.Get("post_logout_redirect_uris")),
 		GrantTypes: f["grant_type"], Scopes: strings.Fields(f.Get("scopes")), SigningAlg: f.Get("signing_alg"),
 		Trusted: f.Get("trusted") == "1", RequireMFA: f.Get("require_mfa") == "1",
+		RequireVerifiedEmail: f.Get("require_verified_email") == "1",
 	}
 	cl, secret, err := h.admin.CreateClient(c.Request().Context(), actor(c), spec)
 	var invalid *admin.InvalidError

@@ -29,6 +29,10 @@ type Authorizer interface {
 	// Denied answers request requestID with access_denied (RFC 6749
 	// §4.1.2.1).
 	Denied(c echo.Context, requestID string) error
+	// Resumed continues request requestID for the signed-in user after a
+	// step that was not a sign-in (confirming the email address): every
+	// check runs again, prompt=login and max_age included.
+	Resumed(c echo.Context, requestID string, sess *sessions.Session, user *users.User) error
 }
 
 // Config is what the pages need beyond the shared site.

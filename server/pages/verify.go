@@ -137,7 +137,7 @@ func (h *Handlers) VerifyNeeded(c echo.Context) error {
 			return h.verifyNeeded(c, http.StatusBadRequest, false,
 				"Your address is not confirmed yet: open the link in the mail, press the button there, then continue.")
 		}
-		return h.auth.SignedIn(c, lc.req.ID, sess, user)
+		return h.auth.Resumed(c, lc.req.ID, sess, user)
 	}
 	return echo.NewHTTPError(http.StatusBadRequest)
 }

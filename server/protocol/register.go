@@ -178,9 +178,6 @@ func openRules(md *clientMetadata) *oauth.Error {
 			return registrationError("invalid_client_metadata", "open registration allows only the authorization_code and refresh_token grants")
 		}
 	}
-	if slices.Contains(strings.Fields(md.Scope), oauth.ScopeAdmin) {
-		return registrationError("invalid_client_metadata", "scope idp:admin cannot be registered")
-	}
 	return nil
 }
 
@@ -199,6 +196,11 @@ func (md *clientMetadata) spec() (clients.Spec, *oauth.Error) {
 		if rt != oauth.ResponseTypeCode {
 			return clients.Spec{}, registrationError("invalid_client_metadata", "only the response type code is supported")
 		}
+	}
+	if slices.Contains(strings.Fields(md.Scope), oauth.ScopeAdmin) {
+		// Only an admin grants a client idp's own API (CLI, /admin, the
+		// admin API), never the registration endpoint.
+		return clients.Spec{}, registrationError("invalid_client_metadata", "scope idp:admin cannot be registered")
 	}
 	if md.JWKS != nil || md.JWKSURI != "" {
 		return clients.Spec{}, registrationError("invalid_client_metadata", "jwks and jwks_uri are not supported: idp authenticates clients with a secret or PKCE")
@@ -286,9 +288,15 @@ func (h *Handlers) UpdateRegistration(c echo.Context) error {
 	if md.ClientID != cl.ID {
 		return registrationError("invalid_client_metadata", "client_id must be the client's own")
 	}
+	// RFC 7592 §2.2: a client may send back its secret; it must be the
+	// current one (compared as stored, an HMAC), and it changes nothing.
 	if md.ClientSecret != "" {
-		return registrationError("invalid_client_metadata", "the client secret cannot be changed here")
+		if _, err := h.site.Clients.Authenticate(c.Request().Context(), cl.ID, md.ClientSecret); err != nil {
+			return registrationError("invalid_client_metadata", "client_secret is not the client's secret (it cannot be changed here)")
+		}
+		md.ClientSecret = ""
 	}
+	md.RegistrationToken = ""
 	if cl.Public && md.TokenEndpointAuthMethod == "" {
 		md.TokenEndpointAuthMethod = clients.AuthNone
 	}
@@ -301,7 +309,9 @@ func (h *Handlers) UpdateRegistration(c echo.Context) error {
 	if e != nil {
 		return e
 	}
-	spec.ID, spec.RequireMFA, spec.Trusted = cl.ID, cl.RequireMFA, cl.Trusted // an admin's choices stay
+	// What only an admin decides stays as the admin left it.
+	kept := clients.SpecOf(cl)
+	spec.ID, spec.RequireMFA, spec.Trusted, spec.RequireVerifiedEmail = cl.ID, kept.RequireMFA, kept.Trusted, kept.RequireVerifiedEmail
 	ctx := audit.WithActor(c.Request().Context(), audit.Actor{Name: "registration:" + cl.ID, Via: audit.ViaAPI, IP: c.RealIP()})
 	updated, err := h.site.Clients.Update(ctx, spec)
 	if errors.Is(err, clients.ErrInvalidSpec) {

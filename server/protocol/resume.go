@@ -31,6 +31,17 @@ func (h *Handlers) SignedIn(c echo.Context, id string, sess *sessions.Session, u
 	return h.continueAuthorization(c, client, req, sess, user)
 }
 
+// Resumed continues request id after a page step that was not a sign-in:
+// unlike SignedIn it records nothing on the request, so a request that
+// wants a fresh sign-in (prompt=login, max_age) still gets one.
+func (h *Handlers) Resumed(c echo.Context, id string, sess *sessions.Session, user *users.User) error {
+	req, client, err := h.site.PendingRequest(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return h.continueAuthorization(c, client, req, sess, user)
+}
+
 // Consented answers request id with a code once the user has approved its
 // scopes; the consent page has already remembered them.
 func (h *Handlers) Consented(c echo.Context, id string, sess *sessions.Session, user *users.User) error {
