@@ -52,6 +52,7 @@ var Kinds = map[string]any{
 	KindInvite:        InviteData{Link: checkLink},
 	KindEmailChange:   EmailChangeData{Link: checkLink},
 	KindEmailChanged:  EmailChangedData{Link: checkLink},
+	KindSignupExists:  SignupExistsData{Link: checkLink},
 }
 
 // checkLink is the link LoadTemplates renders each kind with: both parts
@@ -75,7 +76,19 @@ const (
 	// with the reset link to use if it was not the owner; data
 	// EmailChangedData.
 	KindEmailChanged = "email_changed"
+	// KindSignupExists tells the owner of an address that someone tried to
+	// sign up with it; data SignupExistsData.
+	KindSignupExists = "signup_exists"
 )
+
+// SignupExistsData fills the notice to an address that already has an
+// account.
+type SignupExistsData struct {
+	Name   string
+	Email  string
+	Link   string // where to choose a new password
+	Issuer string
+}
 
 // EmailChangeData fills the mail to the new address of an account.
 type EmailChangeData struct {

@@ -73,6 +73,7 @@ func NewService(store *Store, d Deps, cfg Config) *Service {
 	d.Mail.Handle(mail.KindInvite, s.composeInvite)
 	d.Mail.Handle(mail.KindEmailChange, s.composeEmailChange)
 	d.Mail.Handle(mail.KindEmailChanged, s.composeEmailChanged)
+	d.Mail.Handle(mail.KindSignupExists, s.composeSignupExists)
 	return s
 }
 

@@ -79,6 +79,8 @@ func (s *Server) pageRoutes(e *echo.Echo) {
 	e.POST(plumbing.PathLogin, p.Login)
 	e.POST(plumbing.PathPasskey+"/options", p.PasskeyOptions)
 	e.POST(plumbing.PathPasskey, p.PasskeyLogin)
+	e.GET("/signup", p.SignupPage)
+	e.POST("/signup", p.Signup)
 	e.GET(plumbing.PathVerifyNeed, p.VerifyNeededPage)
 	e.POST(plumbing.PathVerifyNeed, p.VerifyNeeded)
 	e.GET(plumbing.PathLoginMFA, p.MFAPage)

@@ -72,6 +72,11 @@ type Config struct {
 	// (0: 30 days).
 	Registration        string
 	RegistrationIdleTTL time.Duration
+	// Signup is who may create an account at /signup: "open", or
+	// "invite-only" / "closed" (the zero value), where nobody may;
+	// SignupDomains limits open sign-up to those email domains.
+	Signup        string
+	SignupDomains []string
 }
 
 // Deps are the domain services the handlers use.
@@ -155,7 +160,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.pages = pages.New(site, pages.Config{SessionTTL: cfg.SessionTTL, SelfService: deps.SelfService}, deps.Throttle, s.protocol)
+	s.pages = pages.New(site, pages.Config{SessionTTL: cfg.SessionTTL, SelfService: deps.SelfService,
+		Signup: cfg.Signup == "open" && deps.SelfService.ResetEnabled(), SignupDomains: cfg.SignupDomains, InviteOnly: cfg.Signup == "invite-only"}, deps.Throttle, s.protocol)
 	s.admin = adminhttp.New(site, adminhttp.Config{JWKSMaxAge: cfg.JWKSMaxAge, KeyRotationInterval: cfg.KeyRotationInterval,
 		Registration: cfg.Registration, MailEnabled: deps.SelfService.ResetEnabled()}, deps.Admin)
 	deps.Audit.Observe(s.metrics.OnAudit)

@@ -27,6 +27,9 @@ type LoginPage struct {
 	// ResetPassword links "Forgot your password?" to /login/forgot (only
 	// when mail is on).
 	ResetPassword bool
+	// SignUp links "Create an account" to /signup (--signup open);
+	// InviteOnly says accounts come by invitation instead.
+	SignUp, InviteOnly bool
 }
 
 // ClientBrand is how a client presents itself (RFC 7591 §2): its logo and

@@ -27,3 +27,16 @@ type ResetPage struct {
 
 // Reset renders the password reset page.
 func (s *Set) Reset(w io.Writer, p ResetPage) error { return s.render(w, "reset", p) }
+
+// SignupPage is the registration form (--signup open): it posts
+// csrf_token, email, name, password and confirm to /signup. Sent shows the
+// "check your email" answer every address gets; Domains names the email
+// domains accepted, if limited.
+type SignupPage struct {
+	Base
+	Email, Name, Error, Domains string
+	Sent                        bool
+}
+
+// Signup renders the registration page.
+func (s *Set) Signup(w io.Writer, p SignupPage) error { return s.render(w, "signup", p) }

@@ -40,6 +40,7 @@ var requiredPages = []struct {
 	{"recovery", RecoveryCodesPage{}, false},
 	{"formpost", FormPostPage{}, false},
 	{"reset", ResetPage{}, false},
+	{"signup", SignupPage{}, false},
 	{"verify", VerifyPage{}, false},
 	{"admin_keys", AdminKeysPage{}, true},
 	{"admin_confirm", AdminConfirmPage{}, true},

@@ -123,6 +123,11 @@ func (s *Service) Create(ctx context.Context, email, password, name string, role
 	if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
 	}
+	return s.create(ctx, email, hash, name, roles)
+}
+
+// create stores a user whose email and password hash are checked.
+func (s *Service) create(ctx context.Context, email, hash, name string, roles []string) (*User, error) {
 	id, err := newID()
 	if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
@@ -244,6 +249,17 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) error
 		return fmt.Errorf("set password: %w", err)
 	}
 	return nil
+}
+
+// CreateHashed is Create with a password PreparePassword already checked
+// and hashed, so a caller can spend the hash's time whether or not the
+// account can be made (sign-up answers alike for taken addresses).
+func (s *Service) CreateHashed(ctx context.Context, email, hash, name string, roles []string) (*User, error) {
+	email = strings.TrimSpace(email)
+	if err := checkEmail(email); err != nil {
+		return nil, err
+	}
+	return s.create(ctx, email, hash, name, roles)
 }
 
 // PreparePassword checks password against the policy for the account

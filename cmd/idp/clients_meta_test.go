@@ -134,3 +134,32 @@ func TestConfigRegistration(t *testing.T) {
 		t.Errorf("a short idle ttl: %v", err)
 	}
 }
+
+func TestConfigSignup(t *testing.T) {
+	cfg, err := parseServe()
+	if err != nil || cfg.Signup != "closed" || len(cfg.SignupDomains) != 0 {
+		t.Fatalf("default: %q %v %v", cfg.Signup, cfg.SignupDomains, err)
+	}
+	mailOn := []string{"--smtp-url", "log:", "--mail-from", "idp <idp@example.com>"}
+	cfg, err = parseServe(append(mailOn, "--signup", "open", "--signup-domains", " Example.com, corp.example.org ,")...)
+	if err != nil || cfg.Signup != "open" || len(cfg.SignupDomains) != 2 || cfg.SignupDomains[0] != "example.com" {
+		t.Fatalf("open with domains: %q %v %v", cfg.Signup, cfg.SignupDomains, err)
+	}
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"--signup", "open"}, "needs --smtp-url"},
+		{[]string{"--signup", "everyone"}, "open, invite-only or closed"},
+		{append(mailOn, "--signup", "open", "--signup-domains", "@example.com"), "not a domain"},
+		{[]string{"--signup-domains", "example.com"}, "needs --signup open"},
+	} {
+		if _, err := parseServe(tc.args...); err == nil || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.says)
+		}
+	}
+	setEnv(t, map[string]string{"IDP_SIGNUP": "invite-only"})
+	if cfg, err := parseServe(); err != nil || cfg.Signup != "invite-only" {
+		t.Errorf("from the environment: %q %v", cfg.Signup, err)
+	}
+}

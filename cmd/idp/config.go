@@ -104,9 +104,11 @@ var (
 // The mail settings (issue #15): without --smtp-url the flows that need
 // mail (password reset) are off and no page offers them.
 var (
-	sSMTPURL  = setting{flag: "smtp-url", env: "IDP_SMTP_URL", def: "", usage: "outbound mail: smtp://user:pass@host:port (STARTTLS required; add ?tls=none for a local relay), smtps://… (implicit TLS), or log: to write each message to the log in development; empty: mail is off"}
-	sThemeDir = setting{flag: "theme-dir", env: "IDP_THEME_DIR", def: "", usage: "folder whose files replace the embedded pages (login.html …), static files (static/style.css, a logo) and mail templates (mail/password_reset.html …) by name; checked at start"}
-	sMailFrom = setting{flag: "mail-from", env: "IDP_MAIL_FROM", def: "", usage: "sender of idp's mail, e.g. 'Example Login <login@example.com>'; required with --smtp-url"}
+	sSMTPURL       = setting{flag: "smtp-url", env: "IDP_SMTP_URL", def: "", usage: "outbound mail: smtp://user:pass@host:port (STARTTLS required; add ?tls=none for a local relay), smtps://… (implicit TLS), or log: to write each message to the log in development; empty: mail is off"}
+	sSignup        = setting{flag: "signup", env: "IDP_SIGNUP", def: "closed", usage: "self sign-up: open (the sign-in page links a registration page; needs --smtp-url), invite-only (accounts come by invitation) or closed"}
+	sSignupDomains = setting{flag: "signup-domains", env: "IDP_SIGNUP_DOMAINS", def: "", usage: "with --signup open: comma-separated email domains that may register (e.g. example.com); empty: any"}
+	sThemeDir      = setting{flag: "theme-dir", env: "IDP_THEME_DIR", def: "", usage: "folder whose files replace the embedded pages (login.html …), static files (static/style.css, a logo) and mail templates (mail/password_reset.html …) by name; checked at start"}
+	sMailFrom      = setting{flag: "mail-from", env: "IDP_MAIL_FROM", def: "", usage: "sender of idp's mail, e.g. 'Example Login <login@example.com>'; required with --smtp-url"}
 )
 
 // The registration settings (issue #16): who may use the registration
@@ -169,6 +171,10 @@ type Config struct {
 	MailFrom mail.Address
 	// ThemeDir is --theme-dir.
 	ThemeDir string
+	// Signup is --signup (open, invite-only, closed); SignupDomains the
+	// domains open sign-up accepts (none: any).
+	Signup        string
+	SignupDomains []string
 }
 
 // now reads c.Now, or the system clock in UTC.
@@ -304,6 +310,7 @@ func buildConfig(s *settings) (Config, error) {
 	}
 	p.scaleOut(s, &c)
 	p.mail(s, &c)
+	p.signup(s, &c)
 	if s.has("theme-dir") {
 		if c.ThemeDir = s.get("theme-dir").value; c.ThemeDir != "" {
 			if fi, err := os.Stat(c.ThemeDir); err != nil || !fi.IsDir() {
@@ -413,6 +420,35 @@ func (p *problems) mail(s *settings, c *Config) {
 			p.add("--mail-from: %v", err)
 		}
 		c.MailFrom = a
+	}
+}
+
+// signup validates --signup and --signup-domains into c.
+func (p *problems) signup(s *settings, c *Config) {
+	if !s.has("signup") {
+		return
+	}
+	switch c.Signup = strings.TrimSpace(s.get("signup").value); c.Signup {
+	case "closed", "invite-only":
+	case "open":
+		if c.SMTPURL == "" {
+			p.add("--signup open needs --smtp-url: sign-up mails a link to confirm the address")
+		}
+	default:
+		p.add("--signup must be open, invite-only or closed, not %q", c.Signup)
+	}
+	for _, d := range strings.Split(s.get("signup-domains").value, ",") {
+		d = strings.ToLower(strings.TrimSpace(d))
+		switch {
+		case d == "":
+		case strings.ContainsAny(d, "@ /") || !strings.Contains(d, ".") || strings.HasPrefix(d, ".") || strings.HasSuffix(d, "."):
+			p.add("--signup-domains: %q is not a domain such as example.com", d)
+		default:
+			c.SignupDomains = append(c.SignupDomains, d)
+		}
+	}
+	if len(c.SignupDomains) > 0 && c.Signup != "open" {
+		p.add("--signup-domains needs --signup open")
 	}
 }
 

@@ -50,6 +50,8 @@ func (c Config) app(log *slog.Logger) app.Config {
 			MFARequiredRoles:    c.MFARequiredRoles,
 			Registration:        c.Registration,
 			RegistrationIdleTTL: c.RegistrationIdleTTL,
+			Signup:              c.Signup,
+			SignupDomains:       c.SignupDomains,
 		},
 		Database:       c.Database,
 		DB:             c.DB,

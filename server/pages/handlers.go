@@ -42,6 +42,12 @@ type Config struct {
 	// SelfService is password reset by mailed link; nil or without mail,
 	// the pages neither offer nor serve it.
 	SelfService *selfservice.Service
+	// Signup offers /signup (--signup open with mail); SignupDomains are
+	// the email domains it accepts (none: any). InviteOnly says on the
+	// sign-in page that accounts come by invitation.
+	Signup        bool
+	SignupDomains []string
+	InviteOnly    bool
 }
 
 // Handlers serves the end-user pages: sign-in, consent and the account

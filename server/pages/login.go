@@ -64,7 +64,7 @@ func (h *Handlers) LoginPage(c echo.Context) error {
 // the last attempt failed.
 func (h *Handlers) renderLogin(c echo.Context, status int, lc loginContext, email, problem string) error {
 	page := templates.LoginPage{Base: h.site.Base(c, "Sign in"), Email: email, Error: problem,
-		Passkeys: h.site.MFA.PasskeysEnabled(), ResetPassword: h.resetOn()}
+		Passkeys: h.site.MFA.PasskeysEnabled(), ResetPassword: h.resetOn(), SignUp: h.cfg.Signup, InviteOnly: h.cfg.InviteOnly}
 	var targets []string
 	if lc.req != nil {
 		page.RequestID, page.ClientName = lc.req.ID, plumbing.ClientName(lc.client)
