@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -56,24 +57,26 @@ func (s *Service) DeleteClient(ctx context.Context, actor Actor, id string) erro
 // replaces the client's value (an empty list or string clears it). The
 // JSON names are the client view's, so what GET returns can be sent back.
 type ClientUpdate struct {
-	Name                    *string   `json:"name,omitempty"`
-	RedirectURIs            *[]string `json:"redirect_uris,omitempty"`
-	PostLogoutRedirectURIs  *[]string `json:"post_logout_redirect_uris,omitempty"`
-	GrantTypes              *[]string `json:"grant_types,omitempty"`
-	Scopes                  *[]string `json:"scopes,omitempty"`
-	SigningAlg              *string   `json:"signing_alg,omitempty"`
-	Trusted                 *bool     `json:"trusted,omitempty"`
-	RequireMFA              *bool     `json:"require_mfa,omitempty"`
-	RequireVerifiedEmail    *bool     `json:"require_verified_email,omitempty"`
-	LogoURI                 *string   `json:"logo_uri,omitempty"`
-	ClientURI               *string   `json:"client_uri,omitempty"`
-	PolicyURI               *string   `json:"policy_uri,omitempty"`
-	TOSURI                  *string   `json:"tos_uri,omitempty"`
-	Contacts                *[]string `json:"contacts,omitempty"`
-	ApplicationType         *string   `json:"application_type,omitempty"`
-	TokenEndpointAuthMethod *string   `json:"token_endpoint_auth_method,omitempty"`
-	DefaultMaxAge           *int      `json:"default_max_age,omitempty"`
-	RequireAuthTime         *bool     `json:"require_auth_time,omitempty"`
+	Name                    *string          `json:"name,omitempty"`
+	RedirectURIs            *[]string        `json:"redirect_uris,omitempty"`
+	PostLogoutRedirectURIs  *[]string        `json:"post_logout_redirect_uris,omitempty"`
+	GrantTypes              *[]string        `json:"grant_types,omitempty"`
+	Scopes                  *[]string        `json:"scopes,omitempty"`
+	SigningAlg              *string          `json:"signing_alg,omitempty"`
+	Trusted                 *bool            `json:"trusted,omitempty"`
+	RequireMFA              *bool            `json:"require_mfa,omitempty"`
+	RequireVerifiedEmail    *bool            `json:"require_verified_email,omitempty"`
+	LogoURI                 *string          `json:"logo_uri,omitempty"`
+	ClientURI               *string          `json:"client_uri,omitempty"`
+	PolicyURI               *string          `json:"policy_uri,omitempty"`
+	TOSURI                  *string          `json:"tos_uri,omitempty"`
+	Contacts                *[]string        `json:"contacts,omitempty"`
+	ApplicationType         *string          `json:"application_type,omitempty"`
+	TokenEndpointAuthMethod *string          `json:"token_endpoint_auth_method,omitempty"`
+	DefaultMaxAge           *int             `json:"default_max_age,omitempty"`
+	RequireAuthTime         *bool            `json:"require_auth_time,omitempty"`
+	JWKSURI                 *string          `json:"jwks_uri,omitempty"`
+	JWKS                    *json.RawMessage `json:"jwks,omitempty"`
 }
 
 // apply writes the set fields into spec and returns their JSON names.
@@ -114,6 +117,13 @@ func (u ClientUpdate) apply(spec *clients.Spec) []string {
 		spec.DefaultMaxAge, changed = *u.DefaultMaxAge, append(changed, "default_max_age")
 	}
 	flag("require_auth_time", &spec.RequireAuthTime, u.RequireAuthTime)
+	str("jwks_uri", &spec.JWKSURI, u.JWKSURI)
+	if u.JWKS != nil {
+		spec.JWKS, changed = string(*u.JWKS), append(changed, "jwks")
+		if string(*u.JWKS) == "null" {
+			spec.JWKS = ""
+		}
+	}
 	return changed
 }
 
@@ -163,7 +173,11 @@ func (s *Service) RegenerateClientSecret(ctx context.Context, actor Actor, id st
 	secret, err := s.clients.RegenerateSecret(ctx, id)
 	switch {
 	case errors.Is(err, clients.ErrInvalidSpec):
-		return "", &InvalidError{Reason: "a public client has no secret"}
+		reason := err.Error()
+		if i := strings.LastIndex(reason, ": "); i >= 0 {
+			reason = reason[i+2:]
+		}
+		return "", &InvalidError{Reason: reason}
 	case err != nil:
 		return "", fmt.Errorf("regenerate secret: %w", mapErr(err))
 	}

@@ -68,20 +68,30 @@ type Client struct {
 	RequireMFA             bool     `json:"require_mfa"`
 	RequireVerifiedEmail   bool     `json:"require_verified_email"`
 	// RFC 7591 §2 metadata, by the RFC's names.
-	LogoURI                 string   `json:"logo_uri"`
-	ClientURI               string   `json:"client_uri"`
-	PolicyURI               string   `json:"policy_uri"`
-	TOSURI                  string   `json:"tos_uri"`
-	Contacts                []string `json:"contacts"`
-	ApplicationType         string   `json:"application_type"`
-	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
-	DefaultMaxAge           int      `json:"default_max_age"`
-	RequireAuthTime         bool     `json:"require_auth_time"`
+	LogoURI                 string          `json:"logo_uri"`
+	ClientURI               string          `json:"client_uri"`
+	PolicyURI               string          `json:"policy_uri"`
+	TOSURI                  string          `json:"tos_uri"`
+	Contacts                []string        `json:"contacts"`
+	ApplicationType         string          `json:"application_type"`
+	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
+	DefaultMaxAge           int             `json:"default_max_age"`
+	RequireAuthTime         bool            `json:"require_auth_time"`
+	JWKSURI                 string          `json:"jwks_uri"`
+	JWKS                    json.RawMessage `json:"jwks,omitempty"`
 	// Registration is how the client came: "" an admin registered it,
 	// "token" or "open" through the registration endpoint (RFC 7591).
 	Registration string `json:"registration"`
 	Created      Time   `json:"created_at"`
 	Updated      Time   `json:"updated_at"`
+}
+
+// rawJSON is s as JSON, or nothing when empty.
+func rawJSON(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
 }
 
 func clientView(c *clients.Client) Client {
@@ -91,6 +101,7 @@ func clientView(c *clients.Client) Client {
 		RequireVerifiedEmail: c.RequireVerifiedEmail, LogoURI: c.LogoURI, ClientURI: c.ClientURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI,
 		Contacts: nonNil(c.Contacts), ApplicationType: c.ApplicationType, TokenEndpointAuthMethod: c.AuthMethod(),
 		DefaultMaxAge: c.DefaultMaxAge, RequireAuthTime: c.RequireAuthTime, Registration: c.Registration,
+		JWKSURI: c.JWKSURI, JWKS: rawJSON(c.JWKS),
 		Created: Time{c.CreatedAt}, Updated: Time{c.UpdatedAt}}
 }
 

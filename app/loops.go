@@ -101,5 +101,10 @@ func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
 		idle = DefaultRegistrationIdleTTL
 	}
 	m, err = a.Clients.PurgeIdleRegistrations(ctx, a.cfg.Now().Add(-idle), limit)
+	n += m
+	if err != nil {
+		return n, err
+	}
+	m, err = a.Clients.PurgeAssertions(ctx, limit)
 	return n + m, err
 }

@@ -108,6 +108,9 @@ type Metadata struct {
 	// RequireAuthTime asks for auth_time in ID tokens; idp always includes
 	// it, so the flag is kept for the client's own record.
 	RequireAuthTime bool
+	// JWKS (a JWK Set as JSON) or JWKSURI (an https URL idp fetches) holds
+	// the public keys a private_key_jwt client signs its assertions with.
+	JWKS, JWKSURI string
 }
 
 // Application types (OIDC Registration §2).
@@ -147,6 +150,9 @@ func (c *Client) AcceptsAuthMethod(m string) bool {
 	}
 	return m == c.TokenEndpointAuthMethod
 }
+
+// publicKeyMethods are the methods that need registered keys.
+func needsKeys(m string) bool { return m == AuthPrivateKeyJWT }
 
 // AllowsGrant reports whether the client may use grant type g.
 func (c *Client) AllowsGrant(g string) bool { return slices.Contains(c.GrantTypes, g) }

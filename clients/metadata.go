@@ -131,8 +131,28 @@ func checkMetadata(m Metadata, public bool, redirects []string) (Metadata, []err
 		if public {
 			errs = append(errs, fmt.Errorf("a public client has no secret to use %s", m.TokenEndpointAuthMethod))
 		}
+	case AuthPrivateKeyJWT:
+		if public {
+			errs = append(errs, errors.New("a public client cannot use private_key_jwt"))
+		}
 	default:
-		errs = append(errs, fmt.Errorf("token endpoint auth method %q is not supported; use client_secret_basic, client_secret_post or none", m.TokenEndpointAuthMethod))
+		errs = append(errs, fmt.Errorf("token endpoint auth method %q is not supported; use client_secret_basic, client_secret_post, private_key_jwt or none", m.TokenEndpointAuthMethod))
+	}
+	switch {
+	case m.JWKS != "" && m.JWKSURI != "":
+		errs = append(errs, errors.New("give jwks or jwks_uri, not both (RFC 7591 §2)"))
+	case (m.JWKS != "" || m.JWKSURI != "") && !needsKeys(m.TokenEndpointAuthMethod):
+		errs = append(errs, errors.New("jwks and jwks_uri are used only with token endpoint auth method private_key_jwt"))
+	case needsKeys(m.TokenEndpointAuthMethod) && m.JWKS == "" && m.JWKSURI == "":
+		errs = append(errs, errors.New("private_key_jwt needs the client's public keys: jwks or jwks_uri"))
+	case m.JWKS != "":
+		if _, err := ParseJWKS([]byte(m.JWKS)); err != nil {
+			errs = append(errs, fmt.Errorf("jwks: %w", err))
+		}
+	case m.JWKSURI != "":
+		if err := validateLink("jwks_uri", m.JWKSURI); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if m.DefaultMaxAge < 0 || m.DefaultMaxAge > maxDefaultMaxAge {
 		errs = append(errs, fmt.Errorf("default max age must be 0 to %d seconds", maxDefaultMaxAge))

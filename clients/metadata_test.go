@@ -58,7 +58,16 @@ func TestMetadataRefusals(t *testing.T) {
 			s.ApplicationType = AppWeb
 			s.RedirectURIs = []string{"com.example.app:/cb"}
 		}, "private-use"},
-		{"unknown auth method", func(s *Spec) { s.TokenEndpointAuthMethod = "private_key_jwt" }, "not supported"},
+		{"unknown auth method", func(s *Spec) { s.TokenEndpointAuthMethod = "tls_client_auth" }, "not supported"},
+		{"private_key_jwt without keys", func(s *Spec) { s.TokenEndpointAuthMethod = AuthPrivateKeyJWT }, "needs the client's public keys"},
+		{"jwks without private_key_jwt", func(s *Spec) { s.JWKS = `{"keys":[]}` }, "only with"},
+		{"jwks and jwks_uri", func(s *Spec) {
+			s.TokenEndpointAuthMethod = AuthPrivateKeyJWT
+			s.JWKS = `{"keys":[]}`
+			s.JWKSURI = "https://a.example/jwks"
+		}, "not both"},
+		{"bad jwks", func(s *Spec) { s.TokenEndpointAuthMethod = AuthPrivateKeyJWT; s.JWKS = `{"keys":[]}` }, "1 to 20 keys"},
+		{"http jwks_uri", func(s *Spec) { s.TokenEndpointAuthMethod = AuthPrivateKeyJWT; s.JWKSURI = "http://a.example/jwks" }, "https"},
 		{"none for a confidential client", func(s *Spec) { s.TokenEndpointAuthMethod = AuthNone }, "public clients"},
 		{"secret method for a public client", func(s *Spec) {
 			s.Public = true

@@ -98,6 +98,7 @@ type Service struct {
 	pepper []byte
 	now    func() time.Time
 	macs   sync.Pool // keyed HMAC-SHA256 states: keying one costs more than using it
+	keys   *keySets  // private_key_jwt clients' keys, fetched ones cached
 }
 
 // NewService returns a Service over store. pepper is the 32-byte HMAC key
@@ -114,6 +115,7 @@ func NewService(store *Store, pepper []byte, now func() time.Time) *Service {
 	}
 	s := &Service{store: store, pepper: append([]byte(nil), pepper...), now: now}
 	s.macs.New = func() any { return hmac.New(sha256.New, s.pepper) }
+	s.keys = newKeySets(s.now)
 	return s
 }
 
@@ -157,8 +159,8 @@ func (s *Service) create(ctx context.Context, spec Spec, finish func(*Client)) (
 			}
 		}
 		c.SecretHash = s.HashSecret(secret)
-		if spec.Secret != "" {
-			secret = ""
+		if spec.Secret != "" || needsKeys(c.TokenEndpointAuthMethod) {
+			secret = "" // given by the caller, or never usable: the client signs with its keys
 		}
 	}
 	// Microseconds: the precision PostgreSQL keeps, so the value read back
@@ -233,6 +235,9 @@ func (s *Service) RegenerateSecret(ctx context.Context, id string) (string, erro
 		}
 		if c.Public {
 			return invalidSpec{errors.New("a public client has no secret")}
+		}
+		if needsKeys(c.TokenEndpointAuthMethod) {
+			return invalidSpec{errors.New("a private_key_jwt client authenticates with its keys, not a secret")}
 		}
 		return s.store.setSecret(ctx, id, s.HashSecret(secret), s.now().UTC().Truncate(time.Microsecond))
 	})

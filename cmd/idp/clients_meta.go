@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"idp/admin"
@@ -14,6 +17,7 @@ import (
 // clients update share.
 type metadataFlags struct {
 	logo, home, policy, tos, appType, authMethod string
+	jwksURI, jwksFile                            string
 	contacts                                     multi
 	maxAge                                       time.Duration
 	authTime                                     bool
@@ -29,13 +33,31 @@ func (m *metadataFlags) register(fs *settingsFlagSet) {
 	fs.StringVar(&m.authMethod, "token-endpoint-auth-method", "", "client_secret_basic or client_secret_post to accept only that one (default: either), none for public clients")
 	fs.DurationVar(&m.maxAge, "default-max-age", 0, "ask for a fresh sign-in when the last one is older than this and the request has no max_age (e.g. 12h; 0 is none)")
 	fs.BoolVar(&m.authTime, "require-auth-time", false, "record that the client needs auth_time in ID tokens (idp always includes it)")
+	fs.StringVar(&m.jwksURI, "jwks-uri", "", "with --token-endpoint-auth-method private_key_jwt: https URL of the client's public keys, fetched and cached by idp")
+	fs.StringVar(&m.jwksFile, "jwks-file", "", "with --token-endpoint-auth-method private_key_jwt: file holding the client's public keys as a JWK Set")
+}
+
+// jwks reads --jwks-file ("" when not given).
+func (m *metadataFlags) jwks() (string, error) {
+	if m.jwksFile == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(m.jwksFile)
+	if err != nil {
+		return "", fmt.Errorf("--jwks-file: %w", err)
+	}
+	return string(b), nil
 }
 
 func (m *metadataFlags) metadata() (clients.Metadata, error) {
 	secs, err := seconds(m.maxAge)
+	if err != nil {
+		return clients.Metadata{}, err
+	}
+	jwks, err := m.jwks()
 	return clients.Metadata{LogoURI: m.logo, ClientURI: m.home, PolicyURI: m.policy, TOSURI: m.tos,
 		Contacts: m.contacts, ApplicationType: m.appType, TokenEndpointAuthMethod: m.authMethod,
-		DefaultMaxAge: secs, RequireAuthTime: m.authTime}, err
+		DefaultMaxAge: secs, RequireAuthTime: m.authTime, JWKSURI: m.jwksURI, JWKS: jwks}, err
 }
 
 // seconds turns --default-max-age into whole seconds.
@@ -51,7 +73,7 @@ func seconds(d time.Duration) (int, error) {
 // --new-secret replaces the secret and prints the new one once.
 func clientsUpdate(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "clients update",
-		"clients update --id ID [--name N] [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--contact E]... [--redirect-uri U]... [--post-logout-redirect-uri U]... [--grant-type G]... [--scope S]... [--signing-alg A] [--trusted=BOOL] [--require-mfa=BOOL] [--require-verified-email=BOOL] [--application-type T] [--token-endpoint-auth-method M] [--default-max-age D] [--require-auth-time=BOOL] [--new-secret]",
+		"clients update --id ID [--name N] [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--contact E]... [--redirect-uri U]... [--post-logout-redirect-uri U]... [--grant-type G]... [--scope S]... [--signing-alg A] [--trusted=BOOL] [--require-mfa=BOOL] [--require-verified-email=BOOL] [--application-type T] [--token-endpoint-auth-method M] [--default-max-age D] [--require-auth-time=BOOL] [--jwks-uri U | --jwks-file F] [--new-secret]",
 		adminSettings()...)
 	id := fs.String("id", "", "client id (required)")
 	name := fs.String("name", "", "name shown to users on sign-in and consent")
@@ -116,6 +138,19 @@ func clientsUpdate(ctx context.Context, args []string, s stdio) error {
 			up.DefaultMaxAge, bad = &secs, err
 		case "require-auth-time":
 			up.RequireAuthTime = &m.authTime
+		case "jwks-uri":
+			up.JWKSURI = &m.jwksURI
+		case "jwks-file":
+			raw, err := m.jwks()
+			if err != nil {
+				bad = err
+				break
+			}
+			if strings.TrimSpace(raw) == "" {
+				raw = "null"
+			}
+			j := json.RawMessage(raw)
+			up.JWKS = &j
 		}
 	})
 	if bad != nil {

@@ -1,9 +1,17 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // clientView is the part of `clients list --json` these tests read.
@@ -162,4 +170,30 @@ func TestConfigSignup(t *testing.T) {
 	if cfg, err := parseServe(); err != nil || cfg.Signup != "invite-only" {
 		t.Errorf("from the environment: %q %v", cfg.Signup, err)
 	}
+}
+
+// TestClientsPrivateKeyJWT: a client registered with its public keys from
+// a file prints no secret; its keys can move to a URL; a private key or a
+// broken file is refused.
+func TestClientsPrivateKeyJWT(t *testing.T) {
+	parallel(t)
+	d := migratedDB(t)
+	dir := t.TempDir()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pub, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Use: "sig"}}})
+	priv, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key, KeyID: "k1"}}})
+	pubFile, privFile := filepath.Join(dir, "pub.json"), filepath.Join(dir, "priv.json")
+	_ = os.WriteFile(pubFile, pub, 0o600)
+	_ = os.WriteFile(privFile, priv, 0o600)
+	out := mustRun(t, "", d.cmd("clients", "create", "--id", "svc", "--grant-type", "client_credentials", "--scope", "api",
+		"--token-endpoint-auth-method", "private_key_jwt", "--jwks-file", pubFile)...)
+	if strings.Contains(out, "client_secret") {
+		t.Fatalf("a private_key_jwt client printed a secret: %s", out)
+	}
+	wantError(t, "", []string{"not a valid public key"}, d.cmd("clients", "create", "--id", "svc2", "--grant-type", "client_credentials",
+		"--token-endpoint-auth-method", "private_key_jwt", "--jwks-file", privFile)...)
+	wantError(t, "", []string{"--jwks-file"}, d.cmd("clients", "update", "--id", "svc", "--jwks-file", filepath.Join(dir, "missing.json"))...)
+	wantError(t, "", []string{"not both"}, d.cmd("clients", "update", "--id", "svc", "--jwks-uri", "https://keys.example/jwks")...)
+	mustRun(t, "", d.cmd("clients", "update", "--id", "svc", "--jwks-file", "", "--jwks-uri", "https://keys.example/jwks")...)
+	wantError(t, "", []string{"authenticates with its keys"}, d.cmd("clients", "update", "--id", "svc", "--new-secret")...)
 }

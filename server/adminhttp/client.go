@@ -132,7 +132,7 @@ func (h *Handlers) RegenerateClientSecret(c echo.Context) error {
 	var invalid *admin.InvalidError
 	switch {
 	case errors.As(err, &invalid):
-		return h.renderClient(c, http.StatusBadRequest, cl, "A public client has no secret.", "")
+		return h.renderClient(c, http.StatusBadRequest, cl, "Not regenerated: "+joinLines(err.Error())+".", "")
 	case err != nil:
 		return err
 	}

@@ -18,6 +18,9 @@ import (
 // client_secret_post, or none for public clients (which then prove
 // possession with PKCE). Using two methods at once is invalid_request.
 func (h *Handlers) authenticateClient(c echo.Context, form url.Values) (*clients.Client, error) {
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		return h.authenticateAssertion(c, form)
+	}
 	id, secret, basic, err := basicAuth(c.Request().Header.Get("Authorization"))
 	if err != nil {
 		plumbing.UsedBasicAuth(c)
@@ -67,6 +70,33 @@ func (h *Handlers) authenticateClient(c echo.Context, form url.Values) (*clients
 	}
 	if !client.AcceptsAuthMethod(used) {
 		return nil, oauth.InvalidClient("this client authenticates with " + client.AuthMethod())
+	}
+	return client, nil
+}
+
+// jwtBearer is RFC 7523 §2.2's client_assertion_type.
+const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// authenticateAssertion is private_key_jwt (RFC 7523 §2.2, OIDC Core §9):
+// the assertion alone authenticates; with a secret or Basic as well it is
+// invalid_request. Its aud may be the issuer or this endpoint's URL.
+func (h *Handlers) authenticateAssertion(c echo.Context, form url.Values) (*clients.Client, error) {
+	if c.Request().Header.Get("Authorization") != "" || form.Has("client_secret") {
+		return nil, oauth.InvalidRequest("use one client authentication method, not two")
+	}
+	if form.Get("client_assertion_type") != jwtBearer {
+		return nil, oauth.InvalidClient("client_assertion_type must be " + jwtBearer)
+	}
+	audiences := []string{h.site.Issuer, h.site.URL(c.Request().URL.Path)}
+	client, err := h.site.Clients.AuthenticateAssertion(c.Request().Context(), form.Get("client_assertion"), audiences)
+	if errors.Is(err, clients.ErrInvalidClient) {
+		return nil, oauth.InvalidClient("client authentication failed").Wrap(err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fid := form.Get("client_id"); fid != "" && fid != client.ID {
+		return nil, oauth.InvalidClient("client_id does not match the assertion")
 	}
 	return client, nil
 }

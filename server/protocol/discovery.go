@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/json"
+	"idp/clients"
 
 	"github.com/labstack/echo/v4"
 
@@ -30,6 +31,7 @@ type discoveryDoc struct {
 	SubjectTypesSupported             []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	TokenEndpointAuthSigningAlgs      []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
 	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	ClaimsSupported                   []string `json:"claims_supported"`
@@ -44,7 +46,7 @@ type discoveryDoc struct {
 
 // authMethods are the client authentication methods of every endpoint
 // that authenticates clients (RFC 6749 §2.3).
-var authMethods = []string{"client_secret_basic", "client_secret_post", "none"}
+var authMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
 
 // buildDiscovery renders the metadata once: it depends only on configuration.
 func (h *Handlers) buildDiscovery() ([]byte, error) {
@@ -64,6 +66,7 @@ func (h *Handlers) buildDiscovery() ([]byte, error) {
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  keys.Algs,
 		TokenEndpointAuthMethodsSupported: authMethods,
+		TokenEndpointAuthSigningAlgs:      assertionAlgs(),
 		RevocationAuthMethodsSupported:    authMethods,
 		IntrospectionAuthMethodsSupported: authMethods,
 		ClaimsSupported:                   []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "amr", "acr", "email", "email_verified", "name"},
@@ -76,6 +79,15 @@ func (h *Handlers) buildDiscovery() ([]byte, error) {
 		doc.RegistrationEndpoint = h.site.URL(plumbing.PathRegister)
 	}
 	return json.MarshalIndent(doc, "", "  ")
+}
+
+// assertionAlgs are the algs a private_key_jwt assertion may use.
+func assertionAlgs() []string {
+	out := make([]string, 0, len(clients.AssertionAlgs))
+	for _, a := range clients.AssertionAlgs {
+		out = append(out, string(a))
+	}
+	return out
 }
 
 var hdrDiscoveryCache = []string{"public, max-age=3600"}

@@ -202,14 +202,19 @@ func (md *clientMetadata) spec() (clients.Spec, *oauth.Error) {
 		// admin API), never the registration endpoint.
 		return clients.Spec{}, registrationError("invalid_client_metadata", "scope idp:admin cannot be registered")
 	}
-	if md.JWKS != nil || md.JWKSURI != "" {
-		return clients.Spec{}, registrationError("invalid_client_metadata", "jwks and jwks_uri are not supported: idp authenticates clients with a secret or PKCE")
-	}
 	spec := clients.Spec{Name: md.ClientName, Public: md.TokenEndpointAuthMethod == clients.AuthNone,
 		RedirectURIs: md.RedirectURIs, PostLogoutRedirectURIs: md.PostLogoutRedirectURIs, GrantTypes: md.GrantTypes,
 		Scopes: strings.Fields(md.Scope), SigningAlg: md.IDTokenSignedAlg,
 		Metadata: clients.Metadata{LogoURI: md.LogoURI, ClientURI: md.ClientURI, PolicyURI: md.PolicyURI, TOSURI: md.TOSURI,
-			Contacts: md.Contacts, ApplicationType: md.ApplicationType, RequireAuthTime: md.RequireAuthTime}}
+			Contacts: md.Contacts, ApplicationType: md.ApplicationType, RequireAuthTime: md.RequireAuthTime,
+			JWKSURI: md.JWKSURI}}
+	if md.JWKS != nil {
+		raw, err := json.Marshal(md.JWKS)
+		if err != nil {
+			return clients.Spec{}, registrationError("invalid_client_metadata", "jwks is not a JWK Set")
+		}
+		spec.JWKS = string(raw)
+	}
 	// RFC 7591 §2: client_secret_basic when the client says nothing.
 	spec.TokenEndpointAuthMethod = md.TokenEndpointAuthMethod
 	if spec.TokenEndpointAuthMethod == "" {
@@ -239,9 +244,12 @@ func (h *Handlers) metadataOf(c *clients.Client) *clientMetadata {
 		GrantTypes: c.GrantTypes, ResponseTypes: []string{oauth.ResponseTypeCode}, ClientName: c.Name,
 		ClientURI: c.ClientURI, LogoURI: c.LogoURI, Scope: strings.Join(c.Scopes, " "), Contacts: c.Contacts,
 		TOSURI: c.TOSURI, PolicyURI: c.PolicyURI, ApplicationType: c.ApplicationType,
-		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, IDTokenSignedAlg: c.SigningAlg,
+		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, IDTokenSignedAlg: c.SigningAlg, JWKSURI: c.JWKSURI,
 		RequireAuthTime: c.RequireAuthTime, ClientIDIssuedAt: c.CreatedAt.Unix(),
 		RegistrationURI: h.site.URL(plumbing.PathRegister + "/" + c.ID)}
+	if c.JWKS != "" {
+		md.JWKS = json.RawMessage(c.JWKS)
+	}
 	if c.DefaultMaxAge > 0 {
 		n := c.DefaultMaxAge
 		md.DefaultMaxAge = &n
