@@ -90,6 +90,7 @@ func TestImportRules(t *testing.T) {
 		"idp/verifier":              {},
 		"idp/verifier/echoverifier": {"idp/verifier"},
 		"idp/examples/webapp":       {"*"},
+		"idp/examples/mcpserver":    {"*"},
 	}
 	for _, p := range listPackages(t) {
 		if p.ImportPath == "idp" {

@@ -49,7 +49,7 @@ import (
 
 const (
 	crashEmail    = "crash@example.com"
-	crashPassword = "test password of the crash run"
+	crashPassword = "test password of the kill run"
 	crashRedirect = "http://127.0.0.1:9/cb"
 	// crashGrace is the server's --refresh-reuse-grace: a refresh whose
 	// response a crash swallowed is retried after the restart, which must
