@@ -56,11 +56,9 @@ func (s *Service) composeEmailChange(ctx context.Context, j mail.Job) (*mail.Mes
 	} else if !errors.Is(err, db.ErrNotFound) {
 		return nil, fmt.Errorf("email change mail: %w", err)
 	}
-	to, err := mail.NewAddress(u.Name, j.To)
-	if err != nil {
-		if to, err = mail.NewAddress("", j.To); err != nil {
-			return nil, nil
-		}
+	to, ok := recipient(u.Name, j.To)
+	if !ok {
+		return nil, nil
 	}
 	link, err := s.issueFor(ctx, u, PurposeChange, ChangePath, s.cfg.VerifyTTL, j.To)
 	if err != nil {
@@ -73,11 +71,9 @@ func (s *Service) composeEmailChange(ctx context.Context, j mail.Job) (*mail.Mes
 
 // composeEmailChanged renders the notice to the old address.
 func (s *Service) composeEmailChanged(_ context.Context, j mail.Job) (*mail.Message, error) {
-	to, err := mail.NewAddress(j.Data["name"], j.To)
-	if err != nil {
-		if to, err = mail.NewAddress("", j.To); err != nil {
-			return nil, nil
-		}
+	to, ok := recipient(j.Data["name"], j.To)
+	if !ok {
+		return nil, nil
 	}
 	return s.d.Templates.Render(mail.KindEmailChanged, to, mail.EmailChangedData{
 		Name: to.Name, Old: j.To, Email: j.Data["email"], Link: s.cfg.Issuer + "/login/forgot", Issuer: s.cfg.Issuer,

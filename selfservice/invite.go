@@ -39,11 +39,9 @@ func (s *Service) composeInvite(ctx context.Context, j mail.Job) (*mail.Message,
 	if u.Disabled || u.EmailVerified || !strings.EqualFold(u.Email, j.To) {
 		return nil, nil
 	}
-	to, err := mail.NewAddress(u.Name, u.Email)
-	if err != nil {
-		if to, err = mail.NewAddress("", u.Email); err != nil {
-			return nil, nil
-		}
+	to, ok := recipient(u.Name, u.Email)
+	if !ok {
+		return nil, nil
 	}
 	link, err := s.issue(ctx, u, PurposeInvite, InvitePath, s.cfg.InviteTTL)
 	if err != nil {

@@ -49,12 +49,9 @@ func (s *Service) composeReset(ctx context.Context, j mail.Job) (*mail.Message, 
 	if u.Disabled {
 		return nil, nil
 	}
-	to, err := mail.NewAddress(u.Name, u.Email)
-	if err != nil {
-		// A stored name mail cannot carry: address the user without it.
-		if to, err = mail.NewAddress("", u.Email); err != nil {
-			return nil, nil
-		}
+	to, ok := recipient(u.Name, u.Email)
+	if !ok {
+		return nil, nil
 	}
 	link, err := s.issue(ctx, u, PurposeReset, ResetPath, s.cfg.ResetTTL)
 	if err != nil {

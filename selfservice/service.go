@@ -96,6 +96,20 @@ func (s *Service) Purge(ctx context.Context, limit int) (int64, error) {
 	return n, nil
 }
 
+// recipient addresses email with name, or without the name when mail
+// cannot carry it (a stored name with characters a header refuses); ok is
+// false when the address itself cannot be mailed, and the message is
+// dropped.
+func recipient(name, email string) (mail.Address, bool) {
+	to, err := mail.NewAddress(name, email)
+	if err != nil {
+		if to, err = mail.NewAddress("", email); err != nil {
+			return mail.Address{}, false
+		}
+	}
+	return to, true
+}
+
 // issue mints a link of purpose for u, superseding the older ones, and
 // returns its URL at path.
 func (s *Service) issue(ctx context.Context, u *users.User, purpose, path string, ttl time.Duration) (string, error) {

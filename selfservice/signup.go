@@ -55,11 +55,9 @@ func (s *Service) composeSignupExists(ctx context.Context, j mail.Job) (*mail.Me
 	if err != nil {
 		return nil, fmt.Errorf("sign-up notice: %w", err)
 	}
-	to, err := mail.NewAddress(u.Name, u.Email)
-	if err != nil {
-		if to, err = mail.NewAddress("", u.Email); err != nil {
-			return nil, nil
-		}
+	to, ok := recipient(u.Name, u.Email)
+	if !ok {
+		return nil, nil
 	}
 	return s.d.Templates.Render(mail.KindSignupExists, to, mail.SignupExistsData{
 		Name: to.Name, Email: u.Email, Link: s.cfg.Issuer + "/login/forgot", Issuer: s.cfg.Issuer,

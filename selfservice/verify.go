@@ -40,11 +40,9 @@ func (s *Service) composeVerify(ctx context.Context, j mail.Job) (*mail.Message,
 	if u.Disabled || u.EmailVerified || !strings.EqualFold(u.Email, j.To) {
 		return nil, nil
 	}
-	to, err := mail.NewAddress(u.Name, u.Email)
-	if err != nil {
-		if to, err = mail.NewAddress("", u.Email); err != nil {
-			return nil, nil
-		}
+	to, ok := recipient(u.Name, u.Email)
+	if !ok {
+		return nil, nil
 	}
 	link, err := s.issue(ctx, u, PurposeVerify, VerifyPath, s.cfg.VerifyTTL)
 	if err != nil {

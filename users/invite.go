@@ -3,12 +3,8 @@ package users
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"strings"
-	"time"
-
-	"idp/db"
 )
 
 // CreateInvited stores a new user who has no password yet (an
@@ -24,20 +20,5 @@ func (s *Service) CreateInvited(ctx context.Context, email, name string, roles [
 	if err != nil {
 		return nil, fmt.Errorf("invite user: %w", err)
 	}
-	id, err := newID()
-	if err != nil {
-		return nil, fmt.Errorf("invite user: %w", err)
-	}
-	now := s.now().UTC().Truncate(time.Microsecond)
-	u := &User{
-		ID: id, Email: email, Name: strings.TrimSpace(name), Roles: normalizeRoles(roles),
-		PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
-	}
-	if err := s.store.Create(ctx, u); err != nil {
-		if errors.Is(err, db.ErrConflict) {
-			return nil, fmt.Errorf("%w: %w", ErrEmailTaken, db.ErrConflict)
-		}
-		return nil, fmt.Errorf("invite user: %w", err)
-	}
-	return u, nil
+	return s.create(ctx, email, hash, name, roles)
 }
