@@ -62,10 +62,13 @@ func (h *Handlers) jwksHeaders(set *keys.JWKS) *jwksHeader {
 	return jh
 }
 
-// writeJSONBytes answers 200 with prebuilt JSON bytes.
+// writeJSONBytes answers 200 with prebuilt JSON bytes. Content-Length is
+// set here: net/http adds it itself only for bodies under its 2 KiB
+// buffer, and a HEAD (RFC 9110 §9.3.2) must say what the GET would send.
 func writeJSONBytes(c echo.Context, body []byte) error {
 	r := c.Response()
 	r.Header()["Content-Type"] = hdrJSON
+	r.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	r.WriteHeader(http.StatusOK)
 	_, err := r.Write(body)
 	return err
