@@ -760,3 +760,43 @@ func TestPasskeysFromTheAccountPage(t *testing.T) {
 		t.Errorf("%d removals audited", n)
 	}
 }
+
+// TestPasskeyFailuresAreThrottled: failed passkey sign-ins count toward
+// the sign-in throttle: after a few of them a passkey sign-in from that
+// address is refused with 429 and Retry-After before it is checked. The
+// address's wider budget is not spent yet, so a person signing in with a
+// password there still can.
+func TestPasskeyFailuresAreThrottled(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t, localhostIssuer)
+	env.CreateUser(t, testEmail, testPassword)
+	b := env.Browser(t)
+	throttled := false
+	for i := range 40 {
+		_, page := env.Get(t, b, "/login")
+		resp, p := env.PostForm(t, b, "/login/passkey", url.Values{"csrf_token": {page.CSRF()}, "handle": {"not-a-handle"},
+			"credential": {`{"id":"x"}`}})
+		if resp.StatusCode == http.StatusTooManyRequests {
+			if resp.Header.Get("Retry-After") == "" || !strings.Contains(p.Body, "Too many failed attempts") {
+				t.Fatalf("throttled passkey sign-in without Retry-After or words")
+			}
+			throttled = true
+			break
+		}
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("bogus passkey %d: %d", i, resp.StatusCode)
+		}
+	}
+	if !throttled {
+		t.Fatal("40 failed passkey sign-ins and no throttle")
+	}
+	_, page := env.Get(t, b, "/login")
+	resp, _ := env.PostForm(t, b, "/login", url.Values{"csrf_token": {page.CSRF()}, "email": {testEmail}, "password": {testPassword}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a password sign-in from that address: %d", resp.StatusCode)
+	}
+	var n int64
+	if err := env.DB.Gorm.Raw("SELECT failures FROM signin_failures WHERE key LIKE 'ip:%'").Scan(&n).Error; err != nil || n < 5 {
+		t.Fatalf("the address's own counter holds %d passkey failures (%v)", n, err)
+	}
+}

@@ -40,9 +40,24 @@ func (h *Handlers) PasskeyLogin(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
+	// Failed passkey sign-ins count toward the sign-in throttle: as an
+	// attempt without an account (none is known before the passkey names
+	// one) from this address, and toward the address's own budget, which
+	// failed passwords from there share.
+	ip := c.RealIP()
+	if wait, err := h.throttle.Check(ctx, "", ip); err != nil {
+		return err
+	} else if wait > 0 {
+		setRetryAfter(c, wait)
+		h.site.RecordAs(c, "unknown", "signin.throttled", "", strings.TrimSpace("factor=passkey "+lc.clientDetail()))
+		return h.renderLogin(c, http.StatusTooManyRequests, lc, "", tooManyText(wait))
+	}
 	a, err := h.site.MFA.FinishLogin(ctx, mfa.Account{}, c.FormValue("handle"), []byte(c.FormValue("credential")))
 	if errors.Is(err, mfa.ErrCeremony) {
 		h.site.RecordAs(c, "unknown", "signin.failure", "", strings.TrimSpace("factor=passkey reason="+reasonOf(err)+" "+lc.clientDetail()))
+		if _, err := h.throttle.Fail(ctx, "", ip); err != nil {
+			return err
+		}
 		return h.renderLogin(c, http.StatusUnauthorized, lc, "", "That passkey could not be verified. Try again, or sign in with your password.")
 	}
 	if err != nil {
