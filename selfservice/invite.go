@@ -2,11 +2,8 @@ package selfservice
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 
-	"idp/db"
 	"idp/mail"
 	"idp/users"
 )
@@ -29,19 +26,9 @@ func (s *Service) RequestInvitation(ctx context.Context, userID, email string) e
 // already (the address is verified then): a late or retried invitation
 // must not become a second way to set the password.
 func (s *Service) composeInvite(ctx context.Context, j mail.Job) (*mail.Message, error) {
-	u, err := s.d.Users.Store().ByID(ctx, j.Data["user"])
-	if errors.Is(err, db.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("invitation mail: %w", err)
-	}
-	if u.Disabled || u.EmailVerified || !strings.EqualFold(u.Email, j.To) {
-		return nil, nil
-	}
-	to, ok := recipient(u.Name, u.Email)
-	if !ok {
-		return nil, nil
+	u, to, err := s.unverified(ctx, j)
+	if u == nil || err != nil {
+		return nil, err
 	}
 	link, err := s.issue(ctx, u, PurposeInvite, InvitePath, s.cfg.InviteTTL)
 	if err != nil {

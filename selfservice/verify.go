@@ -30,19 +30,9 @@ func (s *Service) RequestVerification(ctx context.Context, userID, email string)
 // dropped if the user is gone, disabled, already verified or no longer at
 // that address.
 func (s *Service) composeVerify(ctx context.Context, j mail.Job) (*mail.Message, error) {
-	u, err := s.d.Users.Store().ByID(ctx, j.Data["user"])
-	if errors.Is(err, db.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("verification mail: %w", err)
-	}
-	if u.Disabled || u.EmailVerified || !strings.EqualFold(u.Email, j.To) {
-		return nil, nil
-	}
-	to, ok := recipient(u.Name, u.Email)
-	if !ok {
-		return nil, nil
+	u, to, err := s.unverified(ctx, j)
+	if u == nil || err != nil {
+		return nil, err
 	}
 	link, err := s.issue(ctx, u, PurposeVerify, VerifyPath, s.cfg.VerifyTTL)
 	if err != nil {
@@ -51,6 +41,28 @@ func (s *Service) composeVerify(ctx context.Context, j mail.Job) (*mail.Message,
 	return s.d.Templates.Render(mail.KindEmailVerify, to, mail.VerifyData{
 		Name: to.Name, Email: u.Email, Link: link, Hours: int(s.cfg.VerifyTTL.Hours()), Issuer: s.cfg.Issuer,
 	})
+}
+
+// unverified loads the user a queued invitation or verification is for,
+// and where to send it. The user is nil (the mail is dropped) when they
+// are gone, disabled, already verified (an accepted invitation verifies
+// the address too) or no longer at the address it was queued for.
+func (s *Service) unverified(ctx context.Context, j mail.Job) (*users.User, mail.Address, error) {
+	u, err := s.d.Users.Store().ByID(ctx, j.Data["user"])
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, mail.Address{}, nil
+	}
+	if err != nil {
+		return nil, mail.Address{}, fmt.Errorf("%s mail: %w", j.Kind, err)
+	}
+	if u.Disabled || u.EmailVerified || !strings.EqualFold(u.Email, j.To) {
+		return nil, mail.Address{}, nil
+	}
+	to, ok := recipient(u.Name, u.Email)
+	if !ok {
+		return nil, mail.Address{}, nil
+	}
+	return u, to, nil
 }
 
 // CheckVerification returns the user a verification link is for, without
