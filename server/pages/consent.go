@@ -8,7 +8,9 @@ import (
 
 	"idp/oauth"
 	"idp/server/plumbing"
+	"idp/sessions"
 	"idp/templates"
+	"idp/users"
 )
 
 // scopeWords describes scopes in plain words on the consent page.
@@ -32,21 +34,31 @@ func scopeLines(scopes []string) []templates.ScopeLine {
 	return out
 }
 
-// ConsentPage asks the signed-in user to approve the scopes.
-func (h *Handlers) ConsentPage(c echo.Context) error {
-	lc, err := h.loadRequest(c, c.QueryParam("req"))
-	if err != nil {
-		return err
+// pendingFor loads the pending request id, which must still exist, and the
+// signed-in user. When nobody is signed in it answers with the redirect to
+// the sign-in page for the request and returns a nil user: the caller
+// returns err, which is then the redirect's.
+func (h *Handlers) pendingFor(c echo.Context, id string) (lc loginContext, sess *sessions.Session, user *users.User, err error) {
+	if lc, err = h.loadRequest(c, id); err != nil {
+		return lc, nil, nil, err
 	}
 	if lc.req == nil {
-		return plumbing.ErrRequestGone
+		return lc, nil, nil, plumbing.ErrRequestGone
 	}
-	_, user, err := h.site.CurrentUser(c)
-	if err != nil {
-		return err
+	if sess, user, err = h.site.CurrentUser(c); err != nil || user == nil {
+		if err == nil {
+			err = c.Redirect(http.StatusSeeOther, loginURL(lc.req.ID))
+		}
+		return lc, nil, nil, err
 	}
+	return lc, sess, user, nil
+}
+
+// ConsentPage asks the signed-in user to approve the scopes.
+func (h *Handlers) ConsentPage(c echo.Context) error {
+	lc, _, user, err := h.pendingFor(c, c.QueryParam("req"))
 	if user == nil {
-		return c.Redirect(http.StatusSeeOther, loginURL(lc.req.ID))
+		return err
 	}
 	scopes := plumbing.GrantableScopes(user, lc.req.Scopes)
 	page := templates.ConsentPage{
@@ -64,19 +76,9 @@ func (h *Handlers) Consent(c echo.Context) error {
 	if err := h.site.CheckCSRF(c); err != nil {
 		return err
 	}
-	lc, err := h.loadRequest(c, c.FormValue("req"))
-	if err != nil {
-		return err
-	}
-	if lc.req == nil {
-		return plumbing.ErrRequestGone
-	}
-	sess, user, err := h.site.CurrentUser(c)
-	if err != nil {
-		return err
-	}
+	lc, sess, user, err := h.pendingFor(c, c.FormValue("req"))
 	if user == nil {
-		return c.Redirect(http.StatusSeeOther, loginURL(lc.req.ID))
+		return err
 	}
 	switch c.FormValue("decision") {
 	case "allow":

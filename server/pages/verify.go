@@ -73,19 +73,9 @@ func (h *Handlers) VerifyNeededPage(c echo.Context) error {
 }
 
 func (h *Handlers) verifyNeeded(c echo.Context, status int, sent bool, problem string) error {
-	lc, err := h.loadRequest(c, c.FormValue("req"))
-	if err != nil {
-		return err
-	}
-	if lc.req == nil {
-		return plumbing.ErrRequestGone
-	}
-	_, user, err := h.site.CurrentUser(c)
-	if err != nil {
-		return err
-	}
+	lc, _, user, err := h.pendingFor(c, c.FormValue("req"))
 	if user == nil {
-		return c.Redirect(http.StatusSeeOther, loginURL(lc.req.ID))
+		return err
 	}
 	return h.renderVerify(c, status, templates.VerifyPage{Step: templates.VerifyNeeded, Email: user.Email,
 		ClientName: plumbing.ClientName(lc.client), RequestID: lc.req.ID, MailOn: h.cfg.SelfService.ResetEnabled(),
@@ -99,19 +89,9 @@ func (h *Handlers) VerifyNeeded(c echo.Context) error {
 	if err := h.site.CheckCSRF(c); err != nil {
 		return err
 	}
-	sess, user, err := h.site.CurrentUser(c)
-	if err != nil {
-		return err
-	}
-	lc, err := h.loadRequest(c, c.FormValue("req"))
-	if err != nil {
-		return err
-	}
-	if lc.req == nil {
-		return plumbing.ErrRequestGone
-	}
+	lc, sess, user, err := h.pendingFor(c, c.FormValue("req"))
 	if user == nil {
-		return c.Redirect(http.StatusSeeOther, loginURL(lc.req.ID))
+		return err
 	}
 	ctx := c.Request().Context()
 	switch c.FormValue("action") {
