@@ -37,8 +37,13 @@ type Client struct {
 	// as a native or browser app; it must use PKCE and has no SecretHash.
 	Public bool
 	// SecretHash is HMAC-SHA256(pepper, secret) for confidential clients and
-	// nil for public ones. The secret itself is never stored.
+	// nil for public ones. The secret itself is stored only sealed, and
+	// only for client_secret_jwt (SecretSealed).
 	SecretHash []byte
+	// SecretSealed is the secret itself, AES-256-GCM under a key derived
+	// from the master key, for client_secret_jwt clients only (their
+	// secret is an HMAC key idp must use); nil for every other client.
+	SecretSealed []byte
 	// RedirectURIs are matched exactly against the redirect_uri parameter
 	// (see HasRedirectURI).
 	RedirectURIs []string

@@ -32,6 +32,7 @@ type clientRow struct {
 	Name                   string     `gorm:"column:name"`
 	Public                 bool       `gorm:"column:public"`
 	SecretHash             []byte     `gorm:"column:secret_hash"`
+	SecretSealed           []byte     `gorm:"column:secret_sealed"`
 	RedirectURIs           string     `gorm:"column:redirect_uris"`
 	PostLogoutRedirectURIs string     `gorm:"column:post_logout_redirect_uris"`
 	GrantTypes             string     `gorm:"column:grant_types"`
@@ -87,12 +88,12 @@ func (s *Store) Create(ctx context.Context, c *Client) error {
 // going through GORM's reflection-driven callbacks.
 func (s *Store) ByID(ctx context.Context, id string) (*Client, error) {
 	var r clientRow
-	err := db.QueryRow(ctx, s.gdb, `SELECT id, name, public, secret_hash, redirect_uris, post_logout_redirect_uris,
+	err := db.QueryRow(ctx, s.gdb, `SELECT id, name, public, secret_hash, secret_sealed, redirect_uris, post_logout_redirect_uris,
 		grant_types, scopes, signing_alg, trusted, require_mfa, require_verified_email, logo_uri, client_uri, policy_uri, tos_uri, contacts,
 		application_type, token_endpoint_auth_method, default_max_age, require_auth_time, jwks, jwks_uri, registration,
 		registration_token_hash, last_used_at, created_at, updated_at
 		FROM clients WHERE id = ?`, id).Scan(
-		&r.ID, &r.Name, &r.Public, &r.SecretHash, &r.RedirectURIs, &r.PostLogoutRedirectURIs,
+		&r.ID, &r.Name, &r.Public, &r.SecretHash, &r.SecretSealed, &r.RedirectURIs, &r.PostLogoutRedirectURIs,
 		&r.GrantTypes, &r.Scopes, &r.SigningAlg, &r.Trusted, &r.RequireMFA, &r.RequireVerifiedEmail, &r.LogoURI, &r.ClientURI, &r.PolicyURI,
 		&r.TOSURI, &r.Contacts, &r.ApplicationType, &r.TokenAuthMethod, &r.DefaultMaxAge, &r.RequireAuthTime,
 		&r.JWKS, &r.JWKSURI, &r.Registration, &r.RegistrationTokenHash, &r.LastUsedAt, &r.CreatedAt, &r.UpdatedAt)
@@ -139,10 +140,10 @@ func (s *Store) Update(ctx context.Context, c *Client) error {
 	return nil
 }
 
-// setSecret replaces a client's secret hash.
-func (s *Store) setSecret(ctx context.Context, id string, hash []byte, at time.Time) error {
+// setSecret replaces a client's secret hash and sealed secret.
+func (s *Store) setSecret(ctx context.Context, id string, hash, sealed []byte, at time.Time) error {
 	res := db.Conn(ctx, s.gdb).Model(&clientRow{}).Where("id = ?", id).
-		Updates(map[string]any{"secret_hash": hash, "updated_at": at.UTC()})
+		Updates(map[string]any{"secret_hash": hash, "secret_sealed": sealed, "updated_at": at.UTC()})
 	if res.Error != nil {
 		return fmt.Errorf("set secret of client %q: %w", id, db.Map(res.Error))
 	}
@@ -167,7 +168,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 
 func toRow(c *Client) (clientRow, error) {
 	row := clientRow{
-		ID: c.ID, Name: c.Name, Public: c.Public, SecretHash: c.SecretHash,
+		ID: c.ID, Name: c.Name, Public: c.Public, SecretHash: c.SecretHash, SecretSealed: c.SecretSealed,
 		SigningAlg: c.SigningAlg, Trusted: c.Trusted, RequireMFA: c.RequireMFA, RequireVerifiedEmail: c.RequireVerifiedEmail,
 		LogoURI: c.LogoURI, ClientURI: c.ClientURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI,
 		ApplicationType: c.ApplicationType, TokenAuthMethod: c.TokenEndpointAuthMethod,
@@ -196,7 +197,7 @@ func toRow(c *Client) (clientRow, error) {
 
 func (r *clientRow) client() (*Client, error) {
 	c := &Client{
-		ID: r.ID, Name: r.Name, Public: r.Public, SecretHash: r.SecretHash,
+		ID: r.ID, Name: r.Name, Public: r.Public, SecretHash: r.SecretHash, SecretSealed: r.SecretSealed,
 		SigningAlg: r.SigningAlg, Trusted: r.Trusted, RequireMFA: r.RequireMFA, RequireVerifiedEmail: r.RequireVerifiedEmail,
 		Metadata: Metadata{LogoURI: r.LogoURI, ClientURI: r.ClientURI, PolicyURI: r.PolicyURI, TOSURI: r.TOSURI,
 			ApplicationType: r.ApplicationType, TokenEndpointAuthMethod: r.TokenAuthMethod,

@@ -30,7 +30,7 @@ func (m *metadataFlags) register(fs *settingsFlagSet) {
 	fs.StringVar(&m.tos, "tos-uri", "", "its terms of service, linked from the consent page (https)")
 	fs.Var(&m.contacts, "contact", "email of someone responsible for the client, repeatable (an empty value clears them on update)")
 	fs.StringVar(&m.appType, "application-type", "", "web or native (default web; native when a redirect URI uses a private-use scheme)")
-	fs.StringVar(&m.authMethod, "token-endpoint-auth-method", "", "client_secret_basic or client_secret_post to accept only that one (default: either), none for public clients")
+	fs.StringVar(&m.authMethod, "token-endpoint-auth-method", "", "client_secret_basic or client_secret_post to accept only that one (default: either), client_secret_jwt for HMAC assertions with the secret, private_key_jwt for assertions signed by the client's keys, none for public clients")
 	fs.DurationVar(&m.maxAge, "default-max-age", 0, "ask for a fresh sign-in when the last one is older than this and the request has no max_age (e.g. 12h; 0 is none)")
 	fs.BoolVar(&m.authTime, "require-auth-time", false, "record that the client needs auth_time in ID tokens (idp always includes it)")
 	fs.StringVar(&m.jwksURI, "jwks-uri", "", "with --token-endpoint-auth-method private_key_jwt: https URL of the client's public keys, fetched and cached by idp")

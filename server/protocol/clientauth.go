@@ -77,7 +77,8 @@ func (h *Handlers) authenticateClient(c echo.Context, form url.Values) (*clients
 // jwtBearer is RFC 7523 §2.2's client_assertion_type.
 const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
-// authenticateAssertion is private_key_jwt (RFC 7523 §2.2, OIDC Core §9):
+// authenticateAssertion is private_key_jwt or client_secret_jwt (RFC 7523
+// §2.2, OIDC Core §9):
 // the assertion alone authenticates; with a secret or Basic as well it is
 // invalid_request. Its aud may be the issuer or this endpoint's URL.
 func (h *Handlers) authenticateAssertion(c echo.Context, form url.Values) (*clients.Client, error) {

@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"encoding/json"
+	"slices"
+
 	"idp/clients"
 
 	"github.com/labstack/echo/v4"
@@ -46,7 +48,7 @@ type discoveryDoc struct {
 
 // authMethods are the client authentication methods of every endpoint
 // that authenticates clients (RFC 6749 §2.3).
-var authMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
+var authMethods = []string{"client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"}
 
 // buildDiscovery renders the metadata once: it depends only on configuration.
 func (h *Handlers) buildDiscovery() ([]byte, error) {
@@ -81,10 +83,11 @@ func (h *Handlers) buildDiscovery() ([]byte, error) {
 	return json.MarshalIndent(doc, "", "  ")
 }
 
-// assertionAlgs are the algs a private_key_jwt assertion may use.
+// assertionAlgs are the algs a private_key_jwt or client_secret_jwt
+// assertion may use.
 func assertionAlgs() []string {
-	out := make([]string, 0, len(clients.AssertionAlgs))
-	for _, a := range clients.AssertionAlgs {
+	out := make([]string, 0, len(clients.AssertionAlgs)+len(clients.SecretAssertionAlgs))
+	for _, a := range append(slices.Clone(clients.AssertionAlgs), clients.SecretAssertionAlgs...) {
 		out = append(out, string(a))
 	}
 	return out
