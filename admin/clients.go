@@ -30,6 +30,9 @@ func (s *Service) Clients(ctx context.Context) ([]Client, error) {
 // *InvalidError listing every problem.
 func (s *Service) CreateClient(ctx context.Context, actor Actor, spec clients.Spec) (Client, string, error) {
 	ctx = as(ctx, actor)
+	if err := s.checkDefaultResource(ctx, spec.DefaultResource); err != nil {
+		return Client{}, "", err
+	}
 	c, secret, err := s.clients.Create(ctx, spec)
 	switch {
 	case errors.Is(err, clients.ErrClientExists):
@@ -77,6 +80,7 @@ type ClientUpdate struct {
 	RequireAuthTime         *bool            `json:"require_auth_time,omitempty"`
 	JWKSURI                 *string          `json:"jwks_uri,omitempty"`
 	JWKS                    *json.RawMessage `json:"jwks,omitempty"`
+	DefaultResource         *string          `json:"default_resource,omitempty"`
 }
 
 // apply writes the set fields into spec and returns their JSON names.
@@ -118,6 +122,7 @@ func (u ClientUpdate) apply(spec *clients.Spec) []string {
 	}
 	flag("require_auth_time", &spec.RequireAuthTime, u.RequireAuthTime)
 	str("jwks_uri", &spec.JWKSURI, u.JWKSURI)
+	str("default_resource", &spec.DefaultResource, u.DefaultResource)
 	if u.JWKS != nil {
 		spec.JWKS, changed = string(*u.JWKS), append(changed, "jwks")
 		if string(*u.JWKS) == "null" {
@@ -153,6 +158,11 @@ func (s *Service) UpdateClient(ctx context.Context, actor Actor, id string, up C
 	changed := up.apply(&spec)
 	if len(changed) == 0 {
 		return Client{}, &InvalidError{Reason: "nothing to change"}
+	}
+	if up.DefaultResource != nil {
+		if err := s.checkDefaultResource(ctx, spec.DefaultResource); err != nil {
+			return Client{}, err
+		}
 	}
 	updated, err := s.clients.Update(ctx, spec)
 	switch {

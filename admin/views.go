@@ -79,6 +79,9 @@ type Client struct {
 	RequireAuthTime         bool            `json:"require_auth_time"`
 	JWKSURI                 string          `json:"jwks_uri"`
 	JWKS                    json.RawMessage `json:"jwks,omitempty"`
+	// DefaultResource is the aud of tokens whose request names no
+	// resource ("" the client id).
+	DefaultResource string `json:"default_resource"`
 	// Registration is how the client came: "" an admin registered it,
 	// "token" or "open" through the registration endpoint (RFC 7591).
 	Registration string `json:"registration"`
@@ -101,7 +104,7 @@ func clientView(c *clients.Client) Client {
 		RequireVerifiedEmail: c.RequireVerifiedEmail, LogoURI: c.LogoURI, ClientURI: c.ClientURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI,
 		Contacts: nonNil(c.Contacts), ApplicationType: c.ApplicationType, TokenEndpointAuthMethod: c.AuthMethod(),
 		DefaultMaxAge: c.DefaultMaxAge, RequireAuthTime: c.RequireAuthTime, Registration: c.Registration,
-		JWKSURI: c.JWKSURI, JWKS: rawJSON(c.JWKS),
+		JWKSURI: c.JWKSURI, JWKS: rawJSON(c.JWKS), DefaultResource: c.DefaultResource,
 		Created: Time{c.CreatedAt}, Updated: Time{c.UpdatedAt}}
 }
 

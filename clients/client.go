@@ -116,6 +116,10 @@ type Metadata struct {
 	// JWKS (a JWK Set as JSON) or JWKSURI (an https URL idp fetches) holds
 	// the public keys a private_key_jwt client signs its assertions with.
 	JWKS, JWKSURI string
+	// DefaultResource (an idp extension) is the registered resource whose
+	// URI becomes the aud of access tokens when the client's request names
+	// none (RFC 8707 resource); "" keeps the client id.
+	DefaultResource string
 }
 
 // Application types (OIDC Registration §2).

@@ -18,6 +18,7 @@ import (
 	"idp/keys"
 	"idp/mail"
 	"idp/mfa"
+	"idp/resources"
 	"idp/selfservice"
 	"idp/server/adminhttp"
 	"idp/server/pages"
@@ -88,6 +89,7 @@ type Deps struct {
 	Admin     *admin.Service
 	Users     *users.Service
 	Clients   *clients.Service
+	Resources *resources.Service
 	Sessions  *sessions.Service
 	Tokens    *tokens.Service
 	Templates *templates.Set
@@ -138,13 +140,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.DB == nil || deps.Keys == nil || deps.Users == nil || deps.Clients == nil ||
 		deps.Sessions == nil || deps.Tokens == nil || deps.Templates == nil || deps.Audit == nil ||
-		deps.Throttle == nil || deps.MFA == nil {
+		deps.Throttle == nil || deps.MFA == nil || deps.Resources == nil {
 		return nil, errors.New("server: every dependency must be set")
 	}
 	site := &plumbing.Site{
 		Issuer: cfg.Issuer, Secure: u.Scheme == "https", CSRFKey: cfg.CSRFKey, Clock: cfg.Now, Log: cfg.Logger,
 		Templates: deps.Templates, Audit: deps.Audit,
-		Users: deps.Users, Sessions: deps.Sessions, Clients: deps.Clients, Tokens: deps.Tokens,
+		Users: deps.Users, Sessions: deps.Sessions, Clients: deps.Clients, Resources: deps.Resources, Tokens: deps.Tokens,
 		MFA: deps.MFA, MFARequiredRoles: cfg.MFARequiredRoles,
 	}
 	s := &Server{deps: deps, site: site, metrics: plumbing.NewMetrics(deps.Keys, deps.DB)}

@@ -44,6 +44,9 @@ type Config struct {
 	ReuseGrace time.Duration
 	// SealKey (32 bytes) encrypts the child response kept for ReuseGrace.
 	SealKey []byte
+	// Resources, if set, admits only registered resources into access
+	// tokens and applies their algorithm and lifetime.
+	Resources ResourcePolicy
 	// Audit, if set, records reuse detections and family revocations.
 	Audit *audit.Log
 	Now   func() time.Time

@@ -34,6 +34,9 @@ func (h *Handlers) Authorize(c echo.Context) error {
 		return err
 	}
 	req, oerr := h.parseAuthorize(client, redirectURI, params)
+	if oerr == nil {
+		oerr = h.targets(c.Request().Context(), client, req)
+	}
 	if perr != nil {
 		oerr = perr // a repeated parameter, reported to the now-known client
 	}
@@ -218,6 +221,24 @@ func authorizePKCE(client *clients.Client, p url.Values) (string, string, *oauth
 		return "", "", oauth.InvalidRequest("code_challenge is malformed")
 	}
 	return challenge, method, nil
+}
+
+// targets settles the request's resources (RFC 8707): the client's default
+// resource when it names none, and only registered resources
+// (invalid_target otherwise), before anything is stored.
+func (h *Handlers) targets(ctx context.Context, client *clients.Client, req *tokens.AuthRequest) *oauth.Error {
+	if len(req.Resources) == 0 && client.DefaultResource != "" {
+		req.Resources = []string{client.DefaultResource}
+	}
+	err := h.site.Tokens.CheckResources(ctx, req.Resources)
+	var oe *oauth.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &oe):
+		return oe
+	}
+	return oauth.ServerError("look up the requested resources").Wrap(err)
 }
 
 // parseResources checks RFC 8707 resource indicators: absolute URIs

@@ -11,6 +11,7 @@ import (
 	"idp/clients"
 	"idp/db"
 	"idp/oauth"
+	"idp/resources"
 	"idp/server/plumbing"
 )
 
@@ -72,6 +73,37 @@ func (h *Handlers) authenticateClient(c echo.Context, form url.Values) (*clients
 		return nil, oauth.InvalidClient("this client authenticates with " + client.AuthMethod())
 	}
 	return client, nil
+}
+
+// authenticateResource authenticates a registered resource by its URI and
+// secret, Basic or in the form. ok is false when the credentials name no
+// URI (a client id never contains ":"), so the caller tries a client.
+func (h *Handlers) authenticateResource(c echo.Context, form url.Values) (uri string, ok bool, err error) {
+	id, secret, basic, err := basicAuth(c.Request().Header.Get("Authorization"))
+	if err != nil {
+		plumbing.UsedBasicAuth(c)
+		return "", false, err
+	}
+	if !basic {
+		id, secret = form.Get("client_id"), form.Get("client_secret")
+	}
+	if !strings.Contains(id, ":") || form.Has("client_assertion") {
+		return "", false, nil
+	}
+	if basic {
+		plumbing.UsedBasicAuth(c)
+		if form.Has("client_secret") {
+			return "", false, oauth.InvalidRequest("use one client authentication method, not two")
+		}
+	}
+	r, err := h.site.Resources.Authenticate(c.Request().Context(), id, secret)
+	if errors.Is(err, resources.ErrInvalidCredentials) {
+		return "", false, oauth.InvalidClient("client authentication failed")
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return r.URI, true, nil
 }
 
 // jwtBearer is RFC 7523 §2.2's client_assertion_type.
