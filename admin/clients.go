@@ -78,6 +78,7 @@ type ClientUpdate struct {
 	TokenEndpointAuthMethod *string          `json:"token_endpoint_auth_method,omitempty"`
 	DefaultMaxAge           *int             `json:"default_max_age,omitempty"`
 	RequireAuthTime         *bool            `json:"require_auth_time,omitempty"`
+	RequirePAR              *bool            `json:"require_pushed_authorization_requests,omitempty"`
 	JWKSURI                 *string          `json:"jwks_uri,omitempty"`
 	JWKS                    *json.RawMessage `json:"jwks,omitempty"`
 	DefaultResource         *string          `json:"default_resource,omitempty"`
@@ -121,6 +122,7 @@ func (u ClientUpdate) apply(spec *clients.Spec) []string {
 		spec.DefaultMaxAge, changed = *u.DefaultMaxAge, append(changed, "default_max_age")
 	}
 	flag("require_auth_time", &spec.RequireAuthTime, u.RequireAuthTime)
+	flag("require_pushed_authorization_requests", &spec.RequirePAR, u.RequirePAR)
 	str("jwks_uri", &spec.JWKSURI, u.JWKSURI)
 	str("default_resource", &spec.DefaultResource, u.DefaultResource)
 	if u.JWKS != nil {

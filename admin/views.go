@@ -77,6 +77,7 @@ type Client struct {
 	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
 	DefaultMaxAge           int             `json:"default_max_age"`
 	RequireAuthTime         bool            `json:"require_auth_time"`
+	RequirePAR              bool            `json:"require_pushed_authorization_requests"`
 	JWKSURI                 string          `json:"jwks_uri"`
 	JWKS                    json.RawMessage `json:"jwks,omitempty"`
 	// DefaultResource is the aud of tokens whose request names no
@@ -104,7 +105,7 @@ func clientView(c *clients.Client) Client {
 		RequireVerifiedEmail: c.RequireVerifiedEmail, LogoURI: c.LogoURI, ClientURI: c.ClientURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI,
 		Contacts: nonNil(c.Contacts), ApplicationType: c.ApplicationType, TokenEndpointAuthMethod: c.AuthMethod(),
 		DefaultMaxAge: c.DefaultMaxAge, RequireAuthTime: c.RequireAuthTime, Registration: c.Registration,
-		JWKSURI: c.JWKSURI, JWKS: rawJSON(c.JWKS), DefaultResource: c.DefaultResource,
+		JWKSURI: c.JWKSURI, JWKS: rawJSON(c.JWKS), DefaultResource: c.DefaultResource, RequirePAR: c.RequirePAR,
 		Created: Time{c.CreatedAt}, Updated: Time{c.UpdatedAt}}
 }
 

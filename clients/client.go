@@ -113,6 +113,10 @@ type Metadata struct {
 	// RequireAuthTime asks for auth_time in ID tokens; idp always includes
 	// it, so the flag is kept for the client's own record.
 	RequireAuthTime bool
+	// RequirePAR makes the client push every authorization request
+	// (RFC 9126 §6 require_pushed_authorization_requests): /authorize
+	// refuses its requests that do not come by request_uri.
+	RequirePAR bool
 	// JWKS (a JWK Set as JSON) or JWKSURI (an https URL idp fetches) holds
 	// the public keys a private_key_jwt client signs its assertions with.
 	JWKS, JWKSURI string

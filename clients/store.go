@@ -53,6 +53,7 @@ type clientRow struct {
 	JWKS                   string     `gorm:"column:jwks"`
 	JWKSURI                string     `gorm:"column:jwks_uri"`
 	DefaultResource        string     `gorm:"column:default_resource"`
+	RequirePAR             bool       `gorm:"column:require_par"`
 	Registration           string     `gorm:"column:registration"`
 	RegistrationTokenHash  []byte     `gorm:"column:registration_token_hash"`
 	LastUsedAt             *time.Time `gorm:"column:last_used_at"`
@@ -92,12 +93,12 @@ func (s *Store) ByID(ctx context.Context, id string) (*Client, error) {
 	err := db.QueryRow(ctx, s.gdb, `SELECT id, name, public, secret_hash, secret_sealed, redirect_uris, post_logout_redirect_uris,
 		grant_types, scopes, signing_alg, trusted, require_mfa, require_verified_email, logo_uri, client_uri, policy_uri, tos_uri, contacts,
 		application_type, token_endpoint_auth_method, default_max_age, require_auth_time, jwks, jwks_uri, default_resource, registration,
-		registration_token_hash, last_used_at, created_at, updated_at
+		registration_token_hash, last_used_at, created_at, updated_at, require_par
 		FROM clients WHERE id = ?`, id).Scan(
 		&r.ID, &r.Name, &r.Public, &r.SecretHash, &r.SecretSealed, &r.RedirectURIs, &r.PostLogoutRedirectURIs,
 		&r.GrantTypes, &r.Scopes, &r.SigningAlg, &r.Trusted, &r.RequireMFA, &r.RequireVerifiedEmail, &r.LogoURI, &r.ClientURI, &r.PolicyURI,
 		&r.TOSURI, &r.Contacts, &r.ApplicationType, &r.TokenAuthMethod, &r.DefaultMaxAge, &r.RequireAuthTime,
-		&r.JWKS, &r.JWKSURI, &r.DefaultResource, &r.Registration, &r.RegistrationTokenHash, &r.LastUsedAt, &r.CreatedAt, &r.UpdatedAt)
+		&r.JWKS, &r.JWKSURI, &r.DefaultResource, &r.Registration, &r.RegistrationTokenHash, &r.LastUsedAt, &r.CreatedAt, &r.UpdatedAt, &r.RequirePAR)
 	if err != nil {
 		return nil, fmt.Errorf("client %q: %w", id, db.ScanErr(s.gdb, err))
 	}
@@ -174,6 +175,7 @@ func toRow(c *Client) (clientRow, error) {
 		LogoURI: c.LogoURI, ClientURI: c.ClientURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI,
 		ApplicationType: c.ApplicationType, TokenAuthMethod: c.TokenEndpointAuthMethod,
 		DefaultMaxAge: c.DefaultMaxAge, RequireAuthTime: c.RequireAuthTime, JWKS: c.JWKS, JWKSURI: c.JWKSURI, DefaultResource: c.DefaultResource,
+		RequirePAR:   c.RequirePAR,
 		Registration: c.Registration, RegistrationTokenHash: c.RegistrationTokenHash, LastUsedAt: utcPtr(c.LastUsedAt),
 		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
 	}
@@ -203,7 +205,7 @@ func (r *clientRow) client() (*Client, error) {
 		Metadata: Metadata{LogoURI: r.LogoURI, ClientURI: r.ClientURI, PolicyURI: r.PolicyURI, TOSURI: r.TOSURI,
 			ApplicationType: r.ApplicationType, TokenEndpointAuthMethod: r.TokenAuthMethod,
 			DefaultMaxAge: r.DefaultMaxAge, RequireAuthTime: r.RequireAuthTime, JWKS: r.JWKS, JWKSURI: r.JWKSURI,
-			DefaultResource: r.DefaultResource},
+			DefaultResource: r.DefaultResource, RequirePAR: r.RequirePAR},
 		Registration: r.Registration, RegistrationTokenHash: r.RegistrationTokenHash, LastUsedAt: utcPtr(r.LastUsedAt),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}

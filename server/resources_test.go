@@ -145,6 +145,13 @@ func TestResourcePolicies(t *testing.T) {
 		t.Fatalf("unknown resource at /authorize: %v", res.loc)
 	}
 
+	// … and when pushed (RFC 9126): refused before anything is stored.
+	pushed := callAPI(t, env, "/par", creds{webID, f.webSecret}, url.Values{"response_type": {"code"}, "redirect_uri": {testRedirect},
+		"scope": {"openid"}, "state": {"s"}, "resource": {"https://ghost.example/api"}})
+	if pushed.status != http.StatusBadRequest || pushed.str("error") != "invalid_target" {
+		t.Fatalf("unknown resource at /par: %d %s", pushed.status, pushed.raw)
+	}
+
 	tok := userTokenFor(t, f, ordersAPI)
 	at, idt := tok.str("access_token"), tok.str("id_token")
 	if headerAlg(t, at) != "ES256" || headerAlg(t, idt) != "RS256" {

@@ -78,6 +78,9 @@ type Config struct {
 	// SignupDomains limits open sign-up to those email domains.
 	Signup        string
 	SignupDomains []string
+	// RequirePAR refuses every authorization request that was not pushed
+	// to the PAR endpoint first (RFC 9126; --require-par).
+	RequirePAR bool
 }
 
 // Deps are the domain services the handlers use.
@@ -158,7 +161,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("server: registration must be token, open or closed, not %q", cfg.Registration)
 	}
 	s.protocol, err = protocol.New(site, protocol.Config{JWKSMaxAge: cfg.JWKSMaxAge, TokenRateLimit: cfg.TokenRateLimit,
-		Registration: cfg.Registration, Throttle: deps.Throttle}, deps.Keys, s.metrics)
+		Registration: cfg.Registration, Throttle: deps.Throttle, RequirePAR: cfg.RequirePAR}, deps.Keys, s.metrics)
 	if err != nil {
 		return nil, err
 	}

@@ -167,7 +167,8 @@ type AdminClient struct {
 // post_logout_redirect_uris (one per line), scopes (space separated),
 // signing_alg, application_type, token_endpoint_auth_method (confidential
 // clients), default_max_age (seconds), grant_type (repeated), trusted=1,
-// require_mfa=1, require_auth_time=1; and, for a confidential client, a
+// require_mfa=1, require_auth_time=1,
+// require_pushed_authorization_requests=1; and, for a confidential client, a
 // form posting csrf_token to /admin/clients/{id}/secret.
 type AdminClientPage struct {
 	AdminBase
@@ -177,6 +178,7 @@ type AdminClientPage struct {
 	DefaultMaxAge                                                      int
 	Public, Trusted, RequireMFA, RequireAuthTime, RequireVerifiedEmail bool
 	GrantCode, GrantRefresh, GrantCC                                   bool
+	RequirePAR                                                         bool
 	NewSecret                                                          string // shown once after a regeneration
 }
 

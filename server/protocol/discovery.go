@@ -44,6 +44,9 @@ type discoveryDoc struct {
 	RequestParameterSupported         bool     `json:"request_parameter_supported"`
 	RequestURIParameterSupported      bool     `json:"request_uri_parameter_supported"`
 	ClaimsParameterSupported          bool     `json:"claims_parameter_supported"`
+	// RFC 9126 §5.
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
+	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests"`
 }
 
 // authMethods are the client authentication methods of every endpoint
@@ -77,6 +80,8 @@ func (h *Handlers) buildDiscovery() ([]byte, error) {
 		PromptValuesSupported:             []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent},
 		AuthResponseIssParameterSupported: true,
 	}
+	doc.PushedAuthorizationRequestEndpoint = h.site.URL(plumbing.PathPAR)
+	doc.RequirePushedAuthorizationRequests = h.cfg.RequirePAR
 	if h.cfg.Registration != RegistrationClosed {
 		doc.RegistrationEndpoint = h.site.URL(plumbing.PathRegister)
 	}

@@ -59,6 +59,7 @@ type clientMetadata struct {
 	IDTokenSignedAlg        string   `json:"id_token_signed_response_alg,omitempty"`
 	DefaultMaxAge           *int     `json:"default_max_age,omitempty"`
 	RequireAuthTime         bool     `json:"require_auth_time,omitempty"`
+	RequirePAR              bool     `json:"require_pushed_authorization_requests,omitempty"` // RFC 9126 §6
 	// Set by the server in responses; a request that sends them is read
 	// for RFC 7592 §2.2's checks only.
 	ClientID              string `json:"client_id,omitempty"`
@@ -207,7 +208,7 @@ func (md *clientMetadata) spec() (clients.Spec, *oauth.Error) {
 		Scopes: strings.Fields(md.Scope), SigningAlg: md.IDTokenSignedAlg,
 		Metadata: clients.Metadata{LogoURI: md.LogoURI, ClientURI: md.ClientURI, PolicyURI: md.PolicyURI, TOSURI: md.TOSURI,
 			Contacts: md.Contacts, ApplicationType: md.ApplicationType, RequireAuthTime: md.RequireAuthTime,
-			JWKSURI: md.JWKSURI}}
+			JWKSURI: md.JWKSURI, RequirePAR: md.RequirePAR}}
 	if md.JWKS != nil {
 		raw, err := json.Marshal(md.JWKS)
 		if err != nil {
@@ -245,7 +246,7 @@ func (h *Handlers) metadataOf(c *clients.Client) *clientMetadata {
 		ClientURI: c.ClientURI, LogoURI: c.LogoURI, Scope: strings.Join(c.Scopes, " "), Contacts: c.Contacts,
 		TOSURI: c.TOSURI, PolicyURI: c.PolicyURI, ApplicationType: c.ApplicationType,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, IDTokenSignedAlg: c.SigningAlg, JWKSURI: c.JWKSURI,
-		RequireAuthTime: c.RequireAuthTime, ClientIDIssuedAt: c.CreatedAt.Unix(),
+		RequireAuthTime: c.RequireAuthTime, RequirePAR: c.RequirePAR, ClientIDIssuedAt: c.CreatedAt.Unix(),
 		RegistrationURI: h.site.URL(plumbing.PathRegister + "/" + c.ID)}
 	if c.JWKS != "" {
 		md.JWKS = json.RawMessage(c.JWKS)
