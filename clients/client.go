@@ -2,8 +2,6 @@ package clients
 
 import (
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -180,10 +178,11 @@ func (c *Client) AllowsScope(s string) bool { return slices.Contains(c.Scopes, s
 // trailing slash, default port or query (RFC 9700 §2.1, OIDC Core §3.1.2.1):
 // every normalisation rule has been a source of open redirects. The single
 // exception is RFC 8252 §7.3: a native app listening on a loopback IP
-// literal (http://127.0.0.1 or http://[::1]) gets an ephemeral port from the
-// OS, so such a URI may differ from the registered one in its port only.
-// "localhost" does not get the exception; it can resolve off the machine
-// (RFC 8252 §8.3).
+// literal (http://127.0.0.1, any address of 127.0.0.0/8, or http://[::1])
+// gets an ephemeral port from the OS, so such a URI may differ from the
+// registered one in its port only; the address must be the same
+// (127.0.0.2 is not 127.0.0.1). "localhost" does not get the exception; it
+// can resolve off the machine (RFC 8252 §8.3).
 func (c *Client) HasRedirectURI(u string) bool {
 	if slices.Contains(c.RedirectURIs, u) {
 		return true
@@ -205,47 +204,4 @@ func (c *Client) HasRedirectURI(u string) bool {
 // Logout 1.0 §3 requires an exact match with a registered value).
 func (c *Client) HasPostLogoutRedirectURI(u string) bool {
 	return slices.Contains(c.PostLogoutRedirectURIs, u)
-}
-
-// loopbackPrefixes are the only scheme and host spellings that get the
-// RFC 8252 §7.3 port exception, written exactly as RFC 8252 §7.3 shows them.
-var loopbackPrefixes = []string{"http://127.0.0.1", "http://[::1]"}
-
-// splitLoopback splits a loopback IP redirect URI into its scheme-and-host
-// prefix and what follows the port (path and query). It works on the raw
-// string so that everything but the port still has to match byte for byte.
-// A port, if present, must be 1-65535 in decimal; anything after the host
-// other than a port, path or query (e.g. "@evil.example" or ".evil.example")
-// is not a loopback URI.
-func splitLoopback(u string) (host, rest string, ok bool) {
-	for _, p := range loopbackPrefixes {
-		after, found := strings.CutPrefix(u, p)
-		if !found {
-			continue
-		}
-		if port, found := strings.CutPrefix(after, ":"); found {
-			end := strings.IndexAny(port, "/?")
-			if end < 0 {
-				end = len(port)
-			}
-			if !validPort(port[:end]) {
-				return "", "", false
-			}
-			after = port[end:]
-		}
-		if after != "" && after[0] != '/' && after[0] != '?' {
-			return "", "", false
-		}
-		return p, after, true
-	}
-	return "", "", false
-}
-
-// validPort reports whether p is a decimal TCP port, 1-65535, digits only.
-func validPort(p string) bool {
-	if p == "" || len(p) > 5 || strings.Trim(p, "0123456789") != "" {
-		return false
-	}
-	n, err := strconv.Atoi(p)
-	return err == nil && n >= 1 && n <= 65535
 }

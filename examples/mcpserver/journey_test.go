@@ -50,7 +50,7 @@ func TestProtectedResource(t *testing.T) {
 	}
 	resp.Body.Close()
 	base := strings.TrimSuffix(resource, "/mcp")
-	if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer resource_metadata="`+base+`/.well-known/oauth-protected-resource/mcp"` {
+	if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer realm="`+resource+`", resource_metadata="`+base+`/.well-known/oauth-protected-resource/mcp"` {
 		t.Fatalf("no token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
 	mresp, err := http.Get(base + "/.well-known/oauth-protected-resource/mcp")
