@@ -5,12 +5,15 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"idp/clients"
 	"idp/oauth"
+	"idp/server"
+	"idp/server/servertest"
 )
 
 // deviceRequest posts to the device authorization endpoint.
@@ -31,6 +34,14 @@ func TestDeviceAuthorizationRequests(t *testing.T) {
 	d := newDeviceEnv(t, clients.Spec{})
 	conf, secret := d.env.CreateClient(t, clients.Spec{ID: "tv-conf", GrantTypes: []string{oauth.GrantDeviceCode}})
 	web, _ := d.env.CreateClient(t, clients.Spec{ID: "web", Public: true, RedirectURIs: []string{testRedirect}})
+	var meta struct {
+		Endpoint string   `json:"device_authorization_endpoint"`
+		Grants   []string `json:"grant_types_supported"`
+	}
+	if err := d.provider.Claims(&meta); err != nil || meta.Endpoint != d.env.URL+"/device_authorization" ||
+		!slices.Contains(meta.Grants, oauth.GrantDeviceCode) {
+		t.Fatalf("discovery %+v %v", meta, err)
+	}
 	for _, tc := range []struct {
 		name   string
 		form   url.Values
@@ -184,3 +195,31 @@ func TestDeviceNextStaysOnSite(t *testing.T) {
 }
 
 func locationOf(resp *http.Response) string { return resp.Header.Get("Location") }
+
+// TestDeviceRegistration: with an initial access token a client may
+// register for the device grant (public or confidential) and then use
+// it; open registration keeps to the code flow.
+func TestDeviceRegistration(t *testing.T) {
+	env := servertest.New(t)
+	for _, md := range []map[string]any{
+		{"grant_types": []string{oauth.GrantDeviceCode, "refresh_token"}, "token_endpoint_auth_method": "none", "client_name": "TV"},
+		{"grant_types": []string{oauth.GrantDeviceCode}, "token_endpoint_auth_method": "client_secret_post"},
+	} {
+		status, body, _ := register(t, env, "POST", "/register", initialToken(t, env, time.Hour, 1), md)
+		if status != 201 {
+			t.Fatalf("token registration of %v: %d %v", md, status, body)
+		}
+		form := url.Values{"client_id": {body["client_id"].(string)}, "scope": {"openid"}}
+		if s, ok := body["client_secret"].(string); ok {
+			form.Set("client_secret", s)
+		}
+		if status, out := deviceRequest(t, env.URL, form); status != 200 || !strings.Contains(out, `"device_code"`) {
+			t.Fatalf("the registered client's device request: %d %s", status, out)
+		}
+	}
+	open := servertest.New(t, func(c *server.Config) { c.Registration = "open" })
+	status, body, _ := register(t, open, "POST", "/register", "", map[string]any{"grant_types": []string{oauth.GrantDeviceCode}})
+	if status != 400 || body["error"] != "invalid_client_metadata" {
+		t.Fatalf("device grant under open registration: %d %v", status, body)
+	}
+}
