@@ -223,3 +223,44 @@ func TestDeviceRegistration(t *testing.T) {
 		t.Fatalf("device grant under open registration: %d %v", status, body)
 	}
 }
+
+// TestDeviceSecondFactorSignIn: a user with an authenticator app signs in
+// from the device link: password, then the code, then back on /device
+// with the code prefilled; a client that needs a second factor is
+// approved, and the ID token says how the user signed in.
+func TestDeviceSecondFactorSignIn(t *testing.T) {
+	d := newDeviceEnv(t, clients.Spec{ID: "tv-app", Name: "Living Room TV", Public: true, RequireMFA: true})
+	env := d.env
+	first := env.Browser(t)
+	d.signIn(t, first, env.URL+"/device")
+	secret, _ := enrollTOTPFromAccount(t, env, first)
+	nextStep(env)
+
+	da := d.start(t, "openid")
+	b := env.Browser(t)
+	resp, _ := env.Get(t, b, da.VerificationURIComplete)
+	login := servertest.Location(t, resp)
+	_, page := env.Get(t, b, login.String())
+	resp, _ = env.PostForm(t, b, "/login", url.Values{"csrf_token": {page.CSRF()}, "next": {login.Query().Get("next")},
+		"email": {testEmail}, "password": {testPassword}})
+	loc := servertest.Location(t, resp)
+	if loc.Path != "/login/mfa" || loc.Query().Get("next") != "/device?user_code="+da.UserCode {
+		t.Fatalf("the password led to %s, want the second-factor page with next", loc)
+	}
+	_, page = env.Get(t, b, loc.String())
+	resp, _ = env.PostForm(t, b, "/login/mfa/totp", url.Values{"csrf_token": {page.CSRF()}, "next": {loc.Query().Get("next")},
+		"code": {codeAt(t, secret, env.Clock.Now())}})
+	if back := servertest.Location(t, resp); back.String() != env.URL+"/device?user_code="+da.UserCode {
+		t.Fatalf("the second factor led to %s, want the device page", back)
+	}
+	_, form := env.Get(t, b, "/device?user_code="+da.UserCode)
+	d.answer(t, b, form, da.UserCode, "approve")
+	status, body := d.poll(t, da.DeviceCode)
+	if status != http.StatusOK {
+		t.Fatalf("poll: %d %v", status, body)
+	}
+	at, err := env.Tokens.VerifyAccessToken(context.Background(), body["access_token"].(string))
+	if err != nil || !slices.Contains(at.AMR, "otp") {
+		t.Fatalf("access token amr %v, %v; want otp", at, err)
+	}
+}
