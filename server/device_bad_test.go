@@ -176,6 +176,14 @@ func TestDeviceUserRules(t *testing.T) {
 		if resp.StatusCode != http.StatusForbidden || !strings.Contains(page.Body, "Confirm your email address first") {
 			t.Fatalf("unverified user: %d %.300s", resp.StatusCode, page.Body)
 		}
+		// Refusing needs nothing of the user.
+		resp, page = d.env.PostForm(t, b, "/device/decide", url.Values{"csrf_token": {form.CSRF()},
+			"user_code": {da.UserCode}, "decision": {"deny"}})
+		if resp.StatusCode != http.StatusOK || !strings.Contains(page.Body, "<h1>Denied</h1>") {
+			t.Fatalf("unverified user denying: %d %.300s", resp.StatusCode, page.Body)
+		}
+		status, body := d.poll(t, da.DeviceCode)
+		wantPollError(t, "denied by an unverified user", status, body, "access_denied")
 	})
 }
 

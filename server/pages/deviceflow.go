@@ -74,7 +74,7 @@ func (h *Handlers) DeviceLookup(c echo.Context) error {
 	if err := h.site.CheckCSRF(c); err != nil {
 		return err
 	}
-	_, user, req, client, err := h.deviceRequest(c)
+	_, user, req, client, err := h.deviceRequest(c, true)
 	if req == nil {
 		return err
 	}
@@ -93,18 +93,19 @@ func (h *Handlers) DeviceDecide(c echo.Context) error {
 	if decision != "approve" && decision != "deny" {
 		return &plumbing.PageError{Status: http.StatusBadRequest, Heading: "Choose Approve or Deny", Message: "Go back and choose whether to connect the device."}
 	}
-	sess, user, req, client, err := h.deviceRequest(c)
+	// Anyone may refuse; only approving needs what the client demands.
+	sess, user, req, client, err := h.deviceRequest(c, decision == "approve")
 	if req == nil {
 		return err
 	}
 	ctx, code := c.Request().Context(), c.FormValue("user_code")
 	page := templates.DevicePage{Base: h.site.Base(c, "Connect a device"), UserEmail: user.Email,
 		ClientName: plumbing.ClientName(client), ClientID: client.ID, Client: plumbing.ClientBrand(client)}
+	scopes := plumbing.GrantableScopes(user, req.Scopes)
 	if decision == "deny" {
 		err = h.site.Tokens.DenyDevice(ctx, code)
 		page.Step = templates.DeviceDenied
 	} else {
-		scopes := plumbing.GrantableScopes(user, req.Scopes)
 		err = h.site.Tokens.ApproveDevice(ctx, code, scopes, tokens.Authn{
 			UserID: user.ID, SessionID: sess.ID, AuthTime: sess.AuthTime, AMR: sess.AMR,
 			ACR: mfa.IssuedACR(nil, mfa.Assurance(sess.AMR)),
@@ -119,16 +120,16 @@ func (h *Handlers) DeviceDecide(c echo.Context) error {
 		return err
 	}
 	h.site.Log.Info("device "+page.Step, "request_id", plumbing.RequestIDOf(c), "user", user.ID, "client", client.ID)
-	h.site.RecordAs(c, user.Email, "device."+page.Step, client.ID, "scope="+oauth.JoinScope(req.Scopes))
+	h.site.RecordAs(c, user.Email, "device."+page.Step, client.ID, "scope="+oauth.JoinScope(scopes))
 	return h.renderDevice(c, http.StatusOK, page, client)
 }
 
 // deviceRequest loads the signed-in user and the pending device request of
-// the posted user_code, and applies the rules an authorization of its
-// client has for this user. When it returns a nil request, err is the
+// the posted user_code, and (with rules) applies the rules an
+// authorization of its client has for this user. When it returns a nil request, err is the
 // answer already given (a sign-in redirect, the form again with the
 // problem, a step-up) or the failure.
-func (h *Handlers) deviceRequest(c echo.Context) (*sessions.Session, *users.User, *tokens.DeviceRequest, *clients.Client, error) {
+func (h *Handlers) deviceRequest(c echo.Context, rules bool) (*sessions.Session, *users.User, *tokens.DeviceRequest, *clients.Client, error) {
 	code := c.FormValue("user_code")
 	sess, user, err := h.deviceUser(c, code)
 	if user == nil {
@@ -159,8 +160,10 @@ func (h *Handlers) deviceRequest(c echo.Context) (*sessions.Session, *users.User
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	if err := h.deviceRules(c, sess, user, client, code); err != nil {
-		return nil, nil, nil, nil, err
+	if rules {
+		if err := h.deviceRules(c, sess, user, client, code); err != nil {
+			return nil, nil, nil, nil, err
+		}
 	}
 	return sess, user, req, client, nil
 }
