@@ -202,3 +202,39 @@ func TestDeviceConcurrentPollsRedeemOnce(t *testing.T) {
 		t.Fatalf("%d refresh families, want 1", n)
 	}
 }
+
+// TestDeviceAnsweredOnce: approvals and denials racing on one user code
+// (two tabs, two replicas): exactly one answer is recorded.
+func TestDeviceAnsweredOnce(t *testing.T) {
+	t.Parallel()
+	e := newRefreshEnv(t, Config{})
+	ctx := context.Background()
+	da := startDevice(t, e, "openid")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := 0
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			if i%2 == 0 {
+				err = e.s.ApproveDevice(ctx, da.UserCode, []string{"openid"}, Authn{UserID: e.user.ID, AuthTime: e.clock.Now()})
+			} else {
+				err = e.s.DenyDevice(ctx, da.UserCode)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, ErrUnknownUserCode):
+				t.Errorf("answer: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if won != 1 {
+		t.Fatalf("%d answers recorded, want 1", won)
+	}
+}

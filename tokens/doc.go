@@ -1,6 +1,7 @@
 // Package tokens owns everything idp issues and later redeems or revokes:
 // pending authorization requests, authorization codes (hashed, single use),
-// remembered consent, the access-token denylist, and the claims of ID
+// device authorization requests (RFC 8628: device and user codes hashed,
+// polling paced in the row, redeemed once), remembered consent, the access-token denylist, and the claims of ID
 // tokens and RFC 9068 access tokens.
 //
 // It signs through the Signer interface it declares, so it never imports
