@@ -14,6 +14,9 @@ const (
 	// GrantClientCredentials is the client credentials grant, RFC 6749 §4.4.
 	// Only confidential clients may use it.
 	GrantClientCredentials = "client_credentials"
+	// GrantDeviceCode is the device authorization grant, RFC 8628 §3.4,
+	// for devices without a browser; public or confidential clients.
+	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 )
 
 // DefaultGrantTypes are the grant types of a client registered without any:

@@ -195,15 +195,17 @@ func checkGrants(spec Spec) ([]string, []error) {
 	var errs []error
 	for _, g := range grants {
 		switch g {
-		case GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials:
+		case GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantDeviceCode:
 		default:
-			errs = append(errs, fmt.Errorf("grant type %q is not supported; use authorization_code, refresh_token or client_credentials", g))
+			errs = append(errs, fmt.Errorf("grant type %q is not supported; use authorization_code, refresh_token, client_credentials or %s", g, GrantDeviceCode))
 		}
 	}
-	// Refresh tokens are issued only with a code (RFC 6749 §4.4.3 says not
-	// to issue them for client_credentials), so the grant alone is useless.
-	if slices.Contains(grants, GrantRefreshToken) && !slices.Contains(grants, GrantAuthorizationCode) {
-		errs = append(errs, errors.New("grant type refresh_token requires authorization_code"))
+	// Refresh tokens are issued only with a user's grant, a code or a
+	// device code (RFC 6749 §4.4.3 says not to issue them for
+	// client_credentials), so the grant alone is useless.
+	if slices.Contains(grants, GrantRefreshToken) && !slices.Contains(grants, GrantAuthorizationCode) &&
+		!slices.Contains(grants, GrantDeviceCode) {
+		errs = append(errs, errors.New("grant type refresh_token requires authorization_code or "+GrantDeviceCode))
 	}
 	// RFC 6749 §4.4: client_credentials MUST only be used by confidential
 	// clients; a public client would be anyone holding its id.

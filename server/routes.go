@@ -59,6 +59,8 @@ func (s *Server) protocolRoutes(e *echo.Echo) {
 		e.OPTIONS(reg, cors(p.RegistrationPreflight))
 	}
 	e.POST(plumbing.PathToken, cors(p.Token))
+	e.POST(plumbing.PathDeviceAuthorization, cors(p.DeviceAuthorization))
+	e.OPTIONS(plumbing.PathDeviceAuthorization, cors(plumbing.Preflight))
 	e.OPTIONS(plumbing.PathToken, cors(plumbing.Preflight))
 	e.POST(plumbing.PathPAR, cors(p.PushAuthorization))
 	e.OPTIONS(plumbing.PathPAR, cors(plumbing.Preflight))
@@ -102,6 +104,9 @@ func (s *Server) pageRoutes(e *echo.Echo) {
 	e.POST(selfservice.VerifyPath, p.Verify)
 	e.GET(selfservice.InvitePath, p.InvitePage)
 	e.POST(selfservice.InvitePath, p.Invite)
+	e.GET(plumbing.PathDevice, p.DevicePage)
+	e.POST(plumbing.PathDevice, p.DeviceLookup)
+	e.POST(plumbing.PathDevice+"/decide", p.DeviceDecide)
 	e.GET(plumbing.PathConsent, p.ConsentPage)
 	e.POST(plumbing.PathConsent, p.Consent)
 	e.GET(plumbing.PathAccount, p.Account)

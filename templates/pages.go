@@ -30,6 +30,9 @@ type LoginPage struct {
 	// SignUp links "Create an account" to /signup (--signup open);
 	// InviteOnly says accounts come by invitation instead.
 	SignUp, InviteOnly bool
+	// Next is hidden input name="next": idp's own page to return to after
+	// signing in outside an authorization request (the device page).
+	Next string
 }
 
 // ClientBrand is how a client presents itself (RFC 7591 §2): its logo and

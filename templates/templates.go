@@ -42,6 +42,7 @@ var requiredPages = []struct {
 	{"reset", ResetPage{}, false},
 	{"signup", SignupPage{}, false},
 	{"verify", VerifyPage{}, false},
+	{"device", DevicePage{}, false},
 	{"admin_keys", AdminKeysPage{}, true},
 	{"admin_confirm", AdminConfirmPage{}, true},
 	{"admin_users", AdminUsersPage{}, true},

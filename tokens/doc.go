@@ -1,7 +1,9 @@
 // Package tokens owns everything idp issues and later redeems or revokes:
 // pending authorization requests (and pushed ones, RFC 9126: stored by
-// hash, single use), authorization codes (hashed, single use),
-// remembered consent, the access-token denylist, and the claims of ID
+// hash, single use), authorization codes (hashed, single use), device
+// authorization requests (RFC 8628: device and user codes hashed, polling
+// paced in the row, redeemed once), remembered consent, the access-token
+// denylist, and the claims of ID
 // tokens and RFC 9068 access tokens.
 //
 // It signs through the Signer interface it declares, so it never imports

@@ -224,5 +224,9 @@ func (s *Service) Purge(ctx context.Context, limit int) (int64, error) {
 		return n, err
 	}
 	m, err := s.store.purgeRefresh(ctx, s.now(), limit)
-	return n + m, err
+	if err != nil {
+		return n + m, err
+	}
+	d, err := s.store.purgeDevice(ctx, s.now(), limit)
+	return n + m + d, err
 }

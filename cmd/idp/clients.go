@@ -33,7 +33,7 @@ func clientsCreate(ctx context.Context, args []string, s stdio) error {
 	fs.BoolVar(&spec.Trusted, "trusted", false, "first-party client: no consent screen")
 	fs.BoolVar(&spec.RequireMFA, "require-mfa", false, "every sign-in for this client needs a second factor (passkey, authenticator app or recovery code)")
 	fs.BoolVar(&spec.RequireVerifiedEmail, "require-verified-email", false, "users with an unverified email address are asked to verify it before a code is issued")
-	fs.Var(&grants, "grant-type", "authorization_code, refresh_token or client_credentials, repeatable (default authorization_code and refresh_token)")
+	fs.Var(&grants, "grant-type", "authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:device_code, repeatable (default authorization_code and refresh_token)")
 	fs.Var(&scopes, "scope", "scope the client may request, repeatable (default openid profile email offline_access; idp:admin only when named)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	var m metadataFlags

@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -50,7 +51,7 @@ func (h *Handlers) LoginPage(c echo.Context) error {
 	}
 	if lc.req == nil {
 		if sess, _, err := h.site.CurrentUser(c); err == nil && sess != nil {
-			return c.Redirect(http.StatusSeeOther, plumbing.PathAccount)
+			return c.Redirect(http.StatusSeeOther, cmp.Or(safeNext(c.QueryParam("next")), plumbing.PathAccount))
 		}
 	}
 	email := ""
@@ -64,7 +65,8 @@ func (h *Handlers) LoginPage(c echo.Context) error {
 // the last attempt failed.
 func (h *Handlers) renderLogin(c echo.Context, status int, lc loginContext, email, problem string) error {
 	page := templates.LoginPage{Base: h.site.Base(c, "Sign in"), Email: email, Error: problem,
-		Passkeys: h.site.MFA.PasskeysEnabled(), ResetPassword: h.resetOn(), SignUp: h.cfg.Signup, InviteOnly: h.cfg.InviteOnly}
+		Passkeys: h.site.MFA.PasskeysEnabled(), ResetPassword: h.resetOn(), SignUp: h.cfg.Signup, InviteOnly: h.cfg.InviteOnly,
+		Next: safeNext(c.FormValue("next"))}
 	var targets []string
 	if lc.req != nil {
 		page.RequestID, page.ClientName = lc.req.ID, plumbing.ClientName(lc.client)
@@ -140,7 +142,7 @@ func (h *Handlers) Login(c echo.Context) error {
 		}
 		h.site.SetCookie(c, plumbing.CookieStep, token, sessions.StepTTL)
 		h.site.RecordAs(c, user.Email, "signin.password_ok", user.ID, lc.clientDetail())
-		return c.Redirect(http.StatusSeeOther, mfaURL(reqID, ""))
+		return c.Redirect(http.StatusSeeOther, mfaURL(reqID, safeNext(c.FormValue("next"))))
 	}
 	sess, err := h.startSession(c, user, []string{mfa.AMRPassword})
 	if err != nil {
@@ -152,17 +154,19 @@ func (h *Handlers) Login(c echo.Context) error {
 }
 
 // afterSignIn continues a fresh session: the pending request (the
-// protocol side asks for a second factor if it needs one), else the
-// account page — through enrollment first when the user's role demands a
-// second factor and they have none.
+// protocol side asks for a second factor if it needs one), else the page
+// the form's next names (one of idp's own, see safeNext) or the account
+// page — through enrollment first when the user's role demands a second
+// factor and they have none.
 func (h *Handlers) afterSignIn(c echo.Context, reqID string, sess *sessions.Session, user *users.User) error {
 	if reqID != "" {
 		return h.auth.SignedIn(c, reqID, sess, user)
 	}
+	next := cmp.Or(safeNext(c.FormValue("next")), plumbing.PathAccount)
 	if mfa.RoleDemands(h.site.MFARequiredRoles, user.Roles) && mfa.Assurance(sess.AMR) < mfa.LevelMFA {
-		return c.Redirect(http.StatusSeeOther, mfaURL("", plumbing.PathAccount))
+		return c.Redirect(http.StatusSeeOther, mfaURL("", next))
 	}
-	return c.Redirect(http.StatusSeeOther, plumbing.PathAccount)
+	return c.Redirect(http.StatusSeeOther, next)
 }
 
 // startSession gives the browser a fresh SSO session of user. A new

@@ -87,8 +87,12 @@ func (h *Handlers) targetOf(c echo.Context, reqID, next string) (mfaTarget, erro
 	return t, nil
 }
 
-// safeNext keeps next only when it is /account or a page under /admin.
+// safeNext keeps next only when it is /account, a page under /admin or
+// the device page (see isDeviceNext).
 func safeNext(next string) string {
+	if isDeviceNext(next) {
+		return next
+	}
 	if next == plumbing.PathAccount || next == plumbing.PathAdmin ||
 		strings.HasPrefix(next, plumbing.PathAdmin+"/") && !strings.ContainsAny(next, "\\?#%") && !strings.Contains(next, "//") {
 		return next

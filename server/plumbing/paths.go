@@ -31,3 +31,11 @@ const (
 	PathReadyz     = "/readyz"             // database reachable, keys loaded
 	PathMetrics    = "/metrics"            // Prometheus
 )
+
+// The Device Authorization Grant (RFC 8628): the endpoint the device asks
+// for codes (§3.1) and the verification_uri, the page where the user
+// enters the user code (§3.3).
+const (
+	PathDeviceAuthorization = "/device_authorization"
+	PathDevice              = "/device"
+)

@@ -89,7 +89,8 @@ func (s *Site) renderError(c echo.Context, e *PageError) {
 func wantsHTML(c echo.Context) bool {
 	switch p := c.Path(); {
 	case p == PathAuthorize || p == PathLogin || p == PathConsent || p == PathEndSession ||
-		p == PathLogout || strings.HasPrefix(p, PathAccount) || strings.HasPrefix(p, PathAdmin):
+		p == PathLogout || strings.HasPrefix(p, PathAccount) || strings.HasPrefix(p, PathAdmin) ||
+		p == PathDevice || strings.HasPrefix(p, PathDevice+"/"):
 		return true
 	}
 	return strings.Contains(c.Request().Header.Get("Accept"), "text/html") && c.Path() == ""

@@ -24,6 +24,7 @@ type discoveryDoc struct {
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
 	RegistrationEndpoint              string   `json:"registration_endpoint,omitempty"`
+	DeviceAuthorizationEndpoint       string   `json:"device_authorization_endpoint"`
 	EndSessionEndpoint                string   `json:"end_session_endpoint"`
 	JWKSURI                           string   `json:"jwks_uri"`
 	ScopesSupported                   []string `json:"scopes_supported"`
@@ -63,11 +64,12 @@ func (h *Handlers) buildDiscovery() ([]byte, error) {
 		RevocationEndpoint:                h.site.URL(plumbing.PathRevoke),
 		IntrospectionEndpoint:             h.site.URL(plumbing.PathIntrospect),
 		EndSessionEndpoint:                h.site.URL(plumbing.PathEndSession),
+		DeviceAuthorizationEndpoint:       h.site.URL(plumbing.PathDeviceAuthorization),
 		JWKSURI:                           h.site.URL(plumbing.PathJWKS),
 		ScopesSupported:                   []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeEmail, oauth.ScopeOfflineAccess, oauth.ScopeAdmin},
 		ResponseTypesSupported:            []string{oauth.ResponseTypeCode},
 		ResponseModesSupported:            []string{oauth.ResponseModeQuery, oauth.ResponseModeFormPost},
-		GrantTypesSupported:               []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials},
+		GrantTypesSupported:               []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials, oauth.GrantDeviceCode},
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  keys.Algs,
 		TokenEndpointAuthMethodsSupported: authMethods,

@@ -36,6 +36,7 @@ func (h *Handlers) Token(c echo.Context) error {
 		oauth.GrantAuthorizationCode: h.grantAuthorizationCode,
 		oauth.GrantRefreshToken:      h.grantRefreshToken,
 		oauth.GrantClientCredentials: h.grantClientCredentials,
+		oauth.GrantDeviceCode:        h.grantDeviceCode,
 	}
 	gt := form.Get("grant_type")
 	handler, ok := grants[gt]
