@@ -79,7 +79,7 @@ func (u *upstream) count() int {
 	return len(u.requests)
 }
 
-// callAPI calls path through Apache with the Authorization header auth
+// callThrough calls path through Apache with the Authorization header auth
 // ("" for none) and any extra headers.
 func callThrough(t *testing.T, a *apache, path, auth string, extra map[string]string) (int, map[string]string, http.Header) {
 	t.Helper()
@@ -112,16 +112,29 @@ func callThrough(t *testing.T, a *apache, path, auth string, extra map[string]st
 // resource server (AuthType oauth20), protects an API by introspecting
 // bearer tokens at idp (RFC 7662). A user's token passes with the user's
 // sub as REMOTE_USER; once revoked at idp (RFC 7009) the very next call is
-// refused; no token, garbage and forged claim headers get nothing.
+// refused; no token, garbage and forged claim headers get nothing. Apache
+// authenticates to idp both ways it can with a secret.
 func TestModAuthOpenIDC(t *testing.T) {
 	needApache(t)
+	t.Parallel()
+	for _, method := range []string{"client_secret_post", "client_secret_basic"} {
+		t.Run(method, func(t *testing.T) {
+			t.Parallel()
+			modAuthOpenIDCJourney(t, method)
+		})
+	}
+}
+
+// modAuthOpenIDCJourney is TestModAuthOpenIDC with Apache authenticating
+// to the introspection endpoint with method.
+func modAuthOpenIDCJourney(t *testing.T, method string) {
 	env := servertest.New(t)
 	access := introspectionCreds(t, env)
 	api := newUpstream(t)
 	// mod_auth_openidc introspects over https only.
 	front := newTLSFront(t, env.URL)
 	a := startApache(t, apacheConf{CA: front.Certificate(), Introspect: front.URL + "/introspect", ID: access.introspect.id,
-		Secret: access.introspect.secret, AuthMethod: "client_secret_post", Upstream: api.URL})
+		Secret: access.introspect.secret, AuthMethod: method, Upstream: api.URL})
 	bearer := "Bearer " + access.token
 
 	// A live token: the upstream sees the user, from REMOTE_USER and from
@@ -165,6 +178,7 @@ func TestModAuthOpenIDC(t *testing.T) {
 // for idp.
 func TestModAuthOpenIDCBasicAuthEncoding(t *testing.T) {
 	needApache(t)
+	t.Parallel()
 	const id, secret = "https://orders.example/api", "s3cret:with/odd+chars%&="
 	var mu sync.Mutex
 	var got []string
