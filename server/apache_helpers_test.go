@@ -160,34 +160,7 @@ func startApache(t *testing.T, conf apacheConf) *apache {
 func tryApache(t *testing.T, conf apacheConf) (*apache, error) {
 	dir := apacheDir(t)
 	conf.Dir, conf.Modules, conf.Port, conf.User, conf.Passphrase = dir, apacheModules, freePort(t), apacheUser(), randomHex(t)
-	conf.ModLogLevel = "info"
-	if os.Getenv("IDP_APACHE_DEBUG") != "" {
-		conf.ModLogLevel = "debug"
-	}
-	conf.CAFile = filepath.Join(dir, "ca.pem")
-	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: conf.CA.Raw})
-	if err := os.WriteFile(conf.CAFile, ca, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(filepath.Join(dir, "cache"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if u, err := osuser.Lookup(conf.User); conf.User != "" && err == nil {
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(filepath.Join(dir, "cache"), uid, gid); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var cfg bytes.Buffer
-	if err := apacheConfTmpl.Execute(&cfg, conf); err != nil {
-		t.Fatal(err)
-	}
-	confPath := filepath.Join(dir, "httpd.conf")
-	if err := os.WriteFile(confPath, cfg.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(apacheBin, "-f", confPath, "-DFOREGROUND")
+	cmd := exec.Command(apacheBin, "-f", writeApacheFiles(t, conf), "-DFOREGROUND")
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -217,6 +190,42 @@ func tryApache(t *testing.T, conf apacheConf) (*apache, error) {
 	}
 	t.Cleanup(stop)
 	return a, nil
+}
+
+// writeApacheFiles writes the CA certificate, the cache directory
+// (writable by httpd's children) and the configuration into conf.Dir, and
+// returns the configuration's path.
+func writeApacheFiles(t *testing.T, conf apacheConf) string {
+	t.Helper()
+	conf.ModLogLevel = "info"
+	if os.Getenv("IDP_APACHE_DEBUG") != "" {
+		conf.ModLogLevel = "debug"
+	}
+	conf.CAFile = filepath.Join(conf.Dir, "ca.pem")
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: conf.CA.Raw})
+	if err := os.WriteFile(conf.CAFile, ca, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(conf.Dir, "cache")
+	if err := os.Mkdir(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := osuser.Lookup(conf.User); conf.User != "" && err == nil {
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(cache, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cfg bytes.Buffer
+	if err := apacheConfTmpl.Execute(&cfg, conf); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(conf.Dir, "httpd.conf")
+	if err := os.WriteFile(path, cfg.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // waitApache polls url until httpd answers, httpd exits, or 10 s pass.

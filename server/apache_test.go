@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,7 +33,7 @@ type apiAccess struct {
 // introspectionCreds returns the credentials Apache introspects with and
 // a signed-in user's access token that idp reports active to them.
 //
-// FOR NOW a confidential client introspects its own tokens (idp reports a
+// TODO(#20): FOR NOW a confidential client introspects its own tokens (idp reports a
 // token active to the client it was issued to). This function will switch
 // to a registered resource (`idp resources create --id
 // https://orders.example/api`): Apache then authenticates as the resource
@@ -51,19 +52,17 @@ func introspectionCreds(t *testing.T, env *servertest.Env) apiAccess {
 	return apiAccess{introspect: credsOf(app), holder: credsOf(app), token: tok.AccessToken, sub: user.ID}
 }
 
-// upstream is the API behind Apache: it records what Apache forwarded.
+// upstream is the API behind Apache: it answers with who Apache says
+// the caller is, and counts the requests that got through.
 type upstream struct {
 	*httptest.Server
-	mu       sync.Mutex
-	requests []http.Header
+	n atomic.Int64
 }
 
 func newUpstream(t *testing.T) *upstream {
 	u := &upstream{}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u.mu.Lock()
-		u.requests = append(u.requests, r.Header.Clone())
-		u.mu.Unlock()
+		u.n.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{
 			"path": r.URL.Path, "remote_user": r.Header.Get("X-Remote-User"), "claim_sub": r.Header.Get("OIDC_CLAIM_sub"),
@@ -73,11 +72,7 @@ func newUpstream(t *testing.T) *upstream {
 	return u
 }
 
-func (u *upstream) count() int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return len(u.requests)
-}
+func (u *upstream) count() int64 { return u.n.Load() }
 
 // callThrough calls path through Apache with the Authorization header auth
 // ("" for none) and any extra headers.
