@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"idp/clients"
+	"idp/resources"
 	"idp/server/servertest"
 )
 
@@ -28,28 +29,37 @@ type apiAccess struct {
 	holder     creds // the client holding token
 	token      string
 	sub        string
+	// refresh and notForAPI are the holder's tokens the API must refuse:
+	// its refresh token, and an access token whose aud is the client.
+	refresh, notForAPI string
 }
 
-// introspectionCreds returns the credentials Apache introspects with and
-// a signed-in user's access token that idp reports active to them.
-//
-// TODO(#20): FOR NOW a confidential client introspects its own tokens (idp reports a
-// token active to the client it was issued to). This function will switch
-// to a registered resource (`idp resources create --id
-// https://orders.example/api`): Apache then authenticates as the resource
-// URI and the token is one whose aud names it, obtained by another client
-// with resource=<URI> (RFC 8707). Nothing else in the test changes.
+// introspectionCreds registers the API Apache protects as a resource
+// (RFC 8707; `idp resources create --id https://orders.example/api`) and
+// returns its introspection credentials — its URI and secret — with a
+// signed-in user's access token for it, obtained by the web client that
+// asked for resource=<URI>, and that client's other tokens (a refresh
+// token, and an access token for the client alone), which the API must
+// never accept.
 func introspectionCreds(t *testing.T, env *servertest.Env) apiAccess {
 	t.Helper()
+	const api = "https://orders.example/api"
+	secret := env.CreateResource(t, resources.Spec{URI: api, Name: "Orders"})
 	user := env.CreateUser(t, testEmail, testPassword)
-	app := newRP(t, env, clients.Spec{ID: "orders-api", Trusted: true})
-	v := oauth2.GenerateVerifier()
-	loc := env.Authorize(t, env.Browser(t), app.conf.AuthCodeURL("s", oauth2.S256ChallengeOption(v)), testEmail, testPassword)
-	tok, err := app.conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(v))
-	if err != nil {
-		t.Fatalf("code exchange: %v", err)
+	app := newRPWithScopes(t, env, clients.Spec{ID: "orders-web", Trusted: true}, []string{"openid", "offline_access"})
+	login := func(extra ...oauth2.AuthCodeOption) *oauth2.Token {
+		v := oauth2.GenerateVerifier()
+		loc := env.Authorize(t, env.Browser(t), app.conf.AuthCodeURL("s", append(extra, oauth2.S256ChallengeOption(v))...), testEmail, testPassword)
+		tok, err := app.conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(v))
+		if err != nil {
+			t.Fatalf("code exchange: %v", err)
+		}
+		return tok
 	}
-	return apiAccess{introspect: credsOf(app), holder: credsOf(app), token: tok.AccessToken, sub: user.ID}
+	tok := login(oauth2.SetAuthURLParam("resource", api))
+	plain := login()
+	return apiAccess{introspect: creds{api, secret}, holder: credsOf(app), token: tok.AccessToken, sub: user.ID,
+		refresh: tok.RefreshToken, notForAPI: plain.AccessToken}
 }
 
 // upstream is the API behind Apache: it answers with who Apache says
@@ -161,6 +171,8 @@ func modAuthOpenIDCJourney(t *testing.T, method string) {
 	refused("no token", "")
 	refused("garbage", "Bearer not-a-token")
 	refused("a forged signature", "Bearer "+access.token[:strings.LastIndex(access.token, ".")+1]+"AAAA")
+	refused("the client's refresh token", "Bearer "+access.refresh)
+	refused("a token for the client, not the API", "Bearer "+access.notForAPI)
 
 	wantRevoked200(t, revokeToken(t, env, access.holder, access.token, "access_token"))
 	refused("the revoked token", bearer)
