@@ -106,7 +106,7 @@ func TestResourceIntrospectsItsTokens(t *testing.T) {
 // headerAlg returns a compact JWS's alg.
 func headerAlg(t *testing.T, token string) string {
 	t.Helper()
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func headerAlg(t *testing.T, token string) string {
 // the token endpoint in the same test).
 func lifetime(t *testing.T, token string) time.Duration {
 	t.Helper()
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil {
 		t.Fatal(err)
 	}
