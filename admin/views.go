@@ -79,6 +79,11 @@ type Client struct {
 	RequireAuthTime         bool            `json:"require_auth_time"`
 	JWKSURI                 string          `json:"jwks_uri"`
 	JWKS                    json.RawMessage `json:"jwks,omitempty"`
+	// Back- and front-channel logout, by the specs' names.
+	BackchannelLogoutURI              string `json:"backchannel_logout_uri"`
+	BackchannelLogoutSessionRequired  bool   `json:"backchannel_logout_session_required"`
+	FrontchannelLogoutURI             string `json:"frontchannel_logout_uri"`
+	FrontchannelLogoutSessionRequired bool   `json:"frontchannel_logout_session_required"`
 	// Registration is how the client came: "" an admin registered it,
 	// "token" or "open" through the registration endpoint (RFC 7591).
 	Registration string `json:"registration"`
@@ -102,6 +107,8 @@ func clientView(c *clients.Client) Client {
 		Contacts: nonNil(c.Contacts), ApplicationType: c.ApplicationType, TokenEndpointAuthMethod: c.AuthMethod(),
 		DefaultMaxAge: c.DefaultMaxAge, RequireAuthTime: c.RequireAuthTime, Registration: c.Registration,
 		JWKSURI: c.JWKSURI, JWKS: rawJSON(c.JWKS),
+		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
+		FrontchannelLogoutURI: c.FrontchannelLogoutURI, FrontchannelLogoutSessionRequired: c.FrontchannelLogoutSessionRequired,
 		Created: Time{c.CreatedAt}, Updated: Time{c.UpdatedAt}}
 }
 

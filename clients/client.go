@@ -111,6 +111,9 @@ type Metadata struct {
 	// JWKS (a JWK Set as JSON) or JWKSURI (an https URL idp fetches) holds
 	// the public keys a private_key_jwt client signs its assertions with.
 	JWKS, JWKSURI string
+	// Logout is where the client is told that a session it obtained
+	// tokens in has ended (see logout.go).
+	Logout
 }
 
 // Application types (OIDC Registration §2).

@@ -154,6 +154,7 @@ func checkMetadata(m Metadata, public bool, redirects []string) (Metadata, []err
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, m.Logout.check()...)
 	if m.DefaultMaxAge < 0 || m.DefaultMaxAge > maxDefaultMaxAge {
 		errs = append(errs, fmt.Errorf("default max age must be 0 to %d seconds", maxDefaultMaxAge))
 	}

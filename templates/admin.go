@@ -167,7 +167,9 @@ type AdminClient struct {
 // post_logout_redirect_uris (one per line), scopes (space separated),
 // signing_alg, application_type, token_endpoint_auth_method (confidential
 // clients), default_max_age (seconds), grant_type (repeated), trusted=1,
-// require_mfa=1, require_auth_time=1; and, for a confidential client, a
+// require_mfa=1, require_auth_time=1, backchannel_logout_uri,
+// frontchannel_logout_uri, backchannel_logout_session_required=1,
+// frontchannel_logout_session_required=1; and, for a confidential client, a
 // form posting csrf_token to /admin/clients/{id}/secret.
 type AdminClientPage struct {
 	AdminBase
@@ -178,6 +180,9 @@ type AdminClientPage struct {
 	Public, Trusted, RequireMFA, RequireAuthTime, RequireVerifiedEmail bool
 	GrantCode, GrantRefresh, GrantCC                                   bool
 	NewSecret                                                          string // shown once after a regeneration
+	// Back- and front-channel logout settings.
+	BackchannelLogoutURI, FrontchannelLogoutURI                         string
+	BackchannelLogoutSessionRequired, FrontchannelLogoutSessionRequired bool
 }
 
 // AdminClient renders one client's page.
