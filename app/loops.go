@@ -21,8 +21,9 @@ const (
 // together with its twins elsewhere.
 func (a *App) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); a.Keys.Run(ctx) }()
+	go func() { defer wg.Done(); a.Logout.Run(ctx) }()
 	go func() { defer wg.Done(); a.purgeLoop(ctx) }()
 	go func() { defer wg.Done(); a.Mail.Run(ctx) }()
 	wg.Wait()
@@ -66,7 +67,7 @@ func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
 	if err != nil {
 		return n, err
 	}
-	m, err := a.Sessions.Store().DeleteExpired(ctx, a.cfg.Now(), limit)
+	m, err := a.Sessions.PurgeExpired(ctx, limit)
 	n += m
 	if err != nil {
 		return n, err
@@ -101,6 +102,11 @@ func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
 		idle = DefaultRegistrationIdleTTL
 	}
 	m, err = a.Clients.PurgeIdleRegistrations(ctx, a.cfg.Now().Add(-idle), limit)
+	n += m
+	if err != nil {
+		return n, err
+	}
+	m, err = a.Logout.Purge(ctx, limit)
 	n += m
 	if err != nil {
 		return n, err

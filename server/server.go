@@ -16,6 +16,7 @@ import (
 	"idp/audit"
 	"idp/clients"
 	"idp/keys"
+	"idp/logout"
 	"idp/mail"
 	"idp/mfa"
 	"idp/selfservice"
@@ -100,6 +101,9 @@ type Deps struct {
 	// SelfService is password reset by mail (optional: the pages offer
 	// it only when it is enabled).
 	SelfService *selfservice.Service
+	// Logout is back- and front-channel logout (optional): the signed-out
+	// page loads the front-channel logout URIs of the ended session.
+	Logout *logout.Service
 }
 
 // Server is the provider's HTTP handler: one Echo application that mounts
@@ -146,6 +150,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		Templates: deps.Templates, Audit: deps.Audit,
 		Users: deps.Users, Sessions: deps.Sessions, Clients: deps.Clients, Tokens: deps.Tokens,
 		MFA: deps.MFA, MFARequiredRoles: cfg.MFARequiredRoles,
+	}
+	if deps.Logout != nil {
+		site.FrontChannel = deps.Logout.FrontChannel
 	}
 	s := &Server{deps: deps, site: site, metrics: plumbing.NewMetrics(deps.Keys, deps.DB)}
 	switch cfg.Registration {

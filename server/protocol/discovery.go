@@ -42,6 +42,7 @@ type discoveryDoc struct {
 	RequestParameterSupported         bool     `json:"request_parameter_supported"`
 	RequestURIParameterSupported      bool     `json:"request_uri_parameter_supported"`
 	ClaimsParameterSupported          bool     `json:"claims_parameter_supported"`
+	logoutDiscovery
 }
 
 // authMethods are the client authentication methods of every endpoint
@@ -74,6 +75,7 @@ func (h *Handlers) buildDiscovery() ([]byte, error) {
 		CodeChallengeMethodsSupported:     []string{oauth.PKCES256},
 		PromptValuesSupported:             []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent},
 		AuthResponseIssParameterSupported: true,
+		logoutDiscovery:                   logoutSupported,
 	}
 	if h.cfg.Registration != RegistrationClosed {
 		doc.RegistrationEndpoint = h.site.URL(plumbing.PathRegister)
