@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -355,6 +356,15 @@ func TestBackchannelLogoutRetries(t *testing.T) {
 		_, queued, failed := logoutCounts(t, env)
 		if queued != 0 || failed != 1 {
 			t.Fatalf("counts queued %d failed %d", queued, failed)
+		}
+		resp, err := http.Get(env.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), `idp_backchannel_logouts{state="failed"} 1`) {
+			t.Fatalf("/metrics lacks the failure:\n%s", body)
 		}
 	})
 }

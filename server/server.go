@@ -151,9 +151,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		Users: deps.Users, Sessions: deps.Sessions, Clients: deps.Clients, Tokens: deps.Tokens,
 		MFA: deps.MFA, MFARequiredRoles: cfg.MFARequiredRoles,
 	}
-	if deps.Logout != nil {
-		site.FrontChannel = deps.Logout.FrontChannel
-	}
 	s := &Server{deps: deps, site: site, metrics: plumbing.NewMetrics(deps.Keys, deps.DB)}
 	switch cfg.Registration {
 	case "":
@@ -172,6 +169,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.admin = adminhttp.New(site, adminhttp.Config{JWKSMaxAge: cfg.JWKSMaxAge, KeyRotationInterval: cfg.KeyRotationInterval,
 		Registration: cfg.Registration, MailEnabled: deps.SelfService.ResetEnabled()}, deps.Admin)
 	deps.Audit.Observe(s.metrics.OnAudit)
+	if deps.Logout != nil {
+		site.FrontChannel = deps.Logout.FrontChannel
+		s.metrics.ObserveLogout(deps.Logout)
+	}
 	if deps.Mail.Enabled() {
 		s.metrics.ObserveMail(deps.Mail)
 	}
