@@ -253,3 +253,29 @@ func TestFrontChannelURIs(t *testing.T) {
 		t.Fatalf("another session: %v", got)
 	}
 }
+
+// TestRunWakesAfterTheEnd: the delivery loop posts the logout as soon as
+// the transaction that ended the session commits, well before its poll.
+func TestRunWakesAfterTheEnd(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.PostFormValue("logout_token")
+	}))
+	t.Cleanup(srv.Close)
+	e := newEnv(t, srv.URL, logout.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if err := e.sessions.EndAll(context.Background(), e.userID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case tok := <-got:
+		if strings.Count(tok, ".") != 2 {
+			t.Fatalf("not a JWT: %q", tok)
+		}
+	case <-time.After(3 * time.Second): // the poll is every 5 s
+		t.Fatal("no logout delivered promptly after the session ended")
+	}
+}

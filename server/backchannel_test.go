@@ -114,7 +114,7 @@ func wantOneLogout(t *testing.T, env *servertest.Env, rp *logoutRP, sub, sid, al
 // (Back-Channel Logout 1.0 §2.4, §2.6).
 func checkLogoutToken(t *testing.T, env *servertest.Env, tok, aud, sub, sid, alg string) {
 	t.Helper()
-	jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil {
 		t.Fatalf("logout token: %v", err)
 	}
