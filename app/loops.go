@@ -16,9 +16,10 @@ const (
 // Run runs the background loops of a serving process until ctx ends, and
 // returns once they have stopped (so the database can close under none of
 // them): the key scheduler (keys.Manager.Run) and the purge of expired
-// rows every minute, the mail outbox (mail.Service.Run: a no-op
-// without --smtp-url) and the back-channel logout queue (logout.Service.Run). Every replica runs them; each is safe to run
-// together with its twins elsewhere.
+// rows every minute, the mail outbox (mail.Service.Run: a no-op without
+// --smtp-url) and the back-channel logout queue (logout.Service.Run).
+// Every replica runs them; each is safe to run together with its twins
+// elsewhere.
 func (a *App) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Add(4)
