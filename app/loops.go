@@ -62,8 +62,9 @@ const DefaultRegistrationIdleTTL = 30 * 24 * time.Hour
 // codes, pending requests, refresh families and denylist entries, sessions
 // and half-done sign-ins, WebAuthn challenges, sign-in throttle
 // counters, expired mailed links (password reset), and mail outbox and
-// back-channel logout rows finished more than a week ago. Expired sessions
-// end through sessions.PurgeExpired, which queues their logouts. It reports how many it deleted.
+// back-channel logout rows finished more than a week ago. Expired
+// sessions end through sessions.PurgeExpired, which queues their logouts.
+// It reports how many it deleted.
 func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
 	n, err := a.Tokens.Purge(ctx, limit)
 	if err != nil {
