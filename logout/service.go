@@ -112,16 +112,20 @@ func (s *Service) SessionGranted(ctx context.Context, sid, clientID string) erro
 // end).
 func (s *Service) SessionsEnded(ctx context.Context, ended []sessions.Ended) error {
 	now := s.now()
-	var rows []deliveryRow
+	userOf := make(map[string]string, len(ended))
+	sids := make([]string, 0, len(ended))
 	for _, e := range ended {
-		ids, err := s.store.backchannelClients(ctx, e.ID)
-		if err != nil {
-			return fmt.Errorf("queue back-channel logout: %w", err)
-		}
-		for _, cid := range ids {
-			rows = append(rows, deliveryRow{ID: rand.Text(), SessionID: e.ID, ClientID: cid, UserID: e.UserID,
-				State: StateQueued, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now})
-		}
+		userOf[e.ID] = e.UserID
+		sids = append(sids, e.ID)
+	}
+	pairs, err := s.store.backchannelClients(ctx, sids)
+	if err != nil {
+		return fmt.Errorf("queue back-channel logout: %w", err)
+	}
+	rows := make([]deliveryRow, 0, len(pairs))
+	for _, p := range pairs {
+		rows = append(rows, deliveryRow{ID: rand.Text(), SessionID: p.SessionID, ClientID: p.ClientID, UserID: userOf[p.SessionID],
+			State: StateQueued, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now})
 	}
 	if len(rows) == 0 {
 		return nil

@@ -60,13 +60,18 @@ func (s *Store) recordGrant(ctx context.Context, sid, clientID string, now time.
 		SELECT id, ?, ? FROM sessions WHERE id = ? ON CONFLICT DO NOTHING`, clientID, now.UTC(), sid).Error)
 }
 
-// backchannelClients lists the clients of session sid that registered a
-// back-channel logout URI.
-func (s *Store) backchannelClients(ctx context.Context, sid string) ([]string, error) {
-	var ids []string
+// pair is a session and one of its clients.
+type pair struct{ SessionID, ClientID string }
+
+// backchannelClients lists, for the sessions sids, their clients that
+// registered a back-channel logout URI: one query for a whole batch of
+// ended sessions.
+func (s *Store) backchannelClients(ctx context.Context, sids []string) ([]pair, error) {
+	var out []pair
 	err := db.Conn(ctx, s.g).Table("session_clients AS sc").Joins("JOIN clients c ON c.id = sc.client_id").
-		Where("sc.session_id = ? AND c.backchannel_logout_uri <> ''", sid).Order("sc.client_id").Pluck("sc.client_id", &ids).Error
-	return ids, db.Map(err)
+		Select("sc.session_id AS session_id, sc.client_id AS client_id").
+		Where("sc.session_id IN ? AND c.backchannel_logout_uri <> ''", sids).Order("sc.session_id, sc.client_id").Scan(&out).Error
+	return out, db.Map(err)
 }
 
 // frontchannelClients lists the clients of session sid that registered a
