@@ -10,6 +10,7 @@ import (
 	"idp/db"
 	"idp/keys"
 	"idp/mfa"
+	"idp/resources"
 	"idp/sessions"
 	"idp/throttle"
 	"idp/tokens"
@@ -41,17 +42,18 @@ type TooEarlyError = keys.TooEarlyError
 
 // Service performs the administrative actions over the domain services.
 type Service struct {
-	db       *db.DB
-	users    *users.Service
-	clients  *clients.Service
-	sessions *sessions.Service
-	tokens   *tokens.Service
-	keys     *keys.Manager
-	audit    *audit.Log
-	throttle *throttle.Throttle
-	mfa      *mfa.Service
-	verifier Verifier
-	now      func() time.Time
+	db        *db.DB
+	users     *users.Service
+	clients   *clients.Service
+	resources *resources.Service
+	sessions  *sessions.Service
+	tokens    *tokens.Service
+	keys      *keys.Manager
+	audit     *audit.Log
+	throttle  *throttle.Throttle
+	mfa       *mfa.Service
+	verifier  Verifier
+	now       func() time.Time
 }
 
 // Verifier queues the mail that asks a new user to confirm their address
@@ -67,15 +69,16 @@ type Verifier interface {
 
 // Deps are the domain services the actions use.
 type Deps struct {
-	DB       *db.DB
-	Users    *users.Service
-	Clients  *clients.Service
-	Sessions *sessions.Service
-	Tokens   *tokens.Service
-	Keys     *keys.Manager
-	Audit    *audit.Log
-	Throttle *throttle.Throttle
-	MFA      *mfa.Service
+	DB        *db.DB
+	Users     *users.Service
+	Clients   *clients.Service
+	Resources *resources.Service
+	Sessions  *sessions.Service
+	Tokens    *tokens.Service
+	Keys      *keys.Manager
+	Audit     *audit.Log
+	Throttle  *throttle.Throttle
+	MFA       *mfa.Service
 	// Verifier, when set, mails each user created without EmailVerified
 	// a link to confirm the address, and makes InviteUser possible.
 	Verifier Verifier
@@ -87,7 +90,7 @@ func New(d Deps) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{db: d.DB, users: d.Users, clients: d.Clients, sessions: d.Sessions, tokens: d.Tokens, keys: d.Keys,
+	return &Service{db: d.DB, users: d.Users, clients: d.Clients, resources: d.Resources, sessions: d.Sessions, tokens: d.Tokens, keys: d.Keys,
 		audit: d.Audit, throttle: d.Throttle, mfa: d.MFA, verifier: d.Verifier, now: d.Now}
 }
 

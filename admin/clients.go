@@ -30,6 +30,9 @@ func (s *Service) Clients(ctx context.Context) ([]Client, error) {
 // *InvalidError listing every problem.
 func (s *Service) CreateClient(ctx context.Context, actor Actor, spec clients.Spec) (Client, string, error) {
 	ctx = as(ctx, actor)
+	if err := s.checkDefaultResource(ctx, spec.DefaultResource); err != nil {
+		return Client{}, "", err
+	}
 	c, secret, err := s.clients.Create(ctx, spec)
 	switch {
 	case errors.Is(err, clients.ErrClientExists):
@@ -75,6 +78,7 @@ type ClientUpdate struct {
 	TokenEndpointAuthMethod *string          `json:"token_endpoint_auth_method,omitempty"`
 	DefaultMaxAge           *int             `json:"default_max_age,omitempty"`
 	RequireAuthTime         *bool            `json:"require_auth_time,omitempty"`
+	RequirePAR              *bool            `json:"require_pushed_authorization_requests,omitempty"`
 	JWKSURI                 *string          `json:"jwks_uri,omitempty"`
 	JWKS                    *json.RawMessage `json:"jwks,omitempty"`
 	// Back- and front-channel logout (OIDC Back-Channel Logout 1.0 §2.2,
@@ -83,6 +87,7 @@ type ClientUpdate struct {
 	BackchannelLogoutSessionRequired  *bool   `json:"backchannel_logout_session_required,omitempty"`
 	FrontchannelLogoutURI             *string `json:"frontchannel_logout_uri,omitempty"`
 	FrontchannelLogoutSessionRequired *bool   `json:"frontchannel_logout_session_required,omitempty"`
+	DefaultResource                   *string `json:"default_resource,omitempty"`
 }
 
 // apply writes the set fields into spec and returns their JSON names.
@@ -123,11 +128,13 @@ func (u ClientUpdate) apply(spec *clients.Spec) []string {
 		spec.DefaultMaxAge, changed = *u.DefaultMaxAge, append(changed, "default_max_age")
 	}
 	flag("require_auth_time", &spec.RequireAuthTime, u.RequireAuthTime)
+	flag("require_pushed_authorization_requests", &spec.RequirePAR, u.RequirePAR)
 	str("jwks_uri", &spec.JWKSURI, u.JWKSURI)
 	str("backchannel_logout_uri", &spec.BackchannelLogoutURI, u.BackchannelLogoutURI)
 	flag("backchannel_logout_session_required", &spec.BackchannelLogoutSessionRequired, u.BackchannelLogoutSessionRequired)
 	str("frontchannel_logout_uri", &spec.FrontchannelLogoutURI, u.FrontchannelLogoutURI)
 	flag("frontchannel_logout_session_required", &spec.FrontchannelLogoutSessionRequired, u.FrontchannelLogoutSessionRequired)
+	str("default_resource", &spec.DefaultResource, u.DefaultResource)
 	if u.JWKS != nil {
 		spec.JWKS, changed = string(*u.JWKS), append(changed, "jwks")
 		if string(*u.JWKS) == "null" {
@@ -163,6 +170,11 @@ func (s *Service) UpdateClient(ctx context.Context, actor Actor, id string, up C
 	changed := up.apply(&spec)
 	if len(changed) == 0 {
 		return Client{}, &InvalidError{Reason: "nothing to change"}
+	}
+	if up.DefaultResource != nil {
+		if err := s.checkDefaultResource(ctx, spec.DefaultResource); err != nil {
+			return Client{}, err
+		}
 	}
 	updated, err := s.clients.Update(ctx, spec)
 	switch {

@@ -77,6 +77,7 @@ type Client struct {
 	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
 	DefaultMaxAge           int             `json:"default_max_age"`
 	RequireAuthTime         bool            `json:"require_auth_time"`
+	RequirePAR              bool            `json:"require_pushed_authorization_requests"`
 	JWKSURI                 string          `json:"jwks_uri"`
 	JWKS                    json.RawMessage `json:"jwks,omitempty"`
 	// Back- and front-channel logout, by the specs' names.
@@ -84,6 +85,9 @@ type Client struct {
 	BackchannelLogoutSessionRequired  bool   `json:"backchannel_logout_session_required"`
 	FrontchannelLogoutURI             string `json:"frontchannel_logout_uri"`
 	FrontchannelLogoutSessionRequired bool   `json:"frontchannel_logout_session_required"`
+	// DefaultResource is the aud of tokens whose request names no
+	// resource ("" the client id).
+	DefaultResource string `json:"default_resource"`
 	// Registration is how the client came: "" an admin registered it,
 	// "token" or "open" through the registration endpoint (RFC 7591).
 	Registration string `json:"registration"`
@@ -106,7 +110,7 @@ func clientView(c *clients.Client) Client {
 		RequireVerifiedEmail: c.RequireVerifiedEmail, LogoURI: c.LogoURI, ClientURI: c.ClientURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI,
 		Contacts: nonNil(c.Contacts), ApplicationType: c.ApplicationType, TokenEndpointAuthMethod: c.AuthMethod(),
 		DefaultMaxAge: c.DefaultMaxAge, RequireAuthTime: c.RequireAuthTime, Registration: c.Registration,
-		JWKSURI: c.JWKSURI, JWKS: rawJSON(c.JWKS),
+		JWKSURI: c.JWKSURI, JWKS: rawJSON(c.JWKS), DefaultResource: c.DefaultResource, RequirePAR: c.RequirePAR,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		FrontchannelLogoutURI: c.FrontchannelLogoutURI, FrontchannelLogoutSessionRequired: c.FrontchannelLogoutSessionRequired,
 		Created: Time{c.CreatedAt}, Updated: Time{c.UpdatedAt}}

@@ -18,6 +18,7 @@ import (
 	"idp/logout"
 	"idp/mail"
 	"idp/mfa"
+	"idp/resources"
 	"idp/selfservice"
 	"idp/server"
 	"idp/sessions"
@@ -93,6 +94,7 @@ type App struct {
 	Audit       *audit.Log
 	Users       *users.Service
 	Clients     *clients.Service
+	Resources   *resources.Service
 	Keys        *keys.Manager
 	Sessions    *sessions.Service
 	Tokens      *tokens.Service
@@ -157,11 +159,12 @@ func New(d *db.DB, mk keys.MasterKey, cfg Config) *App {
 	})
 	a.Users = users.NewService(users.NewStore(d.Gorm), cfg.Hashing, now)
 	a.Clients = clients.NewService(clients.NewStore(d.Gorm), mk.Derive("client-secret"), now)
+	a.Resources = resources.NewService(resources.NewStore(d.Gorm), mk.Derive("resource-secret"), cfg.Server.AccessTokenTTL, now)
 	a.Sessions = sessions.NewService(sessions.NewStore(d.Gorm), cfg.Server.SessionTTL, now)
 	a.Tokens = tokens.NewService(tokens.NewStore(d.Gorm), a.Keys, a.Keys, a.Users.Store(), tokens.Config{
 		Issuer: cfg.Server.Issuer, AccessTokenTTL: cfg.Server.AccessTokenTTL, RefreshTokenTTL: cfg.Server.RefreshTokenTTL,
 		RefreshIdleTTL: cfg.RefreshIdleTTL, ReuseGrace: cfg.Server.RefreshReuseGrace,
-		SealKey: mk.Derive("refresh-response"), Now: now, Audit: a.Audit,
+		SealKey: mk.Derive("refresh-response"), Now: now, Audit: a.Audit, Resources: a.Resources,
 	})
 	a.wireLogout()
 	a.MFA = mfa.NewService(mfa.NewStore(d.Gorm), mfa.Config{Issuer: cfg.Server.Issuer, SealKey: mk.Derive("totp-secret"), Now: now})
@@ -178,7 +181,7 @@ func New(d *db.DB, mk keys.MasterKey, cfg Config) *App {
 	a.SelfService = selfservice.NewService(selfservice.NewStore(d.Gorm), selfservice.Deps{
 		DB: d, Users: a.Users, Sessions: a.Sessions, Tokens: a.Tokens, Mail: a.Mail, Templates: mailTpl,
 	}, selfservice.Config{Issuer: cfg.Server.Issuer, Now: now})
-	a.Admin = admin.New(admin.Deps{DB: d, Users: a.Users, Clients: a.Clients, Sessions: a.Sessions, Tokens: a.Tokens,
+	a.Admin = admin.New(admin.Deps{DB: d, Users: a.Users, Clients: a.Clients, Resources: a.Resources, Sessions: a.Sessions, Tokens: a.Tokens,
 		Keys: a.Keys, Audit: a.Audit, Throttle: a.Throttle, MFA: a.MFA, Verifier: a.SelfService, Now: now})
 	return a
 }
@@ -234,7 +237,7 @@ func (a *App) Server() (*server.Server, error) {
 	}
 	cfg := a.ServerConfig()
 	return server.New(cfg, server.Deps{
-		DB: a.DB, Keys: a.Keys, Users: a.Users, Clients: a.Clients, Sessions: a.Sessions, Tokens: a.Tokens,
+		DB: a.DB, Keys: a.Keys, Users: a.Users, Clients: a.Clients, Resources: a.Resources, Sessions: a.Sessions, Tokens: a.Tokens,
 		Templates: tpl, Audit: a.Audit, Throttle: a.Throttle, Admin: a.Admin, MFA: a.MFA, Mail: a.Mail,
 		SelfService: a.SelfService, Logout: a.Logout,
 	})

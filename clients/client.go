@@ -2,8 +2,6 @@ package clients
 
 import (
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -37,8 +35,13 @@ type Client struct {
 	// as a native or browser app; it must use PKCE and has no SecretHash.
 	Public bool
 	// SecretHash is HMAC-SHA256(pepper, secret) for confidential clients and
-	// nil for public ones. The secret itself is never stored.
+	// nil for public ones. The secret itself is stored only sealed, and
+	// only for client_secret_jwt (SecretSealed).
 	SecretHash []byte
+	// SecretSealed is the secret itself, AES-256-GCM under a key derived
+	// from the master key, for client_secret_jwt clients only (their
+	// secret is an HMAC key idp must use); nil for every other client.
+	SecretSealed []byte
 	// RedirectURIs are matched exactly against the redirect_uri parameter
 	// (see HasRedirectURI).
 	RedirectURIs []string
@@ -108,12 +111,20 @@ type Metadata struct {
 	// RequireAuthTime asks for auth_time in ID tokens; idp always includes
 	// it, so the flag is kept for the client's own record.
 	RequireAuthTime bool
+	// RequirePAR makes the client push every authorization request
+	// (RFC 9126 §6 require_pushed_authorization_requests): /authorize
+	// refuses its requests that do not come by request_uri.
+	RequirePAR bool
 	// JWKS (a JWK Set as JSON) or JWKSURI (an https URL idp fetches) holds
 	// the public keys a private_key_jwt client signs its assertions with.
 	JWKS, JWKSURI string
 	// Logout is where the client is told that a session it obtained
 	// tokens in has ended (see logout.go).
 	Logout
+	// DefaultResource (an idp extension) is the registered resource whose
+	// URI becomes the aud of access tokens when the client's request names
+	// none (RFC 8707 resource); "" keeps the client id.
+	DefaultResource string
 }
 
 // Application types (OIDC Registration §2).
@@ -170,10 +181,11 @@ func (c *Client) AllowsScope(s string) bool { return slices.Contains(c.Scopes, s
 // trailing slash, default port or query (RFC 9700 §2.1, OIDC Core §3.1.2.1):
 // every normalisation rule has been a source of open redirects. The single
 // exception is RFC 8252 §7.3: a native app listening on a loopback IP
-// literal (http://127.0.0.1 or http://[::1]) gets an ephemeral port from the
-// OS, so such a URI may differ from the registered one in its port only.
-// "localhost" does not get the exception; it can resolve off the machine
-// (RFC 8252 §8.3).
+// literal (http://127.0.0.1, any address of 127.0.0.0/8, or http://[::1])
+// gets an ephemeral port from the OS, so such a URI may differ from the
+// registered one in its port only; the address must be the same
+// (127.0.0.2 is not 127.0.0.1). "localhost" does not get the exception; it
+// can resolve off the machine (RFC 8252 §8.3).
 func (c *Client) HasRedirectURI(u string) bool {
 	if slices.Contains(c.RedirectURIs, u) {
 		return true
@@ -195,47 +207,4 @@ func (c *Client) HasRedirectURI(u string) bool {
 // Logout 1.0 §3 requires an exact match with a registered value).
 func (c *Client) HasPostLogoutRedirectURI(u string) bool {
 	return slices.Contains(c.PostLogoutRedirectURIs, u)
-}
-
-// loopbackPrefixes are the only scheme and host spellings that get the
-// RFC 8252 §7.3 port exception, written exactly as RFC 8252 §7.3 shows them.
-var loopbackPrefixes = []string{"http://127.0.0.1", "http://[::1]"}
-
-// splitLoopback splits a loopback IP redirect URI into its scheme-and-host
-// prefix and what follows the port (path and query). It works on the raw
-// string so that everything but the port still has to match byte for byte.
-// A port, if present, must be 1-65535 in decimal; anything after the host
-// other than a port, path or query (e.g. "@evil.example" or ".evil.example")
-// is not a loopback URI.
-func splitLoopback(u string) (host, rest string, ok bool) {
-	for _, p := range loopbackPrefixes {
-		after, found := strings.CutPrefix(u, p)
-		if !found {
-			continue
-		}
-		if port, found := strings.CutPrefix(after, ":"); found {
-			end := strings.IndexAny(port, "/?")
-			if end < 0 {
-				end = len(port)
-			}
-			if !validPort(port[:end]) {
-				return "", "", false
-			}
-			after = port[end:]
-		}
-		if after != "" && after[0] != '/' && after[0] != '?' {
-			return "", "", false
-		}
-		return p, after, true
-	}
-	return "", "", false
-}
-
-// validPort reports whether p is a decimal TCP port, 1-65535, digits only.
-func validPort(p string) bool {
-	if p == "" || len(p) > 5 || strings.Trim(p, "0123456789") != "" {
-		return false
-	}
-	n, err := strconv.Atoi(p)
-	return err == nil && n >= 1 && n <= 65535
 }

@@ -10,6 +10,8 @@ func TestHasRedirectURI(t *testing.T) {
 		"http://[::1]:8080/native6",
 		"http://localhost:3000/dev",
 		"com.example.app:/oauth2redirect",
+		"http://127.0.0.2/native2",
+		"http://127.255.255.254:1/edge",
 	}}
 	tests := []struct {
 		name string
@@ -49,6 +51,25 @@ func TestHasRedirectURI(t *testing.T) {
 		{"loopback userinfo trick", "http://127.0.0.1:80@evil.example/native", false},
 		{"loopback subdomain trick", "http://127.0.0.1.evil.example/native", false},
 		{"other loopback IP", "http://127.0.0.2:5000/native", false},
+		// RFC 8252 §7.3: every address of 127.0.0.0/8 gets the port
+		// exception, but the address itself must match exactly.
+		{"127.0.0.2 exact", "http://127.0.0.2/native2", true},
+		{"127.0.0.2 any port", "http://127.0.0.2:49152/native2", true},
+		{"127.255.255.254 other port", "http://127.255.255.254:65535/edge", true},
+		{"127.255.255.254 no port", "http://127.255.255.254/edge", true},
+		{"127.0.0.2 registered, 127.0.0.1 presented", "http://127.0.0.1:5000/native2", false},
+		{"127.0.0.1 registered, 127.0.0.3 presented", "http://127.0.0.3:5000/native", false},
+		{"127.0.0.2 subdomain trick", "http://127.0.0.2.evil.example/native2", false},
+		// Other spellings of a loopback address are not the registered
+		// literal.
+		{"short form", "http://127.1:5000/native", false},
+		{"hex form", "http://0x7f.0.0.1:5000/native", false},
+		{"octal form", "http://0177.0.0.1:5000/native", false},
+		{"leading zeros", "http://127.000.0.1:5000/native", false},
+		{"wildcard DNS", "http://127.0.0.1.nip.io:5000/native", false},
+		{"IPv4-mapped IPv6", "http://[::ffff:127.0.0.1]:5000/native", false},
+		{"long form of ::1", "http://[0:0:0:0:0:0:0:1]:8080/native6", false},
+		{"::1 with zone", "http://[::1%25lo]:8080/native6", false},
 		{"localhost port variance", "http://localhost:4000/dev", false},
 		{"localhost exact", "http://localhost:3000/dev", true},
 	}

@@ -194,8 +194,10 @@ const (
 )
 
 // AuthenticateAssertion checks a client assertion (RFC 7523 §3, OIDC Core
-// §9 private_key_jwt) and returns its client: iss and sub the client's id,
-// signed by one of its registered keys with an algorithm of AssertionAlgs,
+// §9 private_key_jwt and client_secret_jwt) and returns its client: iss
+// and sub the client's id, signed by one of its registered keys with an
+// algorithm of AssertionAlgs or MACed with its secret with one of
+// SecretAssertionAlgs, as its method says,
 // aud naming one of audiences (the issuer or the endpoint), exp in the
 // future and at most an hour ahead, nbf reached, and a jti never seen
 // before for that client (remembered until exp). Anything else is
@@ -205,7 +207,7 @@ func (s *Service) AuthenticateAssertion(ctx context.Context, assertion string, a
 	if assertion == "" || len(assertion) > 8<<10 || strings.Count(assertion, ".") != 2 {
 		return nil, bad("malformed assertion")
 	}
-	jws, err := jose.ParseSignedCompact(assertion, AssertionAlgs)
+	jws, err := jose.ParseSignedCompact(assertion, acceptedAssertionAlgs)
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, bad("not a JWS of an accepted algorithm")
 	}
@@ -220,22 +222,8 @@ func (s *Service) AuthenticateAssertion(ctx context.Context, assertion string, a
 	if err != nil {
 		return nil, bad("unknown client")
 	}
-	if !c.AcceptsAuthMethod(AuthPrivateKeyJWT) {
-		return nil, bad("the client does not authenticate with private_key_jwt")
-	}
-	keys, err := s.keys.keys(ctx, c, jws.Signatures[0].Header.KeyID)
-	if err != nil {
+	if err := s.verifyAssertion(ctx, c, jws); err != nil {
 		return nil, bad(err.Error())
-	}
-	verified := false
-	for _, k := range keys {
-		if _, err := jws.Verify(k); err == nil {
-			verified = true
-			break
-		}
-	}
-	if !verified {
-		return nil, bad("no registered key verifies the signature")
 	}
 	now := s.now()
 	switch {
@@ -260,6 +248,43 @@ func (s *Service) AuthenticateAssertion(ctx context.Context, assertion string, a
 		return nil, bad("the assertion was used before")
 	}
 	return c, nil
+}
+
+// acceptedAssertionAlgs are every alg an assertion may name; which of them
+// a client may use is decided by its registered method.
+var acceptedAssertionAlgs = append(append([]jose.SignatureAlgorithm(nil), AssertionAlgs...), SecretAssertionAlgs...)
+
+// verifyAssertion checks the assertion's signature with what c registered:
+// its secret for client_secret_jwt (an HMAC alg), its public keys for
+// private_key_jwt (an asymmetric alg). The method, not the token's alg,
+// decides which key is used; a mismatch is refused before any check.
+func (s *Service) verifyAssertion(ctx context.Context, c *Client, jws *jose.JSONWebSignature) error {
+	if isSecretAlg(jws.Signatures[0].Header.Algorithm) {
+		if !c.AcceptsAuthMethod(AuthSecretJWT) {
+			return errors.New("the client does not authenticate with client_secret_jwt")
+		}
+		key, err := s.openSecret(c)
+		if err != nil {
+			return err
+		}
+		if _, err := jws.Verify(key); err != nil {
+			return errors.New("the client's secret does not verify the MAC")
+		}
+		return nil
+	}
+	if !c.AcceptsAuthMethod(AuthPrivateKeyJWT) {
+		return errors.New("the client does not authenticate with private_key_jwt")
+	}
+	keys, err := s.keys.keys(ctx, c, jws.Signatures[0].Header.KeyID)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if _, err := jws.Verify(k); err == nil {
+			return nil
+		}
+	}
+	return errors.New("no registered key verifies the signature")
 }
 
 // PurgeAssertions forgets up to limit used assertions that have expired

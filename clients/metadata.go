@@ -131,12 +131,12 @@ func checkMetadata(m Metadata, public bool, redirects []string) (Metadata, []err
 		if public {
 			errs = append(errs, fmt.Errorf("a public client has no secret to use %s", m.TokenEndpointAuthMethod))
 		}
-	case AuthPrivateKeyJWT:
+	case AuthPrivateKeyJWT, AuthSecretJWT:
 		if public {
-			errs = append(errs, errors.New("a public client cannot use private_key_jwt"))
+			errs = append(errs, fmt.Errorf("a public client cannot use %s", m.TokenEndpointAuthMethod))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("token endpoint auth method %q is not supported; use client_secret_basic, client_secret_post, private_key_jwt or none", m.TokenEndpointAuthMethod))
+		errs = append(errs, fmt.Errorf("token endpoint auth method %q is not supported; use client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none", m.TokenEndpointAuthMethod))
 	}
 	switch {
 	case m.JWKS != "" && m.JWKSURI != "":
@@ -155,6 +155,11 @@ func checkMetadata(m Metadata, public bool, redirects []string) (Metadata, []err
 		}
 	}
 	errs = append(errs, m.Logout.check()...)
+	if m.DefaultResource != "" {
+		if u, err := url.Parse(m.DefaultResource); err != nil || !u.IsAbs() || strings.Contains(m.DefaultResource, "#") || len(m.DefaultResource) > 512 {
+			errs = append(errs, fmt.Errorf("default resource %q must be an absolute URI without a fragment", m.DefaultResource))
+		}
+	}
 	if m.DefaultMaxAge < 0 || m.DefaultMaxAge > maxDefaultMaxAge {
 		errs = append(errs, fmt.Errorf("default max age must be 0 to %d seconds", maxDefaultMaxAge))
 	}

@@ -2,6 +2,7 @@ package clients
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -97,8 +98,9 @@ type Service struct {
 	store  *Store
 	pepper []byte
 	now    func() time.Time
-	macs   sync.Pool // keyed HMAC-SHA256 states: keying one costs more than using it
-	keys   *keySets  // private_key_jwt clients' keys, fetched ones cached
+	macs   sync.Pool   // keyed HMAC-SHA256 states: keying one costs more than using it
+	keys   *keySets    // private_key_jwt clients' keys, fetched ones cached
+	aead   cipher.AEAD // seals client_secret_jwt clients' secrets
 }
 
 // NewService returns a Service over store. pepper is the 32-byte HMAC key
@@ -116,6 +118,7 @@ func NewService(store *Store, pepper []byte, now func() time.Time) *Service {
 	s := &Service{store: store, pepper: append([]byte(nil), pepper...), now: now}
 	s.macs.New = func() any { return hmac.New(sha256.New, s.pepper) }
 	s.keys = newKeySets(s.now)
+	s.aead = newSecretAEAD(s.pepper)
 	return s
 }
 
@@ -159,6 +162,9 @@ func (s *Service) create(ctx context.Context, spec Spec, finish func(*Client)) (
 			}
 		}
 		c.SecretHash = s.HashSecret(secret)
+		if usesSealedSecret(c.TokenEndpointAuthMethod) {
+			c.SecretSealed = s.sealSecret(c.ID, secret)
+		}
 		if spec.Secret != "" || needsKeys(c.TokenEndpointAuthMethod) {
 			secret = "" // given by the caller, or never usable: the client signs with its keys
 		}
@@ -201,11 +207,17 @@ func (s *Service) Update(ctx context.Context, spec Spec) (*Client, error) {
 		c, err := build(spec)
 		if err != nil {
 			errs = append(errs, err)
+		} else if usesSealedSecret(c.TokenEndpointAuthMethod) && len(old.SecretSealed) == 0 {
+			// The secret exists only as its HMAC: idp cannot sign with it.
+			errs = append(errs, errors.New("a client cannot switch to client_secret_jwt: its secret is kept only as a hash, which cannot check an assertion; register it anew with client_secret_jwt"))
 		}
 		if err := errors.Join(errs...); err != nil {
 			return invalidSpec{err}
 		}
 		c.SecretHash, c.CreatedAt = old.SecretHash, old.CreatedAt
+		if usesSealedSecret(c.TokenEndpointAuthMethod) {
+			c.SecretSealed = old.SecretSealed // leaving client_secret_jwt forgets it
+		}
 		c.Registration, c.RegistrationTokenHash, c.LastUsedAt = old.Registration, old.RegistrationTokenHash, old.LastUsedAt
 		c.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
 		if err := s.store.Update(ctx, c); err != nil {
@@ -239,7 +251,11 @@ func (s *Service) RegenerateSecret(ctx context.Context, id string) (string, erro
 		if needsKeys(c.TokenEndpointAuthMethod) {
 			return invalidSpec{errors.New("a private_key_jwt client authenticates with its keys, not a secret")}
 		}
-		return s.store.setSecret(ctx, id, s.HashSecret(secret), s.now().UTC().Truncate(time.Microsecond))
+		var sealed []byte
+		if usesSealedSecret(c.TokenEndpointAuthMethod) {
+			sealed = s.sealSecret(id, secret)
+		}
+		return s.store.setSecret(ctx, id, s.HashSecret(secret), sealed, s.now().UTC().Truncate(time.Microsecond))
 	})
 	if err != nil {
 		return "", fmt.Errorf("regenerate secret of client %q: %w", id, err)

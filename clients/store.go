@@ -32,6 +32,7 @@ type clientRow struct {
 	Name                   string     `gorm:"column:name"`
 	Public                 bool       `gorm:"column:public"`
 	SecretHash             []byte     `gorm:"column:secret_hash"`
+	SecretSealed           []byte     `gorm:"column:secret_sealed"`
 	RedirectURIs           string     `gorm:"column:redirect_uris"`
 	PostLogoutRedirectURIs string     `gorm:"column:post_logout_redirect_uris"`
 	GrantTypes             string     `gorm:"column:grant_types"`
@@ -55,6 +56,8 @@ type clientRow struct {
 	BackchannelSessionReq  bool       `gorm:"column:backchannel_logout_session_required"`
 	FrontchannelLogoutURI  string     `gorm:"column:frontchannel_logout_uri"`
 	FrontchannelSessionReq bool       `gorm:"column:frontchannel_logout_session_required"`
+	DefaultResource        string     `gorm:"column:default_resource"`
+	RequirePAR             bool       `gorm:"column:require_par"`
 	Registration           string     `gorm:"column:registration"`
 	RegistrationTokenHash  []byte     `gorm:"column:registration_token_hash"`
 	LastUsedAt             *time.Time `gorm:"column:last_used_at"`
@@ -91,17 +94,17 @@ func (s *Store) Create(ctx context.Context, c *Client) error {
 // going through GORM's reflection-driven callbacks.
 func (s *Store) ByID(ctx context.Context, id string) (*Client, error) {
 	var r clientRow
-	err := db.QueryRow(ctx, s.gdb, `SELECT id, name, public, secret_hash, redirect_uris, post_logout_redirect_uris,
+	err := db.QueryRow(ctx, s.gdb, `SELECT id, name, public, secret_hash, secret_sealed, redirect_uris, post_logout_redirect_uris,
 		grant_types, scopes, signing_alg, trusted, require_mfa, require_verified_email, logo_uri, client_uri, policy_uri, tos_uri, contacts,
-		application_type, token_endpoint_auth_method, default_max_age, require_auth_time, jwks, jwks_uri,
-		backchannel_logout_uri, backchannel_logout_session_required, frontchannel_logout_uri, frontchannel_logout_session_required, registration,
-		registration_token_hash, last_used_at, created_at, updated_at
+		application_type, token_endpoint_auth_method, default_max_age, require_auth_time, jwks, jwks_uri, default_resource, registration,
+		registration_token_hash, last_used_at, created_at, updated_at, require_par,
+		backchannel_logout_uri, backchannel_logout_session_required, frontchannel_logout_uri, frontchannel_logout_session_required
 		FROM clients WHERE id = ?`, id).Scan(
-		&r.ID, &r.Name, &r.Public, &r.SecretHash, &r.RedirectURIs, &r.PostLogoutRedirectURIs,
+		&r.ID, &r.Name, &r.Public, &r.SecretHash, &r.SecretSealed, &r.RedirectURIs, &r.PostLogoutRedirectURIs,
 		&r.GrantTypes, &r.Scopes, &r.SigningAlg, &r.Trusted, &r.RequireMFA, &r.RequireVerifiedEmail, &r.LogoURI, &r.ClientURI, &r.PolicyURI,
 		&r.TOSURI, &r.Contacts, &r.ApplicationType, &r.TokenAuthMethod, &r.DefaultMaxAge, &r.RequireAuthTime,
-		&r.JWKS, &r.JWKSURI, &r.BackchannelLogoutURI, &r.BackchannelSessionReq, &r.FrontchannelLogoutURI, &r.FrontchannelSessionReq,
-		&r.Registration, &r.RegistrationTokenHash, &r.LastUsedAt, &r.CreatedAt, &r.UpdatedAt)
+		&r.JWKS, &r.JWKSURI, &r.DefaultResource, &r.Registration, &r.RegistrationTokenHash, &r.LastUsedAt, &r.CreatedAt, &r.UpdatedAt, &r.RequirePAR,
+		&r.BackchannelLogoutURI, &r.BackchannelSessionReq, &r.FrontchannelLogoutURI, &r.FrontchannelSessionReq)
 	if err != nil {
 		return nil, fmt.Errorf("client %q: %w", id, db.ScanErr(s.gdb, err))
 	}
@@ -145,10 +148,10 @@ func (s *Store) Update(ctx context.Context, c *Client) error {
 	return nil
 }
 
-// setSecret replaces a client's secret hash.
-func (s *Store) setSecret(ctx context.Context, id string, hash []byte, at time.Time) error {
+// setSecret replaces a client's secret hash and sealed secret.
+func (s *Store) setSecret(ctx context.Context, id string, hash, sealed []byte, at time.Time) error {
 	res := db.Conn(ctx, s.gdb).Model(&clientRow{}).Where("id = ?", id).
-		Updates(map[string]any{"secret_hash": hash, "updated_at": at.UTC()})
+		Updates(map[string]any{"secret_hash": hash, "secret_sealed": sealed, "updated_at": at.UTC()})
 	if res.Error != nil {
 		return fmt.Errorf("set secret of client %q: %w", id, db.Map(res.Error))
 	}
@@ -173,11 +176,12 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 
 func toRow(c *Client) (clientRow, error) {
 	row := clientRow{
-		ID: c.ID, Name: c.Name, Public: c.Public, SecretHash: c.SecretHash,
+		ID: c.ID, Name: c.Name, Public: c.Public, SecretHash: c.SecretHash, SecretSealed: c.SecretSealed,
 		SigningAlg: c.SigningAlg, Trusted: c.Trusted, RequireMFA: c.RequireMFA, RequireVerifiedEmail: c.RequireVerifiedEmail,
 		LogoURI: c.LogoURI, ClientURI: c.ClientURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI,
 		ApplicationType: c.ApplicationType, TokenAuthMethod: c.TokenEndpointAuthMethod,
-		DefaultMaxAge: c.DefaultMaxAge, RequireAuthTime: c.RequireAuthTime, JWKS: c.JWKS, JWKSURI: c.JWKSURI,
+		DefaultMaxAge: c.DefaultMaxAge, RequireAuthTime: c.RequireAuthTime, JWKS: c.JWKS, JWKSURI: c.JWKSURI, DefaultResource: c.DefaultResource,
+		RequirePAR:   c.RequirePAR,
 		Registration: c.Registration, RegistrationTokenHash: c.RegistrationTokenHash, LastUsedAt: utcPtr(c.LastUsedAt),
 		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelSessionReq: c.BackchannelLogoutSessionRequired,
@@ -204,13 +208,14 @@ func toRow(c *Client) (clientRow, error) {
 
 func (r *clientRow) client() (*Client, error) {
 	c := &Client{
-		ID: r.ID, Name: r.Name, Public: r.Public, SecretHash: r.SecretHash,
+		ID: r.ID, Name: r.Name, Public: r.Public, SecretHash: r.SecretHash, SecretSealed: r.SecretSealed,
 		SigningAlg: r.SigningAlg, Trusted: r.Trusted, RequireMFA: r.RequireMFA, RequireVerifiedEmail: r.RequireVerifiedEmail,
 		Metadata: Metadata{LogoURI: r.LogoURI, ClientURI: r.ClientURI, PolicyURI: r.PolicyURI, TOSURI: r.TOSURI,
 			ApplicationType: r.ApplicationType, TokenEndpointAuthMethod: r.TokenAuthMethod,
 			DefaultMaxAge: r.DefaultMaxAge, RequireAuthTime: r.RequireAuthTime, JWKS: r.JWKS, JWKSURI: r.JWKSURI,
 			Logout: Logout{BackchannelLogoutURI: r.BackchannelLogoutURI, BackchannelLogoutSessionRequired: r.BackchannelSessionReq,
-				FrontchannelLogoutURI: r.FrontchannelLogoutURI, FrontchannelLogoutSessionRequired: r.FrontchannelSessionReq}},
+				FrontchannelLogoutURI: r.FrontchannelLogoutURI, FrontchannelLogoutSessionRequired: r.FrontchannelSessionReq},
+			DefaultResource: r.DefaultResource, RequirePAR: r.RequirePAR},
 		Registration: r.Registration, RegistrationTokenHash: r.RegistrationTokenHash, LastUsedAt: utcPtr(r.LastUsedAt),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}

@@ -40,8 +40,8 @@ func isUnreserved(r rune) bool {
 // before it is registered. It must be an absolute URI without a fragment
 // (RFC 6749 §3.1.2) or userinfo, and use one of:
 //   - https with a host;
-//   - http only on a loopback host, localhost, 127.0.0.1 or [::1]
-//     (RFC 8252 §7.3); elsewhere the code would cross the network in the
+//   - http only on a loopback host: localhost, an address of 127.0.0.0/8
+//     such as 127.0.0.1, or [::1] (RFC 8252 §7.3); elsewhere the code would cross the network in the
 //     clear (RFC 6749 §3.1.2.1 asks for TLS);
 //   - a private-use scheme in reverse-domain form such as
 //     com.example.app:/cb (RFC 8252 §7.1), recognised by the dot in the
@@ -74,7 +74,7 @@ func ValidateRedirectURI(u string) error {
 		}
 	case p.Scheme == "http":
 		if !isLoopbackHost(p.Hostname()) {
-			return fmt.Errorf("redirect URI %q: http is allowed only for localhost, 127.0.0.1 and [::1]; use https", u)
+			return fmt.Errorf("redirect URI %q: http is allowed only for localhost, 127.0.0.0/8 in dotted decimal (e.g. 127.0.0.1) and [::1]; use https", u)
 		}
 	case strings.Contains(p.Scheme, "."):
 		if p.Opaque == "" && p.Host == "" && p.Path == "" {
@@ -84,12 +84,6 @@ func ValidateRedirectURI(u string) error {
 		return fmt.Errorf("redirect URI %q: scheme %q is not allowed; use https, http on a loopback host, or a private-use scheme like com.example.app (RFC 8252 §7.1)", u, p.Scheme)
 	}
 	return nil
-}
-
-// isLoopbackHost reports whether h (brackets already stripped) names the
-// local machine. Host names are case-insensitive (RFC 3986 §3.2.2).
-func isLoopbackHost(h string) bool {
-	return strings.EqualFold(h, "localhost") || h == "127.0.0.1" || h == "::1"
 }
 
 func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }

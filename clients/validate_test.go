@@ -19,6 +19,10 @@ func TestValidateRedirectURI(t *testing.T) {
 		{"http://127.0.0.1/cb", ""},
 		{"http://127.0.0.1:8080/cb", ""},
 		{"http://[::1]:8080/cb", ""},
+		// RFC 8252 §7.3: any address of 127.0.0.0/8 is loopback.
+		{"http://127.0.0.2/cb", ""},
+		{"http://127.255.255.254:8080/cb", ""},
+		{"http://127.0.0.1?x=1", ""},
 		{"com.example.app:/oauth2redirect/example-provider", ""},
 		{"com.example.app://cb", ""},
 		{"com.example.app:cb", ""},
@@ -31,7 +35,21 @@ func TestValidateRedirectURI(t *testing.T) {
 		{"https://app.example.com/cb#", "must not contain a fragment"},
 		{"http://app.example.com/cb", "http is allowed only for"},
 		{"http://localhost.evil.example/cb", "http is allowed only for"},
-		{"http://127.0.0.2/cb", "http is allowed only for"},
+		// Only canonical dotted decimal: other spellings some resolvers
+		// read as 127.0.0.1, a host under a wildcard-DNS name, and
+		// IPv4-mapped or long forms of ::1 are not loopback literals.
+		{"http://127.1/cb", "http is allowed only for"},
+		{"http://0x7f.0.0.1/cb", "http is allowed only for"},
+		{"http://0177.0.0.1/cb", "http is allowed only for"},
+		{"http://127.000.0.1/cb", "http is allowed only for"},
+		{"http://2130706433/cb", "http is allowed only for"},
+		{"http://127.0.0.256/cb", "http is allowed only for"},
+		{"http://127.0.0.1.nip.io/cb", "http is allowed only for"},
+		{"http://[::ffff:127.0.0.1]/cb", "http is allowed only for"},
+		{"http://[0:0:0:0:0:0:0:1]/cb", "http is allowed only for"},
+		{"http://[::1%25lo]/cb", "http is allowed only for"},
+		{"http://128.0.0.1/cb", "http is allowed only for"},
+		{"http://0.0.0.0/cb", "http is allowed only for"},
 		{"http://10.0.0.1/cb", "http is allowed only for"},
 		{"https://user:pass@app.example.com/cb", "must not contain userinfo"},
 		{"https://user@app.example.com/cb", "must not contain userinfo"},
@@ -120,7 +138,7 @@ func FuzzValidateRedirectURI(f *testing.F) {
 		"https://app.example.com/cb", "http://127.0.0.1:8080/cb", "http://[::1]/cb",
 		"com.example.app:/cb", "https://app.example.com/cb#x", "/relative",
 		"http://user@127.0.0.1/cb", "javascript:alert(1)", "https://[::1/cb", "",
-		"http://127.0.0.1:80@evil.example/cb",
+		"http://127.0.0.1:80@evil.example/cb", "http://127.0.0.2/cb", "http://127.1/cb",
 	} {
 		f.Add(s, "http://127.0.0.1:5000/cb")
 	}
@@ -143,7 +161,7 @@ func FuzzValidateRedirectURI(f *testing.F) {
 			if err := ValidateRedirectURI(candidate); err != nil {
 				t.Fatalf("registered %q matched invalid %q: %v", uri, candidate, err)
 			}
-			if !strings.HasPrefix(candidate, "http://127.0.0.1") && !strings.HasPrefix(candidate, "http://[::1]") {
+			if !strings.HasPrefix(candidate, "http://127.") && !strings.HasPrefix(candidate, "http://[::1]") {
 				t.Fatalf("registered %q matched non-loopback %q", uri, candidate)
 			}
 		}

@@ -117,3 +117,35 @@ func between(s, start, end string) string {
 	}
 	return ""
 }
+
+// TestAdminWebClientKeepsAssertionMethod: the edit form shows a client's
+// assertion method (client_secret_jwt, private_key_jwt) selected, so
+// saving other changes keeps it instead of quietly switching the client to
+// a plain secret.
+func TestAdminWebClientKeepsAssertionMethod(t *testing.T) {
+	t.Parallel()
+	c := newConsole(t)
+	mac := clients.Spec{ID: "mac", GrantTypes: []string{clients.GrantClientCredentials}, Scopes: []string{"api"}}
+	mac.TokenEndpointAuthMethod = clients.AuthSecretJWT
+	c.env.CreateClient(t, mac)
+	key := clients.Spec{ID: "keyed", GrantTypes: []string{clients.GrantClientCredentials}, Scopes: []string{"api"}}
+	key.TokenEndpointAuthMethod, key.JWKSURI = clients.AuthPrivateKeyJWT, "https://keyed.example/jwks"
+	c.env.CreateClient(t, key)
+	for _, id := range []string{"mac", "keyed"} {
+		before, _ := c.env.Clients.Store().ByID(t.Context(), id)
+		p := c.page(t, "/admin/clients/"+id)
+		if !strings.Contains(p.Body, `value="`+before.TokenEndpointAuthMethod+`" selected`) {
+			t.Fatalf("%s: the page does not show %s selected", id, before.TokenEndpointAuthMethod)
+		}
+		form := url.Values{"name": {"Renamed " + id}, "scopes": {"api"}, "signing_alg": {"RS256"}, "application_type": {"web"},
+			"default_max_age": {"0"}, "grant_type": {"client_credentials"}, "token_endpoint_auth_method": {before.TokenEndpointAuthMethod}}
+		if resp, _ := c.post(t, "/admin/clients/"+id, form); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%s: save: %d", id, resp.StatusCode)
+		}
+		after, _ := c.env.Clients.Store().ByID(t.Context(), id)
+		if after.Name != "Renamed "+id || after.TokenEndpointAuthMethod != before.TokenEndpointAuthMethod ||
+			string(after.SecretSealed) != string(before.SecretSealed) || after.JWKSURI != before.JWKSURI {
+			t.Fatalf("%s: saved %+v", id, after)
+		}
+	}
+}

@@ -60,6 +60,8 @@ func (s *Server) protocolRoutes(e *echo.Echo) {
 	}
 	e.POST(plumbing.PathToken, cors(p.Token))
 	e.OPTIONS(plumbing.PathToken, cors(plumbing.Preflight))
+	e.POST(plumbing.PathPAR, cors(p.PushAuthorization))
+	e.OPTIONS(plumbing.PathPAR, cors(plumbing.Preflight))
 	e.GET(plumbing.PathUserInfo, cors(p.UserInfo))
 	e.POST(plumbing.PathUserInfo, cors(p.UserInfo))
 	e.OPTIONS(plumbing.PathUserInfo, cors(plumbing.Preflight))

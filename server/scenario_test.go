@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"idp/clients"
+	"idp/resources"
 	"idp/server/servertest"
 	"idp/users"
 )
@@ -52,6 +53,11 @@ func newFixture(t testing.TB) *fixture {
 	_, f.otherSecret = env.CreateClient(t, clients.Spec{ID: otherID, RedirectURIs: redirect})
 	env.CreateClient(t, clients.Spec{ID: spaID, Public: true, RedirectURIs: redirect})
 	_, f.firstSecret = env.CreateClient(t, clients.Spec{ID: firstID, Trusted: true, RedirectURIs: redirect})
+	// The APIs the resource-indicator scenarios ask tokens for (RFC 8707);
+	// https://api.other.example stays unregistered.
+	for _, uri := range []string{"https://api.one.example", "https://api.two.example"} {
+		env.CreateResource(t, resources.Spec{URI: uri, NoSecret: true})
+	}
 	return f
 }
 

@@ -19,6 +19,7 @@ import (
 	"idp/logout"
 	"idp/mail"
 	"idp/mfa"
+	"idp/resources"
 	"idp/selfservice"
 	"idp/server/adminhttp"
 	"idp/server/pages"
@@ -78,6 +79,9 @@ type Config struct {
 	// SignupDomains limits open sign-up to those email domains.
 	Signup        string
 	SignupDomains []string
+	// RequirePAR refuses every authorization request that was not pushed
+	// to the PAR endpoint first (RFC 9126; --require-par).
+	RequirePAR bool
 }
 
 // Deps are the domain services the handlers use.
@@ -89,6 +93,7 @@ type Deps struct {
 	Admin     *admin.Service
 	Users     *users.Service
 	Clients   *clients.Service
+	Resources *resources.Service
 	Sessions  *sessions.Service
 	Tokens    *tokens.Service
 	Templates *templates.Set
@@ -142,13 +147,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.DB == nil || deps.Keys == nil || deps.Users == nil || deps.Clients == nil ||
 		deps.Sessions == nil || deps.Tokens == nil || deps.Templates == nil || deps.Audit == nil ||
-		deps.Throttle == nil || deps.MFA == nil {
+		deps.Throttle == nil || deps.MFA == nil || deps.Resources == nil {
 		return nil, errors.New("server: every dependency must be set")
 	}
 	site := &plumbing.Site{
 		Issuer: cfg.Issuer, Secure: u.Scheme == "https", CSRFKey: cfg.CSRFKey, Clock: cfg.Now, Log: cfg.Logger,
 		Templates: deps.Templates, Audit: deps.Audit,
-		Users: deps.Users, Sessions: deps.Sessions, Clients: deps.Clients, Tokens: deps.Tokens,
+		Users: deps.Users, Sessions: deps.Sessions, Clients: deps.Clients, Resources: deps.Resources, Tokens: deps.Tokens,
 		MFA: deps.MFA, MFARequiredRoles: cfg.MFARequiredRoles,
 	}
 	s := &Server{deps: deps, site: site, metrics: plumbing.NewMetrics(deps.Keys, deps.DB)}
@@ -160,7 +165,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("server: registration must be token, open or closed, not %q", cfg.Registration)
 	}
 	s.protocol, err = protocol.New(site, protocol.Config{JWKSMaxAge: cfg.JWKSMaxAge, TokenRateLimit: cfg.TokenRateLimit,
-		Registration: cfg.Registration, Throttle: deps.Throttle}, deps.Keys, s.metrics)
+		Registration: cfg.Registration, Throttle: deps.Throttle, RequirePAR: cfg.RequirePAR}, deps.Keys, s.metrics)
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,12 @@ func (s *Service) Introspect(ctx context.Context, caller *clients.Client, token,
 	if token == "" || len(token) > 8192 {
 		return inactive, nil
 	}
-	lookups := []func(context.Context, *clients.Client, string) (*Introspection, error){s.introspectAccess, s.introspectRefresh}
+	access := func(ctx context.Context, caller *clients.Client, token string) (*Introspection, error) {
+		return s.introspectAccess(ctx, token, func(c *AccessClaims) bool {
+			return c.ClientID == caller.ID || c.Audience.Contains(caller.ID)
+		})
+	}
+	lookups := []func(context.Context, *clients.Client, string) (*Introspection, error){access, s.introspectRefresh}
 	if hint == "refresh_token" {
 		slices.Reverse(lookups)
 	}
@@ -48,8 +53,24 @@ func (s *Service) Introspect(ctx context.Context, caller *clients.Client, token,
 	return inactive, nil
 }
 
-// introspectAccess returns nil when token is not an access token at all.
-func (s *Service) introspectAccess(ctx context.Context, caller *clients.Client, token string) (*Introspection, error) {
+// IntrospectForResource is introspection by a registered resource (an
+// API authenticated with its own credentials): an access token is active
+// for it only when its aud names the resource; refresh tokens, which no
+// API should hold, never are.
+func (s *Service) IntrospectForResource(ctx context.Context, resource, token string) (*Introspection, error) {
+	if token == "" || len(token) > 8192 {
+		return &Introspection{}, nil
+	}
+	res, err := s.introspectAccess(ctx, token, func(c *AccessClaims) bool { return c.Audience.Contains(resource) })
+	if res == nil && err == nil {
+		res = &Introspection{}
+	}
+	return res, err
+}
+
+// introspectAccess returns nil when token is not an access token at all,
+// and an inactive answer when the caller may not know it (mayKnow false).
+func (s *Service) introspectAccess(ctx context.Context, token string, mayKnow func(*AccessClaims) bool) (*Introspection, error) {
 	if _, err := s.parseAccess(ctx, token); err != nil {
 		return nil, nil
 	}
@@ -61,7 +82,7 @@ func (s *Service) introspectAccess(ctx context.Context, caller *clients.Client, 
 	if err != nil {
 		return nil, err
 	}
-	if c.ClientID != caller.ID && !c.Audience.Contains(caller.ID) {
+	if !mayKnow(c) {
 		return &Introspection{}, nil
 	}
 	res := &Introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "access_token",
@@ -184,9 +205,15 @@ func (s *Service) ClientCredentials(ctx context.Context, client *clients.Client,
 		}
 		scopes = req
 	}
-	now := s.now()
+	if len(resources) == 0 && client.DefaultResource != "" {
+		resources = []string{client.DefaultResource}
+	}
+	accessAlg, accessExp, err := s.accessPolicy(ctx, client.SigningAlg, resources, s.now())
+	if err != nil {
+		return nil, err
+	}
 	g := &Grant{ClientID: client.ID, Scopes: scopes, Resources: resources, JTI: oauth.NewSecret(16),
-		AccessExpiresAt: now.Add(s.cfg.AccessTokenTTL)}
+		AccessExpiresAt: accessExp, AccessAlg: accessAlg}
 	return s.Mint(ctx, client.SigningAlg, g, nil)
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"idp/oauth"
 	"idp/users"
@@ -22,7 +23,8 @@ type Response struct {
 }
 
 // Mint signs the access token and, when the grant includes openid and a
-// user, the ID token, both with the client's algorithm. u is nil for a
+// user, the ID token, with alg, the client's algorithm (the access token
+// with g.AccessAlg instead when its resources ask for one). u is nil for a
 // client acting on its own behalf (client_credentials): sub is then the
 // client id and there are no roles.
 func (s *Service) Mint(ctx context.Context, alg string, g *Grant, u *users.User) (*Response, error) {
@@ -41,7 +43,11 @@ func (s *Service) Mint(ctx context.Context, alg string, g *Grant, u *users.User)
 			at.Roles = u.Roles
 		}
 	}
-	access, err := s.sign(ctx, alg, at, "at+jwt")
+	accessAlg := alg
+	if g.AccessAlg != "" {
+		accessAlg = g.AccessAlg
+	}
+	access, err := s.sign(ctx, accessAlg, at, "at+jwt")
 	if err != nil {
 		return nil, err
 	}
@@ -49,8 +55,11 @@ func (s *Service) Mint(ctx context.Context, alg string, g *Grant, u *users.User)
 	if u == nil || !slices.Contains(g.Scopes, oauth.ScopeOpenID) {
 		return resp, nil
 	}
+	// The ID token is the client's: a resource's shorter lifetime is only
+	// for the access token.
+	idExp := max(exp, iat+int64(s.cfg.AccessTokenTTL/time.Second))
 	id := IDClaims{
-		Issuer: s.cfg.Issuer, Subject: u.ID, Audience: g.ClientID, ExpiresAt: exp, IssuedAt: iat,
+		Issuer: s.cfg.Issuer, Subject: u.ID, Audience: g.ClientID, ExpiresAt: idExp, IssuedAt: iat,
 		AuthTime: g.AuthTime.Unix(), Nonce: g.Nonce, AccessHash: accessHash(access), AZP: g.ClientID,
 		SessionID: g.SessionID, AMR: g.AMR, ACR: g.ACR,
 	}

@@ -30,7 +30,10 @@ type Grant struct {
 	// claim itself records what a replay must revoke.
 	JTI             string
 	AccessExpiresAt time.Time
-	RefreshFamily   string
+	// AccessAlg signs the access token when its resources ask for an
+	// algorithm of their own; "" is the client's (the ID token's).
+	AccessAlg     string
+	RefreshFamily string
 	// RefreshToken is the new refresh token to hand out, if the grant
 	// includes offline access.
 	RefreshToken string
@@ -86,11 +89,15 @@ func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, 
 	if err != nil {
 		return nil, err
 	}
+	accessAlg, accessExp, err := s.accessPolicy(ctx, client.SigningAlg, audience, now)
+	if err != nil {
+		return nil, err
+	}
 	scopes, _ := oauth.ParseScope(row.Scope)
 	g := &Grant{
 		ClientID: row.ClientID, UserID: row.UserID, SessionID: row.SessionID, Scopes: scopes,
 		Nonce: row.Nonce, AuthTime: row.AuthTime, Resources: row.Resources, AMR: strings.Fields(row.AMR), ACR: row.ACR,
-		JTI: oauth.NewSecret(16), AccessExpiresAt: now.Add(s.cfg.AccessTokenTTL),
+		JTI: oauth.NewSecret(16), AccessExpiresAt: accessExp, AccessAlg: accessAlg,
 	}
 	var family *familyRow
 	var first *refreshRow

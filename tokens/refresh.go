@@ -139,10 +139,14 @@ func (s *Service) mintRefresh(ctx context.Context, client *clients.Client, fam *
 	if err != nil {
 		return nil, nil, err
 	}
+	accessAlg, accessExp, err := s.accessPolicy(ctx, client.SigningAlg, audience, now)
+	if err != nil {
+		return nil, nil, err
+	}
 	g := &Grant{
 		ClientID: fam.ClientID, UserID: fam.UserID, SessionID: fam.SessionID, Scopes: scopes,
 		AuthTime: fam.AuthTime, Resources: audience, AMR: strings.Fields(fam.AMR), ACR: fam.ACR, JTI: oauth.NewSecret(16),
-		AccessExpiresAt: now.Add(s.cfg.AccessTokenTTL), RefreshFamily: fam.ID, RefreshToken: oauth.NewSecret(32),
+		AccessExpiresAt: accessExp, AccessAlg: accessAlg, RefreshFamily: fam.ID, RefreshToken: oauth.NewSecret(32),
 	}
 	resp, err := s.Mint(ctx, client.SigningAlg, g, user)
 	if err != nil {

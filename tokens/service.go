@@ -34,6 +34,9 @@ type Config struct {
 	CodeTTL time.Duration
 	// RequestTTL bounds how long a user may take to sign in (default 30 min).
 	RequestTTL time.Duration
+	// PushedTTL is the lifetime of a pushed request's request_uri
+	// (default DefaultPushedTTL).
+	PushedTTL time.Duration
 	// RefreshTokenTTL is a refresh family's absolute lifetime (default 720h).
 	RefreshTokenTTL time.Duration
 	// RefreshIdleTTL expires a refresh token unused this long (default
@@ -44,6 +47,9 @@ type Config struct {
 	ReuseGrace time.Duration
 	// SealKey (32 bytes) encrypts the child response kept for ReuseGrace.
 	SealKey []byte
+	// Resources, if set, admits only registered resources into access
+	// tokens and applies their algorithm and lifetime.
+	Resources ResourcePolicy
 	// Audit, if set, records reuse detections and family revocations.
 	Audit *audit.Log
 	Now   func() time.Time
@@ -71,6 +77,9 @@ func NewService(store *Store, signer Signer, verifier Verifier, us *users.Store,
 	}
 	if cfg.RequestTTL == 0 {
 		cfg.RequestTTL = 30 * time.Minute
+	}
+	if cfg.PushedTTL == 0 {
+		cfg.PushedTTL = DefaultPushedTTL
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

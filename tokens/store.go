@@ -214,6 +214,9 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (in
 	if err := purge(&authRequestRow{}, "id", "expires_at <= ?", now); err != nil {
 		return total, err
 	}
+	if err := purge(&pushedRow{}, "id_hash", "expires_at <= ?", now); err != nil {
+		return total, err
+	}
 	// Codes are kept a day past expiry so a late replay is still recognised
 	// and can revoke what the code issued.
 	if err := purge(&codeRow{}, "code_hash", "expires_at <= ?", now.Add(-codeRetention)); err != nil {

@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -27,9 +28,17 @@ type Config struct {
 	// JWKSURL, when set, skips discovery.
 	JWKSURL string
 	// Audience must be one of a token's aud values: the client id for ID
-	// tokens; the resource or client id for access tokens. Required. It is
-	// also the realm of the middleware's WWW-Authenticate challenges.
+	// tokens; the resource or client id for access tokens. Required unless
+	// Resource is set, which it then defaults to. It is also the realm of
+	// the middleware's WWW-Authenticate challenges.
 	Audience string
+	// Resource, when set, is the service's resource identifier (RFC 9728
+	// §1.2, RFC 8707): an https URL such as "https://api.example.com/orders"
+	// (plain http on a loopback host only). The middleware's challenges
+	// then carry resource_metadata with its MetadataURL (RFC 9728 §5.1), so
+	// a client without a token finds idp; serve the document there with
+	// NewMetadataHandler(v.ResourceMetadata()).
+	Resource string
 	// Leeway is allowed on exp, nbf and iat; 0 means DefaultLeeway.
 	Leeway time.Duration
 	// HTTPClient fetches discovery and the JWKS; nil means a client with a
@@ -47,6 +56,14 @@ type Config struct {
 // withDefaults checks cfg and fills its zero fields.
 func (cfg Config) withDefaults() (Config, error) {
 	var errs []error
+	if cfg.Audience == "" {
+		cfg.Audience = cfg.Resource // tokens for the resource carry it in aud (RFC 8707 §2)
+	}
+	if cfg.Resource != "" {
+		if _, err := MetadataURL(cfg.Resource); err != nil {
+			errs = append(errs, fmt.Errorf("config: %w", err))
+		}
+	}
 	if cfg.Issuer == "" {
 		errs = append(errs, errors.New("config: Issuer is required"))
 	}

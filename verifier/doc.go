@@ -4,7 +4,9 @@
 //
 // It owns discovery of the issuer's JWKS, a cache of the published keys
 // that honours the JWKS Cache-Control max-age and revalidates with
-// If-None-Match, signature and claim checks, and a net/http middleware. The
+// If-None-Match, signature and claim checks, a net/http middleware, and the
+// service's OAuth 2.0 Protected Resource Metadata (RFC 9728): the document,
+// its well-known URL and the resource_metadata challenge parameter. The
 // Echo middleware lives in the echoverifier subpackage, so services that do
 // not use Echo do not import it.
 //

@@ -35,3 +35,14 @@ func Example() {
 	srv := &http.Server{Addr: ":8081", Handler: v.Middleware(mux), ReadHeaderTimeout: 10 * time.Second}
 	log.Fatal(srv.ListenAndServe())
 }
+
+// Where a resource publishes its metadata (RFC 9728 §3.1).
+func ExampleMetadataURL() {
+	for _, r := range []string{"https://api.example.com", "https://api.example.com/orders/"} {
+		u, _ := verifier.MetadataURL(r)
+		fmt.Println(u)
+	}
+	// Output:
+	// https://api.example.com/.well-known/oauth-protected-resource
+	// https://api.example.com/.well-known/oauth-protected-resource/orders
+}

@@ -19,7 +19,9 @@ type claimsKey struct{}
 // Failures answer as RFC 6750 §3 describes: no credentials, 401 with a bare
 // Bearer challenge (§3.1 asks for no error code then); a malformed header,
 // 400 invalid_request; a token that does not verify, 401 invalid_token with
-// a short error_description that reveals nothing but the reason.
+// a short error_description that reveals nothing but the reason. With
+// Config.Resource set, every challenge also names the resource's metadata
+// (RFC 9728 §5.1), so a client that knows only the URL finds idp.
 func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, err := bearerToken(r.Header)
@@ -122,11 +124,18 @@ func describe(err error) string {
 }
 
 // challenge writes an RFC 6750 §3 error: the WWW-Authenticate challenge
-// with the realm (Config.Audience) and, when code is set, error,
+// with the realm (Config.Audience), resource_metadata when Config.Resource
+// is set (RFC 9728 §5.1; in every challenge, so a client that needs more
+// scope can look up scopes_supported too) and, when code is set, error,
 // error_description and scope; plus the same as a JSON body for clients
-// that read bodies. Errors are never cached (RFC 6749 §5.2 practice).
+// that read bodies. Each auth-param is a quoted-string and they are
+// separated by commas (RFC 9110 §11.2). Errors are never cached (RFC 6749
+// §5.2 practice).
 func (v *Verifier) challenge(w http.ResponseWriter, status int, code, desc, scope string) {
 	params := []string{"realm=" + quote(v.cfg.Audience)}
+	if v.metadataURL != "" {
+		params = append(params, "resource_metadata="+quote(v.metadataURL))
+	}
 	body := map[string]string{}
 	if code != "" {
 		params = append(params, "error="+quote(code), "error_description="+quote(desc))

@@ -12,8 +12,9 @@ import (
 // (the zero value is not usable); it is safe for concurrent use, so build
 // one per process and share it.
 type Verifier struct {
-	cfg  Config
-	keys *keyCache
+	cfg         Config
+	keys        *keyCache
+	metadataURL string // MetadataURL(cfg.Resource), or "" without a resource
 }
 
 // New fetches the issuer's discovery document (unless cfg.JWKSURL is set)
@@ -34,7 +35,11 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err := kc.load(ctx); err != nil {
 		return nil, fmt.Errorf("verifier: %w", err)
 	}
-	return &Verifier{cfg: cfg, keys: kc}, nil
+	v := &Verifier{cfg: cfg, keys: kc}
+	if cfg.Resource != "" {
+		v.metadataURL, _ = MetadataURL(cfg.Resource) // checked by withDefaults
+	}
+	return v, nil
 }
 
 // VerifyAccessToken checks a JWT access token (RFC 9068 §4): typ at+jwt,

@@ -142,6 +142,10 @@ func TestSubcommandHelp(t *testing.T) {
 			"contact", "new-secret", "trusted", "require-mfa", "default-max-age", "json"}},
 		{[]string{"clients", "list"}, []string{"json"}},
 		{[]string{"clients", "delete"}, []string{"id"}},
+		{[]string{"resources", "create"}, []string{"id", "name", "scope", "secret-stdin", "no-secret", "signing-alg", "access-token-ttl", "json"}},
+		{[]string{"resources", "update"}, []string{"id", "name", "scope", "signing-alg", "access-token-ttl", "new-secret"}},
+		{[]string{"resources", "list"}, []string{"json"}},
+		{[]string{"resources", "delete"}, []string{"id"}},
 		{[]string{"keys", "list"}, []string{"json"}},
 		{[]string{"keys", "rotate"}, []string{"alg", "force"}},
 		{[]string{"keys", "revoke"}, nil},
@@ -161,7 +165,7 @@ func TestSubcommandHelp(t *testing.T) {
 			}
 		}
 	}
-	for _, group := range []string{"users", "clients", "keys", "audit"} {
+	for _, group := range []string{"users", "clients", "resources", "keys", "audit"} {
 		helpText(t, group)
 	}
 }

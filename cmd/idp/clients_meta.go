@@ -18,10 +18,12 @@ import (
 type metadataFlags struct {
 	logo, home, policy, tos, appType, authMethod string
 	jwksURI, jwksFile                            string
+	defaultResource                              string
 	contacts                                     multi
 	maxAge                                       time.Duration
 	authTime                                     bool
 	logout                                       clients.Logout
+	par                                          bool
 }
 
 func (m *metadataFlags) register(fs *settingsFlagSet) {
@@ -31,10 +33,12 @@ func (m *metadataFlags) register(fs *settingsFlagSet) {
 	fs.StringVar(&m.tos, "tos-uri", "", "its terms of service, linked from the consent page (https)")
 	fs.Var(&m.contacts, "contact", "email of someone responsible for the client, repeatable (an empty value clears them on update)")
 	fs.StringVar(&m.appType, "application-type", "", "web or native (default web; native when a redirect URI uses a private-use scheme)")
-	fs.StringVar(&m.authMethod, "token-endpoint-auth-method", "", "client_secret_basic or client_secret_post to accept only that one (default: either), none for public clients")
+	fs.StringVar(&m.authMethod, "token-endpoint-auth-method", "", "client_secret_basic or client_secret_post to accept only that one (default: either), client_secret_jwt for HMAC assertions with the secret, private_key_jwt for assertions signed by the client's keys, none for public clients")
 	fs.DurationVar(&m.maxAge, "default-max-age", 0, "ask for a fresh sign-in when the last one is older than this and the request has no max_age (e.g. 12h; 0 is none)")
 	fs.BoolVar(&m.authTime, "require-auth-time", false, "record that the client needs auth_time in ID tokens (idp always includes it)")
+	fs.BoolVar(&m.par, "require-par", false, "the client must push every authorization request to the PAR endpoint first (RFC 9126 require_pushed_authorization_requests)")
 	fs.StringVar(&m.jwksURI, "jwks-uri", "", "with --token-endpoint-auth-method private_key_jwt: https URL of the client's public keys, fetched and cached by idp")
+	fs.StringVar(&m.defaultResource, "default-resource", "", "a registered resource (idp resources create) that is the aud of access tokens when a request names none (an empty value clears it on update)")
 	fs.StringVar(&m.jwksFile, "jwks-file", "", "with --token-endpoint-auth-method private_key_jwt: file holding the client's public keys as a JWK Set")
 	fs.StringVar(&m.logout.BackchannelLogoutURI, "backchannel-logout-uri", "", "where idp POSTs a logout token when a session the client signed in with ends (https; http on loopback)")
 	fs.BoolVar(&m.logout.BackchannelLogoutSessionRequired, "backchannel-logout-session-required", false, "record that the client needs sid in logout tokens (idp always includes it)")
@@ -62,7 +66,8 @@ func (m *metadataFlags) metadata() (clients.Metadata, error) {
 	jwks, err := m.jwks()
 	return clients.Metadata{LogoURI: m.logo, ClientURI: m.home, PolicyURI: m.policy, TOSURI: m.tos,
 		Contacts: m.contacts, ApplicationType: m.appType, TokenEndpointAuthMethod: m.authMethod,
-		DefaultMaxAge: secs, RequireAuthTime: m.authTime, JWKSURI: m.jwksURI, JWKS: jwks, Logout: m.logout}, err
+		DefaultMaxAge: secs, RequireAuthTime: m.authTime, JWKSURI: m.jwksURI, JWKS: jwks, RequirePAR: m.par,
+		DefaultResource: m.defaultResource, Logout: m.logout}, err
 }
 
 // seconds turns --default-max-age into whole seconds.
@@ -78,7 +83,7 @@ func seconds(d time.Duration) (int, error) {
 // --new-secret replaces the secret and prints the new one once.
 func clientsUpdate(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "clients update",
-		"clients update --id ID [--name N] [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--contact E]... [--redirect-uri U]... [--post-logout-redirect-uri U]... [--grant-type G]... [--scope S]... [--signing-alg A] [--trusted=BOOL] [--require-mfa=BOOL] [--require-verified-email=BOOL] [--application-type T] [--token-endpoint-auth-method M] [--default-max-age D] [--require-auth-time=BOOL] [--jwks-uri U | --jwks-file F] [--backchannel-logout-uri U] [--backchannel-logout-session-required=BOOL] [--frontchannel-logout-uri U] [--frontchannel-logout-session-required=BOOL] [--new-secret]",
+		"clients update --id ID [--name N] [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--contact E]... [--redirect-uri U]... [--post-logout-redirect-uri U]... [--grant-type G]... [--scope S]... [--signing-alg A] [--trusted=BOOL] [--require-mfa=BOOL] [--require-verified-email=BOOL] [--application-type T] [--token-endpoint-auth-method M] [--default-max-age D] [--require-auth-time=BOOL] [--require-par=BOOL] [--jwks-uri U | --jwks-file F] [--default-resource URI] [--backchannel-logout-uri U] [--backchannel-logout-session-required=BOOL] [--frontchannel-logout-uri U] [--frontchannel-logout-session-required=BOOL] [--new-secret]",
 		adminSettings()...)
 	id := fs.String("id", "", "client id (required)")
 	name := fs.String("name", "", "name shown to users on sign-in and consent")
@@ -143,6 +148,8 @@ func clientsUpdate(ctx context.Context, args []string, s stdio) error {
 			up.DefaultMaxAge, bad = &secs, err
 		case "require-auth-time":
 			up.RequireAuthTime = &m.authTime
+		case "require-par":
+			up.RequirePAR = &m.par
 		case "jwks-uri":
 			up.JWKSURI = &m.jwksURI
 		case "backchannel-logout-uri":
@@ -153,6 +160,8 @@ func clientsUpdate(ctx context.Context, args []string, s stdio) error {
 			up.FrontchannelLogoutURI = &m.logout.FrontchannelLogoutURI
 		case "frontchannel-logout-session-required":
 			up.FrontchannelLogoutSessionRequired = &m.logout.FrontchannelLogoutSessionRequired
+		case "default-resource":
+			up.DefaultResource = &m.defaultResource
 		case "jwks-file":
 			raw, err := m.jwks()
 			if err != nil {

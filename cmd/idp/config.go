@@ -23,6 +23,8 @@ type setting struct {
 	flag, env, def, usage string
 	value                 string // resolved
 	source                string // "flag", "env" or "default"
+	// boolean makes the flag a switch: --flag alone is --flag=true.
+	boolean bool
 }
 
 // settings is an ordered set of settings registered on one FlagSet.
@@ -40,7 +42,11 @@ func register(fs *flag.FlagSet, list ...setting) *settings {
 		if st.def != "" {
 			usage += ", default " + st.def
 		}
-		s.raw[st.flag] = fs.String(st.flag, "", usage+")")
+		if st.boolean {
+			s.raw[st.flag] = boolSwitch(fs, st.flag, usage+")")
+		} else {
+			s.raw[st.flag] = fs.String(st.flag, "", usage+")")
+		}
 		s.list = append(s.list, &st)
 	}
 	return s
@@ -175,6 +181,9 @@ type Config struct {
 	// domains open sign-up accepts (none: any).
 	Signup        string
 	SignupDomains []string
+	// RequirePAR is --require-par: every authorization request must be
+	// pushed first (RFC 9126).
+	RequirePAR bool
 }
 
 // now reads c.Now, or the system clock in UTC.
@@ -311,6 +320,7 @@ func buildConfig(s *settings) (Config, error) {
 	p.scaleOut(s, &c)
 	p.mail(s, &c)
 	p.signup(s, &c)
+	p.par(s, &c)
 	if s.has("theme-dir") {
 		if c.ThemeDir = s.get("theme-dir").value; c.ThemeDir != "" {
 			if fi, err := os.Stat(c.ThemeDir); err != nil || !fi.IsDir() {

@@ -130,6 +130,12 @@ func TestConfigFlagBeatsEnvBeatsDefault(t *testing.T) {
 	}
 }
 
+type resolveCase struct {
+	args          []string
+	env           map[string]string
+	value, source string
+}
+
 // Every setting of serve, the contract's and any added since, resolves
 // flag > environment > default.
 func TestSettingsResolveFlagEnvDefault(t *testing.T) {
@@ -139,16 +145,19 @@ func TestSettingsResolveFlagEnvDefault(t *testing.T) {
 			t.Errorf("--%s: env %q, usage %q", st.flag, st.env, st.usage)
 		}
 		env := map[string]string{st.env: "from-env"}
-		for _, c := range []struct {
-			args          []string
-			env           map[string]string
-			value, source string
-		}{
+		cases := []resolveCase{
 			{nil, nil, st.def, "default"},
 			{nil, env, "from-env", "env"},
 			{[]string{"--" + st.flag, "from-flag"}, env, "from-flag", "flag"},
 			{[]string{"--" + st.flag + "="}, env, "", "flag"}, // explicitly empty still wins
-		} {
+		}
+		if st.boolean { // a switch: alone it is true, and =false beats the environment
+			env = map[string]string{st.env: "true"}
+			cases = cases[:1]
+			cases = append(cases, resolveCase{nil, env, "true", "env"}, resolveCase{[]string{"--" + st.flag}, nil, "true", "flag"},
+				resolveCase{[]string{"--" + st.flag + "=false"}, env, "false", "flag"})
+		}
+		for _, c := range cases {
 			fs := newSettingsFlagSet(stdio{out: io.Discard, err: io.Discard}, "serve", "serve", serveSettings()...)
 			if err := parse(fs.FlagSet, c.args); err != nil {
 				t.Fatal(err)

@@ -52,6 +52,7 @@ func (c Config) app(log *slog.Logger) app.Config {
 			RegistrationIdleTTL: c.RegistrationIdleTTL,
 			Signup:              c.Signup,
 			SignupDomains:       c.SignupDomains,
+			RequirePAR:          c.RequirePAR,
 		},
 		Database:       c.Database,
 		DB:             c.DB,

@@ -39,6 +39,7 @@ func commands() []command {
 		{"migrate", "apply pending database migrations and bootstrap signing keys", runMigrate},
 		{"users", "manage users: create, invite, list, disable, set-password", runUsers},
 		{"clients", "manage OAuth clients: create, list, delete", runClients},
+		{"resources", "manage APIs tokens are issued for: create, list, update, delete", runResources},
 		{"keys", "manage signing keys: list, rotate, revoke", runKeys},
 		{"audit", "read the audit log: list", runAudit},
 		{"healthcheck", "exit 0 if the server's /readyz answers 200 (for container health checks)", runHealthcheck},

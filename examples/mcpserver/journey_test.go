@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"idp/clients"
+	"idp/resources"
 	idpserver "idp/server"
 	"idp/server/servertest"
 )
@@ -49,7 +50,7 @@ func TestProtectedResource(t *testing.T) {
 	}
 	resp.Body.Close()
 	base := strings.TrimSuffix(resource, "/mcp")
-	if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer resource_metadata="`+base+`/.well-known/oauth-protected-resource/mcp"` {
+	if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer realm="`+resource+`", resource_metadata="`+base+`/.well-known/oauth-protected-resource/mcp"` {
 		t.Fatalf("no token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
 	mresp, err := http.Get(base + "/.well-known/oauth-protected-resource/mcp")
@@ -114,6 +115,8 @@ func TestMCPJourney(t *testing.T) {
 	env := servertest.New(t, func(c *idpserver.Config) { c.Registration = "open" })
 	user := env.CreateUser(t, "ada@example.com", "correct horse battery staple")
 	resource := startMCP(t, env.URL)
+	// The operator registers the MCP server as a resource (its tokens' aud).
+	env.CreateResource(t, resources.Spec{URI: resource, Name: "Example MCP server", NoSecret: true})
 	const redirect = "http://127.0.0.1:9/callback"
 	cmd := exec.Command(node, "journey.mjs")
 	cmd.Dir = dir

@@ -52,9 +52,11 @@ func main() {
 // New returns the server's handler: the MCP endpoint at the resource URL's
 // path and its RFC 9728 metadata.
 func New(ctx context.Context, issuer, resource string) (http.Handler, error) {
-	v, err := verifier.New(ctx, verifier.Config{Issuer: issuer, Audience: resource})
+	// Audience defaults to Resource: idp issues tokens for the resource
+	// with aud set to it (RFC 8707).
+	v, err := verifier.New(ctx, verifier.Config{Issuer: issuer, Resource: resource})
 	if err != nil {
 		return nil, err
 	}
-	return newServer(v, issuer, resource)
+	return newServer(v)
 }

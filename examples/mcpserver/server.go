@@ -10,55 +10,36 @@ import (
 	"idp/verifier"
 )
 
-// server is the MCP endpoint and its protected-resource metadata.
+// server is the MCP endpoint.
 type server struct {
-	v                 *verifier.Verifier
-	issuer, resource  string
-	metadataURL, path string
-	maxBody           int64
+	maxBody int64
 }
 
-func newServer(v *verifier.Verifier, issuer, resource string) (http.Handler, error) {
-	u, err := url.Parse(resource)
-	if err != nil || u.Scheme == "" || u.Host == "" || u.Fragment != "" {
-		return nil, fmt.Errorf("--resource must be an absolute URL, not %q", resource)
+// newServer serves the MCP endpoint at the resource URL's path behind v's
+// middleware, which answers requests without a valid token with 401 and
+// the metadata's URL (RFC 9728 §5.1), and the RFC 9728 document itself at
+// its well-known path (§3.1). v must have been built with Config.Resource.
+func newServer(v *verifier.Verifier) (http.Handler, error) {
+	md := v.ResourceMetadata()
+	md.ScopesSupported = []string{"openid"}
+	md.ResourceName = "idp's example MCP server"
+	meta, err := verifier.NewMetadataHandler(md)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(md.Resource)
+	if err != nil {
+		return nil, err
 	}
 	path := u.Path
 	if path == "" {
 		path = "/"
 	}
-	s := &server{v: v, issuer: issuer, resource: resource, path: path, maxBody: 1 << 20,
-		// RFC 9728 §3.1: the well-known segment goes between host and path.
-		metadataURL: u.Scheme + "://" + u.Host + "/.well-known/oauth-protected-resource" + strings.TrimSuffix(path, "/")}
+	s := &server{maxBody: 1 << 20}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/oauth-protected-resource"+strings.TrimSuffix(path, "/"), s.metadata)
-	mux.HandleFunc("GET /.well-known/oauth-protected-resource", s.metadata)
-	mux.HandleFunc(path, s.mcp)
+	mux.Handle(meta.Path(), meta)
+	mux.Handle(path, v.Middleware(http.HandlerFunc(s.mcp)))
 	return mux, nil
-}
-
-// metadata is the RFC 9728 §2 document.
-func (s *server) metadata(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Access-Control-Allow-Origin", "*")
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"resource":                 s.resource,
-		"authorization_servers":    []string{s.issuer},
-		"bearer_methods_supported": []string{"header"},
-		"scopes_supported":         []string{"openid"},
-		"resource_name":            "idp's example MCP server",
-	})
-}
-
-// challenge is RFC 9728 §5.1's 401: where the metadata is, and what was
-// wrong with the token, if one came.
-func (s *server) challenge(w http.ResponseWriter, tokenSent bool) {
-	c := `Bearer resource_metadata="` + s.metadataURL + `"`
-	if tokenSent {
-		c += `, error="invalid_token"`
-	}
-	w.Header().Set("WWW-Authenticate", c)
-	http.Error(w, "authorization required", http.StatusUnauthorized)
 }
 
 // rpc is one JSON-RPC 2.0 message.
@@ -70,18 +51,10 @@ type rpc struct {
 }
 
 // mcp is the Streamable HTTP endpoint: a JSON-RPC request in, its answer
-// out as JSON (no server-initiated stream: GET is 405).
+// out as JSON (no server-initiated stream: GET is 405). Only requests with
+// a valid token get here.
 func (s *server) mcp(w http.ResponseWriter, r *http.Request) {
-	raw, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if raw == "" || raw == r.Header.Get("Authorization") {
-		s.challenge(w, raw != "")
-		return
-	}
-	claims, err := s.v.VerifyAccessToken(r.Context(), raw)
-	if err != nil {
-		s.challenge(w, true)
-		return
-	}
+	claims, _ := verifier.ClaimsFrom(r.Context()) // set by the middleware
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		http.Error(w, "this server sends no event stream", http.StatusMethodNotAllowed)

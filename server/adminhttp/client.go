@@ -62,7 +62,7 @@ func (h *Handlers) renderClient(c echo.Context, status int, cl admin.Client, pro
 		ApplicationType: cl.ApplicationType, Contacts: strings.Join(cl.Contacts, "\n"),
 		RedirectURIs: strings.Join(cl.RedirectURIs, "\n"), PostLogoutRedirectURIs: strings.Join(cl.PostLogoutRedirectURIs, "\n"),
 		AuthMethodSetting: cl.TokenEndpointAuthMethod, DefaultMaxAge: cl.DefaultMaxAge, Public: cl.Public,
-		Trusted: cl.Trusted, RequireMFA: cl.RequireMFA, RequireAuthTime: cl.RequireAuthTime,
+		Trusted: cl.Trusted, RequireMFA: cl.RequireMFA, RequireAuthTime: cl.RequireAuthTime, RequirePAR: cl.RequirePAR,
 		RequireVerifiedEmail: cl.RequireVerifiedEmail,
 		GrantCode:            slices.Contains(cl.GrantTypes, clients.GrantAuthorizationCode),
 		GrantRefresh:         slices.Contains(cl.GrantTypes, clients.GrantRefreshToken),
@@ -99,7 +99,7 @@ func (h *Handlers) UpdateClientForm(c echo.Context) error {
 		Scopes: list(strings.Fields(f.Get("scopes"))), SigningAlg: str("signing_alg"), Trusted: flag("trusted"),
 		RequireMFA: flag("require_mfa"), RequireVerifiedEmail: flag("require_verified_email"), LogoURI: str("logo_uri"), ClientURI: str("client_uri"), PolicyURI: str("policy_uri"),
 		TOSURI: str("tos_uri"), Contacts: list(lines(f.Get("contacts"))), ApplicationType: str("application_type"),
-		DefaultMaxAge: &maxAge, RequireAuthTime: flag("require_auth_time"),
+		DefaultMaxAge: &maxAge, RequireAuthTime: flag("require_auth_time"), RequirePAR: flag("require_pushed_authorization_requests"),
 		BackchannelLogoutURI: str("backchannel_logout_uri"), BackchannelLogoutSessionRequired: flag("backchannel_logout_session_required"),
 		FrontchannelLogoutURI: str("frontchannel_logout_uri"), FrontchannelLogoutSessionRequired: flag("frontchannel_logout_session_required")}
 	if !cl.Public {

@@ -12,6 +12,7 @@ const (
 	PathASMetadata = "/.well-known/oauth-authorization-server"
 	PathAuthorize  = "/authorize"          // RFC 6749 §3.1
 	PathToken      = "/token"              // RFC 6749 §3.2
+	PathPAR        = "/par"                // RFC 9126 §2, pushed authorization requests
 	PathRegister   = "/register"           // RFC 7591 §3; /register/{id} is RFC 7592's
 	PathUserInfo   = "/userinfo"           // OIDC Core §5.3
 	PathEndSession = "/end-session"        // OIDC RP-Initiated Logout 1.0 §2

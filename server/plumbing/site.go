@@ -8,6 +8,7 @@ import (
 	"idp/audit"
 	"idp/clients"
 	"idp/mfa"
+	"idp/resources"
 	"idp/sessions"
 	"idp/templates"
 	"idp/tokens"
@@ -42,6 +43,9 @@ type Site struct {
 	Sessions *sessions.Service
 	Clients  *clients.Service
 	Tokens   *tokens.Service
+	// Resources are the APIs tokens are issued for; they authenticate at
+	// the introspection endpoint.
+	Resources *resources.Service
 	// MFA holds the users' second factors.
 	MFA *mfa.Service
 	// MFARequiredRoles are the roles whose sessions need a second factor

@@ -29,16 +29,34 @@ func (h *Handlers) Authorize(c echo.Context) error {
 	if err != nil && (!errors.As(err, &perr) || perr.NoRedirect) {
 		return err
 	}
-	client, redirectURI, err := h.authorizeClient(c.Request().Context(), params)
+	ctx := c.Request().Context()
+	client, err := h.authorizeClient(ctx, params.Get("client_id"))
 	if err != nil {
 		return err
 	}
-	req, oerr := h.parseAuthorize(client, redirectURI, params)
-	if perr != nil {
+	// A pushed request (RFC 9126 §4) replaces every other parameter.
+	pushed, err := h.loadPushed(ctx, client, params)
+	if err != nil {
+		return err
+	}
+	if pushed != nil {
+		params, perr = pushed.Params, nil
+	}
+	req, oerr := h.checkAuthorize(client, params)
+	if oerr == nil {
+		oerr = h.targets(ctx, client, req)
+	}
+	if perr != nil && (oerr == nil || !oerr.NoRedirect) {
 		oerr = perr // a repeated parameter, reported to the now-known client
+	}
+	if oerr == nil {
+		oerr = h.requirePushed(client, pushed)
 	}
 	if oerr != nil {
 		return h.redirectError(c, req, oerr)
+	}
+	if err := h.claimPushed(ctx, pushed); err != nil {
+		return err
 	}
 	sess, user, err := h.site.CurrentUser(c)
 	if err != nil {
@@ -82,28 +100,37 @@ func authorizeParams(c echo.Context) (url.Values, error) {
 	return v, nil
 }
 
-// authorizeClient finds the client and checks redirect_uri exactly
-// (RFC 9700 §2.1). Its errors never redirect.
-func (h *Handlers) authorizeClient(ctx context.Context, p url.Values) (*clients.Client, string, error) {
-	id := p.Get("client_id")
+// authorizeClient finds the client named by client_id. Its errors never
+// redirect.
+func (h *Handlers) authorizeClient(ctx context.Context, id string) (*clients.Client, error) {
 	if id == "" {
-		return nil, "", oauth.InvalidRequest("the sign-in link does not name an application (client_id is missing)").WithoutRedirect()
+		return nil, oauth.InvalidRequest("the sign-in link does not name an application (client_id is missing)").WithoutRedirect()
 	}
 	client, err := h.site.Clients.Store().ByID(ctx, id)
 	if errors.Is(err, db.ErrNotFound) {
-		return nil, "", oauth.InvalidRequest("the application is not registered with this sign-in service").WithoutRedirect()
+		return nil, oauth.InvalidRequest("the application is not registered with this sign-in service").WithoutRedirect()
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
+	return client, nil
+}
+
+// checkAuthorize validates the authorization request parameters p of
+// client: the one set of rules of the authorization endpoint and the PAR
+// endpoint (RFC 9126 §2.1 validates a pushed request as /authorize would).
+// redirect_uri is checked exactly first (RFC 9700 §2.1); its errors never
+// redirect and come with a nil request. Every other error comes with the
+// request (redirect_uri, state, response mode), so it can be redirected.
+func (h *Handlers) checkAuthorize(client *clients.Client, p url.Values) (*tokens.AuthRequest, *oauth.Error) {
 	uri := p.Get("redirect_uri")
 	if uri == "" {
-		return nil, "", oauth.InvalidRequest("the sign-in link does not say where to return you (redirect_uri is missing)").WithoutRedirect()
+		return nil, oauth.InvalidRequest("the sign-in link does not say where to return you (redirect_uri is missing)").WithoutRedirect()
 	}
 	if !client.HasRedirectURI(uri) {
-		return nil, "", oauth.InvalidRequest("the sign-in link would return you to an address this application has not registered (redirect_uri)").WithoutRedirect()
+		return nil, oauth.InvalidRequest("the sign-in link would return you to an address this application has not registered (redirect_uri)").WithoutRedirect()
 	}
-	return client, uri, nil
+	return h.parseAuthorize(client, uri, p)
 }
 
 // parseAuthorize validates everything else. It always returns a request
@@ -218,6 +245,24 @@ func authorizePKCE(client *clients.Client, p url.Values) (string, string, *oauth
 		return "", "", oauth.InvalidRequest("code_challenge is malformed")
 	}
 	return challenge, method, nil
+}
+
+// targets settles the request's resources (RFC 8707): the client's default
+// resource when it names none, and only registered resources
+// (invalid_target otherwise), before anything is stored.
+func (h *Handlers) targets(ctx context.Context, client *clients.Client, req *tokens.AuthRequest) *oauth.Error {
+	if len(req.Resources) == 0 && client.DefaultResource != "" {
+		req.Resources = []string{client.DefaultResource}
+	}
+	err := h.site.Tokens.CheckResources(ctx, req.Resources)
+	var oe *oauth.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &oe):
+		return oe
+	}
+	return oauth.ServerError("look up the requested resources").Wrap(err)
 }
 
 // parseResources checks RFC 8707 resource indicators: absolute URIs

@@ -11,6 +11,7 @@ import (
 	"idp/clients"
 	"idp/db"
 	"idp/oauth"
+	"idp/resources"
 	"idp/server/plumbing"
 )
 
@@ -74,10 +75,42 @@ func (h *Handlers) authenticateClient(c echo.Context, form url.Values) (*clients
 	return client, nil
 }
 
+// authenticateResource authenticates a registered resource by its URI and
+// secret, Basic or in the form. ok is false when the credentials name no
+// URI (a client id never contains ":"), so the caller tries a client.
+func (h *Handlers) authenticateResource(c echo.Context, form url.Values) (uri string, ok bool, err error) {
+	id, secret, basic, err := basicAuth(c.Request().Header.Get("Authorization"))
+	if err != nil {
+		plumbing.UsedBasicAuth(c)
+		return "", false, err
+	}
+	if !basic {
+		id, secret = form.Get("client_id"), form.Get("client_secret")
+	}
+	if !strings.Contains(id, ":") || form.Has("client_assertion") {
+		return "", false, nil
+	}
+	if basic {
+		plumbing.UsedBasicAuth(c)
+		if form.Has("client_secret") {
+			return "", false, oauth.InvalidRequest("use one client authentication method, not two")
+		}
+	}
+	r, err := h.site.Resources.Authenticate(c.Request().Context(), id, secret)
+	if errors.Is(err, resources.ErrInvalidCredentials) {
+		return "", false, oauth.InvalidClient("client authentication failed")
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return r.URI, true, nil
+}
+
 // jwtBearer is RFC 7523 §2.2's client_assertion_type.
 const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
-// authenticateAssertion is private_key_jwt (RFC 7523 §2.2, OIDC Core §9):
+// authenticateAssertion is private_key_jwt or client_secret_jwt (RFC 7523
+// §2.2, OIDC Core §9):
 // the assertion alone authenticates; with a secret or Basic as well it is
 // invalid_request. Its aud may be the issuer or this endpoint's URL.
 func (h *Handlers) authenticateAssertion(c echo.Context, form url.Values) (*clients.Client, error) {

@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"encoding/json"
+	"slices"
+
 	"idp/clients"
 
 	"github.com/labstack/echo/v4"
@@ -43,11 +45,14 @@ type discoveryDoc struct {
 	RequestURIParameterSupported      bool     `json:"request_uri_parameter_supported"`
 	ClaimsParameterSupported          bool     `json:"claims_parameter_supported"`
 	logoutDiscovery
+	// RFC 9126 §5.
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
+	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests"`
 }
 
 // authMethods are the client authentication methods of every endpoint
 // that authenticates clients (RFC 6749 §2.3).
-var authMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
+var authMethods = []string{"client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"}
 
 // buildDiscovery renders the metadata once: it depends only on configuration.
 func (h *Handlers) buildDiscovery() ([]byte, error) {
@@ -77,16 +82,19 @@ func (h *Handlers) buildDiscovery() ([]byte, error) {
 		AuthResponseIssParameterSupported: true,
 		logoutDiscovery:                   logoutSupported,
 	}
+	doc.PushedAuthorizationRequestEndpoint = h.site.URL(plumbing.PathPAR)
+	doc.RequirePushedAuthorizationRequests = h.cfg.RequirePAR
 	if h.cfg.Registration != RegistrationClosed {
 		doc.RegistrationEndpoint = h.site.URL(plumbing.PathRegister)
 	}
 	return json.MarshalIndent(doc, "", "  ")
 }
 
-// assertionAlgs are the algs a private_key_jwt assertion may use.
+// assertionAlgs are the algs a private_key_jwt or client_secret_jwt
+// assertion may use.
 func assertionAlgs() []string {
-	out := make([]string, 0, len(clients.AssertionAlgs))
-	for _, a := range clients.AssertionAlgs {
+	out := make([]string, 0, len(clients.AssertionAlgs)+len(clients.SecretAssertionAlgs))
+	for _, a := range append(slices.Clone(clients.AssertionAlgs), clients.SecretAssertionAlgs...) {
 		out = append(out, string(a))
 	}
 	return out

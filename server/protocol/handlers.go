@@ -21,6 +21,9 @@ type Config struct {
 	Registration string
 	// Throttle limits open registrations per address.
 	Throttle *throttle.Throttle
+	// RequirePAR refuses every authorization request that was not pushed
+	// first (RFC 9126 §5 require_pushed_authorization_requests).
+	RequirePAR bool
 }
 
 // Handlers serves the OAuth 2.0 and OpenID Connect endpoints, and resumes

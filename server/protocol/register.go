@@ -64,6 +64,7 @@ type clientMetadata struct {
 	BackchannelLogoutSessionRequired  bool   `json:"backchannel_logout_session_required,omitempty"`
 	FrontchannelLogoutURI             string `json:"frontchannel_logout_uri,omitempty"`
 	FrontchannelLogoutSessionRequired bool   `json:"frontchannel_logout_session_required,omitempty"`
+	RequirePAR                        bool   `json:"require_pushed_authorization_requests,omitempty"` // RFC 9126 §6
 	// Set by the server in responses; a request that sends them is read
 	// for RFC 7592 §2.2's checks only.
 	ClientID              string `json:"client_id,omitempty"`
@@ -212,7 +213,7 @@ func (md *clientMetadata) spec() (clients.Spec, *oauth.Error) {
 		Scopes: strings.Fields(md.Scope), SigningAlg: md.IDTokenSignedAlg,
 		Metadata: clients.Metadata{LogoURI: md.LogoURI, ClientURI: md.ClientURI, PolicyURI: md.PolicyURI, TOSURI: md.TOSURI,
 			Contacts: md.Contacts, ApplicationType: md.ApplicationType, RequireAuthTime: md.RequireAuthTime,
-			JWKSURI: md.JWKSURI, Logout: md.logout()}}
+			JWKSURI: md.JWKSURI, RequirePAR: md.RequirePAR, Logout: md.logout()}}
 	if md.JWKS != nil {
 		raw, err := json.Marshal(md.JWKS)
 		if err != nil {
@@ -250,7 +251,7 @@ func (h *Handlers) metadataOf(c *clients.Client) *clientMetadata {
 		ClientURI: c.ClientURI, LogoURI: c.LogoURI, Scope: strings.Join(c.Scopes, " "), Contacts: c.Contacts,
 		TOSURI: c.TOSURI, PolicyURI: c.PolicyURI, ApplicationType: c.ApplicationType,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, IDTokenSignedAlg: c.SigningAlg, JWKSURI: c.JWKSURI,
-		RequireAuthTime: c.RequireAuthTime, ClientIDIssuedAt: c.CreatedAt.Unix(),
+		RequireAuthTime: c.RequireAuthTime, RequirePAR: c.RequirePAR, ClientIDIssuedAt: c.CreatedAt.Unix(),
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		FrontchannelLogoutURI: c.FrontchannelLogoutURI, FrontchannelLogoutSessionRequired: c.FrontchannelLogoutSessionRequired,
 		RegistrationURI: h.site.URL(plumbing.PathRegister + "/" + c.ID)}

@@ -2,11 +2,13 @@ package protocol
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/labstack/echo/v4"
 
 	"idp/audit"
 	"idp/oauth"
+	"idp/tokens"
 )
 
 // Revoke is the revocation endpoint (RFC 7009). A refresh token
@@ -40,15 +42,38 @@ func (h *Handlers) Revoke(c echo.Context) error {
 }
 
 // Introspect is the introspection endpoint (RFC 7662).
+//
+// A registered resource (an API) may call it too, with its URI as the
+// client_id and its own secret (Basic or in the form); it learns only of
+// access tokens whose aud names it.
 func (h *Handlers) Introspect(c echo.Context) error {
-	form, client, err := h.clientForm(c)
+	form, err := tokenForm(c)
 	if err != nil {
 		return err
 	}
-	res, err := h.site.Tokens.Introspect(c.Request().Context(), client, form.Get("token"), form.Get("token_type_hint"))
+	res, err := h.introspect(c, form)
 	if err != nil {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, res)
+}
+
+// introspect authenticates the caller, a resource or a client, and
+// answers for it.
+func (h *Handlers) introspect(c echo.Context, form url.Values) (*tokens.Introspection, error) {
+	ctx := c.Request().Context()
+	uri, isResource, err := h.authenticateResource(c, form)
+	if err != nil {
+		return nil, err
+	}
+	if isResource {
+		h.site.ActAs(c, "resource:"+uri, audit.ViaAPI)
+		return h.site.Tokens.IntrospectForResource(ctx, uri, form.Get("token"))
+	}
+	client, err := h.authenticateClient(c, form)
+	if err != nil {
+		return nil, err
+	}
+	return h.site.Tokens.Introspect(ctx, client, form.Get("token"), form.Get("token_type_hint"))
 }

@@ -25,6 +25,7 @@ import (
 	"idp/db/dbtest"
 	"idp/keys"
 	"idp/mfa"
+	"idp/resources"
 	"idp/server"
 	"idp/sessions"
 	"idp/tokens"
@@ -56,20 +57,22 @@ func (c *Clock) Advance(d time.Duration) {
 // the proxy's (so the helpers go through the load balancer) and HTTP is the
 // instance's own backend.
 type Env struct {
-	URL      string
-	HTTP     *httptest.Server
-	Server   *server.Server
-	Config   server.Config
-	DB       *db.DB
-	Clock    *Clock
-	Keys     *keys.Manager
-	Users    *users.Service
-	Clients  *clients.Service
-	Sessions *sessions.Service
-	Tokens   *tokens.Service
-	Audit    *audit.Log
-	MFA      *mfa.Service
-	Master   keys.MasterKey
+	URL     string
+	HTTP    *httptest.Server
+	Server  *server.Server
+	Config  server.Config
+	DB      *db.DB
+	Clock   *Clock
+	Keys    *keys.Manager
+	Users   *users.Service
+	Clients *clients.Service
+	// Resources are the registered APIs.
+	Resources *resources.Service
+	Sessions  *sessions.Service
+	Tokens    *tokens.Service
+	Audit     *audit.Log
+	MFA       *mfa.Service
+	Master    keys.MasterKey
 	// App is the wiring the parts above come from (app.New).
 	App *app.App
 }
@@ -185,7 +188,7 @@ func build(d *db.DB, cfg server.Config, clock *Clock, mk keys.MasterKey, mail ap
 		return nil, err
 	}
 	return &Env{Server: srv, Config: a.ServerConfig(), DB: d, Clock: clock, Keys: a.Keys, Users: a.Users,
-		Clients: a.Clients, Sessions: a.Sessions, Tokens: a.Tokens, Audit: a.Audit, MFA: a.MFA, Master: mk, App: a}, nil
+		Clients: a.Clients, Resources: a.Resources, Sessions: a.Sessions, Tokens: a.Tokens, Audit: a.Audit, MFA: a.MFA, Master: mk, App: a}, nil
 }
 
 // CreateUser adds a user and fails the test on error.
@@ -206,6 +209,16 @@ func (e *Env) CreateClient(t testing.TB, spec clients.Spec) (*clients.Client, st
 		t.Fatalf("servertest: create client: %v", err)
 	}
 	return c, secret
+}
+
+// CreateResource registers an API and returns its introspection secret.
+func (e *Env) CreateResource(t testing.TB, spec resources.Spec) string {
+	t.Helper()
+	_, secret, err := e.Resources.Create(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("servertest: create resource: %v", err)
+	}
+	return secret
 }
 
 // Browser returns an HTTP client with a cookie jar, like a user's browser,

@@ -28,6 +28,14 @@ func RequireScope(v *verifier.Verifier, scope string) echo.MiddlewareFunc {
 	return echo.WrapMiddleware(func(next http.Handler) http.Handler { return v.RequireScope(scope, next) })
 }
 
+// MountMetadata serves h, the resource's RFC 9728 metadata, on e at its
+// well-known path. It goes on e itself, not on a group behind Middleware:
+// clients read it before they have a token, and a group's prefix would
+// move it off the path RFC 9728 §3.1 fixes.
+func MountMetadata(e *echo.Echo, h *verifier.MetadataHandler) {
+	e.Match([]string{http.MethodGet, http.MethodHead, http.MethodOptions}, h.Path(), echo.WrapHandler(h))
+}
+
 // Claims returns the claims Middleware verified, or nil outside it.
 func Claims(c echo.Context) *verifier.AccessClaims {
 	claims, _ := verifier.ClaimsFrom(c.Request().Context())

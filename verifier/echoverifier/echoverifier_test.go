@@ -66,6 +66,40 @@ func TestEchoMiddleware(t *testing.T) {
 	}
 }
 
+// TestEchoMetadata: the metadata is mounted at its RFC 9728 §3.1 path,
+// outside the token-checking group, and the group's challenges point to it.
+func TestEchoMetadata(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	v, err := verifier.New(context.Background(), verifier.Config{Issuer: env.URL, Resource: "https://api.example.com/orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := v.ResourceMetadata()
+	md.ScopesSupported = []string{"orders:read"}
+	h, err := verifier.NewMetadataHandler(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	echoverifier.MountMetadata(e, h)
+	e.Group("/orders", echoverifier.Middleware(v)).GET("", func(c echo.Context) error { return c.NoContent(http.StatusOK) })
+
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/.well-known/oauth-protected-resource/orders", nil))
+	var doc verifier.ResourceMetadata
+	if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil || w.Code != 200 || doc.Resource != md.Resource ||
+		doc.AuthorizationServers[0] != env.URL || doc.ScopesSupported[0] != "orders:read" {
+		t.Fatalf("metadata: %d %s %v", w.Code, w.Body, err)
+	}
+	w = httptest.NewRecorder()
+	e.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/orders", nil))
+	want := `Bearer realm="https://api.example.com/orders", resource_metadata="` + h.URL() + `"`
+	if w.Code != 401 || w.Header().Get("WWW-Authenticate") != want {
+		t.Fatalf("no token: %d %q, want %q", w.Code, w.Header().Get("WWW-Authenticate"), want)
+	}
+}
+
 // clientToken gets an access token with the client_credentials grant.
 func clientToken(t *testing.T, issuer, id, secret string) string {
 	t.Helper()
