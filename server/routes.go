@@ -159,6 +159,13 @@ func (s *Server) adminRoutes(e *echo.Echo) {
 	admin.GET("/clients/:id", a.ClientPage)
 	admin.POST("/clients/:id", a.UpdateClientForm)
 	admin.POST("/clients/:id/secret", a.RegenerateClientSecret)
+	// A resource's :id is its URI, path-escaped into one segment.
+	admin.GET("/resources", a.ResourcesPage)
+	admin.POST("/resources", a.CreateResource)
+	admin.GET("/resources/:id", a.ResourcePage)
+	admin.POST("/resources/:id", a.UpdateResourceForm)
+	admin.POST("/resources/:id/secret", a.RegenerateResourceSecret)
+	admin.POST("/resources/:id/delete", a.DeleteResource)
 	admin.GET("/audit", a.AuditPage)
 	admin.GET("/audit/export", a.ExportAudit)
 

@@ -12,7 +12,7 @@ import (
 // navigation, the admin's email and a link to /account.
 type AdminBase struct {
 	Base
-	Section    string // "keys", "users", "clients", "audit": marks the nav link with aria-current="page"
+	Section    string // "keys", "users", "clients", "resources", "audit": marks the nav link with aria-current="page"
 	AdminEmail string
 	Notice     string // success message, role="status"
 	Error      string // failure message, role="alert"
@@ -185,6 +185,10 @@ type AdminClientPage struct {
 	// Back- and front-channel logout settings.
 	BackchannelLogoutURI, FrontchannelLogoutURI                         string
 	BackchannelLogoutSessionRequired, FrontchannelLogoutSessionRequired bool
+
+	// DefaultResource is the registered resource (URI) whose tokens the
+	// client gets when a request names none; empty for none.
+	DefaultResource string
 }
 
 // AdminClient renders one client's page.

@@ -49,6 +49,8 @@ var requiredPages = []struct {
 	{"admin_user", AdminUserPage{}, true},
 	{"admin_clients", AdminClientsPage{}, true},
 	{"admin_client", AdminClientPage{}, true},
+	{"admin_resources", AdminResourcesPage{}, true},
+	{"admin_resource", AdminResourcePage{}, true},
 	{"admin_audit", AdminAuditPage{}, true},
 }
 

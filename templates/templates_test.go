@@ -101,6 +101,19 @@ func pages() []page {
 				Type: "confidential", Alg: "ES256", LogoURI: "https://cdn.example/l.png", Contacts: "ops@example.com",
 				RedirectURIs: "https://notes.example/cb", ApplicationType: "web", GrantCode: true, NewSecret: "s3cr3t"},
 			[]string{"/admin/clients/notes", "/admin/clients/notes/secret"}},
+		{"admin_resources", func(s *Set, w *bytes.Buffer, d any) error { return s.AdminResources(w, d.(AdminResourcesPage)) },
+			AdminResourcesPage{}, AdminResourcesPage{AdminBase: adminBase(base, "resources"), NewURI: "https://orders.example/api",
+				NewSecret: "4Jx9qKcVb2mZtR7wHn3eLpA5sYdF8gUo1iNkQzXyC6v", Form: AdminResourceForm{URI: "urn:<x>", NoSecret: true},
+				Resources: []AdminResource{{URI: "https://orders.example/api", Name: "Orders <API>",
+					URL: "/admin/resources/https:%2F%2Forders.example%2Fapi", Alg: "ES256", Lifetime: "5 minutes",
+					Scopes: "orders:read", Created: "1 May 2025", Introspects: true}, {URI: "urn:example:billing"}}},
+			[]string{"/admin/resources"}},
+		{"admin_resource", func(s *Set, w *bytes.Buffer, d any) error { return s.AdminResource(w, d.(AdminResourcePage)) },
+			AdminResourcePage{}, AdminResourcePage{AdminBase: adminBase(base, "resources"), URI: "https://orders.example/api",
+				Name: "Orders <API>", URL: "/admin/resources/https:%2F%2Forders.example%2Fapi", Alg: "RS256", Scopes: "orders:read",
+				Lifetime: 300, Introspects: true, NewSecret: "s3cr3t"},
+			[]string{"/admin/resources/https:%2F%2Forders.example%2Fapi", "/admin/resources/https:%2F%2Forders.example%2Fapi/delete",
+				"/admin/resources/https:%2F%2Forders.example%2Fapi/secret"}},
 		{"admin_audit", func(s *Set, w *bytes.Buffer, d any) error { return s.AdminAudit(w, d.(AdminAuditPage)) },
 			AdminAuditPage{}, AdminAuditPage{AdminBase: adminBase(base, "audit"), Actor: "root@example.com", Kind: "key.",
 				From: "2025-11-27T09:00:00", OlderURL: "/admin/audit?kind=key.&older=c1", NewerURL: "/admin/audit?kind=key.&newer=c2",
@@ -643,8 +656,8 @@ func adminPages(t *testing.T) map[string]page {
 			m[p.name] = p
 		}
 	}
-	if len(m) != 7 {
-		t.Fatalf("%d admin pages, want 7", len(m))
+	if len(m) != 9 {
+		t.Fatalf("%d admin pages, want 9", len(m))
 	}
 	return m
 }
@@ -674,7 +687,7 @@ func TestAdminLayout(t *testing.T) {
 					current = append(current, attr(a, "href"))
 				}
 			}
-			if want := []string{"/admin/keys", "/admin/users", "/admin/clients", "/admin/audit"}; !reflect.DeepEqual(hrefs, want) {
+			if want := []string{"/admin/keys", "/admin/users", "/admin/clients", "/admin/resources", "/admin/audit"}; !reflect.DeepEqual(hrefs, want) {
 				t.Errorf("nav links = %q, want %q", hrefs, want)
 			}
 			if want := []string{"/admin/" + b.Section}; !reflect.DeepEqual(current, want) {

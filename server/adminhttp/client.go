@@ -68,7 +68,8 @@ func (h *Handlers) renderClient(c echo.Context, status int, cl admin.Client, pro
 		GrantRefresh:         slices.Contains(cl.GrantTypes, clients.GrantRefreshToken),
 		GrantCC:              slices.Contains(cl.GrantTypes, clients.GrantClientCredentials), NewSecret: newSecret,
 		BackchannelLogoutURI: cl.BackchannelLogoutURI, BackchannelLogoutSessionRequired: cl.BackchannelLogoutSessionRequired,
-		FrontchannelLogoutURI: cl.FrontchannelLogoutURI, FrontchannelLogoutSessionRequired: cl.FrontchannelLogoutSessionRequired}
+		FrontchannelLogoutURI: cl.FrontchannelLogoutURI, FrontchannelLogoutSessionRequired: cl.FrontchannelLogoutSessionRequired,
+		DefaultResource: cl.DefaultResource}
 	page.Error = problem
 	if newSecret != "" {
 		c.Response().Header().Set("Cache-Control", "no-store")
@@ -101,7 +102,8 @@ func (h *Handlers) UpdateClientForm(c echo.Context) error {
 		TOSURI: str("tos_uri"), Contacts: list(lines(f.Get("contacts"))), ApplicationType: str("application_type"),
 		DefaultMaxAge: &maxAge, RequireAuthTime: flag("require_auth_time"), RequirePAR: flag("require_pushed_authorization_requests"),
 		BackchannelLogoutURI: str("backchannel_logout_uri"), BackchannelLogoutSessionRequired: flag("backchannel_logout_session_required"),
-		FrontchannelLogoutURI: str("frontchannel_logout_uri"), FrontchannelLogoutSessionRequired: flag("frontchannel_logout_session_required")}
+		FrontchannelLogoutURI: str("frontchannel_logout_uri"), FrontchannelLogoutSessionRequired: flag("frontchannel_logout_session_required"),
+		DefaultResource: str("default_resource")}
 	if !cl.Public {
 		up.TokenEndpointAuthMethod = str("token_endpoint_auth_method")
 	}

@@ -129,6 +129,11 @@ var adminNotices = map[string]string{
 	"user-invited":    "The invitation was sent: the link to set a password works for 7 days.",
 	"reset-sent":      "A password-reset link was mailed; it works for 30 minutes, and the current password keeps working until it is used.",
 	"nothing-changed": "Nothing changed.",
+
+	// Resources (/admin/resources).
+	"resource-created": "The resource was registered, without introspection credentials.",
+	"resource-updated": "The resource was saved. Tokens already issued keep their lifetime and signature.",
+	"resource-deleted": "The resource was deleted.",
 }
 
 // adminNotice returns the words for a notice code, or "".
