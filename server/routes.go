@@ -194,6 +194,12 @@ func (s *Server) adminRoutes(e *echo.Echo) {
 	api.DELETE("/clients/:id", a.APIDeleteClient)
 	api.PATCH("/clients/:id", a.APIUpdateClient)
 	api.POST("/clients/:id/secret", a.APIRegenerateClientSecret)
+	api.GET("/resources", a.APIResources)
+	api.POST("/resources", a.APICreateResource)
+	api.GET("/resources/:id", a.APIResource)
+	api.PATCH("/resources/:id", a.APIUpdateResource)
+	api.DELETE("/resources/:id", a.APIDeleteResource)
+	api.POST("/resources/:id/secret", a.APIRegenerateResourceSecret)
 	api.GET("/audit", a.APIAudit)
 }
 
