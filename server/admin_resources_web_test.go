@@ -10,6 +10,7 @@ import (
 
 	"idp/clients"
 	"idp/resources"
+	"idp/server/servertest"
 )
 
 // oddURI holds every character that is awkward in a path: "/", ":", "?",
@@ -223,5 +224,40 @@ func TestAdminResourcesWebClientDefault(t *testing.T) {
 	}
 	if cl, _ := c.env.Clients.Store().ByID(t.Context(), "notes"); cl.DefaultResource != "" {
 		t.Fatalf("not cleared: %q", cl.DefaultResource)
+	}
+}
+
+// TestAdminResourcesWebRefusesOthers: every resource page sends an
+// anonymous browser to sign in and refuses a signed-in non-admin.
+func TestAdminResourcesWebRefusesOthers(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	env.CreateUser(t, testEmail, testPassword)
+	env.CreateResource(t, resources.Spec{URI: oddURI, Name: "Orders"})
+	p := resourcePath(oddURI)
+	anon, user := env.Browser(t), env.Browser(t)
+	signInDirect(t, env, user, testEmail, testPassword)
+	for _, r := range []struct{ method, path string }{
+		{"GET", "/admin/resources"}, {"POST", "/admin/resources"}, {"GET", p}, {"POST", p}, {"POST", p + "/secret"}, {"POST", p + "/delete"},
+	} {
+		for _, b := range []struct {
+			name   string
+			client *http.Client
+			status int
+		}{{"anonymous", anon, http.StatusSeeOther}, {"non-admin", user, http.StatusForbidden}} {
+			req, _ := http.NewRequest(r.method, env.URL+r.path, strings.NewReader("confirm=yes&name=x"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := b.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != b.status {
+				t.Errorf("%s %s %s: %d, want %d", b.name, r.method, r.path, resp.StatusCode, b.status)
+			}
+		}
+	}
+	if r, err := env.Resources.Store().ByURI(t.Context(), oddURI); err != nil || r.Name != "Orders" {
+		t.Fatalf("a refused request changed it: %+v %v", r, err)
 	}
 }
