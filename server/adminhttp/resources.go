@@ -66,6 +66,10 @@ func (h *Handlers) renderResources(c echo.Context, status int, page templates.Ad
 	return h.renderAdmin(c, status, func(w io.Writer) error { return h.site.Templates.AdminResources(w, page) })
 }
 
+// maxTTLSeconds bounds a lifetime before it becomes a Duration, so the
+// conversion cannot overflow; the resources package checks the real limits.
+const maxTTLSeconds = 1 << 33
+
 // ttlField reads a lifetime in whole seconds; empty is 0, the provider's.
 func ttlField(v string) (int64, bool) {
 	v = strings.TrimSpace(v)
@@ -73,9 +77,7 @@ func ttlField(v string) (int64, bool) {
 		return 0, true
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
-	// Bounded so the conversion to a Duration cannot overflow; the
-	// resources package checks the real limits.
-	return n, err == nil && n >= 0 && n <= int64(1<<33)
+	return n, err == nil && n >= 0 && n <= maxTTLSeconds
 }
 
 // CreateResource registers a resource and shows its generated

@@ -73,9 +73,7 @@ func (h *Handlers) APICreateResource(c echo.Context) error {
 	if err := decodeResourceJSON(c, &body, "resource"); err != nil {
 		return err
 	}
-	// Bounded so the Duration cannot overflow; the resources package
-	// checks the real limits.
-	if body.AccessTokenTTL < 0 || body.AccessTokenTTL > 1<<33 {
+	if body.AccessTokenTTL < 0 || body.AccessTokenTTL > maxTTLSeconds {
 		return apiError(http.StatusBadRequest, "invalid_request", "access_token_ttl is out of range")
 	}
 	spec := resources.Spec{URI: body.URI, Name: body.Name, Scopes: body.Scopes, SigningAlg: body.SigningAlg,
@@ -103,7 +101,7 @@ func (h *Handlers) APIUpdateResource(c echo.Context) error {
 	if err := decodeResourceJSON(c, &up, "resource update"); err != nil {
 		return err
 	}
-	if up.AccessTokenTTL != nil && (*up.AccessTokenTTL < 0 || *up.AccessTokenTTL > 1<<33) {
+	if up.AccessTokenTTL != nil && (*up.AccessTokenTTL < 0 || *up.AccessTokenTTL > maxTTLSeconds) {
 		return apiError(http.StatusBadRequest, "invalid_request", "access_token_ttl is out of range")
 	}
 	r, err := h.admin.UpdateResource(c.Request().Context(), actor(c), uri, up)
