@@ -61,6 +61,8 @@ func TestImportRules(t *testing.T) {
 	// import (STYLE.md §1.1 "Direction").
 	allowed := map[string][]string{
 		"idp/oauth":                 {},
+		"idp/dpop":                  {},
+		"idp/dpop/dpoptest":         {"idp/dpop"},
 		"idp/migrations":            {},
 		"idp/templates":             {},
 		"idp/db":                    {"idp/migrations"},
