@@ -104,6 +104,7 @@ func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, 
 	if client.AllowsGrant(clients.GrantRefreshToken) && slices.Contains(scopes, oauth.ScopeOfflineAccess) {
 		g.RefreshFamily, g.RefreshToken = oauth.NewSecret(16), oauth.NewSecret(32)
 		family, first = s.newFamily(g, now, meta)
+		family.DPoPJKT = familyKey(ctx, client)
 	}
 	g.Resources = audience // this access token's; the family keeps the grant's
 	// Claiming the code and creating the refresh family are one unit: a
