@@ -92,9 +92,15 @@ func userinfoProof(t *testing.T, env *servertest.Env, key *dpoptest.Key, token s
 // with PKCE and offline_access, and returns the code and its verifier.
 func dpopCode(t *testing.T, env *servertest.Env, id string) (code, verifier string) {
 	t.Helper()
+	return dpopCodeFor(t, env, id, "openid offline_access")
+}
+
+// dpopCodeFor is dpopCode for scope.
+func dpopCodeFor(t *testing.T, env *servertest.Env, id, scope string) (code, verifier string) {
+	t.Helper()
 	verifier = oauth2.GenerateVerifier()
 	q := url.Values{"response_type": {"code"}, "client_id": {id}, "redirect_uri": {testRedirect},
-		"scope": {"openid offline_access"}, "state": {"s"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)},
+		"scope": {scope}, "state": {"s"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)},
 		"code_challenge_method": {"S256"}}
 	loc := env.Authorize(t, env.Browser(t), env.URL+"/authorize?"+q.Encode(), testEmail, testPassword)
 	if loc.Query().Get("code") == "" {

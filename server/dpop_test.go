@@ -285,3 +285,29 @@ func TestDPoPDiscovery(t *testing.T) {
 		t.Fatalf("dpop_signing_alg_values_supported %v", doc.Algs)
 	}
 }
+
+// TestDPoPBoundTokenNotBearerAtAdminAPI: the admin API takes bearer tokens
+// only, so a DPoP-bound admin token is refused there, never accepted as
+// a bearer token; the same flow without a proof works.
+func TestDPoPBoundTokenNotBearerAtAdminAPI(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	env.CreateUser(t, testEmail, testPassword, "admin")
+	_, secret := env.CreateClient(t, clients.Spec{ID: "console", Trusted: true, RedirectURIs: []string{testRedirect},
+		Scopes: []string{"openid", "idp:admin"}})
+	c := creds{"console", secret}
+	keysAPI := func(tok string) int {
+		req, _ := http.NewRequest(http.MethodGet, env.URL+"/api/admin/keys", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		return sendReq(t, req).status
+	}
+	code, v := dpopCodeFor(t, env, "console", "openid idp:admin")
+	bound := exchange(t, env, c, code, v, tokenProof(t, env, dpoptest.NewKey(t), dpoptest.Opts{})).str("access_token")
+	if got := keysAPI(bound); got != 401 {
+		t.Fatalf("a DPoP-bound admin token as bearer: %d, want 401", got)
+	}
+	code, v = dpopCodeFor(t, env, "console", "openid idp:admin")
+	if got := keysAPI(exchange(t, env, c, code, v, "").str("access_token")); got != 200 {
+		t.Fatalf("the same flow without DPoP: %d, want 200", got)
+	}
+}

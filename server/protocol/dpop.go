@@ -118,12 +118,7 @@ func (h *Handlers) resourceClaims(c echo.Context, path string) (*tokens.AccessCl
 	plumbing.MarkDPoPResource(c, false)
 	scheme, tok, _ := strings.Cut(c.Request().Header.Get("Authorization"), " ")
 	if !strings.EqualFold(scheme, "DPoP") {
-		claims, err := h.site.BearerClaims(c)
-		if err == nil && claims.Cnf != nil {
-			plumbing.MarkDPoPResource(c, true)
-			return nil, oauth.InvalidToken("the access token is DPoP-bound: send it with the DPoP scheme and a proof")
-		}
-		return claims, err
+		return h.site.BearerClaims(c) // refuses a DPoP-bound token, with a DPoP challenge
 	}
 	plumbing.MarkDPoPResource(c, true)
 	tok = strings.TrimSpace(tok)
