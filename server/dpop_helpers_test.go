@@ -95,13 +95,16 @@ func dpopCode(t *testing.T, env *servertest.Env, id string) (code, verifier stri
 	return dpopCodeFor(t, env, id, "openid offline_access")
 }
 
-// dpopCodeFor is dpopCode for scope.
-func dpopCodeFor(t *testing.T, env *servertest.Env, id, scope string) (code, verifier string) {
+// dpopCodeFor is dpopCode for scope, with extra authorization parameters.
+func dpopCodeFor(t *testing.T, env *servertest.Env, id, scope string, extra ...string) (code, verifier string) {
 	t.Helper()
 	verifier = oauth2.GenerateVerifier()
 	q := url.Values{"response_type": {"code"}, "client_id": {id}, "redirect_uri": {testRedirect},
 		"scope": {scope}, "state": {"s"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)},
 		"code_challenge_method": {"S256"}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		q.Set(extra[i], extra[i+1])
+	}
 	loc := env.Authorize(t, env.Browser(t), env.URL+"/authorize?"+q.Encode(), testEmail, testPassword)
 	if loc.Query().Get("code") == "" {
 		t.Fatalf("no code in %s", loc)

@@ -311,3 +311,36 @@ func TestDPoPBoundTokenNotBearerAtAdminAPI(t *testing.T) {
 		t.Fatalf("the same flow without DPoP: %d, want 200", got)
 	}
 }
+
+// TestDPoPCodeBoundByDPoPJKT: a code requested with dpop_jkt (RFC 9449
+// §10) is redeemed only with a proof by that key; wrong attempts do not
+// burn it. A malformed dpop_jkt is refused at /authorize.
+func TestDPoPCodeBoundByDPoPJKT(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	env.CreateUser(t, testEmail, testPassword)
+	env.CreateClient(t, clients.Spec{ID: "spa", Public: true, Trusted: true, RedirectURIs: []string{testRedirect}})
+	key, other := dpoptest.NewKey(t), dpoptest.NewKey(t)
+	spa := creds{id: "spa"}
+	code, v := dpopCodeFor(t, env, "spa", "openid", "dpop_jkt", key.JKT)
+	for name, proof := range map[string]string{"no proof": "", "another key": tokenProof(t, env, other, dpoptest.Opts{})} {
+		if r := exchange(t, env, spa, code, v, proof); r.status != 400 || r.str("error") != "invalid_grant" {
+			t.Fatalf("%s: %d %s", name, r.status, r.raw)
+		}
+	}
+	if r := exchange(t, env, spa, code, v, tokenProof(t, env, key, dpoptest.Opts{})); r.status != 200 || cnfOf(t, r.str("access_token")) != key.JKT {
+		t.Fatalf("the bound key: %d %s", r.status, r.raw)
+	}
+
+	q := url.Values{"response_type": {"code"}, "client_id": {"spa"}, "redirect_uri": {testRedirect}, "scope": {"openid"},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}, "dpop_jkt": {"short"}}
+	resp, err := env.Browser(t).Get(env.URL + "/authorize?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc, _ := url.Parse(resp.Header.Get("Location")); resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther ||
+		loc.Query().Get("error") != "invalid_request" {
+		t.Fatalf("malformed dpop_jkt: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}

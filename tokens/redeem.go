@@ -85,6 +85,9 @@ func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, 
 	if err := checkPKCE(row.CodeChallenge, verifier); err != nil {
 		return nil, err
 	}
+	if row.DPoPJKT != "" && ProofKey(ctx) != row.DPoPJKT { // RFC 9449 §10
+		return nil, oauth.InvalidGrant("the authorization code is bound to another DPoP key (dpop_jkt)")
+	}
 	audience, err := narrowResources(row.Resources, resources)
 	if err != nil {
 		return nil, err

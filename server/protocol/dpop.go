@@ -1,6 +1,8 @@
 package protocol
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -146,4 +148,17 @@ func (h *Handlers) resourceClaims(c echo.Context, path string) (*tokens.AccessCl
 		return nil, oauth.InvalidToken("the DPoP proof is not signed by the key the access token is bound to")
 	}
 	return claims, nil
+}
+
+// parseDPoPJKT checks the dpop_jkt authorization request parameter (RFC
+// 9449 §10): the base64url SHA-256 thumbprint of the key the code will be
+// bound to, or nothing.
+func parseDPoPJKT(v string) (string, *oauth.Error) {
+	if v == "" {
+		return "", nil
+	}
+	if b, err := base64.RawURLEncoding.DecodeString(v); err != nil || len(b) != sha256.Size {
+		return "", oauth.InvalidRequest("dpop_jkt must be a base64url SHA-256 JWK thumbprint")
+	}
+	return v, nil
 }
