@@ -175,6 +175,10 @@ func TestDPoPRefreshBinding(t *testing.T) {
 	if r.status != 200 || cnfOf(t, r.str("access_token")) != other.JKT {
 		t.Fatalf("confidential client, a new key: %d %s", r.status, r.raw)
 	}
+	in := introspectToken(t, env, web, r.str("access_token"), "")
+	if cnf, _ := in.body["cnf"].(map[string]any); in.body["active"] != true || cnf["jkt"] != other.JKT {
+		t.Fatalf("introspection of a bound token lacks its cnf (RFC 9449 §6.2): %s", in.raw)
+	}
 	if r = refresh(web, r.str("refresh_token"), ""); r.status != 200 || r.str("token_type") != "Bearer" {
 		t.Fatalf("confidential client, no proof: %d %s", r.status, r.raw)
 	}
@@ -342,5 +346,24 @@ func TestDPoPCodeBoundByDPoPJKT(t *testing.T) {
 	if loc, _ := url.Parse(resp.Header.Get("Location")); resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther ||
 		loc.Query().Get("error") != "invalid_request" {
 		t.Fatalf("malformed dpop_jkt: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestDPoPPurge: the GC loop's Purge forgets used proofs once they would
+// be stale anyway, and not before.
+func TestDPoPPurge(t *testing.T) {
+	t.Parallel()
+	env := servertest.New(t)
+	_, secret := env.CreateClient(t, clients.Spec{ID: "svc", GrantTypes: []string{"client_credentials"}, Scopes: []string{"api"}})
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"api"}}
+	if r := postDPoPToken(t, nil, env, creds{"svc", secret}, form, tokenProof(t, env, dpoptest.NewKey(t), dpoptest.Opts{})); r.status != 200 {
+		t.Fatalf("token: %d %v", r.status, r.body)
+	}
+	if _, err := env.App.Purge(context.Background(), 100); err != nil || rowCount(t, env, "dpop_proofs", "") != 1 {
+		t.Fatalf("a live proof was purged (%v)", err)
+	}
+	env.Clock.Advance(61 * time.Second)
+	if _, err := env.App.Purge(context.Background(), 100); err != nil || rowCount(t, env, "dpop_proofs", "") != 0 {
+		t.Fatalf("a stale proof was kept (%v)", err)
 	}
 }
