@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -365,5 +367,41 @@ func TestDPoPPurge(t *testing.T) {
 	env.Clock.Advance(61 * time.Second)
 	if _, err := env.App.Purge(context.Background(), 100); err != nil || rowCount(t, env, "dpop_proofs", "") != 0 {
 		t.Fatalf("a stale proof was kept (%v)", err)
+	}
+}
+
+// TestDPoPReplayRace: one proof sent to two replicas at once, several
+// times over, buys exactly one token (the primary key is the lock).
+func TestDPoPReplayRace(t *testing.T) {
+	t.Parallel()
+	cl := servertest.NewCluster(t, 2)
+	env := cl.Instances[0]
+	_, secret, err := env.Clients.Create(context.Background(), clients.Spec{ID: "svc", GrantTypes: []string{"client_credentials"},
+		Scopes: []string{"api"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof := tokenProof(t, env, dpoptest.NewKey(t), dpoptest.Opts{})
+	var wg sync.WaitGroup
+	var won, refused atomic.Int32
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			form := url.Values{"grant_type": {"client_credentials"}, "scope": {"api"}}
+			r := postDPoPToken(t, cl.Pinned(i%2), env, creds{"svc", secret}, form, proof)
+			switch {
+			case r.status == 200:
+				won.Add(1)
+			case r.body["error"] == "invalid_dpop_proof":
+				refused.Add(1)
+			default:
+				t.Errorf("unexpected answer %d %v", r.status, r.body)
+			}
+		}()
+	}
+	wg.Wait()
+	if won.Load() != 1 || refused.Load() != 5 {
+		t.Fatalf("%d won, %d refused; want 1 and 5", won.Load(), refused.Load())
 	}
 }
