@@ -53,6 +53,10 @@ func TestDPoPServeSettings(t *testing.T) {
 	if c, err = parseServe("--dpop-nonce=false", "--dpop-proof-window=2m"); err != nil || c.DPoPNonce || c.DPoPWindow != 2*time.Minute {
 		t.Fatalf("flags: nonce %v window %s, %v", c.DPoPNonce, c.DPoPWindow, err)
 	}
+	setEnv(t, map[string]string{})
+	if c, err = parseServe("--dpop-nonce"); err != nil || !c.DPoPNonce {
+		t.Fatalf("--dpop-nonce alone: %v, %v", c.DPoPNonce, err)
+	}
 	if _, err = parseServe("--dpop-nonce=maybe", "--dpop-proof-window=1h"); err == nil ||
 		!strings.Contains(err.Error(), "--dpop-nonce") || !strings.Contains(err.Error(), "--dpop-proof-window") {
 		t.Fatalf("bad values: %v", err)

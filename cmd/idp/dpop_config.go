@@ -7,7 +7,7 @@ import (
 
 // The DPoP settings (RFC 9449) of serve.
 var (
-	sDPoPNonce  = setting{flag: "dpop-nonce", env: "IDP_DPOP_NONCE", def: "false", usage: "true: every DPoP proof at the token endpoint and UserInfo must carry a server nonce (answered use_dpop_nonce with a DPoP-Nonce header first); costs clients a round trip, limits pre-made proofs"}
+	sDPoPNonce  = setting{flag: "dpop-nonce", env: "IDP_DPOP_NONCE", def: "false", boolean: true, usage: "every DPoP proof at the token endpoint and UserInfo must carry a server nonce (answered use_dpop_nonce with a DPoP-Nonce header first); costs clients a round trip, limits pre-made proofs"}
 	sDPoPWindow = setting{flag: "dpop-proof-window", env: "IDP_DPOP_PROOF_WINDOW", def: "60s", usage: "how far a DPoP proof's iat may be from idp's clock, either way (1s to 10m)"}
 )
 
