@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"idp/dpop"
 	"idp/dpop/dpoptest"
 	"idp/verifier"
 )
@@ -134,5 +135,24 @@ func TestDPoPMiddlewareRequired(t *testing.T) {
 	if w := call(h, "http://10.0.0.7:8080/data", map[string]string{"Authorization": "DPoP " + tok, "DPoP": stale}); w.Code != 401 ||
 		!strings.Contains(w.Header().Get("WWW-Authenticate"), "iat") {
 		t.Fatalf("a proof older than the 30 s window: %d %q", w.Code, w.Header().Get("WWW-Authenticate"))
+	}
+}
+
+// TestDPoPResourceMetadata: the RFC 9728 document can say the resource
+// takes DPoP proofs, and only DPoP-bound tokens.
+func TestDPoPResourceMetadata(t *testing.T) {
+	t.Parallel()
+	h, err := verifier.NewMetadataHandler(verifier.ResourceMetadata{Resource: "https://api.example.com",
+		AuthorizationServers: []string{"https://idp.example.com"}, DPoPSigningAlgValuesSupported: dpop.AlgNames(),
+		DPoPBoundAccessTokensRequired: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "https://api.example.com"+h.Path(), nil))
+	var doc map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil || doc["dpop_bound_access_tokens_required"] != true ||
+		len(doc["dpop_signing_alg_values_supported"].([]any)) != 4 {
+		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -161,4 +162,24 @@ func parseDPoPJKT(v string) (string, *oauth.Error) {
 		return "", oauth.InvalidRequest("dpop_jkt must be a base64url SHA-256 JWK thumbprint")
 	}
 	return v, nil
+}
+
+// bindPushProof binds a pushed authorization request to the key of the
+// DPoP proof it came with (RFC 9449 §10.1), as if it had said dpop_jkt;
+// when it says dpop_jkt as well, the two must agree. Without a proof the
+// parameters are left as they are.
+func (h *Handlers) bindPushProof(c echo.Context, params url.Values) error {
+	raw, present, err := proofHeader(c)
+	if err != nil || !present {
+		return err
+	}
+	p, err := h.checkProof(c, raw, plumbing.PathPAR, "", http.StatusBadRequest)
+	if err != nil {
+		return err
+	}
+	if jkt := params.Get("dpop_jkt"); jkt != "" && jkt != p.JKT {
+		return oauth.InvalidDPoPProof("dpop_jkt is not the thumbprint of the DPoP proof's key")
+	}
+	params.Set("dpop_jkt", p.JKT)
+	return nil
 }
