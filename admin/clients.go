@@ -79,6 +79,7 @@ type ClientUpdate struct {
 	DefaultMaxAge           *int             `json:"default_max_age,omitempty"`
 	RequireAuthTime         *bool            `json:"require_auth_time,omitempty"`
 	RequirePAR              *bool            `json:"require_pushed_authorization_requests,omitempty"`
+	DPoPBoundAccessTokens   *bool            `json:"dpop_bound_access_tokens,omitempty"`
 	JWKSURI                 *string          `json:"jwks_uri,omitempty"`
 	JWKS                    *json.RawMessage `json:"jwks,omitempty"`
 	// Back- and front-channel logout (OIDC Back-Channel Logout 1.0 §2.2,
@@ -129,6 +130,7 @@ func (u ClientUpdate) apply(spec *clients.Spec) []string {
 	}
 	flag("require_auth_time", &spec.RequireAuthTime, u.RequireAuthTime)
 	flag("require_pushed_authorization_requests", &spec.RequirePAR, u.RequirePAR)
+	flag("dpop_bound_access_tokens", &spec.DPoPBoundAccessTokens, u.DPoPBoundAccessTokens)
 	str("jwks_uri", &spec.JWKSURI, u.JWKSURI)
 	str("backchannel_logout_uri", &spec.BackchannelLogoutURI, u.BackchannelLogoutURI)
 	flag("backchannel_logout_session_required", &spec.BackchannelLogoutSessionRequired, u.BackchannelLogoutSessionRequired)

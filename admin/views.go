@@ -78,6 +78,7 @@ type Client struct {
 	DefaultMaxAge           int             `json:"default_max_age"`
 	RequireAuthTime         bool            `json:"require_auth_time"`
 	RequirePAR              bool            `json:"require_pushed_authorization_requests"`
+	DPoPBoundAccessTokens   bool            `json:"dpop_bound_access_tokens"`
 	JWKSURI                 string          `json:"jwks_uri"`
 	JWKS                    json.RawMessage `json:"jwks,omitempty"`
 	// Back- and front-channel logout, by the specs' names.
@@ -113,7 +114,8 @@ func clientView(c *clients.Client) Client {
 		JWKSURI: c.JWKSURI, JWKS: rawJSON(c.JWKS), DefaultResource: c.DefaultResource, RequirePAR: c.RequirePAR,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		FrontchannelLogoutURI: c.FrontchannelLogoutURI, FrontchannelLogoutSessionRequired: c.FrontchannelLogoutSessionRequired,
-		Created: Time{c.CreatedAt}, Updated: Time{c.UpdatedAt}}
+		DPoPBoundAccessTokens: c.DPoPBoundAccessTokens,
+		Created:               Time{c.CreatedAt}, Updated: Time{c.UpdatedAt}}
 }
 
 // Key is a signing key: when it may sign and, once retired, when it

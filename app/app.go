@@ -249,6 +249,9 @@ func (a *App) ServerConfig() server.Config {
 	if cfg.CSRFKey == nil {
 		cfg.CSRFKey = a.Master.Derive("csrf")
 	}
+	if cfg.DPoPNonceKey == nil {
+		cfg.DPoPNonceKey = a.Master.Derive("dpop-nonce")
+	}
 	if cfg.Now == nil {
 		cfg.Now = a.cfg.Now
 	}

@@ -59,7 +59,8 @@ func (a *App) purgeLoop(ctx context.Context) {
 const DefaultRegistrationIdleTTL = 30 * 24 * time.Hour
 
 // Purge deletes one batch of at most limit expired rows of each kind:
-// codes, pending requests, refresh families and denylist entries, sessions
+// codes, pending requests, refresh families and denylist entries, used
+// DPoP proofs, sessions
 // and half-done sign-ins, WebAuthn challenges, sign-in throttle
 // counters, expired mailed links (password reset), and mail outbox and
 // back-channel logout rows finished more than a week ago. Expired
@@ -70,7 +71,12 @@ func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
 	if err != nil {
 		return n, err
 	}
-	m, err := a.Sessions.PurgeExpired(ctx, limit)
+	m, err := a.Tokens.PurgeProofs(ctx, limit) // DPoP proofs past their window
+	n += m
+	if err != nil {
+		return n, err
+	}
+	m, err = a.Sessions.PurgeExpired(ctx, limit)
 	n += m
 	if err != nil {
 		return n, err

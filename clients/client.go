@@ -118,6 +118,10 @@ type Metadata struct {
 	// (RFC 9126 §6 require_pushed_authorization_requests): /authorize
 	// refuses its requests that do not come by request_uri.
 	RequirePAR bool
+	// DPoPBoundAccessTokens (RFC 9449 §5.2, --require-dpop) refuses the
+	// client's token requests without a DPoP proof, so all its access
+	// tokens are bound to a key.
+	DPoPBoundAccessTokens bool
 	// JWKS (a JWK Set as JSON) or JWKSURI (an https URL idp fetches) holds
 	// the public keys a private_key_jwt client signs its assertions with.
 	JWKS, JWKSURI string

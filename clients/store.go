@@ -50,6 +50,7 @@ type clientRow struct {
 	TokenAuthMethod        string     `gorm:"column:token_endpoint_auth_method"`
 	DefaultMaxAge          int        `gorm:"column:default_max_age"`
 	RequireAuthTime        bool       `gorm:"column:require_auth_time"`
+	DPoPBound              bool       `gorm:"column:dpop_bound_access_tokens"`
 	JWKS                   string     `gorm:"column:jwks"`
 	JWKSURI                string     `gorm:"column:jwks_uri"`
 	BackchannelLogoutURI   string     `gorm:"column:backchannel_logout_uri"`
@@ -98,13 +99,13 @@ func (s *Store) ByID(ctx context.Context, id string) (*Client, error) {
 		grant_types, scopes, signing_alg, trusted, require_mfa, require_verified_email, logo_uri, client_uri, policy_uri, tos_uri, contacts,
 		application_type, token_endpoint_auth_method, default_max_age, require_auth_time, jwks, jwks_uri, default_resource, registration,
 		registration_token_hash, last_used_at, created_at, updated_at, require_par,
-		backchannel_logout_uri, backchannel_logout_session_required, frontchannel_logout_uri, frontchannel_logout_session_required
+		backchannel_logout_uri, backchannel_logout_session_required, frontchannel_logout_uri, frontchannel_logout_session_required, dpop_bound_access_tokens
 		FROM clients WHERE id = ?`, id).Scan(
 		&r.ID, &r.Name, &r.Public, &r.SecretHash, &r.SecretSealed, &r.RedirectURIs, &r.PostLogoutRedirectURIs,
 		&r.GrantTypes, &r.Scopes, &r.SigningAlg, &r.Trusted, &r.RequireMFA, &r.RequireVerifiedEmail, &r.LogoURI, &r.ClientURI, &r.PolicyURI,
 		&r.TOSURI, &r.Contacts, &r.ApplicationType, &r.TokenAuthMethod, &r.DefaultMaxAge, &r.RequireAuthTime,
 		&r.JWKS, &r.JWKSURI, &r.DefaultResource, &r.Registration, &r.RegistrationTokenHash, &r.LastUsedAt, &r.CreatedAt, &r.UpdatedAt, &r.RequirePAR,
-		&r.BackchannelLogoutURI, &r.BackchannelSessionReq, &r.FrontchannelLogoutURI, &r.FrontchannelSessionReq)
+		&r.BackchannelLogoutURI, &r.BackchannelSessionReq, &r.FrontchannelLogoutURI, &r.FrontchannelSessionReq, &r.DPoPBound)
 	if err != nil {
 		return nil, fmt.Errorf("client %q: %w", id, db.ScanErr(s.gdb, err))
 	}
@@ -182,6 +183,7 @@ func toRow(c *Client) (clientRow, error) {
 		ApplicationType: c.ApplicationType, TokenAuthMethod: c.TokenEndpointAuthMethod,
 		DefaultMaxAge: c.DefaultMaxAge, RequireAuthTime: c.RequireAuthTime, JWKS: c.JWKS, JWKSURI: c.JWKSURI, DefaultResource: c.DefaultResource,
 		RequirePAR:   c.RequirePAR,
+		DPoPBound:    c.DPoPBoundAccessTokens,
 		Registration: c.Registration, RegistrationTokenHash: c.RegistrationTokenHash, LastUsedAt: utcPtr(c.LastUsedAt),
 		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelSessionReq: c.BackchannelLogoutSessionRequired,
@@ -215,7 +217,7 @@ func (r *clientRow) client() (*Client, error) {
 			DefaultMaxAge: r.DefaultMaxAge, RequireAuthTime: r.RequireAuthTime, JWKS: r.JWKS, JWKSURI: r.JWKSURI,
 			Logout: Logout{BackchannelLogoutURI: r.BackchannelLogoutURI, BackchannelLogoutSessionRequired: r.BackchannelSessionReq,
 				FrontchannelLogoutURI: r.FrontchannelLogoutURI, FrontchannelLogoutSessionRequired: r.FrontchannelSessionReq},
-			DefaultResource: r.DefaultResource, RequirePAR: r.RequirePAR},
+			DefaultResource: r.DefaultResource, RequirePAR: r.RequirePAR, DPoPBoundAccessTokens: r.DPoPBound},
 		Registration: r.Registration, RegistrationTokenHash: r.RegistrationTokenHash, LastUsedAt: utcPtr(r.LastUsedAt),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}

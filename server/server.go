@@ -82,6 +82,14 @@ type Config struct {
 	// RequirePAR refuses every authorization request that was not pushed
 	// to the PAR endpoint first (RFC 9126; --require-par).
 	RequirePAR bool
+	// DPoPNonce makes the token endpoint and UserInfo require a server
+	// nonce in every DPoP proof (RFC 9449 §8, §9; --dpop-nonce).
+	// DPoPNonceKey keys those stateless nonces; replicas must share it
+	// (derive it from the master key). DPoPWindow bounds a proof's iat
+	// either way (0: 60 s).
+	DPoPNonce    bool
+	DPoPNonceKey []byte
+	DPoPWindow   time.Duration
 }
 
 // Deps are the domain services the handlers use.
@@ -165,7 +173,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("server: registration must be token, open or closed, not %q", cfg.Registration)
 	}
 	s.protocol, err = protocol.New(site, protocol.Config{JWKSMaxAge: cfg.JWKSMaxAge, TokenRateLimit: cfg.TokenRateLimit,
-		Registration: cfg.Registration, Throttle: deps.Throttle, RequirePAR: cfg.RequirePAR}, deps.Keys, s.metrics)
+		Registration: cfg.Registration, Throttle: deps.Throttle, RequirePAR: cfg.RequirePAR,
+		DPoP: dpopConfig(cfg)}, deps.Keys, s.metrics)
 	if err != nil {
 		return nil, err
 	}

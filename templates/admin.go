@@ -170,7 +170,7 @@ type AdminClient struct {
 // require_mfa=1, require_auth_time=1,
 // require_pushed_authorization_requests=1, backchannel_logout_uri,
 // frontchannel_logout_uri, backchannel_logout_session_required=1,
-// frontchannel_logout_session_required=1; and, for a confidential client, a
+// frontchannel_logout_session_required=1, dpop_bound_access_tokens=1; and, for a confidential client, a
 // form posting csrf_token to /admin/clients/{id}/secret.
 type AdminClientPage struct {
 	AdminBase
@@ -181,6 +181,7 @@ type AdminClientPage struct {
 	Public, Trusted, RequireMFA, RequireAuthTime, RequireVerifiedEmail bool
 	GrantCode, GrantRefresh, GrantCC                                   bool
 	RequirePAR                                                         bool
+	RequireDPoP                                                        bool   // dpop_bound_access_tokens (RFC 9449 §5.2)
 	NewSecret                                                          string // shown once after a regeneration
 	// Back- and front-channel logout settings.
 	BackchannelLogoutURI, FrontchannelLogoutURI                         string

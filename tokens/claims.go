@@ -44,6 +44,8 @@ type AccessClaims struct {
 	// API such as idp's own admin API can demand a second factor.
 	ACR string   `json:"acr,omitempty"`
 	AMR []string `json:"amr,omitempty"`
+	// Cnf binds the token to a DPoP key (RFC 9449 §6.1); nil for a bearer token.
+	Cnf *Confirmation `json:"cnf,omitempty"`
 }
 
 // HasScope reports whether the token was granted scope sc.

@@ -218,6 +218,7 @@ func (s *Service) redeemDevice(ctx context.Context, client *clients.Client, row 
 	if client.AllowsGrant(clients.GrantRefreshToken) && slices.Contains(scopes, oauth.ScopeOfflineAccess) {
 		g.RefreshFamily, g.RefreshToken = oauth.NewSecret(16), oauth.NewSecret(32)
 		family, first = s.newFamily(g, now, meta)
+		family.DPoPJKT = familyKey(ctx, client) // RFC 9449 §5
 	}
 	var won bool
 	err = s.store.tx(ctx, func(ctx context.Context) error {

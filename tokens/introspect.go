@@ -25,6 +25,8 @@ type Introspection struct {
 	Iss       string   `json:"iss,omitempty"`
 	JTI       string   `json:"jti,omitempty"`
 	Username  string   `json:"username,omitempty"`
+	// Cnf is a DPoP-bound access token's key binding (RFC 9449 §6.2).
+	Cnf *Confirmation `json:"cnf,omitempty"`
 }
 
 // Introspect reports whether a token is active for the calling client: a
@@ -86,7 +88,7 @@ func (s *Service) introspectAccess(ctx context.Context, token string, mayKnow fu
 		return &Introspection{}, nil
 	}
 	res := &Introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "access_token",
-		Exp: c.ExpiresAt, Iat: c.IssuedAt, Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, JTI: c.JTI}
+		Exp: c.ExpiresAt, Iat: c.IssuedAt, Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, JTI: c.JTI, Cnf: c.Cnf}
 	if c.Subject != c.ClientID { // a user's token: the user must still be active
 		u, err := s.users.ByID(ctx, c.Subject)
 		if err != nil || u.Disabled {

@@ -37,6 +37,8 @@ func (s *Service) Mint(ctx context.Context, alg string, g *Grant, u *users.User)
 	if len(g.Resources) > 0 {
 		at.Audience = Audience(g.Resources)
 	}
+	var tokenType string
+	at.Cnf, tokenType = confirmation(ctx) // DPoP-bound when the request carried a proof (RFC 9449 §5)
 	if u != nil {
 		at.Subject, at.AuthTime, at.ACR, at.AMR = u.ID, g.AuthTime.Unix(), g.ACR, g.AMR
 		if u.Roles != nil {
@@ -51,7 +53,7 @@ func (s *Service) Mint(ctx context.Context, alg string, g *Grant, u *users.User)
 	if err != nil {
 		return nil, err
 	}
-	resp := &Response{AccessToken: access, TokenType: "Bearer", ExpiresIn: exp - iat, Scope: at.Scope, RefreshToken: g.RefreshToken}
+	resp := &Response{AccessToken: access, TokenType: tokenType, ExpiresIn: exp - iat, Scope: at.Scope, RefreshToken: g.RefreshToken}
 	if u == nil || !slices.Contains(g.Scopes, oauth.ScopeOpenID) {
 		return resp, nil
 	}

@@ -25,6 +25,9 @@ type AuthRequest struct {
 	// Resources are RFC 8707 resource indicators; they become the access
 	// token's audience.
 	Resources []string
+	// DPoPJKT is the dpop_jkt parameter (RFC 9449 §10): the code may only
+	// be redeemed with a DPoP proof by that key; "" unbound.
+	DPoPJKT string
 	// LoggedInAt is set when the user signed in for this very request, so a
 	// prompt=login or max_age demand is satisfied once and not looped.
 	LoggedInAt *time.Time

@@ -85,6 +85,9 @@ func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, 
 	if err := checkPKCE(row.CodeChallenge, verifier); err != nil {
 		return nil, err
 	}
+	if row.DPoPJKT != "" && ProofKey(ctx) != row.DPoPJKT { // RFC 9449 §10
+		return nil, oauth.InvalidGrant("the authorization code is bound to another DPoP key (dpop_jkt)")
+	}
 	audience, err := narrowResources(row.Resources, resources)
 	if err != nil {
 		return nil, err
@@ -104,6 +107,7 @@ func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, 
 	if client.AllowsGrant(clients.GrantRefreshToken) && slices.Contains(scopes, oauth.ScopeOfflineAccess) {
 		g.RefreshFamily, g.RefreshToken = oauth.NewSecret(16), oauth.NewSecret(32)
 		family, first = s.newFamily(g, now, meta)
+		family.DPoPJKT = familyKey(ctx, client)
 	}
 	g.Resources = audience // this access token's; the family keeps the grant's
 	// Claiming the code and creating the refresh family are one unit: a

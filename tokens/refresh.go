@@ -53,6 +53,9 @@ func (s *Service) Refresh(ctx context.Context, client *clients.Client, presented
 	if fam.ClientID != client.ID {
 		return nil, oauth.InvalidGrant("the refresh token was issued to another client")
 	}
+	if err := checkFamilyKey(ctx, fam); err != nil {
+		return nil, err
+	}
 	if row.UsedAt != nil {
 		return s.reused(ctx, row, fam)
 	}

@@ -108,7 +108,7 @@ func (s *Service) SaveAuthRequest(ctx context.Context, r *AuthRequest) error {
 		Scope: oauth.JoinScope(r.Scopes), State: r.State, Nonce: r.Nonce, CodeChallenge: r.CodeChallenge,
 		CodeChallengeMethod: r.CodeChallengeMethod, Prompt: strings.Join(r.Prompt, " "), MaxAge: r.MaxAge,
 		LoginHint: r.LoginHint, ACRValues: strings.Join(r.ACRValues, " "), Resources: nonNil(r.Resources),
-		CreatedAt: now, ExpiresAt: r.ExpiresAt,
+		DPoPJKT: r.DPoPJKT, CreatedAt: now, ExpiresAt: r.ExpiresAt,
 	}
 	if err := s.store.createAuthRequest(ctx, row); err != nil {
 		return fmt.Errorf("save authorization request: %w", err)
@@ -136,7 +136,7 @@ func (s *Service) AuthRequest(ctx context.Context, id string) (*AuthRequest, err
 		ID: row.ID, ClientID: row.ClientID, RedirectURI: row.RedirectURI, ResponseMode: row.ResponseMode,
 		Scopes: scopes, State: row.State, Nonce: row.Nonce, CodeChallenge: row.CodeChallenge,
 		CodeChallengeMethod: row.CodeChallengeMethod, Prompt: strings.Fields(row.Prompt), MaxAge: row.MaxAge,
-		LoginHint: row.LoginHint, ACRValues: strings.Fields(row.ACRValues), Resources: row.Resources, LoggedInAt: row.LoggedInAt,
+		LoginHint: row.LoginHint, ACRValues: strings.Fields(row.ACRValues), Resources: row.Resources, DPoPJKT: row.DPoPJKT, LoggedInAt: row.LoggedInAt,
 		CreatedAt: row.CreatedAt, ExpiresAt: row.ExpiresAt,
 	}, nil
 }
@@ -197,7 +197,7 @@ func (s *Service) IssueCode(ctx context.Context, r *AuthRequest, a Authn) (strin
 		RedirectURI: r.RedirectURI, Scope: oauth.JoinScope(r.Scopes), Nonce: r.Nonce,
 		CodeChallenge: r.CodeChallenge, CodeChallengeMethod: r.CodeChallengeMethod,
 		Resources: nonNil(r.Resources), AuthTime: a.AuthTime.UTC(), CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL),
-		AMR: strings.Join(a.AMR, " "), ACR: a.ACR,
+		AMR: strings.Join(a.AMR, " "), ACR: a.ACR, DPoPJKT: r.DPoPJKT,
 	}
 	err := s.store.tx(ctx, func(ctx context.Context) error {
 		if r.ID == "" { // answered at once, never saved

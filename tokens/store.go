@@ -25,6 +25,7 @@ type authRequestRow struct {
 	LoginHint           string
 	ACRValues           string
 	Resources           []string `gorm:"serializer:json"`
+	DPoPJKT             string   `gorm:"column:dpop_jkt"`
 	LoggedInAt          *time.Time
 	CreatedAt           time.Time `gorm:"autoCreateTime:false"`
 	ExpiresAt           time.Time
@@ -55,6 +56,7 @@ type codeRow struct {
 	RefreshFamily       string
 	AMR                 string `gorm:"column:amr"`
 	ACR                 string `gorm:"column:acr"`
+	DPoPJKT             string `gorm:"column:dpop_jkt"` // RFC 9449 §10
 }
 
 func (codeRow) TableName() string { return "auth_codes" }

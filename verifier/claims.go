@@ -31,6 +31,9 @@ type AccessClaims struct {
 	IssuedAt time.Time
 	// AuthTime is when the user signed in; zero when absent.
 	AuthTime time.Time
+	// JKT is cnf.jkt, the thumbprint of the key a DPoP-bound token is
+	// bound to (RFC 9449 §6.1); empty for a bearer token.
+	JKT string
 	// Raw holds every claim as decoded JSON, for claims not named above.
 	Raw map[string]any
 }
@@ -93,6 +96,20 @@ type wireClaims struct {
 	Email         string       `json:"email"`
 	EmailVerified bool         `json:"email_verified"`
 	Name          string       `json:"name"`
+	Cnf           *cnf         `json:"cnf"`
+}
+
+// cnf is the confirmation claim (RFC 7800 §3.1).
+type cnf struct {
+	JKT string `json:"jkt"`
+}
+
+// jkt is the DPoP key thumbprint, or "" without one.
+func (c *cnf) jkt() string {
+	if c == nil {
+		return ""
+	}
+	return c.JKT
 }
 
 // audience is aud: a single string or an array of strings (RFC 7519 §4.1.3).

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"idp/dpop"
 )
 
 // Defaults for the zero values of Config.
@@ -51,6 +53,23 @@ type Config struct {
 	MinRefetchInterval time.Duration
 	// Now is the clock for token times and cache ages; nil means time.Now.
 	Now func() time.Time
+
+	// RequireDPoP makes Middleware refuse bearer tokens: only DPoP-bound
+	// tokens with their proof get through (RFC 9449 §7). Without it both
+	// are accepted, but a DPoP-bound token always needs its proof.
+	RequireDPoP bool
+	// DPoPOrigin is the scheme://host[:port] clients address this service
+	// at, the start of a proof's htu, e.g. "https://api.example.com".
+	// Set it behind a reverse proxy; empty takes the request's own scheme
+	// (TLS or not) and Host.
+	DPoPOrigin string
+	// DPoPWindow bounds how far a proof's iat may be from Now, either
+	// way; 0 means dpop.DefaultWindow (60 s).
+	DPoPWindow time.Duration
+	// DPoPReplay remembers the proofs seen; nil means an in-memory cache
+	// of this Verifier (dpop.Memory). Several instances of a service
+	// that must refuse a proof replayed to another instance share one.
+	DPoPReplay dpop.ReplayCache
 }
 
 // withDefaults checks cfg and fills its zero fields.
@@ -70,8 +89,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Audience == "" {
 		errs = append(errs, errors.New("config: Audience is required: without it a token issued to any client would be accepted"))
 	}
-	if cfg.Leeway < 0 || cfg.MinRefetchInterval < 0 {
-		errs = append(errs, errors.New("config: Leeway and MinRefetchInterval must not be negative"))
+	if cfg.Leeway < 0 || cfg.MinRefetchInterval < 0 || cfg.DPoPWindow < 0 {
+		errs = append(errs, errors.New("config: Leeway, MinRefetchInterval and DPoPWindow must not be negative"))
+	}
+	if cfg.DPoPOrigin != "" && !dpop.SameURI(cfg.DPoPOrigin, cfg.DPoPOrigin) {
+		errs = append(errs, errors.New("config: DPoPOrigin must be an http or https origin such as https://api.example.com"))
 	}
 	if len(errs) > 0 {
 		return cfg, errors.Join(errs...)

@@ -10,8 +10,14 @@
 // Echo middleware lives in the echoverifier subpackage, so services that do
 // not use Echo do not import it.
 //
-// It must not import any other idp package: relying services vendor it on
-// its own. Its only dependencies are the standard library and go-jose.
+// It must not import any other idp package but idp/dpop (the pure DPoP
+// proof rules, itself stdlib and go-jose only): relying services vendor it
+// on its own. Its only dependencies are the standard library and go-jose.
+//
+// DPoP-bound access tokens (RFC 9449) are accepted by Middleware with
+// their proof; Config.RequireDPoP refuses bearer tokens. Proof replay is
+// caught by an in-memory cache per Verifier unless Config.DPoPReplay
+// names a shared one (dpop.go explains why).
 //
 // Security choices, each following RFC 8725 (JWT Best Current Practices):
 //   - the algorithm is the key's, never the token header's (§3.1): a token

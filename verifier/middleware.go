@@ -11,9 +11,10 @@ import (
 // claimsKey is the context key of the verified claims.
 type claimsKey struct{}
 
-// Middleware lets a request through only with a valid bearer access token
-// in the Authorization header (RFC 6750 §2.1) and puts its *AccessClaims in
-// the request context (see ClaimsFrom). Tokens in the query or form body
+// Middleware lets a request through only with a valid access token in the
+// Authorization header — a bearer token (RFC 6750 §2.1), or a DPoP-bound
+// token with its proof (RFC 9449 §7, see dpop.go) — and puts its
+// *AccessClaims in the request context (see ClaimsFrom). Tokens in the query or form body
 // (§2.2, §2.3) are not accepted: they end up in logs and caches.
 //
 // Failures answer as RFC 6750 §3 describes: no credentials, 401 with a bare
@@ -24,19 +25,14 @@ type claimsKey struct{}
 // (RFC 9728 §5.1), so a client that knows only the URL finds idp.
 func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, err := bearerToken(r.Header)
+		claims, err := v.authenticate(r)
+		var refused *errAuth
 		switch {
 		case errors.Is(err, errNoToken):
-			v.challenge(w, http.StatusUnauthorized, "", "", "")
+			v.challenge(w, http.StatusUnauthorized, "", "", "", v.cfg.RequireDPoP)
 			return
-		case err != nil:
-			v.challenge(w, http.StatusBadRequest, "invalid_request", err.Error(), "")
-			return
-		}
-		claims, err := v.VerifyAccessToken(r.Context(), raw)
-		switch {
-		case errors.Is(err, ErrInvalidToken):
-			v.challenge(w, http.StatusUnauthorized, "invalid_token", describe(err), "")
+		case errors.As(err, &refused):
+			v.challenge(w, refused.status, refused.code, refused.desc, "", refused.dpop)
 			return
 		case err != nil:
 			// Not the token's fault: the request was cancelled while the
@@ -63,39 +59,19 @@ func (v *Verifier) RequireScope(scope string, next http.Handler) http.Handler {
 		c, ok := ClaimsFrom(r.Context())
 		switch {
 		case !ok:
-			v.challenge(w, http.StatusUnauthorized, "", "", "")
+			v.challenge(w, http.StatusUnauthorized, "", "", "", v.cfg.RequireDPoP)
 		case !c.HasScope(scope):
-			v.challenge(w, http.StatusForbidden, "insufficient_scope", "the token lacks the required scope", scope)
+			v.challenge(w, http.StatusForbidden, "insufficient_scope", "the token lacks the required scope", scope, c.JKT != "")
 		default:
 			next.ServeHTTP(w, r)
 		}
 	})
 }
 
-// errNoToken means the request carries no bearer credentials at all.
-var errNoToken = errors.New("no bearer token")
-
-// bearerToken extracts the token of "Authorization: Bearer <b64token>"
-// (RFC 6750 §2.1). The scheme is case-insensitive (RFC 9110 §11.1). Another
-// scheme counts as no token, so a Basic-authenticated route can share it.
-func bearerToken(h http.Header) (string, error) {
-	vals := h.Values("Authorization")
-	if len(vals) == 0 {
-		return "", errNoToken
-	}
-	if len(vals) > 1 {
-		return "", errors.New("more than one Authorization header")
-	}
-	scheme, tok, _ := strings.Cut(vals[0], " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", errNoToken
-	}
-	tok = strings.TrimLeft(tok, " ") // credentials = auth-scheme 1*SP token68
-	if !isB64Token(tok) {
-		return "", errors.New("malformed bearer token")
-	}
-	return tok, nil
-}
+// errNoToken means the request carries no credentials at all, or those
+// of another scheme (so a Basic-authenticated route can share the
+// middleware).
+var errNoToken = errors.New("no access token")
 
 // isB64Token matches RFC 6750 §2.1's b64token: 1*( ALPHA / DIGIT / "-" /
 // "." / "_" / "~" / "+" / "/" ) *"=".
@@ -130,8 +106,10 @@ func describe(err error) string {
 // error_description and scope; plus the same as a JSON body for clients
 // that read bodies. Each auth-param is a quoted-string and they are
 // separated by commas (RFC 9110 §11.2). Errors are never cached (RFC 6749
-// §5.2 practice).
-func (v *Verifier) challenge(w http.ResponseWriter, status int, code, desc, scope string) {
+// §5.2 practice). With dpopScheme the challenge is DPoP's (RFC 9449 §7.1)
+// instead; a request without credentials is offered both schemes, or only
+// DPoP when Config.RequireDPoP.
+func (v *Verifier) challenge(w http.ResponseWriter, status int, code, desc, scope string, dpopScheme bool) {
 	params := []string{"realm=" + quote(v.cfg.Audience)}
 	if v.metadataURL != "" {
 		params = append(params, "resource_metadata="+quote(v.metadataURL))
@@ -146,7 +124,15 @@ func (v *Verifier) challenge(w http.ResponseWriter, status int, code, desc, scop
 		body["scope"] = scope
 	}
 	h := w.Header()
-	h.Set("WWW-Authenticate", "Bearer "+strings.Join(params, ", "))
+	switch {
+	case code == "" && !dpopScheme:
+		h.Set("WWW-Authenticate", "Bearer "+strings.Join(params, ", "))
+		h.Add("WWW-Authenticate", v.dpopChallenge("", ""))
+	case dpopScheme:
+		h.Set("WWW-Authenticate", v.dpopChallenge(code, desc))
+	default:
+		h.Set("WWW-Authenticate", "Bearer "+strings.Join(params, ", "))
+	}
 	h.Set("Cache-Control", "no-store")
 	if len(body) == 0 {
 		w.WriteHeader(status)

@@ -17,9 +17,9 @@ const WellKnownResourcePath = "/.well-known/oauth-protected-resource"
 // (RFC 9728 §2) a service publishes so that clients can find the
 // authorization server for its tokens. Empty fields are left out.
 //
-// The DPoP and mutual-TLS parameters of §2 are not offered: this package
-// verifies bearer tokens only, so advertising sender-constrained tokens
-// would be a promise it cannot keep.
+// The mutual-TLS parameter of §2 is not offered: this package does not
+// verify certificate-bound tokens. The DPoP ones are, since Middleware
+// verifies DPoP-bound tokens (RFC 9449).
 type ResourceMetadata struct {
 	// Resource is the protected resource's resource identifier: an https
 	// URL with no fragment (§2, §1.2). Required. It is the value clients
@@ -48,6 +48,12 @@ type ResourceMetadata struct {
 	ResourceDocumentation string `json:"resource_documentation,omitempty"`
 	ResourcePolicyURI     string `json:"resource_policy_uri,omitempty"`
 	ResourceTOSURI        string `json:"resource_tos_uri,omitempty"`
+	// DPoPSigningAlgValuesSupported are the DPoP proof algorithms the
+	// resource accepts (RFC 9728 §2): dpop.AlgNames() for Middleware.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
+	// DPoPBoundAccessTokensRequired says the resource takes only
+	// DPoP-bound tokens (RFC 9728 §2): set it with Config.RequireDPoP.
+	DPoPBoundAccessTokensRequired bool `json:"dpop_bound_access_tokens_required,omitempty"`
 }
 
 // MetadataURL returns where the metadata of the resource identified by

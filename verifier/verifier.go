@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"idp/dpop"
 )
 
 // Verifier checks tokens of one issuer for one audience. Build it with New
@@ -14,7 +16,8 @@ import (
 type Verifier struct {
 	cfg         Config
 	keys        *keyCache
-	metadataURL string // MetadataURL(cfg.Resource), or "" without a resource
+	metadataURL string           // MetadataURL(cfg.Resource), or "" without a resource
+	replay      dpop.ReplayCache // DPoP proofs seen (dpop.go)
 }
 
 // New fetches the issuer's discovery document (unless cfg.JWKSURL is set)
@@ -35,7 +38,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err := kc.load(ctx); err != nil {
 		return nil, fmt.Errorf("verifier: %w", err)
 	}
-	v := &Verifier{cfg: cfg, keys: kc}
+	v := &Verifier{cfg: cfg, keys: kc, replay: memoryReplay(cfg)}
 	if cfg.Resource != "" {
 		v.metadataURL, _ = MetadataURL(cfg.Resource) // checked by withDefaults
 	}
@@ -48,6 +51,8 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 // required claims of §2.2. Any failure wraps ErrInvalidToken and one of the
 // more specific errors. It does not consult a revocation list: a revoked
 // access token stays valid here until exp, which is why they are short-lived.
+// A DPoP-bound token (JKT set) verifies here without its proof: callers
+// outside Middleware must check the proof themselves, or refuse it.
 func (v *Verifier) VerifyAccessToken(ctx context.Context, raw string) (*AccessClaims, error) {
 	c, all, err := v.verify(ctx, raw, isAccessTokenType)
 	if err != nil {
@@ -59,7 +64,7 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, raw string) (*AccessCl
 	return &AccessClaims{
 		Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience, ClientID: c.ClientID, JTI: c.JTI,
 		Scope: c.Scope, Roles: c.Roles, ExpiresAt: c.ExpiresAt.Time, IssuedAt: c.IssuedAt.Time,
-		AuthTime: timeOf(c.AuthTime), Raw: all,
+		AuthTime: timeOf(c.AuthTime), JKT: c.Cnf.jkt(), Raw: all,
 	}, nil
 }
 

@@ -23,7 +23,7 @@ type metadataFlags struct {
 	maxAge                                       time.Duration
 	authTime                                     bool
 	logout                                       clients.Logout
-	par                                          bool
+	par, dpop                                    bool
 }
 
 func (m *metadataFlags) register(fs *settingsFlagSet) {
@@ -37,6 +37,7 @@ func (m *metadataFlags) register(fs *settingsFlagSet) {
 	fs.DurationVar(&m.maxAge, "default-max-age", 0, "ask for a fresh sign-in when the last one is older than this and the request has no max_age (e.g. 12h; 0 is none)")
 	fs.BoolVar(&m.authTime, "require-auth-time", false, "record that the client needs auth_time in ID tokens (idp always includes it)")
 	fs.BoolVar(&m.par, "require-par", false, "the client must push every authorization request to the PAR endpoint first (RFC 9126 require_pushed_authorization_requests)")
+	fs.BoolVar(&m.dpop, "require-dpop", false, "token requests must carry a DPoP proof, so every access token is bound to the client's key (RFC 9449 dpop_bound_access_tokens)")
 	fs.StringVar(&m.jwksURI, "jwks-uri", "", "with --token-endpoint-auth-method private_key_jwt: https URL of the client's public keys, fetched and cached by idp")
 	fs.StringVar(&m.defaultResource, "default-resource", "", "a registered resource (idp resources create) that is the aud of access tokens when a request names none (an empty value clears it on update)")
 	fs.StringVar(&m.jwksFile, "jwks-file", "", "with --token-endpoint-auth-method private_key_jwt: file holding the client's public keys as a JWK Set")
@@ -66,7 +67,7 @@ func (m *metadataFlags) metadata() (clients.Metadata, error) {
 	jwks, err := m.jwks()
 	return clients.Metadata{LogoURI: m.logo, ClientURI: m.home, PolicyURI: m.policy, TOSURI: m.tos,
 		Contacts: m.contacts, ApplicationType: m.appType, TokenEndpointAuthMethod: m.authMethod,
-		DefaultMaxAge: secs, RequireAuthTime: m.authTime, JWKSURI: m.jwksURI, JWKS: jwks, RequirePAR: m.par,
+		DefaultMaxAge: secs, RequireAuthTime: m.authTime, JWKSURI: m.jwksURI, JWKS: jwks, RequirePAR: m.par, DPoPBoundAccessTokens: m.dpop,
 		DefaultResource: m.defaultResource, Logout: m.logout}, err
 }
 
@@ -83,7 +84,7 @@ func seconds(d time.Duration) (int, error) {
 // --new-secret replaces the secret and prints the new one once.
 func clientsUpdate(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "clients update",
-		"clients update --id ID [--name N] [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--contact E]... [--redirect-uri U]... [--post-logout-redirect-uri U]... [--grant-type G]... [--scope S]... [--signing-alg A] [--trusted=BOOL] [--require-mfa=BOOL] [--require-verified-email=BOOL] [--application-type T] [--token-endpoint-auth-method M] [--default-max-age D] [--require-auth-time=BOOL] [--require-par=BOOL] [--jwks-uri U | --jwks-file F] [--default-resource URI] [--backchannel-logout-uri U] [--backchannel-logout-session-required=BOOL] [--frontchannel-logout-uri U] [--frontchannel-logout-session-required=BOOL] [--new-secret]",
+		"clients update --id ID [--name N] [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--contact E]... [--redirect-uri U]... [--post-logout-redirect-uri U]... [--grant-type G]... [--scope S]... [--signing-alg A] [--trusted=BOOL] [--require-mfa=BOOL] [--require-verified-email=BOOL] [--application-type T] [--token-endpoint-auth-method M] [--default-max-age D] [--require-auth-time=BOOL] [--require-par=BOOL] [--require-dpop=BOOL] [--jwks-uri U | --jwks-file F] [--default-resource URI] [--backchannel-logout-uri U] [--backchannel-logout-session-required=BOOL] [--frontchannel-logout-uri U] [--frontchannel-logout-session-required=BOOL] [--new-secret]",
 		adminSettings()...)
 	id := fs.String("id", "", "client id (required)")
 	name := fs.String("name", "", "name shown to users on sign-in and consent")
@@ -150,6 +151,8 @@ func clientsUpdate(ctx context.Context, args []string, s stdio) error {
 			up.RequireAuthTime = &m.authTime
 		case "require-par":
 			up.RequirePAR = &m.par
+		case "require-dpop":
+			up.DPoPBoundAccessTokens = &m.dpop
 		case "jwks-uri":
 			up.JWKSURI = &m.jwksURI
 		case "backchannel-logout-uri":

@@ -53,6 +53,8 @@ func (c Config) app(log *slog.Logger) app.Config {
 			Signup:              c.Signup,
 			SignupDomains:       c.SignupDomains,
 			RequirePAR:          c.RequirePAR,
+			DPoPNonce:           c.DPoPNonce,
+			DPoPWindow:          c.DPoPWindow,
 		},
 		Database:       c.Database,
 		DB:             c.DB,

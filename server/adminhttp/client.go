@@ -63,6 +63,7 @@ func (h *Handlers) renderClient(c echo.Context, status int, cl admin.Client, pro
 		RedirectURIs: strings.Join(cl.RedirectURIs, "\n"), PostLogoutRedirectURIs: strings.Join(cl.PostLogoutRedirectURIs, "\n"),
 		AuthMethodSetting: cl.TokenEndpointAuthMethod, DefaultMaxAge: cl.DefaultMaxAge, Public: cl.Public,
 		Trusted: cl.Trusted, RequireMFA: cl.RequireMFA, RequireAuthTime: cl.RequireAuthTime, RequirePAR: cl.RequirePAR,
+		RequireDPoP:          cl.DPoPBoundAccessTokens,
 		RequireVerifiedEmail: cl.RequireVerifiedEmail,
 		GrantCode:            slices.Contains(cl.GrantTypes, clients.GrantAuthorizationCode),
 		GrantRefresh:         slices.Contains(cl.GrantTypes, clients.GrantRefreshToken),
@@ -103,7 +104,7 @@ func (h *Handlers) UpdateClientForm(c echo.Context) error {
 		DefaultMaxAge: &maxAge, RequireAuthTime: flag("require_auth_time"), RequirePAR: flag("require_pushed_authorization_requests"),
 		BackchannelLogoutURI: str("backchannel_logout_uri"), BackchannelLogoutSessionRequired: flag("backchannel_logout_session_required"),
 		FrontchannelLogoutURI: str("frontchannel_logout_uri"), FrontchannelLogoutSessionRequired: flag("frontchannel_logout_session_required"),
-		DefaultResource: str("default_resource")}
+		DefaultResource: str("default_resource"), DPoPBoundAccessTokens: flag("dpop_bound_access_tokens")}
 	if !cl.Public {
 		up.TokenEndpointAuthMethod = str("token_endpoint_auth_method")
 	}

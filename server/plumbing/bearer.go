@@ -43,7 +43,16 @@ func (s *Site) BearerClaims(c echo.Context) (*tokens.AccessClaims, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.Tokens.VerifyAccessToken(c.Request().Context(), tok)
+	claims, err := s.Tokens.VerifyAccessToken(c.Request().Context(), tok)
+	if err == nil && claims.Cnf != nil {
+		// A DPoP-bound token is worth nothing without its key's proof
+		// (RFC 9449 §7.1): never accept it as a bearer token.
+		if _, dpopResource := c.Get(ctxDPoP).(bool); dpopResource {
+			MarkDPoPResource(c, true)
+		}
+		return nil, oauth.InvalidToken("the access token is DPoP-bound: send it with the DPoP scheme and a proof")
+	}
+	return claims, err
 }
 
 // errNoToken answers a request without a bearer token: 401 with a bare

@@ -100,6 +100,7 @@ func (s *Site) writeOAuthError(c echo.Context, e *oauth.Error) {
 		h.Set("WWW-Authenticate", `Bearer realm="idp", error="`+e.Code+`", error_description="`+quoteSafe(e.Description)+
 			`", acr_values="`+mfa.ACRMFA+`"`)
 	}
+	dpopChallenge(c, e, h) // RFC 9449 §7.1, on resources that take DPoP tokens
 	body := map[string]string{"error": e.Code}
 	if e.Description != "" {
 		body["error_description"] = e.Description

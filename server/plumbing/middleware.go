@@ -121,7 +121,7 @@ var (
 	hdrCSPNone      = []string{"default-src 'none'; frame-ancestors 'none'"}
 	hdrHSTS         = []string{"max-age=63072000; includeSubDomains"}
 	hdrAnyOrigin    = []string{"*"}
-	hdrExposeHeader = []string{"WWW-Authenticate, ETag"}
+	hdrExposeHeader = []string{"WWW-Authenticate, ETag, DPoP-Nonce"}
 )
 
 // SecurityHeaders sets the headers every response carries. HTML pages add
@@ -158,7 +158,7 @@ func CORSAnyOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 func Preflight(c echo.Context) error {
 	h := c.Response().Header()
 	h.Set("Access-Control-Allow-Methods", "GET, POST")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, DPoP")
 	h.Set("Access-Control-Max-Age", "600")
 	return c.NoContent(http.StatusNoContent)
 }

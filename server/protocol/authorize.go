@@ -194,6 +194,9 @@ func (h *Handlers) parseAuthorize(client *clients.Client, redirectURI string, p 
 	// acr_values is a voluntary request (OIDC Core §5.5.1.1): values idp
 	// does not issue are ignored; the ones it knows are honoured.
 	req.ACRValues = mfa.ParseACRValues(p.Get("acr_values"))
+	if req.DPoPJKT, e = parseDPoPJKT(p.Get("dpop_jkt")); e != nil { // RFC 9449 §10
+		return req, e
+	}
 	return req, nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"idp/dpop"
 	"idp/keys"
 	"idp/mfa"
 	"idp/oauth"
@@ -47,8 +48,9 @@ type discoveryDoc struct {
 	ClaimsParameterSupported          bool     `json:"claims_parameter_supported"`
 	logoutDiscovery
 	// RFC 9126 §5.
-	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
-	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests"`
+	PushedAuthorizationRequestEndpoint string   `json:"pushed_authorization_request_endpoint"`
+	RequirePushedAuthorizationRequests bool     `json:"require_pushed_authorization_requests"`
+	DPoPSigningAlgs                    []string `json:"dpop_signing_alg_values_supported"` // RFC 9449 §5.1
 }
 
 // authMethods are the client authentication methods of every endpoint
@@ -83,6 +85,7 @@ func (h *Handlers) buildDiscovery() ([]byte, error) {
 		PromptValuesSupported:             []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent},
 		AuthResponseIssParameterSupported: true,
 		logoutDiscovery:                   logoutSupported,
+		DPoPSigningAlgs:                   dpop.AlgNames(),
 	}
 	doc.PushedAuthorizationRequestEndpoint = h.site.URL(plumbing.PathPAR)
 	doc.RequirePushedAuthorizationRequests = h.cfg.RequirePAR

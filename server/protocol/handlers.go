@@ -24,6 +24,8 @@ type Config struct {
 	// RequirePAR refuses every authorization request that was not pushed
 	// first (RFC 9126 §5 require_pushed_authorization_requests).
 	RequirePAR bool
+	// DPoP is how DPoP proofs are checked (see dpop.go).
+	DPoP DPoPConfig
 }
 
 // Handlers serves the OAuth 2.0 and OpenID Connect endpoints, and resumes

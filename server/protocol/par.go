@@ -39,6 +39,9 @@ func (h *Handlers) PushAuthorization(c echo.Context) error {
 	if e != nil {
 		return e
 	}
+	if err := h.bindPushProof(c, params); err != nil { // RFC 9449 §10.1
+		return err
+	}
 	req, e := h.checkAuthorize(client, params)
 	if e != nil {
 		if e.NoRedirect {

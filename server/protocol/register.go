@@ -65,6 +65,7 @@ type clientMetadata struct {
 	FrontchannelLogoutURI             string `json:"frontchannel_logout_uri,omitempty"`
 	FrontchannelLogoutSessionRequired bool   `json:"frontchannel_logout_session_required,omitempty"`
 	RequirePAR                        bool   `json:"require_pushed_authorization_requests,omitempty"` // RFC 9126 §6
+	DPoPBoundAccessTokens             bool   `json:"dpop_bound_access_tokens,omitempty"`              // RFC 9449 §5.2
 	// Set by the server in responses; a request that sends them is read
 	// for RFC 7592 §2.2's checks only.
 	ClientID              string `json:"client_id,omitempty"`
@@ -213,7 +214,8 @@ func (md *clientMetadata) spec() (clients.Spec, *oauth.Error) {
 		Scopes: strings.Fields(md.Scope), SigningAlg: md.IDTokenSignedAlg,
 		Metadata: clients.Metadata{LogoURI: md.LogoURI, ClientURI: md.ClientURI, PolicyURI: md.PolicyURI, TOSURI: md.TOSURI,
 			Contacts: md.Contacts, ApplicationType: md.ApplicationType, RequireAuthTime: md.RequireAuthTime,
-			JWKSURI: md.JWKSURI, RequirePAR: md.RequirePAR, Logout: md.logout()}}
+			JWKSURI: md.JWKSURI, RequirePAR: md.RequirePAR, Logout: md.logout(),
+			DPoPBoundAccessTokens: md.DPoPBoundAccessTokens}}
 	if md.JWKS != nil {
 		raw, err := json.Marshal(md.JWKS)
 		if err != nil {
@@ -254,7 +256,8 @@ func (h *Handlers) metadataOf(c *clients.Client) *clientMetadata {
 		RequireAuthTime: c.RequireAuthTime, RequirePAR: c.RequirePAR, ClientIDIssuedAt: c.CreatedAt.Unix(),
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		FrontchannelLogoutURI: c.FrontchannelLogoutURI, FrontchannelLogoutSessionRequired: c.FrontchannelLogoutSessionRequired,
-		RegistrationURI: h.site.URL(plumbing.PathRegister + "/" + c.ID)}
+		DPoPBoundAccessTokens: c.DPoPBoundAccessTokens,
+		RegistrationURI:       h.site.URL(plumbing.PathRegister + "/" + c.ID)}
 	if c.JWKS != "" {
 		md.JWKS = json.RawMessage(c.JWKS)
 	}

@@ -32,6 +32,9 @@ func (h *Handlers) Token(c echo.Context) error {
 	if err := h.limits.Limit(c, client.ID); err != nil {
 		return err
 	}
+	if err := h.bindTokenProof(c, client); err != nil { // RFC 9449 §5
+		return err
+	}
 	grants := map[string]grantHandler{
 		oauth.GrantAuthorizationCode: h.grantAuthorizationCode,
 		oauth.GrantRefreshToken:      h.grantRefreshToken,

@@ -8,13 +8,14 @@ import (
 
 	"idp/db"
 	"idp/oauth"
+	"idp/server/plumbing"
 	"idp/tokens"
 )
 
 // UserInfo is the UserInfo endpoint (OIDC Core §5.3): claims of the
 // access token's user, by its scopes.
 func (h *Handlers) UserInfo(c echo.Context) error {
-	claims, err := h.site.BearerClaims(c)
+	claims, err := h.resourceClaims(c, plumbing.PathUserInfo) // Bearer, or DPoP with its proof
 	if err != nil {
 		return err
 	}

@@ -15,8 +15,9 @@ import (
 	"idp/verifier"
 )
 
-// Middleware requires a valid bearer access token, as
-// verifier.Verifier.Middleware does; handlers read the claims with Claims.
+// Middleware requires a valid access token — a bearer token, or a
+// DPoP-bound one with its proof (RFC 9449) — as verifier.Verifier.Middleware
+// does; handlers read the claims with Claims.
 func Middleware(v *verifier.Verifier) echo.MiddlewareFunc {
 	return echo.WrapMiddleware(v.Middleware)
 }
