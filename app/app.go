@@ -24,6 +24,7 @@ import (
 	"idp/templates"
 	"idp/throttle"
 	"idp/tokens"
+	"idp/upstreams"
 	"idp/users"
 )
 
@@ -110,6 +111,8 @@ type App struct {
 	// Admin is every administrative action, for the CLI, the admin pages
 	// and the admin API alike.
 	Admin *admin.Service
+	// Upstreams are the providers people may sign in with (issue #18).
+	Upstreams *upstreams.Service
 }
 
 // Open opens and migrates cfg.Database, loads (or, beside a SQLite file,
@@ -163,6 +166,8 @@ func New(d *db.DB, mk keys.MasterKey, cfg Config) *App {
 		SealKey: mk.Derive("refresh-response"), Now: now, Audit: a.Audit, Resources: a.Resources,
 	})
 	a.MFA = mfa.NewService(mfa.NewStore(d.Gorm), mfa.Config{Issuer: cfg.Server.Issuer, SealKey: mk.Derive("totp-secret"), Now: now})
+	a.Upstreams = upstreams.NewService(upstreams.NewStore(d.Gorm), a.Users, upstreams.Config{
+		Issuer: cfg.Server.Issuer, SealKey: mk.Derive("upstream-secret"), Now: now})
 	a.Throttle = throttle.New(throttle.NewStore(d.Gorm), throttle.Config{
 		After: cfg.ThrottleAfter, Lockout: cfg.SigninLockout, Now: now,
 	})
@@ -234,7 +239,7 @@ func (a *App) Server() (*server.Server, error) {
 	return server.New(cfg, server.Deps{
 		DB: a.DB, Keys: a.Keys, Users: a.Users, Clients: a.Clients, Resources: a.Resources, Sessions: a.Sessions, Tokens: a.Tokens,
 		Templates: tpl, Audit: a.Audit, Throttle: a.Throttle, Admin: a.Admin, MFA: a.MFA, Mail: a.Mail,
-		SelfService: a.SelfService,
+		SelfService: a.SelfService, Upstreams: a.Upstreams,
 	})
 }
 

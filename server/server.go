@@ -28,6 +28,7 @@ import (
 	"idp/templates"
 	"idp/throttle"
 	"idp/tokens"
+	"idp/upstreams"
 	"idp/users"
 )
 
@@ -105,6 +106,9 @@ type Deps struct {
 	// SelfService is password reset by mail (optional: the pages offer
 	// it only when it is enabled).
 	SelfService *selfservice.Service
+	// Upstreams are the providers people may sign in with instead of a
+	// password (optional).
+	Upstreams *upstreams.Service
 }
 
 // Server is the provider's HTTP handler: one Echo application that mounts
@@ -166,7 +170,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.pages = pages.New(site, pages.Config{SessionTTL: cfg.SessionTTL, SelfService: deps.SelfService,
-		Signup: cfg.Signup == "open" && deps.SelfService.ResetEnabled(), SignupDomains: cfg.SignupDomains, InviteOnly: cfg.Signup == "invite-only"}, deps.Throttle, s.protocol)
+		Signup: cfg.Signup == "open" && deps.SelfService.ResetEnabled(), SignupDomains: cfg.SignupDomains, InviteOnly: cfg.Signup == "invite-only",
+		Upstreams: deps.Upstreams}, deps.Throttle, s.protocol)
 	s.admin = adminhttp.New(site, adminhttp.Config{JWKSMaxAge: cfg.JWKSMaxAge, KeyRotationInterval: cfg.KeyRotationInterval,
 		Registration: cfg.Registration, MailEnabled: deps.SelfService.ResetEnabled()}, deps.Admin)
 	deps.Audit.Observe(s.metrics.OnAudit)

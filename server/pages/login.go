@@ -73,6 +73,11 @@ func (h *Handlers) renderLogin(c echo.Context, status int, lc loginContext, emai
 		page.Client = plumbing.ClientBrand(lc.client)
 		targets = append(targets, lc.req.RedirectURI)
 	}
+	buttons, err := h.upstreamButtons(c, page.RequestID, page.Next)
+	if err != nil {
+		return err
+	}
+	page.Upstreams = buttons
 	return plumbing.Render(c, status, plumbing.ClientPageCSP(lc.client, targets...), func(w io.Writer) error {
 		return h.site.Templates.Login(w, page)
 	})
@@ -159,10 +164,16 @@ func (h *Handlers) Login(c echo.Context) error {
 // page — through enrollment first when the user's role demands a second
 // factor and they have none.
 func (h *Handlers) afterSignIn(c echo.Context, reqID string, sess *sessions.Session, user *users.User) error {
+	return h.continueSignIn(c, reqID, c.FormValue("next"), sess, user)
+}
+
+// continueSignIn is afterSignIn with the next page given rather than read
+// from the form (a sign-in through an upstream carries it across).
+func (h *Handlers) continueSignIn(c echo.Context, reqID, next string, sess *sessions.Session, user *users.User) error {
 	if reqID != "" {
 		return h.auth.SignedIn(c, reqID, sess, user)
 	}
-	next := cmp.Or(safeNext(c.FormValue("next")), plumbing.PathAccount)
+	next = cmp.Or(safeNext(next), plumbing.PathAccount)
 	if mfa.RoleDemands(h.site.MFARequiredRoles, user.Roles) && mfa.Assurance(sess.AMR) < mfa.LevelMFA {
 		return c.Redirect(http.StatusSeeOther, mfaURL("", next))
 	}
