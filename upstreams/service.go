@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"idp/db"
 	"idp/users"
 )
 
@@ -81,7 +82,9 @@ func (s *Service) Create(ctx context.Context, spec Spec) (*Upstream, error) {
 	if spec.Secret != "" {
 		u.SecretSealed = s.seal(u.ID, spec.Secret)
 	}
-	if err := s.store.create(ctx, u); err != nil {
+	if err := s.store.create(ctx, u); errors.Is(err, db.ErrConflict) {
+		return nil, fmt.Errorf("%w: an upstream with id %q already exists", ErrInvalid, u.ID)
+	} else if err != nil {
 		return nil, err
 	}
 	return u, nil
