@@ -60,7 +60,8 @@ const DefaultRegistrationIdleTTL = 30 * 24 * time.Hour
 // codes, pending requests, refresh families and denylist entries, sessions
 // and half-done sign-ins, WebAuthn challenges, sign-in throttle
 // counters, expired mailed links (password reset), and mail outbox rows
-// finished more than a week ago. It reports how many it deleted.
+// finished more than a week ago, and abandoned sign-ins at upstream
+// providers. It reports how many it deleted.
 func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
 	n, err := a.Tokens.Purge(ctx, limit)
 	if err != nil {
@@ -106,5 +107,10 @@ func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
 		return n, err
 	}
 	m, err = a.Clients.PurgeAssertions(ctx, limit)
+	n += m
+	if err != nil {
+		return n, err
+	}
+	m, err = a.Upstreams.Store().DeleteExpired(ctx, a.cfg.Now(), limit)
 	return n + m, err
 }

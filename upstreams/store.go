@@ -258,10 +258,9 @@ func (s *Store) takeState(ctx context.Context, hash string, now time.Time) (*pen
 		RequestID: row.RequestID, Next: row.Next, ExpiresAt: row.ExpiresAt.UTC()}, nil
 }
 
-// DeleteExpired forgets abandoned sign-ins.
-func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
-	res := db.Conn(ctx, s.gdb).Where("expires_at <= ?", now.UTC()).Delete(&stateRow{})
-	return res.RowsAffected, db.Map(res.Error)
+// DeleteExpired forgets at most limit abandoned sign-ins.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
+	return db.DeleteBatch(ctx, s.gdb, &stateRow{}, "state_hash", limit, "expires_at <= ?", now.UTC())
 }
 
 // tx runs fn in one transaction.

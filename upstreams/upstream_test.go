@@ -93,3 +93,22 @@ func TestUpstreamStoreRoundTrip(t *testing.T) {
 		t.Fatalf("after delete: %v", err)
 	}
 }
+
+// TestUpstreamAbandonedSignInsExpire: a state is good for StateTTL, then
+// refused and purged.
+func TestUpstreamAbandonedSignInsExpire(t *testing.T) {
+	h := newHarness(t, upstreams.Spec{JIT: true})
+	q, state, _ := h.signIn(t)
+	h.clock.advance(upstreams.StateTTL)
+	if _, err := h.svc.Finish(context.Background(), "corp", q, state); !errors.Is(err, upstreams.ErrForged) {
+		t.Fatalf("expired state: %v, want ErrForged", err)
+	}
+	if _, err := h.svc.Begin(context.Background(), "corp", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.advance(upstreams.StateTTL)
+	if n, err := h.svc.Store().DeleteExpired(context.Background(), h.clock.now(), 100); err != nil || n != 1 {
+		t.Fatalf("purged %d, %v; want 1", n, err)
+	}
+	h.nothingMade(t)
+}
