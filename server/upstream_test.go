@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
 
 	"idp/clients"
 	"idp/server"
@@ -326,4 +327,34 @@ func (f *fed) setStateCookie(t *testing.T, v string) {
 	t.Helper()
 	u, _ := url.Parse(f.a.URL)
 	f.br.Jar.SetCookies(u, []*http.Cookie{{Name: "idp_upstream", Value: v, Path: "/"}})
+}
+
+// TestUpstreamIDPHint: idp_hint (and kc_idp_hint) naming an upstream skip
+// the sign-in page; an unknown hint shows it as usual.
+func TestUpstreamIDPHint(t *testing.T) {
+	f := newFed(t, upstreams.Spec{JIT: true})
+	f.b.CreateUser(t, fedEmail, fedPassword)
+	for _, param := range []string{"idp_hint", "kc_idp_hint"} {
+		authURL := f.rp.conf.AuthCodeURL("st4te", oauth2.SetAuthURLParam(param, "corp"))
+		resp, _ := f.a.Get(t, f.br, authURL)
+		resp, _ = f.a.Get(t, f.br, servertest.Location(t, resp).String())
+		if up := servertest.Location(t, resp); !strings.HasPrefix(up.String(), f.a.URL+"/login/upstream/corp?req=") {
+			t.Fatalf("%s: sent to %s", param, up)
+		}
+	}
+	authURL := f.rp.conf.AuthCodeURL("st4te", oauth2.SetAuthURLParam("idp_hint", "nobody"))
+	resp, _ := f.a.Get(t, f.br, authURL)
+	if resp, page := f.a.Get(t, f.br, servertest.Location(t, resp).String()); resp.StatusCode != http.StatusOK ||
+		!strings.Contains(page.Body, "Continue with Corp") {
+		t.Fatalf("unknown hint: %d", resp.StatusCode)
+	}
+	// The hinted path ends like the button's.
+	authURL = f.rp.conf.AuthCodeURL("st4te", oidc.Nonce("rp-nonce"), oauth2.SetAuthURLParam("idp_hint", "corp"))
+	resp, _ = f.a.Get(t, f.br, authURL)
+	resp, _ = f.a.Get(t, f.br, servertest.Location(t, resp).String())
+	resp, _ = f.a.Get(t, f.br, servertest.Location(t, resp).String())
+	cb := f.b.Authorize(t, f.br, servertest.Location(t, resp).String(), fedEmail, fedPassword)
+	if claims := f.finish(t, cb); !slices.Contains(amrOf(claims), "fed") {
+		t.Fatalf("amr %v", claims["amr"])
+	}
 }

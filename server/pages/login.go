@@ -54,6 +54,11 @@ func (h *Handlers) LoginPage(c echo.Context) error {
 			return c.Redirect(http.StatusSeeOther, cmp.Or(safeNext(c.QueryParam("next")), plumbing.PathAccount))
 		}
 	}
+	if lc.req != nil {
+		if to, ok := h.hintedUpstream(c, lc.req.ID, c.QueryParam("idp_hint")); ok {
+			return c.Redirect(http.StatusSeeOther, to)
+		}
+	}
 	email := ""
 	if lc.req != nil {
 		email = lc.req.LoginHint

@@ -44,6 +44,19 @@ func (h *Handlers) upstreamButtons(c echo.Context, reqID, next string) ([]templa
 	return out, nil
 }
 
+// hintedUpstream is where an idp_hint naming an upstream sends the
+// browser: straight to that upstream's sign-in, as if its button had been
+// pressed. Any other hint is ignored.
+func (h *Handlers) hintedUpstream(c echo.Context, reqID, hint string) (string, bool) {
+	if hint == "" || h.cfg.Upstreams == nil {
+		return "", false
+	}
+	if _, err := h.cfg.Upstreams.Store().ByID(c.Request().Context(), hint); err != nil {
+		return "", false
+	}
+	return plumbing.PathLogin + "/upstream/" + url.PathEscape(hint) + "?req=" + url.QueryEscape(reqID), true
+}
+
 // UpstreamStart sends the browser to upstream :id's authorization
 // endpoint, for the pending request req (if any). The state comes back in
 // a cookie of this browser's, so a response started in another browser
