@@ -82,6 +82,9 @@ type Config struct {
 	// RequirePAR refuses every authorization request that was not pushed
 	// to the PAR endpoint first (RFC 9126; --require-par).
 	RequirePAR bool
+	// NoPasswordLogin hides the password form and refuses password
+	// sign-ins (--password-login=false): upstream providers only.
+	NoPasswordLogin bool
 }
 
 // Deps are the domain services the handlers use.
@@ -171,7 +174,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.pages = pages.New(site, pages.Config{SessionTTL: cfg.SessionTTL, SelfService: deps.SelfService,
 		Signup: cfg.Signup == "open" && deps.SelfService.ResetEnabled(), SignupDomains: cfg.SignupDomains, InviteOnly: cfg.Signup == "invite-only",
-		Upstreams: deps.Upstreams}, deps.Throttle, s.protocol)
+		Upstreams: deps.Upstreams, NoPasswordLogin: cfg.NoPasswordLogin}, deps.Throttle, s.protocol)
 	s.admin = adminhttp.New(site, adminhttp.Config{JWKSMaxAge: cfg.JWKSMaxAge, KeyRotationInterval: cfg.KeyRotationInterval,
 		Registration: cfg.Registration, MailEnabled: deps.SelfService.ResetEnabled()}, deps.Admin)
 	deps.Audit.Observe(s.metrics.OnAudit)

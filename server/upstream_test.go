@@ -358,3 +358,32 @@ func TestUpstreamIDPHint(t *testing.T) {
 		t.Fatalf("amr %v", claims["amr"])
 	}
 }
+
+// TestUpstreamOnlyWithoutPasswordLogin: --password-login=false shows no
+// password form and refuses a password posted anyway; the upstream still
+// signs people in.
+func TestUpstreamOnlyWithoutPasswordLogin(t *testing.T) {
+	b := servertest.New(t)
+	a := servertest.New(t, func(c *server.Config) { c.NoPasswordLogin = true })
+	_, secret := b.CreateClient(t, clients.Spec{ID: "idp-a", Trusted: true, RedirectURIs: []string{a.URL + upstreams.CallbackPath("corp")}})
+	if _, err := a.App.Upstreams.Create(context.Background(), upstreams.Spec{ID: "corp", Name: "Corp", Issuer: b.URL,
+		ClientID: "idp-a", Secret: secret, Scopes: []string{"email"}, JIT: true}); err != nil {
+		t.Fatal(err)
+	}
+	a.CreateUser(t, testEmail, testPassword)
+	b.CreateUser(t, fedEmail, fedPassword)
+	f := &fed{a: a, b: b, rp: newRP(t, a, clients.Spec{ID: "rp", Trusted: true}), br: a.Browser(t), log: &lockedBuffer{}}
+	resp, _ := a.Get(t, f.br, f.rp.conf.AuthCodeURL("st4te"))
+	_, page := a.Get(t, f.br, servertest.Location(t, resp).String())
+	if strings.Contains(page.Body, `name="password"`) || !strings.Contains(page.Body, "Continue with Corp") {
+		t.Fatalf("sign-in page: %.800s", page.Body)
+	}
+	resp, _ = a.PostForm(t, f.br, "/login", url.Values{"csrf_token": {page.CSRF()}, "req": {page.RequestID()},
+		"email": {testEmail}, "password": {testPassword}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("password posted anyway: %d", resp.StatusCode)
+	}
+	if claims := f.finish(t, f.toCallback(t, fedEmail, fedPassword)); !slices.Contains(amrOf(claims), "fed") {
+		t.Fatalf("amr %v", claims["amr"])
+	}
+}

@@ -36,6 +36,8 @@ type LoginPage struct {
 	// Upstreams are the "Continue with Name" buttons, one per upstream
 	// provider.
 	Upstreams []UpstreamButton
+	// NoPassword hides the email and password form (--password-login=false).
+	NoPassword bool
 }
 
 // UpstreamButton starts a sign-in at an upstream provider.

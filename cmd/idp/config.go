@@ -184,6 +184,9 @@ type Config struct {
 	// RequirePAR is --require-par: every authorization request must be
 	// pushed first (RFC 9126).
 	RequirePAR bool
+	// NoPasswordLogin is --password-login=false: people sign in only
+	// through upstream providers (or a passkey).
+	NoPasswordLogin bool
 }
 
 // now reads c.Now, or the system clock in UTC.
@@ -321,6 +324,7 @@ func buildConfig(s *settings) (Config, error) {
 	p.mail(s, &c)
 	p.signup(s, &c)
 	p.par(s, &c)
+	p.passwordLogin(s, &c)
 	if s.has("theme-dir") {
 		if c.ThemeDir = s.get("theme-dir").value; c.ThemeDir != "" {
 			if fi, err := os.Stat(c.ThemeDir); err != nil || !fi.IsDir() {

@@ -53,6 +53,7 @@ func (c Config) app(log *slog.Logger) app.Config {
 			Signup:              c.Signup,
 			SignupDomains:       c.SignupDomains,
 			RequirePAR:          c.RequirePAR,
+			NoPasswordLogin:     c.NoPasswordLogin,
 		},
 		Database:       c.Database,
 		DB:             c.DB,

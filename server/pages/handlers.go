@@ -52,6 +52,8 @@ type Config struct {
 	// Upstreams are the other providers people may sign in with (issue
 	// #18); nil: none.
 	Upstreams *upstreams.Service
+	// NoPasswordLogin hides the password form and refuses its posts.
+	NoPasswordLogin bool
 }
 
 // Handlers serves the end-user pages: sign-in, consent and the account

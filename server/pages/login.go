@@ -70,7 +70,7 @@ func (h *Handlers) LoginPage(c echo.Context) error {
 // the last attempt failed.
 func (h *Handlers) renderLogin(c echo.Context, status int, lc loginContext, email, problem string) error {
 	page := templates.LoginPage{Base: h.site.Base(c, "Sign in"), Email: email, Error: problem,
-		Passkeys: h.site.MFA.PasskeysEnabled(), ResetPassword: h.resetOn(), SignUp: h.cfg.Signup, InviteOnly: h.cfg.InviteOnly,
+		Passkeys: h.site.MFA.PasskeysEnabled(), ResetPassword: h.resetOn() && !h.cfg.NoPasswordLogin, NoPassword: h.cfg.NoPasswordLogin, SignUp: h.cfg.Signup, InviteOnly: h.cfg.InviteOnly,
 		Next: safeNext(c.FormValue("next"))}
 	var targets []string
 	if lc.req != nil {
@@ -93,6 +93,10 @@ func (h *Handlers) renderLogin(c echo.Context, status int, lc loginContext, emai
 func (h *Handlers) Login(c echo.Context) error {
 	if err := h.site.CheckCSRF(c); err != nil {
 		return err
+	}
+	if h.cfg.NoPasswordLogin {
+		return &plumbing.PageError{Status: http.StatusForbidden, Heading: "Signing in with a password is turned off",
+			Message: "Go back to the sign-in page and choose one of the other ways to sign in."}
 	}
 	lc, err := h.loadRequest(c, c.FormValue("req"))
 	if err != nil {
