@@ -81,7 +81,13 @@ type ClientUpdate struct {
 	RequirePAR              *bool            `json:"require_pushed_authorization_requests,omitempty"`
 	JWKSURI                 *string          `json:"jwks_uri,omitempty"`
 	JWKS                    *json.RawMessage `json:"jwks,omitempty"`
-	DefaultResource         *string          `json:"default_resource,omitempty"`
+	// Back- and front-channel logout (OIDC Back-Channel Logout 1.0 §2.2,
+	// Front-Channel Logout 1.0 §2).
+	BackchannelLogoutURI              *string `json:"backchannel_logout_uri,omitempty"`
+	BackchannelLogoutSessionRequired  *bool   `json:"backchannel_logout_session_required,omitempty"`
+	FrontchannelLogoutURI             *string `json:"frontchannel_logout_uri,omitempty"`
+	FrontchannelLogoutSessionRequired *bool   `json:"frontchannel_logout_session_required,omitempty"`
+	DefaultResource                   *string `json:"default_resource,omitempty"`
 }
 
 // apply writes the set fields into spec and returns their JSON names.
@@ -124,6 +130,10 @@ func (u ClientUpdate) apply(spec *clients.Spec) []string {
 	flag("require_auth_time", &spec.RequireAuthTime, u.RequireAuthTime)
 	flag("require_pushed_authorization_requests", &spec.RequirePAR, u.RequirePAR)
 	str("jwks_uri", &spec.JWKSURI, u.JWKSURI)
+	str("backchannel_logout_uri", &spec.BackchannelLogoutURI, u.BackchannelLogoutURI)
+	flag("backchannel_logout_session_required", &spec.BackchannelLogoutSessionRequired, u.BackchannelLogoutSessionRequired)
+	str("frontchannel_logout_uri", &spec.FrontchannelLogoutURI, u.FrontchannelLogoutURI)
+	flag("frontchannel_logout_session_required", &spec.FrontchannelLogoutSessionRequired, u.FrontchannelLogoutSessionRequired)
 	str("default_resource", &spec.DefaultResource, u.DefaultResource)
 	if u.JWKS != nil {
 		spec.JWKS, changed = string(*u.JWKS), append(changed, "jwks")

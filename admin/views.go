@@ -80,6 +80,11 @@ type Client struct {
 	RequirePAR              bool            `json:"require_pushed_authorization_requests"`
 	JWKSURI                 string          `json:"jwks_uri"`
 	JWKS                    json.RawMessage `json:"jwks,omitempty"`
+	// Back- and front-channel logout, by the specs' names.
+	BackchannelLogoutURI              string `json:"backchannel_logout_uri"`
+	BackchannelLogoutSessionRequired  bool   `json:"backchannel_logout_session_required"`
+	FrontchannelLogoutURI             string `json:"frontchannel_logout_uri"`
+	FrontchannelLogoutSessionRequired bool   `json:"frontchannel_logout_session_required"`
 	// DefaultResource is the aud of tokens whose request names no
 	// resource ("" the client id).
 	DefaultResource string `json:"default_resource"`
@@ -106,6 +111,8 @@ func clientView(c *clients.Client) Client {
 		Contacts: nonNil(c.Contacts), ApplicationType: c.ApplicationType, TokenEndpointAuthMethod: c.AuthMethod(),
 		DefaultMaxAge: c.DefaultMaxAge, RequireAuthTime: c.RequireAuthTime, Registration: c.Registration,
 		JWKSURI: c.JWKSURI, JWKS: rawJSON(c.JWKS), DefaultResource: c.DefaultResource, RequirePAR: c.RequirePAR,
+		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
+		FrontchannelLogoutURI: c.FrontchannelLogoutURI, FrontchannelLogoutSessionRequired: c.FrontchannelLogoutSessionRequired,
 		Created: Time{c.CreatedAt}, Updated: Time{c.UpdatedAt}}
 }
 

@@ -15,6 +15,7 @@ import (
 	"idp/clients"
 	"idp/db"
 	"idp/keys"
+	"idp/logout"
 	"idp/mail"
 	"idp/mfa"
 	"idp/resources"
@@ -113,6 +114,9 @@ type App struct {
 	Admin *admin.Service
 	// Upstreams are the providers people may sign in with (issue #18).
 	Upstreams *upstreams.Service
+	// Logout tells relying parties that sessions ended (back- and
+	// front-channel logout).
+	Logout *logout.Service
 }
 
 // Open opens and migrates cfg.Database, loads (or, beside a SQLite file,
@@ -165,6 +169,7 @@ func New(d *db.DB, mk keys.MasterKey, cfg Config) *App {
 		RefreshIdleTTL: cfg.RefreshIdleTTL, ReuseGrace: cfg.Server.RefreshReuseGrace,
 		SealKey: mk.Derive("refresh-response"), Now: now, Audit: a.Audit, Resources: a.Resources,
 	})
+	a.wireLogout()
 	a.MFA = mfa.NewService(mfa.NewStore(d.Gorm), mfa.Config{Issuer: cfg.Server.Issuer, SealKey: mk.Derive("totp-secret"), Now: now})
 	a.Upstreams = upstreams.NewService(upstreams.NewStore(d.Gorm), a.Users, upstreams.Config{
 		Issuer: cfg.Server.Issuer, SealKey: mk.Derive("upstream-secret"), Now: now})
@@ -239,7 +244,7 @@ func (a *App) Server() (*server.Server, error) {
 	return server.New(cfg, server.Deps{
 		DB: a.DB, Keys: a.Keys, Users: a.Users, Clients: a.Clients, Resources: a.Resources, Sessions: a.Sessions, Tokens: a.Tokens,
 		Templates: tpl, Audit: a.Audit, Throttle: a.Throttle, Admin: a.Admin, MFA: a.MFA, Mail: a.Mail,
-		SelfService: a.SelfService, Upstreams: a.Upstreams,
+		SelfService: a.SelfService, Logout: a.Logout, Upstreams: a.Upstreams,
 	})
 }
 

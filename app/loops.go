@@ -16,13 +16,15 @@ const (
 // Run runs the background loops of a serving process until ctx ends, and
 // returns once they have stopped (so the database can close under none of
 // them): the key scheduler (keys.Manager.Run) and the purge of expired
-// rows every minute, and the mail outbox (mail.Service.Run: a no-op
-// without --smtp-url). Every replica runs them; each is safe to run
-// together with its twins elsewhere.
+// rows every minute, the mail outbox (mail.Service.Run: a no-op without
+// --smtp-url) and the back-channel logout queue (logout.Service.Run).
+// Every replica runs them; each is safe to run together with its twins
+// elsewhere.
 func (a *App) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); a.Keys.Run(ctx) }()
+	go func() { defer wg.Done(); a.Logout.Run(ctx) }()
 	go func() { defer wg.Done(); a.purgeLoop(ctx) }()
 	go func() { defer wg.Done(); a.Mail.Run(ctx) }()
 	wg.Wait()
@@ -59,15 +61,17 @@ const DefaultRegistrationIdleTTL = 30 * 24 * time.Hour
 // Purge deletes one batch of at most limit expired rows of each kind:
 // codes, pending requests, refresh families and denylist entries, sessions
 // and half-done sign-ins, WebAuthn challenges, sign-in throttle
-// counters, expired mailed links (password reset), and mail outbox rows
-// finished more than a week ago, and abandoned sign-ins at upstream
-// providers. It reports how many it deleted.
+// counters, expired mailed links (password reset), and mail outbox and
+// back-channel logout rows finished more than a week ago. Expired
+// sessions end through sessions.PurgeExpired, which queues their logouts.
+// Abandoned sign-ins at upstream providers go too. It reports how many
+// it deleted.
 func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
 	n, err := a.Tokens.Purge(ctx, limit)
 	if err != nil {
 		return n, err
 	}
-	m, err := a.Sessions.Store().DeleteExpired(ctx, a.cfg.Now(), limit)
+	m, err := a.Sessions.PurgeExpired(ctx, limit)
 	n += m
 	if err != nil {
 		return n, err
@@ -102,6 +106,11 @@ func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
 		idle = DefaultRegistrationIdleTTL
 	}
 	m, err = a.Clients.PurgeIdleRegistrations(ctx, a.cfg.Now().Add(-idle), limit)
+	n += m
+	if err != nil {
+		return n, err
+	}
+	m, err = a.Logout.Purge(ctx, limit)
 	n += m
 	if err != nil {
 		return n, err

@@ -121,6 +121,9 @@ type Metadata struct {
 	// JWKS (a JWK Set as JSON) or JWKSURI (an https URL idp fetches) holds
 	// the public keys a private_key_jwt client signs its assertions with.
 	JWKS, JWKSURI string
+	// Logout is where the client is told that a session it obtained
+	// tokens in has ended (see logout.go).
+	Logout
 	// DefaultResource (an idp extension) is the registered resource whose
 	// URI becomes the aud of access tokens when the client's request names
 	// none (RFC 8707 resource); "" keeps the client id.

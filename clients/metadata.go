@@ -154,6 +154,7 @@ func checkMetadata(m Metadata, public bool, redirects []string) (Metadata, []err
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, m.Logout.check()...)
 	if m.DefaultResource != "" {
 		if u, err := url.Parse(m.DefaultResource); err != nil || !u.IsAbs() || strings.Contains(m.DefaultResource, "#") || len(m.DefaultResource) > 512 {
 			errs = append(errs, fmt.Errorf("default resource %q must be an absolute URI without a fragment", m.DefaultResource))

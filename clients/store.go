@@ -52,6 +52,10 @@ type clientRow struct {
 	RequireAuthTime        bool       `gorm:"column:require_auth_time"`
 	JWKS                   string     `gorm:"column:jwks"`
 	JWKSURI                string     `gorm:"column:jwks_uri"`
+	BackchannelLogoutURI   string     `gorm:"column:backchannel_logout_uri"`
+	BackchannelSessionReq  bool       `gorm:"column:backchannel_logout_session_required"`
+	FrontchannelLogoutURI  string     `gorm:"column:frontchannel_logout_uri"`
+	FrontchannelSessionReq bool       `gorm:"column:frontchannel_logout_session_required"`
 	DefaultResource        string     `gorm:"column:default_resource"`
 	RequirePAR             bool       `gorm:"column:require_par"`
 	Registration           string     `gorm:"column:registration"`
@@ -93,12 +97,14 @@ func (s *Store) ByID(ctx context.Context, id string) (*Client, error) {
 	err := db.QueryRow(ctx, s.gdb, `SELECT id, name, public, secret_hash, secret_sealed, redirect_uris, post_logout_redirect_uris,
 		grant_types, scopes, signing_alg, trusted, require_mfa, require_verified_email, logo_uri, client_uri, policy_uri, tos_uri, contacts,
 		application_type, token_endpoint_auth_method, default_max_age, require_auth_time, jwks, jwks_uri, default_resource, registration,
-		registration_token_hash, last_used_at, created_at, updated_at, require_par
+		registration_token_hash, last_used_at, created_at, updated_at, require_par,
+		backchannel_logout_uri, backchannel_logout_session_required, frontchannel_logout_uri, frontchannel_logout_session_required
 		FROM clients WHERE id = ?`, id).Scan(
 		&r.ID, &r.Name, &r.Public, &r.SecretHash, &r.SecretSealed, &r.RedirectURIs, &r.PostLogoutRedirectURIs,
 		&r.GrantTypes, &r.Scopes, &r.SigningAlg, &r.Trusted, &r.RequireMFA, &r.RequireVerifiedEmail, &r.LogoURI, &r.ClientURI, &r.PolicyURI,
 		&r.TOSURI, &r.Contacts, &r.ApplicationType, &r.TokenAuthMethod, &r.DefaultMaxAge, &r.RequireAuthTime,
-		&r.JWKS, &r.JWKSURI, &r.DefaultResource, &r.Registration, &r.RegistrationTokenHash, &r.LastUsedAt, &r.CreatedAt, &r.UpdatedAt, &r.RequirePAR)
+		&r.JWKS, &r.JWKSURI, &r.DefaultResource, &r.Registration, &r.RegistrationTokenHash, &r.LastUsedAt, &r.CreatedAt, &r.UpdatedAt, &r.RequirePAR,
+		&r.BackchannelLogoutURI, &r.BackchannelSessionReq, &r.FrontchannelLogoutURI, &r.FrontchannelSessionReq)
 	if err != nil {
 		return nil, fmt.Errorf("client %q: %w", id, db.ScanErr(s.gdb, err))
 	}
@@ -178,6 +184,8 @@ func toRow(c *Client) (clientRow, error) {
 		RequirePAR:   c.RequirePAR,
 		Registration: c.Registration, RegistrationTokenHash: c.RegistrationTokenHash, LastUsedAt: utcPtr(c.LastUsedAt),
 		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
+		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelSessionReq: c.BackchannelLogoutSessionRequired,
+		FrontchannelLogoutURI: c.FrontchannelLogoutURI, FrontchannelSessionReq: c.FrontchannelLogoutSessionRequired,
 	}
 	var err error
 	for _, f := range []struct {
@@ -205,6 +213,8 @@ func (r *clientRow) client() (*Client, error) {
 		Metadata: Metadata{LogoURI: r.LogoURI, ClientURI: r.ClientURI, PolicyURI: r.PolicyURI, TOSURI: r.TOSURI,
 			ApplicationType: r.ApplicationType, TokenEndpointAuthMethod: r.TokenAuthMethod,
 			DefaultMaxAge: r.DefaultMaxAge, RequireAuthTime: r.RequireAuthTime, JWKS: r.JWKS, JWKSURI: r.JWKSURI,
+			Logout: Logout{BackchannelLogoutURI: r.BackchannelLogoutURI, BackchannelLogoutSessionRequired: r.BackchannelSessionReq,
+				FrontchannelLogoutURI: r.FrontchannelLogoutURI, FrontchannelLogoutSessionRequired: r.FrontchannelSessionReq},
 			DefaultResource: r.DefaultResource, RequirePAR: r.RequirePAR},
 		Registration: r.Registration, RegistrationTokenHash: r.RegistrationTokenHash, LastUsedAt: utcPtr(r.LastUsedAt),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),

@@ -164,17 +164,13 @@ func (s *Service) Authenticate(ctx context.Context, uri, secret string) (*Resour
 // differ) and the shortest lifetime.
 func (s *Service) Policy(ctx context.Context, uris []string) (Policy, error) {
 	var p Policy
-	if len(uris) == 0 {
-		return p, nil
-	}
-	found, err := s.store.byURIs(ctx, uris)
-	if err != nil {
-		return p, err
-	}
 	for _, u := range uris {
-		r, ok := found[u]
-		if !ok {
-			return p, tagged{fmt.Errorf("resource %s: %w", u, ErrUnknown), []error{db.ErrNotFound}}
+		r, err := s.store.policyOf(ctx, u)
+		if errors.Is(err, db.ErrNotFound) {
+			return Policy{}, tagged{fmt.Errorf("resource %s: %w", u, ErrUnknown), []error{db.ErrNotFound}}
+		}
+		if err != nil {
+			return Policy{}, err
 		}
 		switch {
 		case r.SigningAlg == "":
@@ -183,8 +179,8 @@ func (s *Service) Policy(ctx context.Context, uris []string) (Policy, error) {
 		case p.SigningAlg != r.SigningAlg:
 			return Policy{}, ErrMixedAlgs
 		}
-		if r.AccessTokenTTL > 0 && (p.TTL == 0 || r.AccessTokenTTL < p.TTL) {
-			p.TTL = r.AccessTokenTTL
+		if r.TTL > 0 && (p.TTL == 0 || r.TTL < p.TTL) {
+			p.TTL = r.TTL
 		}
 	}
 	return p, nil

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"idp/clients"
+	"idp/resources"
 	"idp/server/servertest"
 )
 
@@ -48,6 +49,29 @@ func BenchmarkClientCredentials(b *testing.B) {
 	env := servertest.New(b)
 	_, secret := env.CreateClient(b, clients.Spec{ID: "m2m", SigningAlg: "ES256",
 		GrantTypes: []string{"client_credentials"}, Scopes: []string{"api"}})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader("grant_type=client_credentials"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("m2m", secret)
+		w := httptest.NewRecorder()
+		env.Server.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatal(w.Code, w.Body.String())
+		}
+	}
+}
+
+// BenchmarkClientCredentialsForResource is BenchmarkClientCredentials for
+// a client whose tokens go to its default resource: the price of the
+// resource lookup (one indexed SELECT) on every token request.
+func BenchmarkClientCredentialsForResource(b *testing.B) {
+	env := servertest.New(b)
+	env.CreateResource(b, resources.Spec{URI: "https://api.example/orders", NoSecret: true})
+	spec := clients.Spec{ID: "m2m", SigningAlg: "ES256", GrantTypes: []string{"client_credentials"}, Scopes: []string{"api"}}
+	spec.DefaultResource = "https://api.example/orders"
+	_, secret := env.CreateClient(b, spec)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {

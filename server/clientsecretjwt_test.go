@@ -23,20 +23,7 @@ import (
 // macAssertion MACs claims with secret (client_secret_jwt, OIDC Core §9).
 func macAssertion(t *testing.T, secret string, alg jose.SignatureAlgorithm, claims map[string]any) string {
 	t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: []byte(secret)}, (&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	jws, err := s.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return signJWT(t, jose.SigningKey{Algorithm: alg, Key: []byte(secret)}, claims)
 }
 
 // TestClientSecretJWT: a client registered for client_secret_jwt

@@ -30,8 +30,13 @@ const jwtBearerType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 // signAssertion signs claims as a compact JWS with key.
 func signAssertion(t *testing.T, key crypto.Signer, alg jose.SignatureAlgorithm, kid string, claims map[string]any) string {
 	t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
-		(&jose.SignerOptions{}).WithType("JWT"))
+	return signJWT(t, jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, claims)
+}
+
+// signJWT signs claims as a compact JWS of typ JWT.
+func signJWT(t *testing.T, key jose.SigningKey, claims map[string]any) string {
+	t.Helper()
+	s, err := jose.NewSigner(key, (&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,7 +106,7 @@ func TestResourceIntrospectsItsTokens(t *testing.T) {
 // headerAlg returns a compact JWS's alg.
 func headerAlg(t *testing.T, token string) string {
 	t.Helper()
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func headerAlg(t *testing.T, token string) string {
 // the token endpoint in the same test).
 func lifetime(t *testing.T, token string) time.Duration {
 	t.Helper()
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,5 +226,30 @@ func TestResourcePolicies(t *testing.T) {
 	var inv *admin.InvalidError
 	if !errors.As(err, &inv) || !strings.Contains(err.Error(), "not registered") {
 		t.Fatalf("unregistered default resource: %v", err)
+	}
+}
+
+// TestDeviceTokensForDefaultResource: a device request names no resource
+// (RFC 8628 has none), so a device client's default resource is the aud
+// of its access tokens, with that resource's algorithm and lifetime.
+func TestDeviceTokensForDefaultResource(t *testing.T) {
+	spec := clients.Spec{ID: "tv-app", Name: "Living Room TV", Public: true}
+	spec.DefaultResource = ordersAPI
+	d := newDeviceEnv(t, spec)
+	d.env.CreateResource(t, resources.Spec{URI: ordersAPI, SigningAlg: "ES256", AccessTokenTTL: 2 * time.Minute, NoSecret: true})
+	da := d.start(t, "openid")
+	b := d.env.Browser(t)
+	d.answer(t, b, d.signIn(t, b, da.VerificationURI), da.UserCode, "approve")
+	status, body := d.poll(t, da.DeviceCode)
+	at, _ := body["access_token"].(string)
+	if status != http.StatusOK || at == "" {
+		t.Fatalf("poll after approval: %d %v", status, body)
+	}
+	c, err := d.env.Tokens.VerifyAccessToken(context.Background(), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Audience) != 1 || c.Audience[0] != ordersAPI || headerAlg(t, at) != "ES256" || lifetime(t, at) != 2*time.Minute {
+		t.Fatalf("device access token: aud %v alg %s life %s", c.Audience, headerAlg(t, at), lifetime(t, at))
 	}
 }

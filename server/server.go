@@ -16,6 +16,7 @@ import (
 	"idp/audit"
 	"idp/clients"
 	"idp/keys"
+	"idp/logout"
 	"idp/mail"
 	"idp/mfa"
 	"idp/resources"
@@ -112,6 +113,9 @@ type Deps struct {
 	// Upstreams are the providers people may sign in with instead of a
 	// password (optional).
 	Upstreams *upstreams.Service
+	// Logout is back- and front-channel logout (optional): the signed-out
+	// page loads the front-channel logout URIs of the ended session.
+	Logout *logout.Service
 }
 
 // Server is the provider's HTTP handler: one Echo application that mounts
@@ -178,6 +182,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.admin = adminhttp.New(site, adminhttp.Config{JWKSMaxAge: cfg.JWKSMaxAge, KeyRotationInterval: cfg.KeyRotationInterval,
 		Registration: cfg.Registration, MailEnabled: deps.SelfService.ResetEnabled()}, deps.Admin)
 	deps.Audit.Observe(s.metrics.OnAudit)
+	if deps.Logout != nil {
+		site.FrontChannel = deps.Logout.FrontChannel
+		s.metrics.ObserveLogout(deps.Logout)
+	}
 	if deps.Mail.Enabled() {
 		s.metrics.ObserveMail(deps.Mail)
 	}

@@ -38,6 +38,9 @@ type Service struct {
 	store *Store
 	ttl   time.Duration
 	now   func() time.Time
+	onEnd EndHook
+	// afterEnd runs once sessions ended in a transaction of their own.
+	afterEnd func()
 }
 
 // NewService returns a Service whose sessions last ttl from sign-in.
@@ -121,7 +124,7 @@ func (s *Service) Elevate(ctx context.Context, sess *Session, token string, amr 
 // End ends one session of a user; ending a session of someone else is
 // ErrNoSession, so the account page cannot be used to probe ids.
 func (s *Service) End(ctx context.Context, userID, id string) error {
-	n, err := s.store.Delete(ctx, userID, id)
+	n, err := s.end(ctx, 0, "id = ? AND user_id = ?", id, userID)
 	if err != nil {
 		return fmt.Errorf("end session: %w", err)
 	}
@@ -133,7 +136,7 @@ func (s *Service) End(ctx context.Context, userID, id string) error {
 
 // EndAll ends every session of a user ("sign out everywhere").
 func (s *Service) EndAll(ctx context.Context, userID string) error {
-	if _, err := s.store.DeleteUser(ctx, userID); err != nil {
+	if _, err := s.end(ctx, 0, "user_id = ?", userID); err != nil {
 		return fmt.Errorf("end sessions: %w", err)
 	}
 	return nil
@@ -142,7 +145,7 @@ func (s *Service) EndAll(ctx context.Context, userID string) error {
 // EndOthers ends every session of a user but keep (the one changing the
 // password) and returns how many ended.
 func (s *Service) EndOthers(ctx context.Context, userID, keep string) (int64, error) {
-	n, err := s.store.DeleteUserExcept(ctx, userID, keep)
+	n, err := s.end(ctx, 0, "user_id = ? AND id <> ?", userID, keep)
 	if err != nil {
 		return 0, fmt.Errorf("end other sessions: %w", err)
 	}

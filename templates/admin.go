@@ -168,7 +168,9 @@ type AdminClient struct {
 // signing_alg, application_type, token_endpoint_auth_method (confidential
 // clients), default_max_age (seconds), grant_type (repeated), trusted=1,
 // require_mfa=1, require_auth_time=1,
-// require_pushed_authorization_requests=1; and, for a confidential client, a
+// require_pushed_authorization_requests=1, backchannel_logout_uri,
+// frontchannel_logout_uri, backchannel_logout_session_required=1,
+// frontchannel_logout_session_required=1; and, for a confidential client, a
 // form posting csrf_token to /admin/clients/{id}/secret.
 type AdminClientPage struct {
 	AdminBase
@@ -180,6 +182,9 @@ type AdminClientPage struct {
 	GrantCode, GrantRefresh, GrantCC                                   bool
 	RequirePAR                                                         bool
 	NewSecret                                                          string // shown once after a regeneration
+	// Back- and front-channel logout settings.
+	BackchannelLogoutURI, FrontchannelLogoutURI                         string
+	BackchannelLogoutSessionRequired, FrontchannelLogoutSessionRequired bool
 }
 
 // AdminClient renders one client's page.

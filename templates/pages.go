@@ -88,6 +88,14 @@ type ErrorPage struct {
 type SignedOutPage struct {
 	Base
 	ClientName string // "You are signed out of ClientName." when set
+	// FrontChannel are the front-channel logout URIs of the ended
+	// session's clients, each loaded in a hidden iframe (OpenID Connect
+	// Front-Channel Logout 1.0 §3); the page's CSP frames exactly their
+	// origins.
+	FrontChannel []string
+	// Continue is the client's post_logout_redirect_uri when the page is
+	// shown only so the iframes load before the user goes back.
+	Continue string
 }
 
 // LogoutPage asks the user to confirm sign-out, for RP-initiated logout

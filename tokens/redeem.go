@@ -114,6 +114,9 @@ func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, 
 		if won, err = s.store.ClaimCode(ctx, hash, now, g.JTI, g.AccessExpiresAt, g.RefreshFamily); err != nil || !won {
 			return err
 		}
+		if err := s.sessionGranted(ctx, g); err != nil {
+			return err
+		}
 		if family != nil {
 			return s.store.createFamily(ctx, family, first)
 		}

@@ -62,6 +62,8 @@ type Service struct {
 	signer   Signer
 	verifier Verifier
 	users    *users.Store
+	// onSessionGrant records which clients obtained tokens in a session.
+	onSessionGrant SessionGrantHook
 }
 
 // ErrRequestGone means an authorization request is unknown, expired or

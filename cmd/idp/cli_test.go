@@ -108,8 +108,12 @@ func TestServeHelpDescribesEveryContractSetting(t *testing.T) {
 	}
 	for _, r := range rows {
 		flag, env := r[1], r[2]
-		// Each flag's usage runs from "-flag " to the next flag.
+		// Each flag's usage runs from "-flag " (a switch: "-flag\n") to
+		// the next flag.
 		i := strings.Index(help, "  -"+flag+" ")
+		if i < 0 {
+			i = strings.Index(help, "  -"+flag+"\n")
+		}
 		if i < 0 {
 			t.Errorf("README setting --%s missing from serve --help", flag)
 			continue

@@ -19,7 +19,7 @@ func runClients(ctx context.Context, args []string, s stdio) error {
 
 func clientsCreate(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "clients create",
-		"clients create --id ID --redirect-uri U [--redirect-uri U]... [--post-logout-redirect-uri U] [--public] [--secret-stdin] [--signing-alg RS256|ES256] [--trusted] [--require-mfa] [--require-verified-email] [--grant-type G]... [--scope S]... [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--contact E]... [--application-type web|native] [--token-endpoint-auth-method M] [--default-max-age D] [--require-auth-time] [--default-resource URI] [--require-par]",
+		"clients create --id ID --redirect-uri U [--redirect-uri U]... [--post-logout-redirect-uri U] [--public] [--secret-stdin] [--signing-alg RS256|ES256] [--trusted] [--require-mfa] [--require-verified-email] [--grant-type G]... [--scope S]... [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--contact E]... [--application-type web|native] [--token-endpoint-auth-method M] [--default-max-age D] [--require-auth-time] [--default-resource URI] [--require-par] [--backchannel-logout-uri U [--backchannel-logout-session-required]] [--frontchannel-logout-uri U [--frontchannel-logout-session-required]]",
 		adminSettings()...)
 	var spec clients.Spec
 	var redirects, postLogout, grants, scopes multi

@@ -22,6 +22,7 @@ type metadataFlags struct {
 	contacts                                     multi
 	maxAge                                       time.Duration
 	authTime                                     bool
+	logout                                       clients.Logout
 	par                                          bool
 }
 
@@ -39,6 +40,10 @@ func (m *metadataFlags) register(fs *settingsFlagSet) {
 	fs.StringVar(&m.jwksURI, "jwks-uri", "", "with --token-endpoint-auth-method private_key_jwt: https URL of the client's public keys, fetched and cached by idp")
 	fs.StringVar(&m.defaultResource, "default-resource", "", "a registered resource (idp resources create) that is the aud of access tokens when a request names none (an empty value clears it on update)")
 	fs.StringVar(&m.jwksFile, "jwks-file", "", "with --token-endpoint-auth-method private_key_jwt: file holding the client's public keys as a JWK Set")
+	fs.StringVar(&m.logout.BackchannelLogoutURI, "backchannel-logout-uri", "", "where idp POSTs a logout token when a session the client signed in with ends (https; http on loopback)")
+	fs.BoolVar(&m.logout.BackchannelLogoutSessionRequired, "backchannel-logout-session-required", false, "record that the client needs sid in logout tokens (idp always includes it)")
+	fs.StringVar(&m.logout.FrontchannelLogoutURI, "frontchannel-logout-uri", "", "loaded in an iframe on the signed-out page when a session the client signed in with ends (https; http on loopback)")
+	fs.BoolVar(&m.logout.FrontchannelLogoutSessionRequired, "frontchannel-logout-session-required", false, "add iss and sid to the front-channel logout URI")
 }
 
 // jwks reads --jwks-file ("" when not given).
@@ -62,7 +67,7 @@ func (m *metadataFlags) metadata() (clients.Metadata, error) {
 	return clients.Metadata{LogoURI: m.logo, ClientURI: m.home, PolicyURI: m.policy, TOSURI: m.tos,
 		Contacts: m.contacts, ApplicationType: m.appType, TokenEndpointAuthMethod: m.authMethod,
 		DefaultMaxAge: secs, RequireAuthTime: m.authTime, JWKSURI: m.jwksURI, JWKS: jwks, RequirePAR: m.par,
-		DefaultResource: m.defaultResource}, err
+		DefaultResource: m.defaultResource, Logout: m.logout}, err
 }
 
 // seconds turns --default-max-age into whole seconds.
@@ -78,7 +83,7 @@ func seconds(d time.Duration) (int, error) {
 // --new-secret replaces the secret and prints the new one once.
 func clientsUpdate(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "clients update",
-		"clients update --id ID [--name N] [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--contact E]... [--redirect-uri U]... [--post-logout-redirect-uri U]... [--grant-type G]... [--scope S]... [--signing-alg A] [--trusted=BOOL] [--require-mfa=BOOL] [--require-verified-email=BOOL] [--application-type T] [--token-endpoint-auth-method M] [--default-max-age D] [--require-auth-time=BOOL] [--require-par=BOOL] [--jwks-uri U | --jwks-file F] [--default-resource URI] [--new-secret]",
+		"clients update --id ID [--name N] [--logo-uri U] [--client-uri U] [--policy-uri U] [--tos-uri U] [--contact E]... [--redirect-uri U]... [--post-logout-redirect-uri U]... [--grant-type G]... [--scope S]... [--signing-alg A] [--trusted=BOOL] [--require-mfa=BOOL] [--require-verified-email=BOOL] [--application-type T] [--token-endpoint-auth-method M] [--default-max-age D] [--require-auth-time=BOOL] [--require-par=BOOL] [--jwks-uri U | --jwks-file F] [--default-resource URI] [--backchannel-logout-uri U] [--backchannel-logout-session-required=BOOL] [--frontchannel-logout-uri U] [--frontchannel-logout-session-required=BOOL] [--new-secret]",
 		adminSettings()...)
 	id := fs.String("id", "", "client id (required)")
 	name := fs.String("name", "", "name shown to users on sign-in and consent")
@@ -147,6 +152,14 @@ func clientsUpdate(ctx context.Context, args []string, s stdio) error {
 			up.RequirePAR = &m.par
 		case "jwks-uri":
 			up.JWKSURI = &m.jwksURI
+		case "backchannel-logout-uri":
+			up.BackchannelLogoutURI = &m.logout.BackchannelLogoutURI
+		case "backchannel-logout-session-required":
+			up.BackchannelLogoutSessionRequired = &m.logout.BackchannelLogoutSessionRequired
+		case "frontchannel-logout-uri":
+			up.FrontchannelLogoutURI = &m.logout.FrontchannelLogoutURI
+		case "frontchannel-logout-session-required":
+			up.FrontchannelLogoutSessionRequired = &m.logout.FrontchannelLogoutSessionRequired
 		case "default-resource":
 			up.DefaultResource = &m.defaultResource
 		case "jwks-file":

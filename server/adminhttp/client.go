@@ -66,7 +66,9 @@ func (h *Handlers) renderClient(c echo.Context, status int, cl admin.Client, pro
 		RequireVerifiedEmail: cl.RequireVerifiedEmail,
 		GrantCode:            slices.Contains(cl.GrantTypes, clients.GrantAuthorizationCode),
 		GrantRefresh:         slices.Contains(cl.GrantTypes, clients.GrantRefreshToken),
-		GrantCC:              slices.Contains(cl.GrantTypes, clients.GrantClientCredentials), NewSecret: newSecret}
+		GrantCC:              slices.Contains(cl.GrantTypes, clients.GrantClientCredentials), NewSecret: newSecret,
+		BackchannelLogoutURI: cl.BackchannelLogoutURI, BackchannelLogoutSessionRequired: cl.BackchannelLogoutSessionRequired,
+		FrontchannelLogoutURI: cl.FrontchannelLogoutURI, FrontchannelLogoutSessionRequired: cl.FrontchannelLogoutSessionRequired}
 	page.Error = problem
 	if newSecret != "" {
 		c.Response().Header().Set("Cache-Control", "no-store")
@@ -97,7 +99,9 @@ func (h *Handlers) UpdateClientForm(c echo.Context) error {
 		Scopes: list(strings.Fields(f.Get("scopes"))), SigningAlg: str("signing_alg"), Trusted: flag("trusted"),
 		RequireMFA: flag("require_mfa"), RequireVerifiedEmail: flag("require_verified_email"), LogoURI: str("logo_uri"), ClientURI: str("client_uri"), PolicyURI: str("policy_uri"),
 		TOSURI: str("tos_uri"), Contacts: list(lines(f.Get("contacts"))), ApplicationType: str("application_type"),
-		DefaultMaxAge: &maxAge, RequireAuthTime: flag("require_auth_time"), RequirePAR: flag("require_pushed_authorization_requests")}
+		DefaultMaxAge: &maxAge, RequireAuthTime: flag("require_auth_time"), RequirePAR: flag("require_pushed_authorization_requests"),
+		BackchannelLogoutURI: str("backchannel_logout_uri"), BackchannelLogoutSessionRequired: flag("backchannel_logout_session_required"),
+		FrontchannelLogoutURI: str("frontchannel_logout_uri"), FrontchannelLogoutSessionRequired: flag("frontchannel_logout_session_required")}
 	if !cl.Public {
 		up.TokenEndpointAuthMethod = str("token_endpoint_auth_method")
 	}

@@ -116,6 +116,9 @@ func (h *Handlers) RevokeSession(c echo.Context) error {
 	}
 	id := c.FormValue("id")
 	h.site.ActAs(c, user.Email, audit.ViaWeb)
+	if id == sess.ID {
+		h.site.NoteEnding(c, sess.ID)
+	}
 	err = h.site.Sessions.End(c.Request().Context(), user.ID, id)
 	if err == nil {
 		h.site.Record(c, "session.ended", user.ID, "session="+id)
@@ -156,12 +159,13 @@ func (h *Handlers) LogoutAll(c echo.Context) error {
 	if err := h.site.CheckCSRF(c); err != nil {
 		return err
 	}
-	_, user, err := h.site.CurrentUser(c)
+	sess, user, err := h.site.CurrentUser(c)
 	if err != nil {
 		return err
 	}
 	if user != nil {
 		h.site.ActAs(c, user.Email, audit.ViaWeb)
+		h.site.NoteEnding(c, sess.ID) // this browser's session: the others' iframes would load elsewhere
 		h.site.Record(c, "logout.everywhere", user.ID, "")
 		if err := h.site.Sessions.EndAll(c.Request().Context(), user.ID); err != nil {
 			return err

@@ -99,8 +99,21 @@ func wantsHTML(c echo.Context) bool {
 // SignedOut shows the page every sign-out ends on: the account page's and,
 // without a post_logout_redirect_uri, RP-initiated logout's.
 func (s *Site) SignedOut(c echo.Context, clientName string) error {
-	return Render(c, http.StatusOK, HTMLCSP(), func(w io.Writer) error {
-		return s.Templates.SignedOut(w, templates.SignedOutPage{Base: s.Base(c, "Signed out"), ClientName: clientName})
+	return s.SignedOutThen(c, clientName, "")
+}
+
+// SignedOutThen is SignedOut that, when next is set, offers to continue
+// to next (a registered post_logout_redirect_uri) instead of signing in
+// again. The page loads the front-channel logout URIs NoteEnding found.
+func (s *Site) SignedOutThen(c echo.Context, clientName, next string) error {
+	frames := frontChannelOf(c)
+	csp := HTMLCSP()
+	if next != "" {
+		csp = HTMLCSP(next)
+	}
+	return Render(c, http.StatusOK, withFrames(csp, frames), func(w io.Writer) error {
+		return s.Templates.SignedOut(w, templates.SignedOutPage{Base: s.Base(c, "Signed out"), ClientName: clientName,
+			FrontChannel: frames, Continue: next})
 	})
 }
 

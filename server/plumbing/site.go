@@ -1,6 +1,7 @@
 package plumbing
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -50,6 +51,9 @@ type Site struct {
 	// MFARequiredRoles are the roles whose sessions need a second factor
 	// for any authorization and for the admin side.
 	MFARequiredRoles []string
+	// FrontChannel lists the front-channel logout URIs to load when a
+	// session ends (nil: none); see frontchannel.go.
+	FrontChannel func(ctx context.Context, sid string) ([]string, error)
 }
 
 // LevelNeeded is the assurance an authorization of client for user

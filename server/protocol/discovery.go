@@ -45,6 +45,7 @@ type discoveryDoc struct {
 	RequestParameterSupported         bool     `json:"request_parameter_supported"`
 	RequestURIParameterSupported      bool     `json:"request_uri_parameter_supported"`
 	ClaimsParameterSupported          bool     `json:"claims_parameter_supported"`
+	logoutDiscovery
 	// RFC 9126 §5.
 	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
 	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests"`
@@ -81,6 +82,7 @@ func (h *Handlers) buildDiscovery() ([]byte, error) {
 		CodeChallengeMethodsSupported:     []string{oauth.PKCES256},
 		PromptValuesSupported:             []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent},
 		AuthResponseIssParameterSupported: true,
+		logoutDiscovery:                   logoutSupported,
 	}
 	doc.PushedAuthorizationRequestEndpoint = h.site.URL(plumbing.PathPAR)
 	doc.RequirePushedAuthorizationRequests = h.cfg.RequirePAR

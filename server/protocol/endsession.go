@@ -136,6 +136,7 @@ func (h *Handlers) endSession(c echo.Context, sess *sessions.Session) error {
 	if sess == nil {
 		return nil
 	}
+	h.site.NoteEnding(c, sess.ID)
 	err := h.site.Sessions.End(c.Request().Context(), sess.UserID, sess.ID)
 	if err != nil && !errors.Is(err, sessions.ErrNoSession) {
 		return err
@@ -159,6 +160,11 @@ func (h *Handlers) afterLogout(c echo.Context, lr *logoutRequest) error {
 		q := u.Query()
 		q.Set("state", lr.state)
 		u.RawQuery = q.Encode()
+	}
+	if plumbing.FrontChannelNoted(c) {
+		// The iframes must load before the user leaves (Front-Channel
+		// Logout 1.0 §4): the page offers the way back instead.
+		return h.site.SignedOutThen(c, plumbing.ClientName(lr.client), u.String())
 	}
 	return c.Redirect(http.StatusSeeOther, u.String())
 }

@@ -59,7 +59,12 @@ type clientMetadata struct {
 	IDTokenSignedAlg        string   `json:"id_token_signed_response_alg,omitempty"`
 	DefaultMaxAge           *int     `json:"default_max_age,omitempty"`
 	RequireAuthTime         bool     `json:"require_auth_time,omitempty"`
-	RequirePAR              bool     `json:"require_pushed_authorization_requests,omitempty"` // RFC 9126 §6
+	// OIDC Back-Channel Logout 1.0 §2.2 and Front-Channel Logout 1.0 §2.
+	BackchannelLogoutURI              string `json:"backchannel_logout_uri,omitempty"`
+	BackchannelLogoutSessionRequired  bool   `json:"backchannel_logout_session_required,omitempty"`
+	FrontchannelLogoutURI             string `json:"frontchannel_logout_uri,omitempty"`
+	FrontchannelLogoutSessionRequired bool   `json:"frontchannel_logout_session_required,omitempty"`
+	RequirePAR                        bool   `json:"require_pushed_authorization_requests,omitempty"` // RFC 9126 §6
 	// Set by the server in responses; a request that sends them is read
 	// for RFC 7592 §2.2's checks only.
 	ClientID              string `json:"client_id,omitempty"`
@@ -208,7 +213,7 @@ func (md *clientMetadata) spec() (clients.Spec, *oauth.Error) {
 		Scopes: strings.Fields(md.Scope), SigningAlg: md.IDTokenSignedAlg,
 		Metadata: clients.Metadata{LogoURI: md.LogoURI, ClientURI: md.ClientURI, PolicyURI: md.PolicyURI, TOSURI: md.TOSURI,
 			Contacts: md.Contacts, ApplicationType: md.ApplicationType, RequireAuthTime: md.RequireAuthTime,
-			JWKSURI: md.JWKSURI, RequirePAR: md.RequirePAR}}
+			JWKSURI: md.JWKSURI, RequirePAR: md.RequirePAR, Logout: md.logout()}}
 	if md.JWKS != nil {
 		raw, err := json.Marshal(md.JWKS)
 		if err != nil {
@@ -247,6 +252,8 @@ func (h *Handlers) metadataOf(c *clients.Client) *clientMetadata {
 		TOSURI: c.TOSURI, PolicyURI: c.PolicyURI, ApplicationType: c.ApplicationType,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, IDTokenSignedAlg: c.SigningAlg, JWKSURI: c.JWKSURI,
 		RequireAuthTime: c.RequireAuthTime, RequirePAR: c.RequirePAR, ClientIDIssuedAt: c.CreatedAt.Unix(),
+		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
+		FrontchannelLogoutURI: c.FrontchannelLogoutURI, FrontchannelLogoutSessionRequired: c.FrontchannelLogoutSessionRequired,
 		RegistrationURI: h.site.URL(plumbing.PathRegister + "/" + c.ID)}
 	if c.JWKS != "" {
 		md.JWKS = json.RawMessage(c.JWKS)
@@ -367,4 +374,12 @@ func newClientID() (string, *oauth.Error) {
 		return "", oauth.ServerError("could not make a client id")
 	}
 	return id, nil
+}
+
+// logout is the registration's back- and front-channel logout metadata.
+func (md *clientMetadata) logout() clients.Logout {
+	return clients.Logout{BackchannelLogoutURI: md.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired:  md.BackchannelLogoutSessionRequired,
+		FrontchannelLogoutURI:             md.FrontchannelLogoutURI,
+		FrontchannelLogoutSessionRequired: md.FrontchannelLogoutSessionRequired}
 }
