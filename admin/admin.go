@@ -14,6 +14,7 @@ import (
 	"idp/sessions"
 	"idp/throttle"
 	"idp/tokens"
+	"idp/upstreams"
 	"idp/users"
 )
 
@@ -46,6 +47,7 @@ type Service struct {
 	users     *users.Service
 	clients   *clients.Service
 	resources *resources.Service
+	upstreams *upstreams.Service
 	sessions  *sessions.Service
 	tokens    *tokens.Service
 	keys      *keys.Manager
@@ -73,6 +75,7 @@ type Deps struct {
 	Users     *users.Service
 	Clients   *clients.Service
 	Resources *resources.Service
+	Upstreams *upstreams.Service
 	Sessions  *sessions.Service
 	Tokens    *tokens.Service
 	Keys      *keys.Manager
@@ -90,7 +93,7 @@ func New(d Deps) *Service {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Service{db: d.DB, users: d.Users, clients: d.Clients, resources: d.Resources, sessions: d.Sessions, tokens: d.Tokens, keys: d.Keys,
+	return &Service{db: d.DB, users: d.Users, clients: d.Clients, resources: d.Resources, upstreams: d.Upstreams, sessions: d.Sessions, tokens: d.Tokens, keys: d.Keys,
 		audit: d.Audit, throttle: d.Throttle, mfa: d.MFA, verifier: d.Verifier, now: d.Now}
 }
 

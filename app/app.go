@@ -25,6 +25,7 @@ import (
 	"idp/templates"
 	"idp/throttle"
 	"idp/tokens"
+	"idp/upstreams"
 	"idp/users"
 )
 
@@ -111,6 +112,8 @@ type App struct {
 	// Admin is every administrative action, for the CLI, the admin pages
 	// and the admin API alike.
 	Admin *admin.Service
+	// Upstreams are the providers people may sign in with (issue #18).
+	Upstreams *upstreams.Service
 	// Logout tells relying parties that sessions ended (back- and
 	// front-channel logout).
 	Logout *logout.Service
@@ -168,6 +171,8 @@ func New(d *db.DB, mk keys.MasterKey, cfg Config) *App {
 	})
 	a.wireLogout()
 	a.MFA = mfa.NewService(mfa.NewStore(d.Gorm), mfa.Config{Issuer: cfg.Server.Issuer, SealKey: mk.Derive("totp-secret"), Now: now})
+	a.Upstreams = upstreams.NewService(upstreams.NewStore(d.Gorm), a.Users, upstreams.Config{
+		Issuer: cfg.Server.Issuer, SealKey: mk.Derive("upstream-secret"), Now: now})
 	a.Throttle = throttle.New(throttle.NewStore(d.Gorm), throttle.Config{
 		After: cfg.ThrottleAfter, Lockout: cfg.SigninLockout, Now: now,
 	})
@@ -181,7 +186,7 @@ func New(d *db.DB, mk keys.MasterKey, cfg Config) *App {
 	a.SelfService = selfservice.NewService(selfservice.NewStore(d.Gorm), selfservice.Deps{
 		DB: d, Users: a.Users, Sessions: a.Sessions, Tokens: a.Tokens, Mail: a.Mail, Templates: mailTpl,
 	}, selfservice.Config{Issuer: cfg.Server.Issuer, Now: now})
-	a.Admin = admin.New(admin.Deps{DB: d, Users: a.Users, Clients: a.Clients, Resources: a.Resources, Sessions: a.Sessions, Tokens: a.Tokens,
+	a.Admin = admin.New(admin.Deps{DB: d, Users: a.Users, Clients: a.Clients, Resources: a.Resources, Upstreams: a.Upstreams, Sessions: a.Sessions, Tokens: a.Tokens,
 		Keys: a.Keys, Audit: a.Audit, Throttle: a.Throttle, MFA: a.MFA, Verifier: a.SelfService, Now: now})
 	return a
 }
@@ -239,7 +244,7 @@ func (a *App) Server() (*server.Server, error) {
 	return server.New(cfg, server.Deps{
 		DB: a.DB, Keys: a.Keys, Users: a.Users, Clients: a.Clients, Resources: a.Resources, Sessions: a.Sessions, Tokens: a.Tokens,
 		Templates: tpl, Audit: a.Audit, Throttle: a.Throttle, Admin: a.Admin, MFA: a.MFA, Mail: a.Mail,
-		SelfService: a.SelfService, Logout: a.Logout,
+		SelfService: a.SelfService, Logout: a.Logout, Upstreams: a.Upstreams,
 	})
 }
 

@@ -65,7 +65,8 @@ const DefaultRegistrationIdleTTL = 30 * 24 * time.Hour
 // counters, expired mailed links (password reset), and mail outbox and
 // back-channel logout rows finished more than a week ago. Expired
 // sessions end through sessions.PurgeExpired, which queues their logouts.
-// It reports how many it deleted.
+// Abandoned sign-ins at upstream providers go too. It reports how many
+// it deleted.
 func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
 	n, err := a.Tokens.Purge(ctx, limit)
 	if err != nil {
@@ -121,5 +122,10 @@ func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
 		return n, err
 	}
 	m, err = a.Clients.PurgeAssertions(ctx, limit)
+	n += m
+	if err != nil {
+		return n, err
+	}
+	m, err = a.Upstreams.Store().DeleteExpired(ctx, a.cfg.Now(), limit)
 	return n + m, err
 }

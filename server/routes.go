@@ -81,6 +81,8 @@ func (s *Server) pageRoutes(e *echo.Echo) {
 	p := s.pages
 	e.GET(plumbing.PathLogin, p.LoginPage)
 	e.POST(plumbing.PathLogin, p.Login)
+	e.GET(plumbing.PathLogin+"/upstream/:id", p.UpstreamStart)
+	e.GET(plumbing.PathLogin+"/upstream/:id/callback", p.UpstreamCallback)
 	e.POST(plumbing.PathPasskey+"/options", p.PasskeyOptions)
 	e.POST(plumbing.PathPasskey, p.PasskeyLogin)
 	e.GET("/signup", p.SignupPage)

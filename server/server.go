@@ -29,6 +29,7 @@ import (
 	"idp/templates"
 	"idp/throttle"
 	"idp/tokens"
+	"idp/upstreams"
 	"idp/users"
 )
 
@@ -90,6 +91,9 @@ type Config struct {
 	DPoPNonce    bool
 	DPoPNonceKey []byte
 	DPoPWindow   time.Duration
+	// NoPasswordLogin hides the password form and refuses password
+	// sign-ins (--password-login=false): upstream providers only.
+	NoPasswordLogin bool
 }
 
 // Deps are the domain services the handlers use.
@@ -114,6 +118,9 @@ type Deps struct {
 	// SelfService is password reset by mail (optional: the pages offer
 	// it only when it is enabled).
 	SelfService *selfservice.Service
+	// Upstreams are the providers people may sign in with instead of a
+	// password (optional).
+	Upstreams *upstreams.Service
 	// Logout is back- and front-channel logout (optional): the signed-out
 	// page loads the front-channel logout URIs of the ended session.
 	Logout *logout.Service
@@ -179,7 +186,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.pages = pages.New(site, pages.Config{SessionTTL: cfg.SessionTTL, SelfService: deps.SelfService,
-		Signup: cfg.Signup == "open" && deps.SelfService.ResetEnabled(), SignupDomains: cfg.SignupDomains, InviteOnly: cfg.Signup == "invite-only"}, deps.Throttle, s.protocol)
+		Signup: cfg.Signup == "open" && deps.SelfService.ResetEnabled(), SignupDomains: cfg.SignupDomains, InviteOnly: cfg.Signup == "invite-only",
+		Upstreams: deps.Upstreams, NoPasswordLogin: cfg.NoPasswordLogin}, deps.Throttle, s.protocol)
 	s.admin = adminhttp.New(site, adminhttp.Config{JWKSMaxAge: cfg.JWKSMaxAge, KeyRotationInterval: cfg.KeyRotationInterval,
 		Registration: cfg.Registration, MailEnabled: deps.SelfService.ResetEnabled()}, deps.Admin)
 	deps.Audit.Observe(s.metrics.OnAudit)

@@ -33,6 +33,17 @@ type LoginPage struct {
 	// Next is hidden input name="next": idp's own page to return to after
 	// signing in outside an authorization request (the device page).
 	Next string
+	// Upstreams are the "Continue with Name" buttons, one per upstream
+	// provider.
+	Upstreams []UpstreamButton
+	// NoPassword hides the email and password form (--password-login=false).
+	NoPassword bool
+}
+
+// UpstreamButton starts a sign-in at an upstream provider.
+type UpstreamButton struct {
+	ID, Name string
+	URL      string // /login/upstream/ID?req=…
 }
 
 // ClientBrand is how a client presents itself (RFC 7591 §2): its logo and

@@ -150,6 +150,12 @@ func TestSubcommandHelp(t *testing.T) {
 		{[]string{"resources", "update"}, []string{"id", "name", "scope", "signing-alg", "access-token-ttl", "new-secret"}},
 		{[]string{"resources", "list"}, []string{"json"}},
 		{[]string{"resources", "delete"}, []string{"id"}},
+		{[]string{"upstreams", "create"}, []string{"id", "name", "issuer", "client-id", "secret-stdin", "scope", "allowed-domains",
+			"link-by-email", "jit", "roles-claim", "roles-prefix", "required-group", "json"}},
+		{[]string{"upstreams", "update"}, []string{"id", "name", "issuer", "client-id", "secret-stdin", "scope", "allowed-domains",
+			"link-by-email", "jit", "roles-claim", "roles-prefix", "required-group"}},
+		{[]string{"upstreams", "list"}, []string{"json"}},
+		{[]string{"upstreams", "delete"}, []string{"id"}},
 		{[]string{"keys", "list"}, []string{"json"}},
 		{[]string{"keys", "rotate"}, []string{"alg", "force"}},
 		{[]string{"keys", "revoke"}, nil},
@@ -169,7 +175,7 @@ func TestSubcommandHelp(t *testing.T) {
 			}
 		}
 	}
-	for _, group := range []string{"users", "clients", "resources", "keys", "audit"} {
+	for _, group := range []string{"users", "clients", "resources", "upstreams", "keys", "audit"} {
 		helpText(t, group)
 	}
 }

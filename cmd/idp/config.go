@@ -187,6 +187,9 @@ type Config struct {
 	// DPoPNonce is --dpop-nonce; DPoPWindow is --dpop-proof-window.
 	DPoPNonce  bool
 	DPoPWindow time.Duration
+	// NoPasswordLogin is --password-login=false: people sign in only
+	// through upstream providers (or a passkey).
+	NoPasswordLogin bool
 }
 
 // now reads c.Now, or the system clock in UTC.
@@ -325,6 +328,7 @@ func buildConfig(s *settings) (Config, error) {
 	p.signup(s, &c)
 	p.par(s, &c)
 	p.dpop(s, &c)
+	p.passwordLogin(s, &c)
 	if s.has("theme-dir") {
 		if c.ThemeDir = s.get("theme-dir").value; c.ThemeDir != "" {
 			if fi, err := os.Stat(c.ThemeDir); err != nil || !fi.IsDir() {

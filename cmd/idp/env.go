@@ -55,6 +55,7 @@ func (c Config) app(log *slog.Logger) app.Config {
 			RequirePAR:          c.RequirePAR,
 			DPoPNonce:           c.DPoPNonce,
 			DPoPWindow:          c.DPoPWindow,
+			NoPasswordLogin:     c.NoPasswordLogin,
 		},
 		Database:       c.Database,
 		DB:             c.DB,

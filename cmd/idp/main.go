@@ -40,6 +40,7 @@ func commands() []command {
 		{"users", "manage users: create, invite, list, disable, set-password", runUsers},
 		{"clients", "manage OAuth clients: create, list, delete", runClients},
 		{"resources", "manage APIs tokens are issued for: create, list, update, delete", runResources},
+		{"upstreams", "manage the providers people may sign in with: create, list, update, delete", runUpstreams},
 		{"keys", "manage signing keys: list, rotate, revoke", runKeys},
 		{"audit", "read the audit log: list", runAudit},
 		{"healthcheck", "exit 0 if the server's /readyz answers 200 (for container health checks)", runHealthcheck},

@@ -9,6 +9,7 @@ import (
 	"idp/server/plumbing"
 	"idp/sessions"
 	"idp/throttle"
+	"idp/upstreams"
 	"idp/users"
 )
 
@@ -48,6 +49,11 @@ type Config struct {
 	Signup        bool
 	SignupDomains []string
 	InviteOnly    bool
+	// Upstreams are the other providers people may sign in with (issue
+	// #18); nil: none.
+	Upstreams *upstreams.Service
+	// NoPasswordLogin hides the password form and refuses its posts.
+	NoPasswordLogin bool
 }
 
 // Handlers serves the end-user pages: sign-in, consent and the account

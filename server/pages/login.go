@@ -54,6 +54,11 @@ func (h *Handlers) LoginPage(c echo.Context) error {
 			return c.Redirect(http.StatusSeeOther, cmp.Or(safeNext(c.QueryParam("next")), plumbing.PathAccount))
 		}
 	}
+	if lc.req != nil {
+		if to, ok := h.hintedUpstream(c, lc.req.ID, c.QueryParam("idp_hint")); ok {
+			return c.Redirect(http.StatusSeeOther, to)
+		}
+	}
 	email := ""
 	if lc.req != nil {
 		email = lc.req.LoginHint
@@ -65,7 +70,7 @@ func (h *Handlers) LoginPage(c echo.Context) error {
 // the last attempt failed.
 func (h *Handlers) renderLogin(c echo.Context, status int, lc loginContext, email, problem string) error {
 	page := templates.LoginPage{Base: h.site.Base(c, "Sign in"), Email: email, Error: problem,
-		Passkeys: h.site.MFA.PasskeysEnabled(), ResetPassword: h.resetOn(), SignUp: h.cfg.Signup, InviteOnly: h.cfg.InviteOnly,
+		Passkeys: h.site.MFA.PasskeysEnabled(), ResetPassword: h.resetOn() && !h.cfg.NoPasswordLogin, NoPassword: h.cfg.NoPasswordLogin, SignUp: h.cfg.Signup, InviteOnly: h.cfg.InviteOnly,
 		Next: safeNext(c.FormValue("next"))}
 	var targets []string
 	if lc.req != nil {
@@ -73,6 +78,11 @@ func (h *Handlers) renderLogin(c echo.Context, status int, lc loginContext, emai
 		page.Client = plumbing.ClientBrand(lc.client)
 		targets = append(targets, lc.req.RedirectURI)
 	}
+	buttons, err := h.upstreamButtons(c, page.RequestID, page.Next)
+	if err != nil {
+		return err
+	}
+	page.Upstreams = buttons
 	return plumbing.Render(c, status, plumbing.ClientPageCSP(lc.client, targets...), func(w io.Writer) error {
 		return h.site.Templates.Login(w, page)
 	})
@@ -83,6 +93,10 @@ func (h *Handlers) renderLogin(c echo.Context, status int, lc loginContext, emai
 func (h *Handlers) Login(c echo.Context) error {
 	if err := h.site.CheckCSRF(c); err != nil {
 		return err
+	}
+	if h.cfg.NoPasswordLogin {
+		return &plumbing.PageError{Status: http.StatusForbidden, Heading: "Signing in with a password is turned off",
+			Message: "Go back to the sign-in page and choose one of the other ways to sign in."}
 	}
 	lc, err := h.loadRequest(c, c.FormValue("req"))
 	if err != nil {
@@ -159,10 +173,16 @@ func (h *Handlers) Login(c echo.Context) error {
 // page — through enrollment first when the user's role demands a second
 // factor and they have none.
 func (h *Handlers) afterSignIn(c echo.Context, reqID string, sess *sessions.Session, user *users.User) error {
+	return h.continueSignIn(c, reqID, c.FormValue("next"), sess, user)
+}
+
+// continueSignIn is afterSignIn with the next page given rather than read
+// from the form (a sign-in through an upstream carries it across).
+func (h *Handlers) continueSignIn(c echo.Context, reqID, next string, sess *sessions.Session, user *users.User) error {
 	if reqID != "" {
 		return h.auth.SignedIn(c, reqID, sess, user)
 	}
-	next := cmp.Or(safeNext(c.FormValue("next")), plumbing.PathAccount)
+	next = cmp.Or(safeNext(next), plumbing.PathAccount)
 	if mfa.RoleDemands(h.site.MFARequiredRoles, user.Roles) && mfa.Assurance(sess.AMR) < mfa.LevelMFA {
 		return c.Redirect(http.StatusSeeOther, mfaURL("", next))
 	}

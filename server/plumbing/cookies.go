@@ -16,7 +16,10 @@ const (
 	// CookieStep holds a half-done sign-in: a password was right, a
 	// second factor is owed.
 	CookieStep = "idp_signin_step"
-	cookieCSRF = "idp_csrf"
+	// CookieUpstream binds a sign-in at an upstream provider to the
+	// browser that started it: it holds the state the callback must bring.
+	CookieUpstream = "idp_upstream"
+	cookieCSRF     = "idp_csrf"
 )
 
 // cookieName is the name a cookie carries under this issuer.

@@ -88,7 +88,7 @@ func (s *Site) renderError(c echo.Context, e *PageError) {
 // on a page endpoint, to answer with a page instead of JSON.
 func wantsHTML(c echo.Context) bool {
 	switch p := c.Path(); {
-	case p == PathAuthorize || p == PathLogin || p == PathConsent || p == PathEndSession ||
+	case p == PathAuthorize || p == PathLogin || strings.HasPrefix(p, PathLogin+"/") || p == PathConsent || p == PathEndSession ||
 		p == PathLogout || strings.HasPrefix(p, PathAccount) || strings.HasPrefix(p, PathAdmin) ||
 		p == PathDevice || strings.HasPrefix(p, PathDevice+"/"):
 		return true

@@ -92,7 +92,29 @@ func (h *Handlers) toPage(c echo.Context, req *tokens.AuthRequest, page string) 
 			return err
 		}
 	}
-	return c.Redirect(http.StatusSeeOther, page+"?req="+url.QueryEscape(req.ID))
+	target := page + "?req=" + url.QueryEscape(req.ID)
+	if hint := upstreamHint(c); hint != "" && page == plumbing.PathLogin {
+		target += "&idp_hint=" + url.QueryEscape(hint)
+	}
+	return c.Redirect(http.StatusSeeOther, target)
+}
+
+// upstreamHint is the authorization request's idp_hint (or Keycloak's
+// kc_idp_hint): the upstream provider the client wants the user sent to,
+// skipping the sign-in page. It is a hint only: the sign-in page ignores
+// one that names no upstream.
+func upstreamHint(c echo.Context) string {
+	if c.Path() != plumbing.PathAuthorize {
+		return ""
+	}
+	hint := c.FormValue("idp_hint")
+	if hint == "" {
+		hint = c.FormValue("kc_idp_hint")
+	}
+	if len(hint) > 64 || !plumbing.ValidText(hint) {
+		return ""
+	}
+	return hint
 }
 
 // issueCode answers the request with a code at the client's redirect_uri.

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"idp/upstreams"
+)
+
+// upstreamSettings are the admin settings: here --issuer is the
+// upstream's, as the issue names it, so idp's own issuer (for the
+// redirect URI to register at the upstream) comes from IDP_ISSUER.
+func upstreamSettings() []setting { return adminSettings() }
+
+// redirectURI is the redirect URI of upstream id under idp's issuer.
+func redirectURI(id string) string {
+	return cmp.Or(osGetenv(sIssuer.env), sIssuer.def) + upstreams.CallbackPath(id)
+}
+
+func runUpstreams(ctx context.Context, args []string, s stdio) error {
+	sub := map[string]func(context.Context, []string, stdio) error{
+		"create": upstreamsCreate, "list": upstreamsList, "update": upstreamsUpdate, "delete": upstreamsDelete,
+	}
+	return dispatch(ctx, "upstreams", "create|list|update|delete", sub, args, s)
+}
+
+// upstreamView is an upstream as list --json prints it: never the secret.
+type upstreamView struct {
+	ID             string    `json:"id"`
+	Name           string    `json:"name"`
+	Kind           string    `json:"kind"`
+	Issuer         string    `json:"issuer"`
+	ClientID       string    `json:"client_id"`
+	HasSecret      bool      `json:"has_secret"`
+	Scopes         []string  `json:"scopes"`
+	AllowedDomains []string  `json:"allowed_domains"`
+	LinkByEmail    bool      `json:"link_by_email"`
+	JIT            bool      `json:"jit"`
+	RolesClaim     string    `json:"roles_claim,omitempty"`
+	RolesPrefix    string    `json:"roles_prefix,omitempty"`
+	RequiredGroup  string    `json:"required_group,omitempty"`
+	RedirectURI    string    `json:"redirect_uri"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+func viewOf(u *upstreams.Upstream) upstreamView {
+	return upstreamView{ID: u.ID, Name: u.Name, Kind: u.Kind, Issuer: u.Issuer, ClientID: u.ClientID,
+		HasSecret: len(u.SecretSealed) > 0, Scopes: u.Scopes, AllowedDomains: u.AllowedDomains,
+		LinkByEmail: u.LinkByEmail, JIT: u.JIT, RolesClaim: u.Claims.RolesClaim, RolesPrefix: u.Claims.RolesPrefix,
+		RequiredGroup: u.Claims.RequiredGroup, RedirectURI: redirectURI(u.ID), CreatedAt: u.CreatedAt}
+}
+
+// splitList reads a comma-separated flag value.
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func upstreamsCreate(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "upstreams create",
+		`upstreams create --id ID --name "Display name" --issuer URL --client-id C [--secret-stdin] [--scope S]... [--allowed-domains d1,d2] [--link-by-email] [--jit] [--roles-claim CLAIM [--roles-prefix P] [--required-group G]]`,
+		upstreamSettings()...)
+	var spec upstreams.Spec
+	var scopes multi
+	fs.StringVar(&spec.ID, "id", "", "short id used in URLs: lowercase letters, digits, dashes (required)")
+	fs.StringVar(&spec.Name, "name", "", `shown on the sign-in button "Continue with NAME" (required)`)
+	fs.StringVar(&spec.Issuer, "issuer", "", "the upstream's issuer URL; its discovery document is read from there (required)")
+	fs.StringVar(&spec.ClientID, "client-id", "", "idp's client id at the upstream (required)")
+	secretStdin := fs.Bool("secret-stdin", false, "read idp's client secret at the upstream from stdin (without it: a public client, PKCE only)")
+	fs.Var(&scopes, "scope", "a scope to request besides openid, repeatable (e.g. email, profile)")
+	domains := fs.String("allowed-domains", "", "comma-separated email domains that may sign in this way (default: any)")
+	fs.BoolVar(&spec.LinkByEmail, "link-by-email", false, "link a first sign-in to the existing user with the same email, if the upstream says email_verified")
+	fs.BoolVar(&spec.JIT, "jit", false, "create a user at the first sign-in of someone without one")
+	fs.StringVar(&spec.Claims.RolesClaim, "roles-claim", "", "an ID token claim (string or list) whose values become the user's roles at each sign-in, e.g. groups")
+	fs.StringVar(&spec.Claims.RolesPrefix, "roles-prefix", "", "keep only roles-claim values with this prefix, prefix removed")
+	fs.StringVar(&spec.Claims.RequiredGroup, "required-group", "", "refuse anybody whose roles-claim lacks this value")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.parseArgs(args); err != nil {
+		return err
+	}
+	if spec.ID == "" || spec.Name == "" || spec.Issuer == "" || spec.ClientID == "" {
+		return fmt.Errorf("upstreams create needs --id, --name, --issuer and --client-id")
+	}
+	spec.Scopes, spec.AllowedDomains = scopes, splitList(*domains)
+	if *secretStdin {
+		secret, err := readSecret(s.in, "upstream client secret")
+		if err != nil {
+			return err
+		}
+		spec.Secret = secret
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	u, err := e.Admin.CreateUpstream(ctx, actorOf(ctx), spec)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(s, viewOf(u))
+	}
+	fmt.Fprintf(s.out, "id: %s\nredirect_uri: %s\n", u.ID, redirectURI(u.ID))
+	fmt.Fprintln(s.err, "idp: register the redirect_uri above for the client at the upstream")
+	return nil
+}
+
+func upstreamsList(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "upstreams list", "upstreams list [--json]", upstreamSettings()...)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.parseArgs(args); err != nil {
+		return err
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	list, err := e.Admin.Upstreams(ctx)
+	if err != nil {
+		return err
+	}
+	views := make([]upstreamView, len(list))
+	for i, u := range list {
+		views[i] = viewOf(u)
+	}
+	return printList(s, *asJSON, views, "ID\tNAME\tISSUER\tCLIENT\tLINK-BY-EMAIL\tJIT\tDOMAINS\tROLES-CLAIM", func(v upstreamView) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%t\t%t\t%s\t%s", v.ID, v.Name, v.Issuer, v.ClientID, v.LinkByEmail, v.JIT,
+			strings.Join(v.AllowedDomains, ","), v.RolesClaim)
+	})
+}
+
+func upstreamsUpdate(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "upstreams update",
+		`upstreams update --id ID [--name N] [--issuer URL] [--client-id C] [--secret-stdin] [--scope S]... [--allowed-domains d1,d2] [--link-by-email=BOOL] [--jit=BOOL] [--roles-claim C] [--roles-prefix P] [--required-group G]`,
+		upstreamSettings()...)
+	id := fs.String("id", "", "the upstream's id (required)")
+	name := fs.String("name", "", "the button's name")
+	issuer := fs.String("issuer", "", "the upstream's issuer URL")
+	clientID := fs.String("client-id", "", "idp's client id at the upstream")
+	secretStdin := fs.Bool("secret-stdin", false, "read a new client secret from stdin")
+	var scopes multi
+	fs.Var(&scopes, "scope", "the scopes to request from now on, repeatable")
+	domains := fs.String("allowed-domains", "", "comma-separated allowed email domains; empty: any")
+	link := fs.Bool("link-by-email", false, "link by verified email")
+	jit := fs.Bool("jit", false, "create users at first sign-in")
+	rolesClaim := fs.String("roles-claim", "", "claim whose values become roles; empty: roles are left alone")
+	rolesPrefix := fs.String("roles-prefix", "", "prefix filter of the roles claim")
+	group := fs.String("required-group", "", "value the roles claim must hold; empty: none")
+	if err := fs.parseArgs(args); err != nil {
+		return err
+	}
+	if *id == "" {
+		return fmt.Errorf("upstreams update needs --id")
+	}
+	var up upstreams.Update
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "name":
+			up.Name = name
+		case "issuer":
+			up.Issuer = issuer
+		case "client-id":
+			up.ClientID = clientID
+		case "scope":
+			l := []string(scopes)
+			up.Scopes = &l
+		case "allowed-domains":
+			l := splitList(*domains)
+			up.AllowedDomains = &l
+		case "link-by-email":
+			up.LinkByEmail = link
+		case "jit":
+			up.JIT = jit
+		case "roles-claim":
+			up.RolesClaim = rolesClaim
+		case "roles-prefix":
+			up.RolesPrefix = rolesPrefix
+		case "required-group":
+			up.RequiredGroup = group
+		}
+	})
+	if up == (upstreams.Update{}) && !*secretStdin {
+		return fmt.Errorf("upstreams update: nothing to change")
+	}
+	if *secretStdin {
+		secret, err := readSecret(s.in, "upstream client secret")
+		if err != nil {
+			return err
+		}
+		up.Secret = &secret
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if _, err := e.Admin.UpdateUpstream(ctx, actorOf(ctx), *id, up); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.out, "updated %s\n", *id)
+	return nil
+}
+
+func upstreamsDelete(ctx context.Context, args []string, s stdio) error {
+	fs := newSettingsFlagSet(s, "upstreams delete", "upstreams delete --id ID", upstreamSettings()...)
+	id := fs.String("id", "", "the upstream's id (required)")
+	if err := fs.parseArgs(args); err != nil {
+		return err
+	}
+	if *id == "" {
+		return fmt.Errorf("upstreams delete needs --id")
+	}
+	e, err := adminEnv(ctx, fs, s)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if err := e.Admin.DeleteUpstream(ctx, actorOf(ctx), *id); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.out, "deleted %s (its links are gone; the users remain)\n", *id)
+	return nil
+}

@@ -1,0 +1,185 @@
+package upstreams
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"idp/db"
+	"idp/oauth"
+	"idp/users"
+)
+
+// StateTTL is how long a person has to finish signing in at an upstream.
+const StateTTL = 10 * time.Minute
+
+// Start is a sign-in just begun at an upstream.
+type Start struct {
+	// URL is the upstream's authorization request to send the browser to.
+	URL string
+	// State must come back with the browser: the caller binds it to the
+	// browser (a cookie) and hands it to Finish with the response.
+	State string
+}
+
+// Begin starts a sign-in at upstream id for the pending authorization
+// request requestID (may be empty) and idp page next (may be empty): an
+// authorization request with PKCE S256 (RFC 7636), state and nonce (OIDC
+// Core §3.1.2.1), whose verifier and nonce stay in idp's database under
+// the state's hash.
+func (s *Service) Begin(ctx context.Context, id, requestID, next string) (*Start, error) {
+	u, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.provider(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	state, nonce, verifier := oauth.NewSecret(32), oauth.NewSecret(32), oauth.NewSecret(32)
+	pend := &pending{UpstreamID: u.ID, Nonce: nonce, Verifier: verifier, RequestID: requestID, Next: next,
+		ExpiresAt: s.cfg.Now().Add(StateTTL)}
+	if err := s.store.saveState(ctx, oauth.HashSecret(state), pend); err != nil {
+		return nil, err
+	}
+	auth, err := url.Parse(p.authURL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: authorization_endpoint: %w", ErrUnavailable, err)
+	}
+	q := auth.Query() // keep whatever query the endpoint carries (RFC 6749 §3.1)
+	q.Set("response_type", "code")
+	q.Set("client_id", u.ClientID)
+	q.Set("redirect_uri", s.RedirectURI(u.ID))
+	q.Set("scope", strings.Join(u.Scopes, " "))
+	q.Set("state", state)
+	q.Set("nonce", nonce)
+	q.Set("code_challenge", oauth.S256Challenge(verifier))
+	q.Set("code_challenge_method", "S256")
+	auth.RawQuery = q.Encode()
+	return &Start{URL: auth.String(), State: state}, nil
+}
+
+// Result is a finished sign-in: the idp user, and where the browser was
+// going before it left for the upstream.
+type Result struct {
+	Upstream  *Upstream
+	User      *users.User
+	RequestID string
+	Next      string
+	// Created and Linked say what this sign-in did, for the audit log.
+	Created, Linked bool
+}
+
+// Finish checks the authorization response q that came back to upstream
+// id's callback, in a browser that holds browserState, exchanges the code,
+// verifies the ID token and finds (or links, or creates) the idp user.
+// The state is spent whatever the outcome, so a response works once.
+func (s *Service) Finish(ctx context.Context, id string, q url.Values, browserState string) (*Result, error) {
+	state := q.Get("state")
+	if state == "" || subtle.ConstantTimeCompare([]byte(state), []byte(browserState)) != 1 {
+		return nil, fmt.Errorf("%w: state missing or not this browser's", ErrForged)
+	}
+	pend, err := s.store.takeState(ctx, oauth.HashSecret(state), s.cfg.Now())
+	if errors.Is(err, db.ErrNotFound) || (err == nil && pend.UpstreamID != id) {
+		return nil, fmt.Errorf("%w: unknown, used or expired state", ErrForged)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{RequestID: pend.RequestID, Next: pend.Next}
+	if res.Upstream, err = s.store.ByID(ctx, id); err != nil {
+		return res, err
+	}
+	ident, err := s.identify(ctx, res.Upstream, q, pend)
+	if err != nil {
+		return res, err
+	}
+	if err := s.resolve(ctx, res, ident); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// identify checks the response and returns the verified upstream identity.
+func (s *Service) identify(ctx context.Context, u *Upstream, q url.Values, pend *pending) (*Identity, error) {
+	p, err := s.provider(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	// RFC 9207 §2.4: an iss that is sent must be the upstream's; one that
+	// is promised must be sent. This stops a mix-up with another upstream.
+	if iss, sent := q["iss"]; sent && (len(iss) != 1 || iss[0] != u.Issuer) {
+		return nil, fmt.Errorf("%w: iss %q in the authorization response is not %q", ErrForged, q.Get("iss"), u.Issuer)
+	} else if !sent && p.issParam {
+		return nil, fmt.Errorf("%w: iss missing from the authorization response", ErrForged)
+	}
+	if e := q.Get("error"); e != "" {
+		return nil, fmt.Errorf("%w: %s: %.200s", ErrDenied, e, q.Get("error_description"))
+	}
+	code := q.Get("code")
+	if code == "" {
+		return nil, fmt.Errorf("%w: no code in the authorization response", ErrUnavailable)
+	}
+	raw, err := s.exchange(ctx, u, p, code, pend.Verifier)
+	if err != nil {
+		return nil, err
+	}
+	claims, err := p.verifier.VerifyIDToken(ctx, raw, pend.Nonce)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrForged, err)
+	}
+	return &Identity{Subject: claims.Subject, Email: claims.Email, EmailVerified: claims.EmailVerified,
+		Name: claims.Name, Claims: claims.Raw}, nil
+}
+
+// exchange redeems code at the upstream's token endpoint (RFC 6749 §4.1.3)
+// with the PKCE verifier, authenticating with client_secret_basic when idp
+// has a secret there, and returns the ID token.
+func (s *Service) exchange(ctx context.Context, u *Upstream, p *provider, code, verifier string) (string, error) {
+	secret, err := s.secret(u)
+	if err != nil {
+		return "", err
+	}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {s.RedirectURI(u.ID)}, "code_verifier": {verifier}}
+	if secret == "" {
+		form.Set("client_id", u.ClientID)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.tokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if secret != "" {
+		// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic.
+		req.SetBasicAuth(url.QueryEscape(u.ClientID), url.QueryEscape(secret))
+	}
+	resp, err := s.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("%w: token endpoint: %w", ErrUnavailable, err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		IDToken string `json:"id_token"`
+		Error   string `json:"error"`
+		Desc    string `json:"error_description"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&body); err != nil {
+		return "", fmt.Errorf("%w: token endpoint answered %d: %w", ErrUnavailable, resp.StatusCode, err)
+	}
+	if resp.StatusCode != http.StatusOK || body.Error != "" {
+		return "", fmt.Errorf("%w: token endpoint answered %d %s: %.200s", ErrUnavailable, resp.StatusCode, body.Error, body.Desc)
+	}
+	if body.IDToken == "" {
+		return "", fmt.Errorf("%w: no id_token in the token response", ErrUnavailable)
+	}
+	return body.IDToken, nil
+}
