@@ -175,6 +175,15 @@ func (c *Client) AcceptsAuthMethod(m string) bool {
 // publicKeyMethods are the methods that need registered keys.
 func needsKeys(m string) bool { return m == AuthPrivateKeyJWT }
 
+// Audience is what a request naming resources is for (RFC 8707): those
+// resources, or the client's default resource when it names none.
+func (c *Client) Audience(resources []string) []string {
+	if len(resources) == 0 && c.DefaultResource != "" {
+		return []string{c.DefaultResource}
+	}
+	return resources
+}
+
 // AllowsGrant reports whether the client may use grant type g.
 func (c *Client) AllowsGrant(g string) bool { return slices.Contains(c.GrantTypes, g) }
 

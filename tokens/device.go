@@ -198,10 +198,7 @@ func (s *Service) redeemDevice(ctx context.Context, client *clients.Client, row 
 	scopes, _ := oauth.ParseScope(row.Scope)
 	// A device request names no resource (RFC 8628 has none): the client's
 	// default resource, when it has one, is the audience.
-	var audience []string
-	if client.DefaultResource != "" {
-		audience = []string{client.DefaultResource}
-	}
+	audience := client.Audience(nil)
 	accessAlg, accessExp, err := s.accessPolicy(ctx, client.SigningAlg, audience, now)
 	if err != nil {
 		return nil, err

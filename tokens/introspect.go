@@ -207,9 +207,7 @@ func (s *Service) ClientCredentials(ctx context.Context, client *clients.Client,
 		}
 		scopes = req
 	}
-	if len(resources) == 0 && client.DefaultResource != "" {
-		resources = []string{client.DefaultResource}
-	}
+	resources = client.Audience(resources)
 	accessAlg, accessExp, err := s.accessPolicy(ctx, client.SigningAlg, resources, s.now())
 	if err != nil {
 		return nil, err

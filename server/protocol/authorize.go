@@ -254,9 +254,7 @@ func authorizePKCE(client *clients.Client, p url.Values) (string, string, *oauth
 // resource when it names none, and only registered resources
 // (invalid_target otherwise), before anything is stored.
 func (h *Handlers) targets(ctx context.Context, client *clients.Client, req *tokens.AuthRequest) *oauth.Error {
-	if len(req.Resources) == 0 && client.DefaultResource != "" {
-		req.Resources = []string{client.DefaultResource}
-	}
+	req.Resources = client.Audience(req.Resources)
 	err := h.site.Tokens.CheckResources(ctx, req.Resources)
 	var oe *oauth.Error
 	switch {
