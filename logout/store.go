@@ -12,7 +12,7 @@ import (
 
 // Delivery states.
 const (
-	StateQueued    = "queued"
+	StateQueued    = db.QueueQueued
 	StateDelivered = "delivered"
 	StateFailed    = "failed"
 	StateDropped   = "dropped"
@@ -90,53 +90,32 @@ func (s *Store) insert(ctx context.Context, rows []deliveryRow) error {
 	return db.Map(db.Conn(ctx, s.g).Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error)
 }
 
-// due lists up to limit queued rows whose attempt is due and whose lease,
-// if any, has run out, oldest due first.
+// queue is the leased-delivery part of the table (package db).
+var queue = db.Queue{Model: &deliveryRow{}}
+
+// due lists up to limit rows whose attempt is due and whose lease, if
+// any, has run out, oldest due first.
 func (s *Store) due(ctx context.Context, now time.Time, limit int) ([]deliveryRow, error) {
 	var rows []deliveryRow
-	err := db.Conn(ctx, s.g).Where("state = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)",
-		StateQueued, now, now).Order("next_attempt_at").Limit(limit).Find(&rows).Error
-	return rows, db.Map(err)
+	return rows, queue.Due(ctx, s.g, now, limit, &rows)
 }
 
-// claim leases row id to owner until until, counting an attempt, if it is
-// still queued, due and unleased: of concurrent claimers exactly one sees
-// true.
+// claim leases row id to owner until until, counting an attempt: of
+// concurrent claimers exactly one sees true.
 func (s *Store) claim(ctx context.Context, id, owner string, now, until time.Time) (bool, error) {
-	res := db.Conn(ctx, s.g).Model(&deliveryRow{}).
-		Where("id = ? AND state = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)", id, StateQueued, now, now).
-		Updates(map[string]any{"lease_owner": owner, "lease_until": until, "attempts": gorm.Expr("attempts + 1"), "updated_at": now})
-	return res.RowsAffected == 1, db.Map(res.Error)
+	return queue.Claim(ctx, s.g, id, owner, now, until)
 }
 
 // finish ends a claimed row in state, or with state queued releases it
-// for another attempt at next. It changes nothing unless owner still
-// holds the lease.
+// for another attempt at next, if owner still holds it.
 func (s *Store) finish(ctx context.Context, id, owner, state, lastErr string, next, now time.Time) (bool, error) {
-	cols := map[string]any{"state": state, "lease_until": nil, "last_error": lastErr, "updated_at": now}
-	if state == StateQueued {
-		cols["next_attempt_at"] = next
-	}
-	res := db.Conn(ctx, s.g).Model(&deliveryRow{}).
-		Where("id = ? AND state = ? AND lease_owner = ?", id, StateQueued, owner).Updates(cols)
-	return res.RowsAffected == 1, db.Map(res.Error)
+	return queue.Finish(ctx, s.g, id, owner, state, lastErr, next, now)
 }
 
 // counts returns the number of rows in each state.
-func (s *Store) counts(ctx context.Context) (map[string]int64, error) {
-	var out []struct {
-		State string
-		N     int64
-	}
-	err := db.Conn(ctx, s.g).Model(&deliveryRow{}).Select("state, count(*) AS n").Group("state").Scan(&out).Error
-	m := map[string]int64{}
-	for _, r := range out {
-		m[r.State] = r.N
-	}
-	return m, db.Map(err)
-}
+func (s *Store) counts(ctx context.Context) (map[string]int64, error) { return queue.Counts(ctx, s.g) }
 
 // purge deletes up to limit finished rows last changed before before.
 func (s *Store) purge(ctx context.Context, before time.Time, limit int) (int64, error) {
-	return db.DeleteBatch(ctx, s.g, &deliveryRow{}, "id", limit, "state <> ? AND updated_at < ?", StateQueued, before)
+	return queue.Purge(ctx, s.g, before, limit)
 }
