@@ -342,8 +342,22 @@ func TestUpstreamIDPHint(t *testing.T) {
 			t.Fatalf("%s: sent to %s", param, up)
 		}
 	}
+	// A pushed request (RFC 9126) carries the hint among its parameters;
+	// the /authorize query then holds only client_id and request_uri.
+	pe := &parEnv{env: f.a}
+	form := authzParams("a-verifier-of-at-least-forty-three-characters-long")
+	form.Set("idp_hint", "corp")
+	status, body, _ := pe.push(t, f.rp.conf.ClientID, f.rp.conf.ClientSecret, form)
+	if status != http.StatusCreated {
+		t.Fatalf("push: %d %v", status, body)
+	}
+	resp, _ := f.a.Get(t, f.br, pe.authorizeURL(f.rp.conf.ClientID, body["request_uri"].(string)))
+	resp, _ = f.a.Get(t, f.br, servertest.Location(t, resp).String())
+	if up := servertest.Location(t, resp); !strings.HasPrefix(up.String(), f.a.URL+"/login/upstream/corp?req=") {
+		t.Fatalf("pushed hint: sent to %s", up)
+	}
 	authURL := f.rp.conf.AuthCodeURL("st4te", oauth2.SetAuthURLParam("idp_hint", "nobody"))
-	resp, _ := f.a.Get(t, f.br, authURL)
+	resp, _ = f.a.Get(t, f.br, authURL)
 	if resp, page := f.a.Get(t, f.br, servertest.Location(t, resp).String()); resp.StatusCode != http.StatusOK ||
 		!strings.Contains(page.Body, "Continue with Corp") {
 		t.Fatalf("unknown hint: %d", resp.StatusCode)

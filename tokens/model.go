@@ -19,6 +19,10 @@ type AuthRequest struct {
 	// MaxAge is the OIDC max_age in seconds, nil when absent.
 	MaxAge    *int
 	LoginHint string
+	// UpstreamHint is idp_hint (or kc_idp_hint): the upstream provider to
+	// send the user to instead of the sign-in page. It is used while the
+	// request is parsed and is not stored.
+	UpstreamHint string
 	// ACRValues are the requested acr values, in the client's order of
 	// preference (OIDC Core §3.1.2.1).
 	ACRValues []string

@@ -140,6 +140,7 @@ func (h *Handlers) parseAuthorize(client *clients.Client, redirectURI string, p 
 	req := &tokens.AuthRequest{
 		ClientID: client.ID, RedirectURI: redirectURI, State: p.Get("state"),
 		ResponseMode: oauth.ResponseModeQuery, Nonce: p.Get("nonce"), LoginHint: p.Get("login_hint"),
+		UpstreamHint: upstreamHint(p),
 	}
 	switch m := p.Get("response_mode"); m {
 	case "", oauth.ResponseModeQuery:

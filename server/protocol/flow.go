@@ -93,23 +93,21 @@ func (h *Handlers) toPage(c echo.Context, req *tokens.AuthRequest, page string) 
 		}
 	}
 	target := page + "?req=" + url.QueryEscape(req.ID)
-	if hint := upstreamHint(c); hint != "" && page == plumbing.PathLogin {
-		target += "&idp_hint=" + url.QueryEscape(hint)
+	if req.UpstreamHint != "" && page == plumbing.PathLogin {
+		target += "&idp_hint=" + url.QueryEscape(req.UpstreamHint)
 	}
 	return c.Redirect(http.StatusSeeOther, target)
 }
 
 // upstreamHint is the authorization request's idp_hint (or Keycloak's
 // kc_idp_hint): the upstream provider the client wants the user sent to,
-// skipping the sign-in page. It is a hint only: the sign-in page ignores
-// one that names no upstream.
-func upstreamHint(c echo.Context) string {
-	if c.Path() != plumbing.PathAuthorize {
-		return ""
-	}
-	hint := c.FormValue("idp_hint")
+// skipping the sign-in page. It is read from the request's parameters,
+// so a pushed request (RFC 9126) carries it as a plain one does. It is a
+// hint only: the sign-in page ignores one that names no upstream.
+func upstreamHint(p url.Values) string {
+	hint := p.Get("idp_hint")
 	if hint == "" {
-		hint = c.FormValue("kc_idp_hint")
+		hint = p.Get("kc_idp_hint")
 	}
 	if len(hint) > 64 || !plumbing.ValidText(hint) {
 		return ""
