@@ -208,8 +208,14 @@ func TestAdminAPIUpstreams(t *testing.T) {
 		t.Fatalf("deleted twice: %d", status)
 	}
 	for action, want := range map[string]int{"upstream.create": 1, "upstream.update": 3, "upstream.delete": 1} {
-		if n := events(t, env, action, "corp"); n != want {
-			t.Errorf("%d %s events, want %d", n, action, want)
+		evs := upstreamEvents(t, env, action, "corp")
+		if len(evs) != want {
+			t.Errorf("%d %s events, want %d", len(evs), action, want)
+		}
+		for _, e := range evs {
+			if e.Actor != adminEmail || e.Via != "api" {
+				t.Errorf("%s by %s via %s", action, e.Actor, e.Via)
+			}
 		}
 	}
 }
