@@ -31,19 +31,12 @@ func (s *Service) UpstreamRedirectURI(id string) string { return s.upstreams.Red
 
 // upstreamErr maps the upstreams package's refusals to the admin ones: a
 // broken rule becomes *InvalidError in the package's own words (without
-// its "invalid upstream:" prefix), a taken id ErrConflict.
-func (s *Service) upstreamErr(ctx context.Context, what, id string, err error) error {
-	if !errors.Is(err, upstreams.ErrInvalid) {
-		return fmt.Errorf("%s: %w", what, mapErr(err))
+// its "invalid upstream:" prefix, so a form can show them).
+func upstreamErr(what string, err error) error {
+	if errors.Is(err, upstreams.ErrInvalid) {
+		return &InvalidError{Reason: strings.TrimPrefix(err.Error(), upstreams.ErrInvalid.Error()+": ")}
 	}
-	// Create reports a taken id as ErrInvalid too (the insert's conflict
-	// is folded into it); only a row that is there tells the two apart.
-	if what == "create upstream" {
-		if _, lookErr := s.upstreams.Store().ByID(ctx, id); lookErr == nil {
-			return tagged{ErrConflict, fmt.Errorf("an upstream with id %q already exists", id)}
-		}
-	}
-	return &InvalidError{Reason: strings.TrimPrefix(err.Error(), upstreams.ErrInvalid.Error()+": ")}
+	return fmt.Errorf("%s: %w", what, mapErr(err))
 }
 
 // CreateUpstream registers an upstream provider (its secret sealed by the
@@ -52,8 +45,16 @@ func (s *Service) upstreamErr(ctx context.Context, what, id string, err error) e
 func (s *Service) CreateUpstream(ctx context.Context, actor Actor, spec upstreams.Spec) (*upstreams.Upstream, error) {
 	ctx = as(ctx, actor)
 	u, err := s.upstreams.Create(ctx, spec)
+	if errors.Is(err, upstreams.ErrInvalid) {
+		// Create folds the insert's conflict on a taken id into
+		// ErrInvalid; only the row being there tells the two apart (also
+		// for the loser of two concurrent creates).
+		if _, lookErr := s.upstreams.Store().ByID(ctx, spec.ID); lookErr == nil {
+			return nil, tagged{ErrConflict, fmt.Errorf("an upstream with id %q already exists", spec.ID)}
+		}
+	}
 	if err != nil {
-		return nil, s.upstreamErr(ctx, "create upstream", spec.ID, err)
+		return nil, upstreamErr("create upstream", err)
 	}
 	s.record(ctx, "upstream.create", u.ID, "issuer="+u.Issuer)
 	return u, nil
@@ -67,7 +68,7 @@ func (s *Service) UpdateUpstream(ctx context.Context, actor Actor, id string, up
 	ctx = as(ctx, actor)
 	u, err := s.upstreams.Update(ctx, id, up)
 	if err != nil {
-		return nil, s.upstreamErr(ctx, "update upstream", id, err)
+		return nil, upstreamErr("update upstream", err)
 	}
 	detail := ""
 	switch {
