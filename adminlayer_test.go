@@ -17,7 +17,7 @@ import (
 )
 
 // domainPackages own the state that the admin actions change.
-var domainPackages = []string{"idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/keys", "idp/audit", "idp/throttle"}
+var domainPackages = []string{"idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/keys", "idp/audit", "idp/throttle", "idp/upstreams"}
 
 // mutatingPrefixes name the methods of domain packages that change state.
 var mutatingPrefixes = []string{"Create", "Delete", "Disable", "Enable", "Set", "Update", "Rotate", "Revoke", "End", "Record", "Purge"}

@@ -83,7 +83,7 @@ func TestImportRules(t *testing.T) {
 		"idp/upstreams":             {"idp/db", "idp/oauth", "idp/users", "idp/verifier"},
 		"idp/tokens":                {"idp/db", "idp/oauth", "idp/users", "idp/clients", "idp/audit", "idp/resources"},
 		"idp/server":                {"idp/dpop", "idp/logout", "idp/admin", "idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/keys", "idp/templates", "idp/audit", "idp/throttle", "idp/server/plumbing", "idp/server/protocol", "idp/server/pages", "idp/server/adminhttp", "idp/mfa", "idp/mail", "idp/selfservice", "idp/resources", "idp/upstreams"},
-		"idp/server/adminhttp":      {"idp/server/plumbing", "idp/admin", "idp/oauth", "idp/users", "idp/clients", "idp/keys", "idp/templates", "idp/audit", "idp/mfa", "idp/resources"},
+		"idp/server/adminhttp":      {"idp/server/plumbing", "idp/admin", "idp/oauth", "idp/users", "idp/clients", "idp/keys", "idp/templates", "idp/audit", "idp/mfa", "idp/resources", "idp/upstreams"},
 		"idp/server/protocol":       {"idp/dpop", "idp/server/plumbing", "idp/oauth", "idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/keys", "idp/templates", "idp/db", "idp/audit", "idp/mfa", "idp/throttle", "idp/resources"},
 		"idp/server/pages":          {"idp/server/plumbing", "idp/oauth", "idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/templates", "idp/db", "idp/audit", "idp/throttle", "idp/mfa", "idp/selfservice", "idp/upstreams"},
 		"idp/server/plumbing":       {"idp/dpop", "idp/oauth", "idp/users", "idp/clients", "idp/sessions", "idp/tokens", "idp/keys", "idp/templates", "idp/db", "idp/audit", "idp/mfa", "idp/resources"},

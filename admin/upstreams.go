@@ -2,7 +2,9 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"idp/upstreams"
 )
@@ -12,26 +14,70 @@ func (s *Service) Upstreams(ctx context.Context) ([]*upstreams.Upstream, error) 
 	return s.upstreams.List(ctx)
 }
 
+// Upstream returns one upstream; an unknown id is ErrNotFound. Its sealed
+// secret is in the value, for HasSecret: adapters never show it.
+func (s *Service) Upstream(ctx context.Context, id string) (*upstreams.Upstream, error) {
+	u, err := s.upstreams.Store().ByID(ctx, id)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return u, nil
+}
+
+// UpstreamRedirectURI is the redirect URI to register for idp at upstream
+// id: the admin pages and the API show it beside every upstream, since
+// the upstream refuses idp until it is registered there.
+func (s *Service) UpstreamRedirectURI(id string) string { return s.upstreams.RedirectURI(id) }
+
+// upstreamErr maps the upstreams package's refusals to the admin ones: a
+// broken rule becomes *InvalidError in the package's own words (without
+// its "invalid upstream:" prefix, so a form can show them).
+func upstreamErr(what string, err error) error {
+	if errors.Is(err, upstreams.ErrInvalid) {
+		return &InvalidError{Reason: strings.TrimPrefix(err.Error(), upstreams.ErrInvalid.Error()+": ")}
+	}
+	return fmt.Errorf("%s: %w", what, mapErr(err))
+}
+
 // CreateUpstream registers an upstream provider (its secret sealed by the
-// upstreams package), audited.
+// upstreams package), audited. A taken id is ErrConflict, a spec that
+// breaks a rule *InvalidError listing every problem.
 func (s *Service) CreateUpstream(ctx context.Context, actor Actor, spec upstreams.Spec) (*upstreams.Upstream, error) {
 	ctx = as(ctx, actor)
 	u, err := s.upstreams.Create(ctx, spec)
+	if errors.Is(err, upstreams.ErrInvalid) {
+		// Create folds the insert's conflict on a taken id into
+		// ErrInvalid; only the row being there tells the two apart (also
+		// for the loser of two concurrent creates).
+		if _, lookErr := s.upstreams.Store().ByID(ctx, spec.ID); lookErr == nil {
+			return nil, tagged{ErrConflict, fmt.Errorf("an upstream with id %q already exists", spec.ID)}
+		}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("create upstream: %w", mapErr(err))
+		return nil, upstreamErr("create upstream", err)
 	}
 	s.record(ctx, "upstream.create", u.ID, "issuer="+u.Issuer)
 	return u, nil
 }
 
-// UpdateUpstream changes an upstream, audited.
+// UpdateUpstream changes an upstream, audited. An unknown id is
+// ErrNotFound, a change that breaks a rule *InvalidError. The audit
+// detail says whether the secret was replaced or removed (never the
+// secret), since that changes how idp authenticates at the upstream.
 func (s *Service) UpdateUpstream(ctx context.Context, actor Actor, id string, up upstreams.Update) (*upstreams.Upstream, error) {
 	ctx = as(ctx, actor)
 	u, err := s.upstreams.Update(ctx, id, up)
 	if err != nil {
-		return nil, fmt.Errorf("update upstream: %w", mapErr(err))
+		return nil, upstreamErr("update upstream", err)
 	}
-	s.record(ctx, "upstream.update", id, "")
+	detail := ""
+	switch {
+	case up.Secret != nil && *up.Secret == "":
+		detail = "secret=removed"
+	case up.Secret != nil:
+		detail = "secret=replaced"
+	}
+	s.record(ctx, "upstream.update", id, detail)
 	return u, nil
 }
 

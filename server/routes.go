@@ -168,6 +168,11 @@ func (s *Server) adminRoutes(e *echo.Echo) {
 	admin.POST("/resources/:id", a.UpdateResourceForm)
 	admin.POST("/resources/:id/secret", a.RegenerateResourceSecret)
 	admin.POST("/resources/:id/delete", a.DeleteResource)
+	admin.GET("/upstreams", a.UpstreamsPage)
+	admin.POST("/upstreams", a.CreateUpstream)
+	admin.GET("/upstreams/:id", a.UpstreamPage)
+	admin.POST("/upstreams/:id", a.UpdateUpstreamForm)
+	admin.POST("/upstreams/:id/delete", a.DeleteUpstream)
 	admin.GET("/audit", a.AuditPage)
 	admin.GET("/audit/export", a.ExportAudit)
 
@@ -202,6 +207,11 @@ func (s *Server) adminRoutes(e *echo.Echo) {
 	api.PATCH("/resources/:id", a.APIUpdateResource)
 	api.DELETE("/resources/:id", a.APIDeleteResource)
 	api.POST("/resources/:id/secret", a.APIRegenerateResourceSecret)
+	api.GET("/upstreams", a.APIUpstreams)
+	api.POST("/upstreams", a.APICreateUpstream)
+	api.GET("/upstreams/:id", a.APIUpstream)
+	api.PATCH("/upstreams/:id", a.APIUpdateUpstream)
+	api.DELETE("/upstreams/:id", a.APIDeleteUpstream)
 	api.GET("/audit", a.APIAudit)
 }
 

@@ -12,7 +12,7 @@ import (
 // navigation, the admin's email and a link to /account.
 type AdminBase struct {
 	Base
-	Section    string // "keys", "users", "clients", "resources", "audit": marks the nav link with aria-current="page"
+	Section    string // "keys", "users", "clients", "resources", "upstreams", "audit": marks the nav link with aria-current="page"
 	AdminEmail string
 	Notice     string // success message, role="status"
 	Error      string // failure message, role="alert"

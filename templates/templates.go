@@ -51,6 +51,8 @@ var requiredPages = []struct {
 	{"admin_client", AdminClientPage{}, true},
 	{"admin_resources", AdminResourcesPage{}, true},
 	{"admin_resource", AdminResourcePage{}, true},
+	{"admin_upstreams", AdminUpstreamsPage{}, true},
+	{"admin_upstream", AdminUpstreamPage{}, true},
 	{"admin_audit", AdminAuditPage{}, true},
 }
 

@@ -114,6 +114,21 @@ func pages() []page {
 				Lifetime: 300, Introspects: true, NewSecret: "s3cr3t"},
 			[]string{"/admin/resources/https:%2F%2Forders.example%2Fapi", "/admin/resources/https:%2F%2Forders.example%2Fapi/delete",
 				"/admin/resources/https:%2F%2Forders.example%2Fapi/secret"}},
+		{"admin_upstreams", func(s *Set, w *bytes.Buffer, d any) error { return s.AdminUpstreams(w, d.(AdminUpstreamsPage)) },
+			AdminUpstreamsPage{}, AdminUpstreamsPage{AdminBase: adminBase(base, "upstreams"),
+				Form: AdminUpstreamForm{ID: "new", Name: "New <SSO>", Issuer: "https://sso.new.example", LinkByEmail: true},
+				Upstreams: []AdminUpstream{{ID: "corp", Name: "Corp <SSO>", URL: "/admin/upstreams/corp", Kind: "oidc",
+					Issuer: "https://sso.corp.example", ClientID: "idp", Scopes: "openid email", Domains: "corp.example",
+					RedirectURI: "https://id.example.com/login/upstream/corp/callback", Created: "1 May 2025",
+					RolesClaim: "groups", RolesPrefix: "idp-", RequiredGroup: "idp-staff", HasSecret: true, LinkByEmail: true, JIT: true},
+					{ID: "plain", URL: "/admin/upstreams/plain", Kind: "oidc"}}},
+			[]string{"/admin/upstreams"}},
+		{"admin_upstream", func(s *Set, w *bytes.Buffer, d any) error { return s.AdminUpstream(w, d.(AdminUpstreamPage)) },
+			AdminUpstreamPage{}, AdminUpstreamPage{AdminBase: adminBase(base, "upstreams"), ID: "corp", URL: "/admin/upstreams/corp",
+				Kind: "oidc", RedirectURI: "https://id.example.com/login/upstream/corp/callback", Created: "1 May 2025",
+				HasSecret: true, Form: AdminUpstreamForm{Name: "Corp <SSO>", Issuer: "https://sso.corp.example", ClientID: "idp",
+					Scopes: "openid email", AllowedDomains: "corp.example", RolesClaim: "groups", JIT: true}},
+			[]string{"/admin/upstreams/corp", "/admin/upstreams/corp/delete"}},
 		{"admin_audit", func(s *Set, w *bytes.Buffer, d any) error { return s.AdminAudit(w, d.(AdminAuditPage)) },
 			AdminAuditPage{}, AdminAuditPage{AdminBase: adminBase(base, "audit"), Actor: "root@example.com", Kind: "key.",
 				From: "2025-11-27T09:00:00", OlderURL: "/admin/audit?kind=key.&older=c1", NewerURL: "/admin/audit?kind=key.&newer=c2",
@@ -656,8 +671,8 @@ func adminPages(t *testing.T) map[string]page {
 			m[p.name] = p
 		}
 	}
-	if len(m) != 9 {
-		t.Fatalf("%d admin pages, want 9", len(m))
+	if len(m) != 11 {
+		t.Fatalf("%d admin pages, want 11", len(m))
 	}
 	return m
 }
@@ -687,7 +702,7 @@ func TestAdminLayout(t *testing.T) {
 					current = append(current, attr(a, "href"))
 				}
 			}
-			if want := []string{"/admin/keys", "/admin/users", "/admin/clients", "/admin/resources", "/admin/audit"}; !reflect.DeepEqual(hrefs, want) {
+			if want := []string{"/admin/keys", "/admin/users", "/admin/clients", "/admin/resources", "/admin/upstreams", "/admin/audit"}; !reflect.DeepEqual(hrefs, want) {
 				t.Errorf("nav links = %q, want %q", hrefs, want)
 			}
 			if want := []string{"/admin/" + b.Section}; !reflect.DeepEqual(current, want) {

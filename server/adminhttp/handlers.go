@@ -134,6 +134,11 @@ var adminNotices = map[string]string{
 	"resource-created": "The resource was registered, without introspection credentials.",
 	"resource-updated": "The resource was saved. Tokens already issued keep their lifetime and signature.",
 	"resource-deleted": "The resource was deleted.",
+
+	// Upstreams (/admin/upstreams).
+	"upstream-created": "The upstream was added. Register the redirect URI below for idp at the upstream; its button is on the sign-in page now.",
+	"upstream-updated": "The upstream was saved.",
+	"upstream-deleted": "The upstream was deleted with its account links; the users stay.",
 }
 
 // adminNotice returns the words for a notice code, or "".

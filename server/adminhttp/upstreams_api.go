@@ -1,0 +1,163 @@
+package adminhttp
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"idp/admin"
+	"idp/upstreams"
+)
+
+// upstreamJSON is an upstream as the API returns it, in the names of
+// `idp upstreams list --json`. The client secret is write-only: only
+// has_secret says whether there is one.
+type upstreamJSON struct {
+	ID             string     `json:"id"`
+	Name           string     `json:"name"`
+	Kind           string     `json:"kind"`
+	Issuer         string     `json:"issuer"`
+	ClientID       string     `json:"client_id"`
+	HasSecret      bool       `json:"has_secret"`
+	Scopes         []string   `json:"scopes"`
+	AllowedDomains []string   `json:"allowed_domains"`
+	LinkByEmail    bool       `json:"link_by_email"`
+	JIT            bool       `json:"jit"`
+	RolesClaim     string     `json:"roles_claim"`
+	RolesPrefix    string     `json:"roles_prefix"`
+	RequiredGroup  string     `json:"required_group"`
+	RedirectURI    string     `json:"redirect_uri"`
+	Created        admin.Time `json:"created_at"`
+	Updated        admin.Time `json:"updated_at"`
+}
+
+func (h *Handlers) upstreamJSON(u *upstreams.Upstream) upstreamJSON {
+	return upstreamJSON{ID: u.ID, Name: u.Name, Kind: u.Kind, Issuer: u.Issuer, ClientID: u.ClientID,
+		HasSecret: len(u.SecretSealed) > 0, Scopes: orEmpty(u.Scopes), AllowedDomains: orEmpty(u.AllowedDomains),
+		LinkByEmail: u.LinkByEmail, JIT: u.JIT, RolesClaim: u.Claims.RolesClaim, RolesPrefix: u.Claims.RolesPrefix,
+		RequiredGroup: u.Claims.RequiredGroup, RedirectURI: h.admin.UpstreamRedirectURI(u.ID),
+		Created: admin.Time{Time: u.CreatedAt}, Updated: admin.Time{Time: u.UpdatedAt}}
+}
+
+// orEmpty makes a nil list a JSON [] rather than null.
+func orEmpty(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// upstreamSpecJSON is the body of POST /api/admin/upstreams, in the
+// names of upstreamJSON; secret (absent or "": a public client) is never
+// returned.
+type upstreamSpecJSON struct {
+	ID             string   `json:"id"`
+	Name           string   `json:"name"`
+	Issuer         string   `json:"issuer"`
+	ClientID       string   `json:"client_id"`
+	Secret         string   `json:"secret"`
+	Scopes         []string `json:"scopes"`
+	AllowedDomains []string `json:"allowed_domains"`
+	LinkByEmail    bool     `json:"link_by_email"`
+	JIT            bool     `json:"jit"`
+	RolesClaim     string   `json:"roles_claim"`
+	RolesPrefix    string   `json:"roles_prefix"`
+	RequiredGroup  string   `json:"required_group"`
+}
+
+func (b upstreamSpecJSON) spec() upstreams.Spec {
+	return upstreams.Spec{ID: b.ID, Name: b.Name, Issuer: b.Issuer, ClientID: b.ClientID, Secret: b.Secret,
+		Scopes: b.Scopes, AllowedDomains: b.AllowedDomains, LinkByEmail: b.LinkByEmail, JIT: b.JIT,
+		Claims: upstreams.ClaimMapping{RolesClaim: b.RolesClaim, RolesPrefix: b.RolesPrefix, RequiredGroup: b.RequiredGroup}}
+}
+
+// upstreamPatchJSON is the body of PATCH /api/admin/upstreams/{id}: a
+// field that is present (and not null) replaces the stored one, an
+// absent one stays. "secret": "" removes the secret (a public client);
+// an absent secret keeps it.
+type upstreamPatchJSON struct {
+	Name           *string   `json:"name"`
+	Issuer         *string   `json:"issuer"`
+	ClientID       *string   `json:"client_id"`
+	Secret         *string   `json:"secret"`
+	Scopes         *[]string `json:"scopes"`
+	AllowedDomains *[]string `json:"allowed_domains"`
+	LinkByEmail    *bool     `json:"link_by_email"`
+	JIT            *bool     `json:"jit"`
+	RolesClaim     *string   `json:"roles_claim"`
+	RolesPrefix    *string   `json:"roles_prefix"`
+	RequiredGroup  *string   `json:"required_group"`
+}
+
+// update is the upstreams.Update of the patch; ok is false when it names
+// nothing to change.
+func (b upstreamPatchJSON) update() (up upstreams.Update, ok bool) {
+	up = upstreams.Update{Name: b.Name, Issuer: b.Issuer, ClientID: b.ClientID, Secret: b.Secret,
+		Scopes: b.Scopes, AllowedDomains: b.AllowedDomains, LinkByEmail: b.LinkByEmail, JIT: b.JIT,
+		RolesClaim: b.RolesClaim, RolesPrefix: b.RolesPrefix, RequiredGroup: b.RequiredGroup}
+	return up, b != upstreamPatchJSON{}
+}
+
+// APIUpstreams lists the upstreams (GET /api/admin/upstreams).
+func (h *Handlers) APIUpstreams(c echo.Context) error {
+	list, err := h.admin.Upstreams(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := make([]upstreamJSON, 0, len(list))
+	for _, u := range list {
+		out = append(out, h.upstreamJSON(u))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"upstreams": out})
+}
+
+// APIUpstream returns one upstream (GET /api/admin/upstreams/{id}).
+func (h *Handlers) APIUpstream(c echo.Context) error {
+	u, err := h.admin.Upstream(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return apiFail(err, "no such upstream", "conflict")
+	}
+	return c.JSON(http.StatusOK, map[string]any{"upstream": h.upstreamJSON(u)})
+}
+
+// APICreateUpstream adds an upstream from a JSON upstreamSpecJSON: 201
+// with the upstream (its redirect_uri to register there). A taken id is
+// 409, a broken rule 400 with every problem.
+func (h *Handlers) APICreateUpstream(c echo.Context) error {
+	var body upstreamSpecJSON
+	if err := decodeResourceJSON(c, &body, "upstream"); err != nil {
+		return err
+	}
+	u, err := h.admin.CreateUpstream(c.Request().Context(), actor(c), body.spec())
+	if err != nil {
+		return apiFail(err, "", "conflict")
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"upstream": h.upstreamJSON(u)})
+}
+
+// APIUpdateUpstream changes an upstream (PATCH /api/admin/upstreams/{id})
+// from a JSON upstreamPatchJSON; a body that changes nothing is 400.
+func (h *Handlers) APIUpdateUpstream(c echo.Context) error {
+	var body upstreamPatchJSON
+	if err := decodeResourceJSON(c, &body, "upstream update"); err != nil {
+		return err
+	}
+	up, ok := body.update()
+	if !ok {
+		return apiError(http.StatusBadRequest, "invalid_request", "nothing to change")
+	}
+	u, err := h.admin.UpdateUpstream(c.Request().Context(), actor(c), c.Param("id"), up)
+	if err != nil {
+		return apiFail(err, "no such upstream", "conflict")
+	}
+	return c.JSON(http.StatusOK, map[string]any{"upstream": h.upstreamJSON(u)})
+}
+
+// APIDeleteUpstream deletes an upstream and its account links (DELETE
+// /api/admin/upstreams/{id}); the users stay.
+func (h *Handlers) APIDeleteUpstream(c echo.Context) error {
+	if err := h.admin.DeleteUpstream(c.Request().Context(), actor(c), c.Param("id")); err != nil {
+		return apiFail(err, "no such upstream", "conflict")
+	}
+	return c.NoContent(http.StatusNoContent)
+}

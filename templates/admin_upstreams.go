@@ -1,0 +1,60 @@
+package templates
+
+import "io"
+
+// AdminUpstream is one row of the upstreams table: another provider people
+// may sign in with. URL is its page (/admin/upstreams/{id}); RedirectURI
+// is what the operator registers for idp at the upstream. The client
+// secret is never here, only whether there is one.
+type AdminUpstream struct {
+	ID, Name, URL, Kind, Issuer, ClientID, Scopes, Domains, RedirectURI, Created string
+	// RolesClaim, RolesPrefix and RequiredGroup are the claim mapping,
+	// empty when unset.
+	RolesClaim, RolesPrefix, RequiredGroup string
+	HasSecret, LinkByEmail, JIT            bool
+}
+
+// AdminUpstreamForm is what an upstream form holds: the create form of
+// the list page and the edit form of an upstream's page (which has no ID
+// field). A refused form is shown again with what was typed, except the
+// secret, which no page ever carries. Fields post under the same names
+// (scopes space separated, allowed_domains space or comma separated,
+// checkboxes as "1").
+type AdminUpstreamForm struct {
+	ID, Name, Issuer, ClientID, Scopes, AllowedDomains string
+	RolesClaim, RolesPrefix, RequiredGroup             string
+	LinkByEmail, JIT                                   bool
+}
+
+// AdminUpstreamsPage lists the upstreams. Its form posts to
+// /admin/upstreams: csrf_token, id, name, issuer, client_id, secret
+// (empty: a public client), scopes, allowed_domains, link_by_email,
+// jit, roles_claim, roles_prefix and required_group.
+type AdminUpstreamsPage struct {
+	AdminBase
+	Upstreams []AdminUpstream
+	// Form holds what a refused create form carried, so it is not lost.
+	Form AdminUpstreamForm
+}
+
+// AdminUpstreamPage is one upstream. Its edit form posts csrf_token and
+// every field of AdminUpstreamForm but id to URL, plus secret (empty:
+// keep the current one) and remove_secret=1 (make it a public client);
+// its delete form posts to URL/delete (confirmed first).
+type AdminUpstreamPage struct {
+	AdminBase
+	ID, URL, Kind, RedirectURI, Created, Updated string
+	// HasSecret says idp authenticates at the upstream with a secret.
+	HasSecret bool
+	Form      AdminUpstreamForm
+}
+
+// AdminUpstreams renders the upstreams page.
+func (s *Set) AdminUpstreams(w io.Writer, p AdminUpstreamsPage) error {
+	return s.render(w, "admin_upstreams", p)
+}
+
+// AdminUpstream renders one upstream's page.
+func (s *Set) AdminUpstream(w io.Writer, p AdminUpstreamPage) error {
+	return s.render(w, "admin_upstream", p)
+}
