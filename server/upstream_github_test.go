@@ -68,6 +68,7 @@ type fakeGitHub struct {
 	codes     map[string]ghGrant
 	tokens    map[string][]string // access token → granted scopes
 	userFails int                 // /user answers 500 while set
+	withhold  string              // a scope the person does not grant
 	emailsRaw string              // /user/emails answers this body when set
 	authSeen  url.Values          // the last authorization request
 	// userinfo is the body of /custom/userinfo, a plain OAuth 2.0
@@ -163,7 +164,8 @@ func (gh *fakeGitHub) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code := oauth.NewSecret(10)
-	gh.codes[code] = ghGrant{challenge: q.Get("code_challenge"), redirect: q.Get("redirect_uri"), scopes: strings.Fields(q.Get("scope"))}
+	scopes := slices.DeleteFunc(strings.Fields(q.Get("scope")), func(s string) bool { return s == gh.withhold })
+	gh.codes[code] = ghGrant{challenge: q.Get("code_challenge"), redirect: q.Get("redirect_uri"), scopes: scopes}
 	http.Redirect(w, r, gh.redirect+"?"+url.Values{"code": {code}, "state": {q.Get("state")}}.Encode(), http.StatusFound)
 }
 
@@ -375,6 +377,14 @@ func TestUpstreamGitHubOrgsAndTeams(t *testing.T) {
 		if n, l := f.counts(t); n != 0 || l != 0 {
 			t.Errorf("%d users, %d links after a refusal", n, l)
 		}
+	})
+	t.Run("read:org asked but not granted", func(t *testing.T) {
+		f, gh := newGitHubFed(t, upstreams.Spec{JIT: true, Scopes: scopes,
+			Claims: upstreams.ClaimMapping{RolesClaim: "groups", RequiredGroup: "acme"}}, acct)
+		gh.set(func(gh *fakeGitHub) { gh.withhold = "read:org" })
+		// idp must not ask /user/orgs (403 without the scope): the
+		// sign-in is refused for the group, not failed as GitHub's fault.
+		f.refused(t, toGitHub(t, f, gh), http.StatusForbidden, "cannot sign in here", "not in group")
 	})
 	t.Run("without read:org nobody is in a group", func(t *testing.T) {
 		f, gh := newGitHubFed(t, upstreams.Spec{JIT: true,
