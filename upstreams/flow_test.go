@@ -250,9 +250,8 @@ func TestUpstreamOIDCClaimMapping(t *testing.T) {
 		t.Fatalf("links %+v", links)
 	}
 	// A mapping to a claim the ID token lacks fails the sign-in.
-	missing := "employee_id"
-	fields := map[string]string{upstreams.FieldSub: missing}
-	if _, err := h.svc.Update(context.Background(), "corp", upstreams.Update{Mapping: fields}); err != nil {
+	missing := "sub=employee_id"
+	if _, err := h.svc.Update(context.Background(), "corp", upstreams.Update{Mapping: &missing}); err != nil {
 		t.Fatal(err)
 	}
 	q, state, _ = h.signIn(t)

@@ -157,18 +157,20 @@ func TestUpstreamOAuth2StoreRoundTrip(t *testing.T) {
 		got.UserinfoURL != spec.UserinfoURL || got.Claims != spec.Claims || strings.Join(got.Scopes, " ") != "profile" {
 		t.Fatalf("round trip: %+v %v", got, err)
 	}
-	fields, _ := upstreams.ParseClaimMapping("name=,email=email")
-	userinfo := "https://p.example/me"
-	if _, err := svc.Update(ctx, "api", upstreams.Update{Mapping: fields, UserinfoURL: &userinfo}); err != nil {
+	fields, userinfo := "name=,email=email", "https://p.example/me"
+	if _, err := svc.Update(ctx, "api", upstreams.Update{Mapping: &fields, UserinfoURL: &userinfo}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = svc.Store().ByID(ctx, "api")
 	if got.Claims.Name != "" || got.Claims.Email != "email" || got.Claims.Sub != "id" || got.UserinfoURL != userinfo {
 		t.Fatalf("after update: %+v", got)
 	}
-	roles, other := map[string]string{"roles": "groups"}, "teams"
-	if _, err := svc.Update(ctx, "api", upstreams.Update{Mapping: roles, RolesClaim: &other}); !errors.Is(err, upstreams.ErrInvalid) {
+	roles, other, unknown := "roles=groups", "teams", "sub=id,subject=id"
+	if _, err := svc.Update(ctx, "api", upstreams.Update{Mapping: &roles, RolesClaim: &other}); !errors.Is(err, upstreams.ErrInvalid) {
 		t.Fatalf("contradicting roles: %v", err)
+	}
+	if _, err := svc.Update(ctx, "api", upstreams.Update{Mapping: &unknown}); !errors.Is(err, upstreams.ErrInvalid) {
+		t.Fatalf("unknown field: %v", err)
 	}
 	empty := ""
 	if _, err := svc.Update(ctx, "api", upstreams.Update{UserinfoURL: &empty}); !errors.Is(err, upstreams.ErrInvalid) {

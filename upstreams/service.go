@@ -99,9 +99,10 @@ type Update struct {
 	// of the kinds that use them (the kind itself never changes: the
 	// links' subjects mean something else under another kind).
 	AuthURL, TokenURL, UserinfoURL, GitHubURL *string
-	// Mapping sets the named claim mapping fields (ParseClaimMapping's
-	// result; an empty claim restores the default), the others stay.
-	Mapping map[string]string
+	// Mapping sets the claim mapping fields it names, in the syntax of
+	// --claim-mapping ("sub=id,email=mail"; "name=" restores the default);
+	// the other fields stay. A string, so that Update stays comparable.
+	Mapping *string
 }
 
 // Update changes upstream id.

@@ -103,10 +103,17 @@ func (up Update) applyTo(u *Upstream) error {
 			*f.dst = *f.v
 		}
 	}
-	if r, ok := up.Mapping[FieldRoles]; ok && up.RolesClaim != nil && *up.RolesClaim != r {
+	if up.Mapping == nil {
+		return nil
+	}
+	fields, err := ParseClaimMapping(*up.Mapping)
+	if err != nil {
+		return err
+	}
+	if r, ok := fields[FieldRoles]; ok && up.RolesClaim != nil && *up.RolesClaim != r {
 		return fmt.Errorf("%w: roles=%s in the claim mapping contradicts the roles claim %q", ErrInvalid, r, *up.RolesClaim)
 	}
-	u.Claims.Map(up.Mapping)
+	u.Claims.Map(fields)
 	return nil
 }
 

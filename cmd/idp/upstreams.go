@@ -187,13 +187,7 @@ func upstreamsUpdate(ctx context.Context, args []string, s stdio) error {
 		return fmt.Errorf("upstreams update needs --id")
 	}
 	var up upstreams.Update
-	changed := *secretStdin
 	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "name", "issuer", "client-id", "auth-url", "token-url", "userinfo-url", "github-url", "scope",
-			"allowed-domains", "link-by-email", "jit", "roles-claim", "roles-prefix", "required-group", "claim-mapping":
-			changed = true
-		}
 		switch f.Name {
 		case "name":
 			up.Name = name
@@ -209,6 +203,9 @@ func upstreamsUpdate(ctx context.Context, args []string, s stdio) error {
 			up.UserinfoURL = &userinfoURL
 		case "github-url":
 			up.GitHubURL = &githubURL
+		case "claim-mapping":
+			joined := strings.Join(mapping, ",")
+			up.Mapping = &joined
 		case "scope":
 			l := []string(scopes)
 			up.Scopes = &l
@@ -227,15 +224,8 @@ func upstreamsUpdate(ctx context.Context, args []string, s stdio) error {
 			up.RequiredGroup = group
 		}
 	})
-	if !changed {
+	if up == (upstreams.Update{}) && !*secretStdin {
 		return fmt.Errorf("upstreams update: nothing to change")
-	}
-	if len(mapping) > 0 {
-		fields, err := upstreams.ParseClaimMapping(mapping...)
-		if err != nil {
-			return err
-		}
-		up.Mapping = fields
 	}
 	if *secretStdin {
 		secret, err := readSecret(s.in, "upstream client secret")
