@@ -165,10 +165,12 @@ func (s *Service) identify(ctx context.Context, u *Upstream, q url.Values, pend 
 type tokenResponse struct {
 	AccessToken string `json:"access_token"`
 	TokenType   string `json:"token_type"`
-	Scope       string `json:"scope"`
-	IDToken     string `json:"id_token"`
-	Error       string `json:"error"`
-	Desc        string `json:"error_description"`
+	// Scope is what was granted, when the upstream says (nil: it did
+	// not, so what was asked; RFC 6749 §5.1).
+	Scope   *string `json:"scope"`
+	IDToken string  `json:"id_token"`
+	Error   string  `json:"error"`
+	Desc    string  `json:"error_description"`
 }
 
 // exchange redeems code at the upstream's token endpoint (RFC 6749 §4.1.3)

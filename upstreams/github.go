@@ -143,13 +143,13 @@ func (s *Service) githubGroups(ctx context.Context, p *provider, at string) ([]a
 }
 
 // granted reports whether scope was granted: GitHub says so in the token
-// response, comma-separated (a person may have granted less than asked);
-// without that, what was asked.
+// response, comma-separated (a person may have granted less than asked,
+// even nothing: ""); without that, what was asked.
 func granted(tok *tokenResponse, u *Upstream, scope string) bool {
-	if tok.Scope == "" {
+	if tok.Scope == nil {
 		return slices.Contains(u.Scopes, scope)
 	}
-	return slices.Contains(strings.FieldsFunc(tok.Scope, func(r rune) bool { return r == ',' || r == ' ' }), scope)
+	return slices.Contains(strings.FieldsFunc(*tok.Scope, func(r rune) bool { return r == ',' || r == ' ' }), scope)
 }
 
 // githubGet is getJSON with GitHub's media type and API version.
