@@ -31,9 +31,10 @@ type Start struct {
 
 // Begin starts a sign-in at upstream id for the pending authorization
 // request requestID (may be empty) and idp page next (may be empty): an
-// authorization request with PKCE S256 (RFC 7636), state and nonce (OIDC
-// Core §3.1.2.1), whose verifier and nonce stay in idp's database under
-// the state's hash.
+// authorization request with PKCE S256 (RFC 7636), state and, for oidc,
+// nonce (OIDC Core §3.1.2.1), whose verifier and nonce stay in idp's
+// database under the state's hash. Plain OAuth 2.0 upstreams get the same
+// request without nonce (RFC 6749 §4.1.1).
 func (s *Service) Begin(ctx context.Context, id, requestID, next string) (*Start, error) {
 	u, err := s.store.ByID(ctx, id)
 	if err != nil {
@@ -59,7 +60,9 @@ func (s *Service) Begin(ctx context.Context, id, requestID, next string) (*Start
 	q.Set("redirect_uri", s.RedirectURI(u.ID))
 	q.Set("scope", strings.Join(u.Scopes, " "))
 	q.Set("state", state)
-	q.Set("nonce", nonce)
+	if u.Kind == KindOIDC {
+		q.Set("nonce", nonce) // plain OAuth 2.0 has no ID token to carry it back
+	}
 	q.Set("code_challenge", oauth.S256Challenge(verifier))
 	q.Set("code_challenge_method", "S256")
 	auth.RawQuery = q.Encode()
@@ -115,10 +118,14 @@ func (s *Service) identify(ctx context.Context, u *Upstream, q url.Values, pend 
 	}
 	// RFC 9207 §2.4: an iss that is sent must be the upstream's; one that
 	// is promised must be sent. This stops a mix-up with another upstream.
-	if iss, sent := q["iss"]; sent && (len(iss) != 1 || iss[0] != u.Issuer) {
-		return nil, fmt.Errorf("%w: iss %q in the authorization response is not %q", ErrForged, q.Get("iss"), u.Issuer)
-	} else if !sent && p.issParam {
-		return nil, fmt.Errorf("%w: iss missing from the authorization response", ErrForged)
+	// A plain OAuth 2.0 upstream has no issuer to compare; its own
+	// callback path is what keeps its responses apart from the others'.
+	if u.Kind == KindOIDC {
+		if iss, sent := q["iss"]; sent && (len(iss) != 1 || iss[0] != u.Issuer) {
+			return nil, fmt.Errorf("%w: iss %q in the authorization response is not %q", ErrForged, q.Get("iss"), u.Issuer)
+		} else if !sent && p.issParam {
+			return nil, fmt.Errorf("%w: iss missing from the authorization response", ErrForged)
+		}
 	}
 	if e := q.Get("error"); e != "" {
 		return nil, fmt.Errorf("%w: %s: %.200s", ErrDenied, e, q.Get("error_description"))
@@ -127,59 +134,84 @@ func (s *Service) identify(ctx context.Context, u *Upstream, q url.Values, pend 
 	if code == "" {
 		return nil, fmt.Errorf("%w: no code in the authorization response", ErrUnavailable)
 	}
-	raw, err := s.exchange(ctx, u, p, code, pend.Verifier)
+	tok, err := s.exchange(ctx, u, p, code, pend.Verifier)
 	if err != nil {
 		return nil, err
 	}
-	claims, err := p.verifier.VerifyIDToken(ctx, raw, pend.Nonce)
+	switch u.Kind {
+	case KindOAuth2:
+		return s.oauth2Identity(ctx, u, p, tok)
+	case KindGitHub:
+		return s.githubIdentity(ctx, u, p, tok)
+	}
+	if tok.IDToken == "" {
+		return nil, fmt.Errorf("%w: no id_token in the token response", ErrUnavailable)
+	}
+	claims, err := p.verifier.VerifyIDToken(ctx, tok.IDToken, pend.Nonce)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrForged, err)
 	}
-	return &Identity{Subject: claims.Subject, Email: claims.Email, EmailVerified: claims.EmailVerified,
-		Name: claims.Name, Claims: claims.Raw}, nil
+	ident, err := u.Claims.identity(u.Kind, claims.Raw)
+	if err != nil {
+		// The ID token was verified, so its sub is there; only a mapping
+		// to a claim it lacks ends here.
+		return nil, err
+	}
+	return ident, nil
+}
+
+// tokenResponse is the part of RFC 6749 §5.1 (and OIDC Core §3.1.3.3)
+// idp reads.
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	// Scope is what was granted, when the upstream says (nil: it did
+	// not, so what was asked; RFC 6749 §5.1).
+	Scope   *string `json:"scope"`
+	IDToken string  `json:"id_token"`
+	Error   string  `json:"error"`
+	Desc    string  `json:"error_description"`
 }
 
 // exchange redeems code at the upstream's token endpoint (RFC 6749 §4.1.3)
-// with the PKCE verifier, authenticating with client_secret_basic when idp
-// has a secret there, and returns the ID token.
-func (s *Service) exchange(ctx context.Context, u *Upstream, p *provider, code, verifier string) (string, error) {
+// with the PKCE verifier, authenticating with client_secret_basic (or
+// client_secret_post where the upstream documents only that) when idp
+// has a secret there. An error answer is refused even with status 200,
+// which is how GitHub reports a bad code.
+func (s *Service) exchange(ctx context.Context, u *Upstream, p *provider, code, verifier string) (*tokenResponse, error) {
 	secret, err := s.secret(u)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code},
 		"redirect_uri": {s.RedirectURI(u.ID)}, "code_verifier": {verifier}}
-	if secret == "" {
+	if secret == "" || p.secretInForm {
 		form.Set("client_id", u.ClientID)
+	}
+	if secret != "" && p.secretInForm {
+		form.Set("client_secret", secret)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if secret != "" {
+	req.Header.Set("Accept", "application/json") // GitHub answers form-encoded without it
+	if secret != "" && !p.secretInForm {
 		// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic.
 		req.SetBasicAuth(url.QueryEscape(u.ClientID), url.QueryEscape(secret))
 	}
 	resp, err := s.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("%w: token endpoint: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: token endpoint: %w", ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
-	var body struct {
-		IDToken string `json:"id_token"`
-		Error   string `json:"error"`
-		Desc    string `json:"error_description"`
-	}
+	var body tokenResponse
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&body); err != nil {
-		return "", fmt.Errorf("%w: token endpoint answered %d: %w", ErrUnavailable, resp.StatusCode, err)
+		return nil, fmt.Errorf("%w: token endpoint answered %d: %w", ErrUnavailable, resp.StatusCode, err)
 	}
 	if resp.StatusCode != http.StatusOK || body.Error != "" {
-		return "", fmt.Errorf("%w: token endpoint answered %d %s: %.200s", ErrUnavailable, resp.StatusCode, body.Error, body.Desc)
+		return nil, fmt.Errorf("%w: token endpoint answered %d %s: %.200s", ErrUnavailable, resp.StatusCode, body.Error, body.Desc)
 	}
-	if body.IDToken == "" {
-		return "", fmt.Errorf("%w: no id_token in the token response", ErrUnavailable)
-	}
-	return body.IDToken, nil
+	return &body, nil
 }

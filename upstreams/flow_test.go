@@ -234,3 +234,28 @@ func TestUpstreamServiceUnreachable(t *testing.T) {
 		t.Fatalf("unknown upstream: %v", err)
 	}
 }
+
+// TestUpstreamOIDCClaimMapping: the mapping applies to the ID token of
+// an oidc upstream too; here name is read from email and the link's
+// subject stays the upstream's sub.
+func TestUpstreamOIDCClaimMapping(t *testing.T) {
+	h := newHarness(t, upstreams.Spec{JIT: true, Claims: upstreams.ClaimMapping{Name: "email"}})
+	q, state, _ := h.signIn(t)
+	res, err := h.svc.Finish(context.Background(), "corp", q, state)
+	if err != nil || res.User.Name != email {
+		t.Fatalf("finish: %+v %v; want the name read from email", res, err)
+	}
+	links, _ := h.svc.Store().LinksOf(context.Background(), res.User.ID)
+	if len(links) != 1 || links[0].Subject == "" || links[0].Subject == email {
+		t.Fatalf("links %+v", links)
+	}
+	// A mapping to a claim the ID token lacks fails the sign-in.
+	missing := "sub=employee_id"
+	if _, err := h.svc.Update(context.Background(), "corp", upstreams.Update{Mapping: &missing}); err != nil {
+		t.Fatal(err)
+	}
+	q, state, _ = h.signIn(t)
+	if _, err := h.svc.Finish(context.Background(), "corp", q, state); !errors.Is(err, upstreams.ErrUnavailable) {
+		t.Fatalf("sub mapped to a missing claim: %v, want ErrUnavailable", err)
+	}
+}

@@ -27,6 +27,13 @@ type provider struct {
 	issuer, clientID string // what it was built for: a changed upstream rebuilds it
 	authURL          string
 	tokenURL         string
+	// userinfoURL (oauth2) or apiURL (github) is where the claims are
+	// read with the access token; empty for oidc, whose claims are its ID
+	// token's.
+	userinfoURL, apiURL string
+	// secretInForm: the client authenticates with client_secret_post
+	// (RFC 6749 §2.3.1) rather than Basic, as GitHub documents it.
+	secretInForm bool
 	// issParam: the upstream says it sends iss in authorization responses
 	// (RFC 9207 §3), so a response without it is refused.
 	issParam bool
@@ -43,11 +50,15 @@ type metadata struct {
 	ISSResponse bool   `json:"authorization_response_iss_parameter_supported"`
 }
 
-// provider returns the cached discovery of u, fetching it when missing,
+// provider returns how to reach u: for oauth2 and github its configured
+// endpoints; for oidc the cached discovery of u, fetching it when missing,
 // stale or built for other settings. When a refetch fails the last good
 // one keeps serving, so a brief upstream outage does not stop sign-ins
 // that would otherwise work.
 func (s *Service) provider(ctx context.Context, u *Upstream) (*provider, error) {
+	if u.Kind != KindOIDC {
+		return configured(u), nil // nothing to discover: the endpoints are in u
+	}
 	now := s.cfg.Now()
 	s.mu.Lock()
 	p := s.cache[u.ID]

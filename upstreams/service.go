@@ -72,9 +72,7 @@ func (s *Service) RedirectURI(id string) string { return s.cfg.Issuer + Callback
 // Create validates and stores a new upstream, its secret sealed.
 func (s *Service) Create(ctx context.Context, spec Spec) (*Upstream, error) {
 	now := s.cfg.Now().UTC()
-	u := &Upstream{ID: spec.ID, Name: spec.Name, Kind: KindOIDC, Issuer: spec.Issuer, ClientID: spec.ClientID,
-		Scopes: spec.Scopes, AllowedDomains: spec.AllowedDomains, LinkByEmail: spec.LinkByEmail, JIT: spec.JIT,
-		Claims: spec.Claims, CreatedAt: now, UpdatedAt: now}
+	u := spec.upstream(now)
 	u.normalize()
 	if err := u.validate(); err != nil {
 		return nil, err
@@ -97,6 +95,14 @@ type Update struct {
 	LinkByEmail, JIT               *bool
 	RolesClaim, RolesPrefix        *string
 	RequiredGroup                  *string
+	// AuthURL, TokenURL, UserinfoURL and GitHubURL change the endpoints
+	// of the kinds that use them (the kind itself never changes: the
+	// links' subjects mean something else under another kind).
+	AuthURL, TokenURL, UserinfoURL, GitHubURL *string
+	// Mapping sets the claim mapping fields it names, in the syntax of
+	// --claim-mapping ("sub=id,email=mail"; "name=" restores the default);
+	// the other fields stay. A string, so that Update stays comparable.
+	Mapping *string
 }
 
 // Update changes upstream id.
@@ -116,6 +122,9 @@ func (s *Service) Update(ctx context.Context, id string, up Update) (*Upstream, 
 	set(&u.Claims.RolesClaim, up.RolesClaim)
 	set(&u.Claims.RolesPrefix, up.RolesPrefix)
 	set(&u.Claims.RequiredGroup, up.RequiredGroup)
+	if err := up.applyTo(u); err != nil {
+		return nil, err
+	}
 	if up.Scopes != nil {
 		u.Scopes = *up.Scopes
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // Store is the upstreams, upstream_links and upstream_states tables of
-// migrations/*/00020_upstreams.sql.
+// migrations/*/00020_upstreams.sql (and 00021_upstream_oauth2.sql).
 type Store struct{ gdb *gorm.DB }
 
 // NewStore returns a Store over g.
@@ -25,6 +25,11 @@ type upstreamRow struct {
 	Kind           string    `gorm:"column:kind"`
 	Issuer         string    `gorm:"column:issuer"`
 	ClientID       string    `gorm:"column:client_id"`
+	AuthURL        string    `gorm:"column:auth_url"`
+	TokenURL       string    `gorm:"column:token_url"`
+	UserinfoURL    string    `gorm:"column:userinfo_url"`
+	GitHubURL      string    `gorm:"column:github_url"`
+	ClaimMapping   string    `gorm:"column:claim_mapping"`
 	SecretSealed   []byte    `gorm:"column:secret_sealed"`
 	Scopes         string    `gorm:"column:scopes"`
 	AllowedDomains string    `gorm:"column:allowed_domains"`
@@ -42,7 +47,9 @@ func (upstreamRow) TableName() string { return "upstreams" }
 func toRow(u *Upstream) upstreamRow {
 	scopes, _ := json.Marshal(nonNil(u.Scopes))
 	domains, _ := json.Marshal(nonNil(u.AllowedDomains))
+	mapping, _ := json.Marshal(u.Claims.fields())
 	return upstreamRow{ID: u.ID, Name: u.Name, Kind: u.Kind, Issuer: u.Issuer, ClientID: u.ClientID,
+		AuthURL: u.AuthURL, TokenURL: u.TokenURL, UserinfoURL: u.UserinfoURL, GitHubURL: u.GitHubURL, ClaimMapping: string(mapping),
 		SecretSealed: u.SecretSealed, Scopes: string(scopes), AllowedDomains: string(domains),
 		LinkByEmail: u.LinkByEmail, JIT: u.JIT, RolesClaim: u.Claims.RolesClaim, RolesPrefix: u.Claims.RolesPrefix,
 		RequiredGroup: u.Claims.RequiredGroup, CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC()}
@@ -57,6 +64,7 @@ func nonNil(s []string) []string {
 
 func (r *upstreamRow) upstream() (*Upstream, error) {
 	u := &Upstream{ID: r.ID, Name: r.Name, Kind: r.Kind, Issuer: r.Issuer, ClientID: r.ClientID,
+		AuthURL: r.AuthURL, TokenURL: r.TokenURL, UserinfoURL: r.UserinfoURL, GitHubURL: r.GitHubURL,
 		LinkByEmail: r.LinkByEmail, JIT: r.JIT, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 		Claims: ClaimMapping{RolesClaim: r.RolesClaim, RolesPrefix: r.RolesPrefix, RequiredGroup: r.RequiredGroup}}
 	if len(r.SecretSealed) > 0 {
@@ -68,6 +76,12 @@ func (r *upstreamRow) upstream() (*Upstream, error) {
 	if err := json.Unmarshal([]byte(r.AllowedDomains), &u.AllowedDomains); err != nil {
 		return nil, fmt.Errorf("decode upstream %q domains: %w", r.ID, err)
 	}
+	var mapping map[string]string
+	if err := json.Unmarshal([]byte(r.ClaimMapping), &mapping); err != nil {
+		return nil, fmt.Errorf("decode upstream %q claim mapping: %w", r.ID, err)
+	}
+	delete(mapping, FieldRoles) // roles has its own column
+	u.Claims.Map(mapping)
 	return u, nil
 }
 

@@ -10,9 +10,24 @@ import (
 	"time"
 )
 
-// KindOIDC is an OpenID Connect provider found through discovery (OIDC
-// Discovery 1.0), the one kind supported so far.
-const KindOIDC = "oidc"
+// The kinds of upstream. Each decides where the endpoints come from and
+// where the claims about the person come from.
+const (
+	// KindOIDC is an OpenID Connect provider found through discovery (OIDC
+	// Discovery 1.0): the claims are those of its verified ID token.
+	KindOIDC = "oidc"
+	// KindOAuth2 is a plain OAuth 2.0 provider (RFC 6749) with configured
+	// authorization, token and userinfo URLs: the claims are the JSON
+	// object its userinfo URL returns for the access token.
+	KindOAuth2 = "oauth2"
+	// KindGitHub is GitHub (or GitHub Enterprise Server at GitHubURL): an
+	// OAuth 2.0 provider whose claims idp assembles from its REST API,
+	// see github.go.
+	KindGitHub = "github"
+)
+
+// Kinds lists the kinds an upstream may have.
+var Kinds = []string{KindOIDC, KindOAuth2, KindGitHub}
 
 // Upstream is another identity provider people may sign in with.
 type Upstream struct {
@@ -21,10 +36,18 @@ type Upstream struct {
 	ID string
 	// Name is shown on the button: "Continue with Name".
 	Name string
-	// Kind is KindOIDC.
+	// Kind is KindOIDC, KindOAuth2 or KindGitHub.
 	Kind string
-	// Issuer is the upstream's exact iss; discovery is read from it.
+	// Issuer is the upstream's exact iss; discovery is read from it. Only
+	// for KindOIDC: a plain OAuth 2.0 provider has no issuer to check.
 	Issuer string
+	// AuthURL, TokenURL and UserinfoURL are a KindOAuth2 upstream's
+	// endpoints (RFC 6749 §3.1, §3.2, and the URL returning the person's
+	// claims as JSON for the access token); empty for the other kinds.
+	AuthURL, TokenURL, UserinfoURL string
+	// GitHubURL is a KindGitHub upstream's web base URL: empty for
+	// github.com, https://HOST for GitHub Enterprise Server.
+	GitHubURL string
 	// ClientID is idp's client id at the upstream.
 	ClientID string
 	// SecretSealed is idp's client secret at the upstream, sealed under
@@ -46,63 +69,14 @@ type Upstream struct {
 	CreatedAt, UpdatedAt time.Time
 }
 
-// ClaimMapping says which upstream claims become what in idp. Name, email
-// and email_verified always come from the standard claims of the same
-// names. Roles come from RolesClaim only when it is set:
-//
-//   - RolesClaim names a claim holding a string or a list of strings
-//     (e.g. "groups"); at each sign-in the user's roles become its values.
-//   - RolesPrefix, when set, keeps only the values starting with it, with
-//     the prefix removed ("idp-admin" becomes "admin" under "idp-").
-//   - RequiredGroup, when set, refuses anybody whose RolesClaim does not
-//     hold that exact value (before the prefix filter), before any account
-//     is made or linked.
-type ClaimMapping struct {
-	RolesClaim    string
-	RolesPrefix   string
-	RequiredGroup string
-}
-
-// Roles maps the RolesClaim of claims to idp roles; ok is false when no
-// mapping is configured (the user's roles are then left alone).
-func (m ClaimMapping) Roles(claims map[string]any) (roles []string, ok bool) {
-	if m.RolesClaim == "" {
-		return nil, false
-	}
-	for _, v := range claimStrings(claims[m.RolesClaim]) {
-		if r, found := strings.CutPrefix(v, m.RolesPrefix); found && r != "" {
-			roles = append(roles, r)
-		}
-	}
-	return roles, true
-}
-
-// InGroup reports whether claims satisfy RequiredGroup.
-func (m ClaimMapping) InGroup(claims map[string]any) bool {
-	return m.RequiredGroup == "" || slices.Contains(claimStrings(claims[m.RolesClaim]), m.RequiredGroup)
-}
-
-// claimStrings reads a string or a JSON array of strings; anything else
-// is no value.
-func claimStrings(v any) []string {
-	switch v := v.(type) {
-	case string:
-		return []string{v}
-	case []any:
-		var out []string
-		for _, e := range v {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
-}
-
 // Spec is what an admin gives to create an upstream.
 type Spec struct {
-	ID, Name, Issuer, ClientID string
+	ID, Name string
+	// Kind is one of Kinds; empty: KindOIDC.
+	Kind                           string
+	Issuer, ClientID               string
+	AuthURL, TokenURL, UserinfoURL string
+	GitHubURL                      string
 	// Secret is the client secret in the clear; empty: a public client.
 	Secret         string
 	Scopes         []string
@@ -110,6 +84,37 @@ type Spec struct {
 	LinkByEmail    bool
 	JIT            bool
 	Claims         ClaimMapping
+}
+
+// upstream is the Upstream spec describes, created at now.
+func (spec Spec) upstream(now time.Time) *Upstream {
+	return &Upstream{ID: spec.ID, Name: spec.Name, Kind: spec.Kind, Issuer: spec.Issuer, ClientID: spec.ClientID,
+		AuthURL: spec.AuthURL, TokenURL: spec.TokenURL, UserinfoURL: spec.UserinfoURL, GitHubURL: spec.GitHubURL,
+		Scopes: spec.Scopes, AllowedDomains: spec.AllowedDomains, LinkByEmail: spec.LinkByEmail, JIT: spec.JIT,
+		Claims: spec.Claims, CreatedAt: now, UpdatedAt: now}
+}
+
+// applyTo sets the endpoint and claim mapping changes of up on u. A
+// roles mapping that contradicts an also given RolesClaim is refused.
+func (up Update) applyTo(u *Upstream) error {
+	for _, f := range []struct{ dst, v *string }{{&u.AuthURL, up.AuthURL}, {&u.TokenURL, up.TokenURL},
+		{&u.UserinfoURL, up.UserinfoURL}, {&u.GitHubURL, up.GitHubURL}} {
+		if f.v != nil {
+			*f.dst = *f.v
+		}
+	}
+	if up.Mapping == nil {
+		return nil
+	}
+	fields, err := ParseClaimMapping(*up.Mapping)
+	if err != nil {
+		return err
+	}
+	if r, ok := fields[FieldRoles]; ok && up.RolesClaim != nil && *up.RolesClaim != r {
+		return fmt.Errorf("%w: roles=%s in the claim mapping contradicts the roles claim %q", ErrInvalid, r, *up.RolesClaim)
+	}
+	u.Claims.Map(fields)
+	return nil
 }
 
 // ErrUnknown means no upstream has the id.
@@ -129,14 +134,9 @@ func (u *Upstream) validate() error {
 	if strings.TrimSpace(u.Name) == "" {
 		errs = append(errs, errors.New("name is required (it is shown on the sign-in button)"))
 	}
-	if err := checkIssuer(u.Issuer); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, u.validateKind()...)
 	if u.ClientID == "" {
 		errs = append(errs, errors.New("client id is required"))
-	}
-	if u.Kind != KindOIDC {
-		errs = append(errs, fmt.Errorf("kind %q is not supported (only %q)", u.Kind, KindOIDC))
 	}
 	if u.Claims.RequiredGroup != "" && u.Claims.RolesClaim == "" {
 		errs = append(errs, errors.New("a required group needs the roles claim it is read from"))
@@ -152,6 +152,74 @@ func (u *Upstream) validate() error {
 	return nil
 }
 
+// validateKind checks that exactly the endpoint settings of u's kind are
+// given: a setting another kind would use is refused rather than ignored,
+// so an operator is never misled into thinking it has an effect.
+func (u *Upstream) validateKind() []error {
+	var errs []error
+	unused := func(name, v string) {
+		if v != "" {
+			errs = append(errs, fmt.Errorf("%s is not used by kind %q", name, u.Kind))
+		}
+	}
+	endpoint := func(name, v string) {
+		if v == "" {
+			errs = append(errs, fmt.Errorf("kind %q needs %s", u.Kind, name))
+		} else if err := checkURL(name, v, true); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch u.Kind {
+	case KindOIDC:
+		if err := checkIssuer(u.Issuer); err != nil {
+			errs = append(errs, err)
+		}
+		unused("auth url", u.AuthURL)
+		unused("token url", u.TokenURL)
+		unused("userinfo url", u.UserinfoURL)
+		unused("github url", u.GitHubURL)
+	case KindOAuth2:
+		unused("issuer", u.Issuer)
+		endpoint("auth url", u.AuthURL)
+		endpoint("token url", u.TokenURL)
+		endpoint("userinfo url", u.UserinfoURL)
+		unused("github url", u.GitHubURL)
+	case KindGitHub:
+		unused("issuer", u.Issuer)
+		unused("auth url", u.AuthURL)
+		unused("token url", u.TokenURL)
+		unused("userinfo url", u.UserinfoURL)
+		if u.GitHubURL != "" {
+			if err := checkURL("github url", u.GitHubURL, false); err != nil {
+				errs = append(errs, err)
+			} else if p, _ := url.Parse(u.GitHubURL); p.Path != "" && p.Path != "/" {
+				errs = append(errs, fmt.Errorf("github url %q must be a base URL such as https://github.example.com, without a path", u.GitHubURL))
+			}
+		}
+	default:
+		errs = append(errs, fmt.Errorf("kind %q is not one of %s", u.Kind, strings.Join(Kinds, ", ")))
+	}
+	return errs
+}
+
+// checkURL accepts an absolute https URL, or plain http on a loopback
+// host, without a fragment; query is allowed only when query is set (an
+// endpoint may carry one, RFC 6749 §3.1 and §3.2).
+func checkURL(name, raw string, query bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Fragment != "" || (!query && u.RawQuery != "") {
+		return fmt.Errorf("%s %q must be an absolute URL without fragment", name, raw)
+	}
+	if u.Scheme != "https" && !(u.Scheme == "http" && loopbackHost(u.Hostname())) {
+		return fmt.Errorf("%s %q must be https (plain http only on a loopback host)", name, raw)
+	}
+	return nil
+}
+
+func loopbackHost(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
 // checkIssuer accepts an https URL, or plain http on a loopback host (for
 // development and tests), without query or fragment (OIDC Discovery §2).
 func checkIssuer(raw string) error {
@@ -159,21 +227,36 @@ func checkIssuer(raw string) error {
 	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("issuer %q must be an absolute URL without query or fragment", raw)
 	}
-	host := u.Hostname()
-	loopback := host == "localhost" || host == "127.0.0.1" || host == "::1"
-	if u.Scheme != "https" && !(u.Scheme == "http" && loopback) {
+	if u.Scheme != "https" && !(u.Scheme == "http" && loopbackHost(u.Hostname())) {
 		return fmt.Errorf("issuer %q must be https (plain http only on a loopback host)", raw)
 	}
 	return nil
 }
 
-// normalize trims the lists, lower-cases the domains and makes sure openid
-// is requested.
+// normalize trims the settings, lower-cases the domains and makes sure
+// the scopes a kind cannot work without are requested: openid for OIDC
+// (OIDC Core §3.1.2.1), user:email for GitHub (the verified-email lookup
+// needs it); GitHub with no scopes asks for read:user and user:email.
 func (u *Upstream) normalize() {
 	u.Name = strings.TrimSpace(u.Name)
-	u.Issuer = strings.TrimSpace(u.Issuer)
-	u.Scopes = uniq(append([]string{"openid"}, u.Scopes...), false)
+	for _, f := range []*string{&u.Kind, &u.Issuer, &u.AuthURL, &u.TokenURL, &u.UserinfoURL, &u.GitHubURL} {
+		*f = strings.TrimSpace(*f)
+	}
+	if u.Kind == "" {
+		u.Kind = KindOIDC
+	}
+	switch u.Kind {
+	case KindOIDC:
+		u.Scopes = append([]string{"openid"}, u.Scopes...)
+	case KindGitHub:
+		if len(uniq(u.Scopes, false)) == 0 {
+			u.Scopes = []string{"read:user"}
+		}
+		u.Scopes = append(u.Scopes, "user:email")
+	}
+	u.Scopes = uniq(u.Scopes, false)
 	u.AllowedDomains = uniq(u.AllowedDomains, true)
+	u.GitHubURL = strings.TrimSuffix(u.GitHubURL, "/")
 }
 
 func uniq(in []string, lower bool) []string {

@@ -33,7 +33,11 @@ type upstreamView struct {
 	ID             string    `json:"id"`
 	Name           string    `json:"name"`
 	Kind           string    `json:"kind"`
-	Issuer         string    `json:"issuer"`
+	Issuer         string    `json:"issuer,omitempty"`
+	AuthURL        string    `json:"auth_url,omitempty"`
+	TokenURL       string    `json:"token_url,omitempty"`
+	UserinfoURL    string    `json:"userinfo_url,omitempty"`
+	GitHubURL      string    `json:"github_url,omitempty"`
 	ClientID       string    `json:"client_id"`
 	HasSecret      bool      `json:"has_secret"`
 	Scopes         []string  `json:"scopes"`
@@ -43,12 +47,14 @@ type upstreamView struct {
 	RolesClaim     string    `json:"roles_claim,omitempty"`
 	RolesPrefix    string    `json:"roles_prefix,omitempty"`
 	RequiredGroup  string    `json:"required_group,omitempty"`
+	ClaimMapping   string    `json:"claim_mapping,omitempty"`
 	RedirectURI    string    `json:"redirect_uri"`
 	CreatedAt      time.Time `json:"created_at"`
 }
 
 func viewOf(u *upstreams.Upstream) upstreamView {
 	return upstreamView{ID: u.ID, Name: u.Name, Kind: u.Kind, Issuer: u.Issuer, ClientID: u.ClientID,
+		AuthURL: u.AuthURL, TokenURL: u.TokenURL, UserinfoURL: u.UserinfoURL, GitHubURL: u.GitHubURL, ClaimMapping: u.Claims.String(),
 		HasSecret: len(u.SecretSealed) > 0, Scopes: u.Scopes, AllowedDomains: u.AllowedDomains,
 		LinkByEmail: u.LinkByEmail, JIT: u.JIT, RolesClaim: u.Claims.RolesClaim, RolesPrefix: u.Claims.RolesPrefix,
 		RequiredGroup: u.Claims.RequiredGroup, RedirectURI: redirectURI(u.ID), CreatedAt: u.CreatedAt}
@@ -67,29 +73,42 @@ func splitList(v string) []string {
 
 func upstreamsCreate(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "upstreams create",
-		`upstreams create --id ID --name "Display name" --issuer URL --client-id C [--secret-stdin] [--scope S]... [--allowed-domains d1,d2] [--link-by-email] [--jit] [--roles-claim CLAIM [--roles-prefix P] [--required-group G]]`,
+		`upstreams create --id ID --name "Display name" [--kind oidc] --issuer URL | --kind oauth2 --auth-url U --token-url U --userinfo-url U | --kind github [--github-url URL]
+    --client-id C [--secret-stdin] [--scope S]... [--claim-mapping FIELD=CLAIM,...]... [--allowed-domains d1,d2] [--link-by-email] [--jit] [--roles-claim CLAIM [--roles-prefix P] [--required-group G]]`,
 		upstreamSettings()...)
 	var spec upstreams.Spec
 	var scopes multi
 	fs.StringVar(&spec.ID, "id", "", "short id used in URLs: lowercase letters, digits, dashes (required)")
 	fs.StringVar(&spec.Name, "name", "", `shown on the sign-in button "Continue with NAME" (required)`)
-	fs.StringVar(&spec.Issuer, "issuer", "", "the upstream's issuer URL; its discovery document is read from there (required)")
+	fs.StringVar(&spec.Kind, "kind", upstreams.KindOIDC, "oidc (OpenID Connect, by discovery), oauth2 (plain OAuth 2.0 with a userinfo URL) or github")
+	fs.StringVar(&spec.Issuer, "issuer", "", "the upstream's issuer URL; its discovery document is read from there (required for kind oidc)")
+	endpointFlags(fs, &spec.AuthURL, &spec.TokenURL, &spec.UserinfoURL, &spec.GitHubURL)
+	var mapping multi
+	fs.Var(&mapping, "claim-mapping", "FIELD=CLAIM[,...], repeatable: read idp's sub, email, email_verified, name or roles from that upstream claim, e.g. sub=id,email=mail")
 	fs.StringVar(&spec.ClientID, "client-id", "", "idp's client id at the upstream (required)")
 	secretStdin := fs.Bool("secret-stdin", false, "read idp's client secret at the upstream from stdin (without it: a public client, PKCE only)")
 	fs.Var(&scopes, "scope", "a scope to request besides openid, repeatable (e.g. email, profile)")
 	domains := fs.String("allowed-domains", "", "comma-separated email domains that may sign in this way (default: any)")
 	fs.BoolVar(&spec.LinkByEmail, "link-by-email", false, "link a first sign-in to the existing user with the same email, if the upstream says email_verified")
 	fs.BoolVar(&spec.JIT, "jit", false, "create a user at the first sign-in of someone without one")
-	fs.StringVar(&spec.Claims.RolesClaim, "roles-claim", "", "an ID token claim (string or list) whose values become the user's roles at each sign-in, e.g. groups")
+	fs.StringVar(&spec.Claims.RolesClaim, "roles-claim", "", "a claim (string or list) whose values become the user's roles at each sign-in, e.g. groups (same as --claim-mapping roles=CLAIM)")
 	fs.StringVar(&spec.Claims.RolesPrefix, "roles-prefix", "", "keep only roles-claim values with this prefix, prefix removed")
 	fs.StringVar(&spec.Claims.RequiredGroup, "required-group", "", "refuse anybody whose roles-claim lacks this value")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.parseArgs(args); err != nil {
 		return err
 	}
-	if spec.ID == "" || spec.Name == "" || spec.Issuer == "" || spec.ClientID == "" {
-		return fmt.Errorf("upstreams create needs --id, --name, --issuer and --client-id")
+	if spec.ID == "" || spec.Name == "" || spec.ClientID == "" || (spec.Kind == upstreams.KindOIDC && spec.Issuer == "") {
+		return fmt.Errorf("upstreams create needs --id, --name and --client-id, and --issuer for kind oidc")
 	}
+	fields, err := upstreams.ParseClaimMapping(mapping...)
+	if err != nil {
+		return err
+	}
+	if r, ok := fields[upstreams.FieldRoles]; ok && spec.Claims.RolesClaim != "" && r != spec.Claims.RolesClaim {
+		return fmt.Errorf("--claim-mapping roles=%s contradicts --roles-claim %s", r, spec.Claims.RolesClaim)
+	}
+	spec.Claims.Map(fields)
 	spec.Scopes, spec.AllowedDomains = scopes, splitList(*domains)
 	if *secretStdin {
 		secret, err := readSecret(s.in, "upstream client secret")
@@ -134,19 +153,23 @@ func upstreamsList(ctx context.Context, args []string, s stdio) error {
 	for i, u := range list {
 		views[i] = viewOf(u)
 	}
-	return printList(s, *asJSON, views, "ID\tNAME\tISSUER\tCLIENT\tLINK-BY-EMAIL\tJIT\tDOMAINS\tROLES-CLAIM", func(v upstreamView) string {
-		return fmt.Sprintf("%s\t%s\t%s\t%s\t%t\t%t\t%s\t%s", v.ID, v.Name, v.Issuer, v.ClientID, v.LinkByEmail, v.JIT,
-			strings.Join(v.AllowedDomains, ","), v.RolesClaim)
+	return printList(s, *asJSON, views, "ID\tNAME\tKIND\tISSUER\tCLIENT\tLINK-BY-EMAIL\tJIT\tDOMAINS\tCLAIM-MAPPING", func(v upstreamView) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%t\t%t\t%s\t%s", v.ID, v.Name, v.Kind, cmp.Or(v.Issuer, v.AuthURL, v.GitHubURL, "https://github.com"),
+			v.ClientID, v.LinkByEmail, v.JIT, strings.Join(v.AllowedDomains, ","), v.ClaimMapping)
 	})
 }
 
 func upstreamsUpdate(ctx context.Context, args []string, s stdio) error {
 	fs := newSettingsFlagSet(s, "upstreams update",
-		`upstreams update --id ID [--name N] [--issuer URL] [--client-id C] [--secret-stdin] [--scope S]... [--allowed-domains d1,d2] [--link-by-email=BOOL] [--jit=BOOL] [--roles-claim C] [--roles-prefix P] [--required-group G]`,
+		`upstreams update --id ID [--name N] [--issuer URL] [--auth-url U] [--token-url U] [--userinfo-url U] [--github-url URL] [--client-id C] [--secret-stdin] [--scope S]... [--claim-mapping FIELD=CLAIM,...]... [--allowed-domains d1,d2] [--link-by-email=BOOL] [--jit=BOOL] [--roles-claim C] [--roles-prefix P] [--required-group G]`,
 		upstreamSettings()...)
 	id := fs.String("id", "", "the upstream's id (required)")
 	name := fs.String("name", "", "the button's name")
 	issuer := fs.String("issuer", "", "the upstream's issuer URL")
+	var authURL, tokenURL, userinfoURL, githubURL string
+	endpointFlags(fs, &authURL, &tokenURL, &userinfoURL, &githubURL)
+	var mapping multi
+	fs.Var(&mapping, "claim-mapping", "FIELD=CLAIM[,...], repeatable: change where these fields are read from (FIELD= restores the default); the other fields stay")
 	clientID := fs.String("client-id", "", "idp's client id at the upstream")
 	secretStdin := fs.Bool("secret-stdin", false, "read a new client secret from stdin")
 	var scopes multi
@@ -172,6 +195,17 @@ func upstreamsUpdate(ctx context.Context, args []string, s stdio) error {
 			up.Issuer = issuer
 		case "client-id":
 			up.ClientID = clientID
+		case "auth-url":
+			up.AuthURL = &authURL
+		case "token-url":
+			up.TokenURL = &tokenURL
+		case "userinfo-url":
+			up.UserinfoURL = &userinfoURL
+		case "github-url":
+			up.GitHubURL = &githubURL
+		case "claim-mapping":
+			joined := strings.Join(mapping, ",")
+			up.Mapping = &joined
 		case "scope":
 			l := []string(scopes)
 			up.Scopes = &l
@@ -210,6 +244,14 @@ func upstreamsUpdate(ctx context.Context, args []string, s stdio) error {
 	}
 	fmt.Fprintf(s.out, "updated %s\n", *id)
 	return nil
+}
+
+// endpointFlags declares the endpoint flags of kinds oauth2 and github.
+func endpointFlags(fs *settingsFlagSet, auth, token, userinfo, github *string) {
+	fs.StringVar(auth, "auth-url", "", "kind oauth2: the authorization endpoint (https)")
+	fs.StringVar(token, "token-url", "", "kind oauth2: the token endpoint (https)")
+	fs.StringVar(userinfo, "userinfo-url", "", "kind oauth2: the URL returning the person's claims as JSON for the access token (https)")
+	fs.StringVar(github, "github-url", "", "kind github: GitHub Enterprise Server's base URL, e.g. https://github.example.com (default: github.com)")
 }
 
 func upstreamsDelete(ctx context.Context, args []string, s stdio) error {
