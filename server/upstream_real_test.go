@@ -122,10 +122,12 @@ func TestUpstreamRealIdpServe(t *testing.T) {
 
 // realHarness is a, its relying party and the upstream of a test function.
 type realHarness struct {
-	a   *servertest.Env
-	up  *realUpstream
-	rp  *rp
-	log *lockedBuffer // a's log
+	a  *servertest.Env
+	up *realUpstream
+	// byID are other upstreams, by their id at a (the mix-up tests).
+	byID map[string]*realUpstream
+	rp   *rp
+	log  *lockedBuffer // a's log
 }
 
 func runRealScenarios(t *testing.T, start startUpstream) {
@@ -176,6 +178,31 @@ func (h *realHarness) syncClock() {
 // acct, and returns the browser and the URL the upstream sends it back to.
 func (h *realHarness) toCallback(t *testing.T, id string, acct upstreamAccount) (*http.Client, *url.URL) {
 	t.Helper()
+	br, up := h.begin(t, id)
+	return br, h.upstreamSignIn(t, br, id, up, acct)
+}
+
+// begin runs a fresh browser from the RP's authorization request through
+// "Continue with Corp <id>" and returns the authorization request a sends
+// it to at the upstream, not followed.
+func (h *realHarness) begin(t *testing.T, id string) (*http.Client, *url.URL) {
+	t.Helper()
+	br, resp, page := h.press(t, id)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("start: %d %.300s", resp.StatusCode, page.Body)
+	}
+	up := servertest.Location(t, resp)
+	if iss := h.upstream(id).issuer; !strings.HasPrefix(up.String(), iss+"/") {
+		t.Fatalf("sent to %s, not to the upstream %s", up, iss)
+	}
+	return br, up
+}
+
+// press runs a fresh browser from the RP's authorization request to a's
+// sign-in page and presses "Continue with Corp <id>"; it returns a's
+// answer, not followed.
+func (h *realHarness) press(t *testing.T, id string) (*http.Client, *http.Response, *servertest.Page) {
+	t.Helper()
 	h.syncClock()
 	br := h.a.Browser(t)
 	resp, _ := h.a.Get(t, br, h.rp.conf.AuthCodeURL("st4te", oidc.Nonce("rp-nonce")))
@@ -185,18 +212,26 @@ func (h *realHarness) toCallback(t *testing.T, id string, acct upstreamAccount) 
 		t.Fatalf("no Continue with Corp %s button on %s: %.600s", id, page.URL, page.Body)
 	}
 	resp, page = h.a.Get(t, br, html.UnescapeString(m[1]))
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("start: %d %.300s", resp.StatusCode, page.Body)
-	}
-	up := servertest.Location(t, resp)
-	if !strings.HasPrefix(up.String(), h.up.issuer+"/") {
-		t.Fatalf("sent to %s, not to the upstream %s", up, h.up.issuer)
-	}
-	cb := h.up.signIn(t, br, up.String(), acct)
+	return br, resp, page
+}
+
+// upstreamSignIn signs in as acct at upstream id from a's authorization
+// request there, and returns the redirect back to a's callback.
+func (h *realHarness) upstreamSignIn(t *testing.T, br *http.Client, id string, authURL *url.URL, acct upstreamAccount) *url.URL {
+	t.Helper()
+	cb := h.upstream(id).signIn(t, br, authURL.String(), acct)
 	if want := h.a.URL + upstreams.CallbackPath(id); cb.Scheme+"://"+cb.Host+cb.Path != want {
 		t.Fatalf("upstream sent the browser to %s, want %s", cb, want)
 	}
-	return br, cb
+	return cb
+}
+
+// upstream is the provider behind a's upstream id.
+func (h *realHarness) upstream(id string) *realUpstream {
+	if up, ok := h.byID[id]; ok {
+		return up
+	}
+	return h.up
 }
 
 // fedTokens is what the RP got from a after a sign-in: the verified ID
@@ -246,44 +281,49 @@ func (h *realHarness) redeem(t *testing.T, code string) fedTokens {
 }
 
 // refused follows the callback and expects a page with status and words,
-// an audit signin.failure with the reason, and the operator's log line.
+// one more audit signin.failure of upstream id with the reason, and the
+// operator's log line.
 func (h *realHarness) refused(t *testing.T, br *http.Client, cb *url.URL, id string, status int, words, reason string) {
 	t.Helper()
+	audits, lines := failureAudits(t, h.a, id, reason), logLines(h.log.String(), "upstream sign-in failed", "upstream="+id+" ")
 	resp, page := h.a.Get(t, br, cb.String())
 	if resp.StatusCode != status || !strings.Contains(html.UnescapeString(page.Body), words) {
 		t.Fatalf("callback: %d, want %d with %q: %.800s", resp.StatusCode, status, words, page.Body)
 	}
-	wantFailureAudit(t, h.a, id, reason)
-	if !logHas(h.log.String(), "upstream sign-in failed", "upstream="+id+" ") {
-		t.Errorf("a's log lacks the failure of %s:\n%s", id, h.log.String())
+	if n := failureAudits(t, h.a, id, reason); n != audits+1 {
+		t.Errorf("%d new audit signin.failure \"upstream=%s reason=%s\", want 1", n-audits, id, reason)
+	}
+	if n := logLines(h.log.String(), "upstream sign-in failed", "upstream="+id+" "); n != lines+1 {
+		t.Errorf("%d new log lines on the failure of %s, want 1:\n%s", n-lines, id, h.log.String())
 	}
 }
 
-// logHas reports whether one line of log holds all the words.
-func logHas(log string, words ...string) bool {
+// logLines counts the lines of log that hold all the words.
+func logLines(log string, words ...string) int {
+	n := 0
 	for line := range strings.Lines(log) {
 		if !slices.ContainsFunc(words, func(w string) bool { return !strings.Contains(line, w) }) {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
 
-// wantFailureAudit finds the audit signin.failure of upstream id with
-// the reason.
-func wantFailureAudit(t *testing.T, env *servertest.Env, id, reason string) {
+// failureAudits counts the audit signin.failure rows of upstream id
+// with the reason.
+func failureAudits(t *testing.T, env *servertest.Env, id, reason string) int {
 	t.Helper()
-	events, err := env.Audit.List(context.Background(), time.Time{}, 500)
+	events, err := env.Audit.List(context.Background(), time.Time{}, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "upstream=" + id + " reason=" + reason
+	want, n := "upstream="+id+" reason="+reason, 0
 	for _, e := range events {
 		if e.Action == "signin.failure" && e.Detail == want {
-			return
+			n++
 		}
 	}
-	t.Errorf("no audit signin.failure %q among %d events", want, len(events))
+	return n
 }
 
 // rows counts a's users and upstream id's links.
@@ -625,15 +665,21 @@ func startIdpServe(t *testing.T, redirectURIs []string, accounts []upstreamAccou
 	waitServing(t, cmd, issuer)
 	// idp knows no groups scope: it refuses a request for it (invalid_scope).
 	return &realUpstream{issuer: issuer, clientID: "idp-a", secret: secret, scopes: []string{"email", "profile"}, subs: subs,
-		signIn: func(t *testing.T, br *http.Client, authURL string, acct upstreamAccount) *url.URL {
-			t.Helper()
-			// servertest's Authorize drives idp's sign-in pages; it needs
-			// only the issuer to tell idp's own redirects from the client's.
-			return (&servertest.Env{URL: issuer}).Authorize(t, br, authURL, acct.Email, fedPassword)
-		},
+		signIn: idpSignIn(issuer),
 		// idp puts no groups in its ID tokens; its amr (["pwd"] after a
 		// password sign-in) is the list claim to map.
 		groups: groupRule{Claim: "amr", Member: "pwd", NonMember: "hwk", Roles: []string{"pwd"}}}
+}
+
+// idpSignIn signs in at an idp whose issuer is given, with the email and
+// fedPassword. servertest's Authorize drives idp's sign-in and consent
+// pages; it needs only the issuer, to tell idp's own redirects from the
+// client's.
+func idpSignIn(issuer string) func(*testing.T, *http.Client, string, upstreamAccount) *url.URL {
+	return func(t *testing.T, br *http.Client, authURL string, acct upstreamAccount) *url.URL {
+		t.Helper()
+		return (&servertest.Env{URL: issuer}).Authorize(t, br, authURL, acct.Email, fedPassword)
+	}
 }
 
 // buildIdp builds cmd/idp into dir.
