@@ -100,6 +100,7 @@ var realScenarios = []realScenario{
 	{name: "group", verified: true, spec: func(g groupRule) upstreams.Spec {
 		return upstreams.Spec{JIT: true, Claims: upstreams.ClaimMapping{RolesClaim: g.Claim, RequiredGroup: g.NonMember}}
 	}, run: realRefusedOutsider},
+	{name: "iss-stripped", verified: true, spec: func(groupRule) upstreams.Spec { return upstreams.Spec{JIT: true} }, run: realISSStripped},
 	{name: "roles", verified: true, spec: func(g groupRule) upstreams.Spec {
 		return upstreams.Spec{JIT: true, Claims: upstreams.ClaimMapping{RolesClaim: g.Claim, RolesPrefix: g.Prefix, RequiredGroup: g.Member}}
 	}, run: realRoles},
@@ -426,6 +427,24 @@ func realRefusedOutsider(t *testing.T, h *realHarness, sc realScenario) {
 	}
 	if _, err := h.a.Users.Store().ByEmail(context.Background(), acct.Email); err == nil {
 		t.Error("a user was made for the refused account")
+	}
+}
+
+// realISSStripped: both upstreams promise iss in their authorization
+// responses (RFC 9207 §3), so a response without it is refused as
+// forged, before its code is redeemed.
+func realISSStripped(t *testing.T, h *realHarness, sc realScenario) {
+	usersBefore, _ := rows(t, h.a, sc.name)
+	br, cb := h.toCallback(t, sc.name, sc.account())
+	q := cb.Query()
+	if q.Get("iss") != h.up.issuer {
+		t.Fatalf("the upstream sent iss %q, want %q", q.Get("iss"), h.up.issuer)
+	}
+	q.Del("iss")
+	cb.RawQuery = q.Encode()
+	h.refused(t, br, cb, sc.name, http.StatusBadRequest, "could not be completed", "forged")
+	if n, links := rows(t, h.a, sc.name); n != usersBefore || links != 0 {
+		t.Errorf("%d users (%d before), %d links after a refusal", n, usersBefore, links)
 	}
 }
 
