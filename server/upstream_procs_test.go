@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -197,7 +198,8 @@ func startIdpServe(t *testing.T, redirectURIs []string, accounts []upstreamAccou
 	issuer := "http://" + addr
 	env := append(envWithoutIDP(), "IDP_DATABASE="+filepath.Join(dir, "upstream.db"),
 		"IDP_MASTER_KEY_FILE="+filepath.Join(dir, "master.key"), "IDP_ISSUER="+issuer)
-	cli := func(stdin string, args ...string) string {
+	// cli runs an idp command on the upstream's database, failing t.
+	cli := func(t *testing.T, stdin string, args ...string) string {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
 		cmd.Env, cmd.Stdin = env, strings.NewReader(stdin)
@@ -209,21 +211,21 @@ func startIdpServe(t *testing.T, redirectURIs []string, accounts []upstreamAccou
 		}
 		return string(out)
 	}
-	cli("", "migrate")
+	cli(t, "", "migrate")
 	subs := map[string]string{}
 	for _, a := range accounts {
 		args := []string{"users", "create", "--email", a.Email, "--name", a.Name, "--password-stdin"}
 		if a.Verified {
 			args = append(args, "--email-verified")
 		}
-		subs[a.Login] = strings.TrimSpace(cli(fedPassword+"\n", args...)) // it prints the user id, idp's sub
+		subs[a.Login] = strings.TrimSpace(cli(t, fedPassword+"\n", args...)) // it prints the user id, idp's sub
 	}
 	secret := rand.Text() + rand.Text()
 	args := []string{"clients", "create", "--id", "idp-a", "--name", "idp under test", "--trusted", "--secret-stdin"}
 	for _, u := range redirectURIs {
 		args = append(args, "--redirect-uri", u)
 	}
-	cli(secret+"\n", args...)
+	cli(t, secret+"\n", args...)
 
 	cmd := exec.Command(bin, "serve", "--addr", addr)
 	cmd.Env = env
@@ -233,7 +235,72 @@ func startIdpServe(t *testing.T, redirectURIs []string, accounts []upstreamAccou
 		signIn: idpSignIn(issuer),
 		// idp puts no groups in its ID tokens; its amr (["pwd"] after a
 		// password sign-in) is the list claim to map.
-		groups: groupRule{Claim: "amr", Member: "pwd", NonMember: "hwk", Roles: []string{"pwd"}}}
+		groups: groupRule{Claim: "amr", Member: "pwd", NonMember: "hwk", Roles: []string{"pwd"}},
+		revokeSigningKey: func(t *testing.T) (string, string) {
+			t.Helper()
+			old := activeKID(t, cli(t, "", "keys", "list", "--json"))
+			cli(t, "", "keys", "revoke", old)
+			fresh := activeKID(t, cli(t, "", "keys", "list", "--json"))
+			// The running server sees key changes within 5 s (CONTRACT);
+			// its JWKS and its signer share one snapshot, so once the JWKS
+			// has changed, new tokens are signed with the fresh key.
+			waitJWKS(t, issuer, func(kids []string) bool { return !slices.Contains(kids, old) && slices.Contains(kids, fresh) })
+			return old, fresh
+		}}
+}
+
+// activeKID is the active RS256 key (the alg of idp-a's tokens) in the
+// output of `idp keys list --json`.
+func activeKID(t *testing.T, listJSON string) string {
+	t.Helper()
+	var list []struct{ KID, Alg, State string }
+	if err := json.Unmarshal([]byte(listJSON), &list); err != nil {
+		t.Fatalf("keys list --json: %v\n%s", err, listJSON)
+	}
+	for _, k := range list {
+		if k.Alg == "RS256" && k.State == "active" {
+			return k.KID
+		}
+	}
+	t.Fatalf("no active RS256 key in %s", listJSON)
+	return ""
+}
+
+// jwksKIDs are the kids an issuer publishes now.
+func jwksKIDs(t *testing.T, issuer string) []string {
+	t.Helper()
+	resp, err := http.Get(issuer + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var set struct {
+		Keys []struct {
+			KID string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		t.Fatalf("JWKS of %s: %v", issuer, err)
+	}
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.KID)
+	}
+	return kids
+}
+
+// waitJWKS polls the issuer's JWKS until ok holds (15 s at most).
+func waitJWKS(t *testing.T, issuer string, ok func([]string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for kids := jwksKIDs(t, issuer); !ok(kids); kids = jwksKIDs(t, issuer) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the JWKS of %s did not change as expected within 15 s: %v", issuer, kids)
+		}
+		<-tick.C
+	}
 }
 
 // idpSignIn signs in at an idp whose issuer is given, with the email and

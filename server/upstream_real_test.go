@@ -18,6 +18,7 @@ import (
 	"idp/server"
 	"idp/server/servertest"
 	"idp/upstreams"
+	"idp/verifier"
 )
 
 // Federation against two real upstream providers, each its own process
@@ -61,6 +62,10 @@ type realUpstream struct {
 	// browser back (a's callback), not followed.
 	signIn func(t *testing.T, br *http.Client, authURL string, acct upstreamAccount) *url.URL
 	groups groupRule
+	// revokeSigningKey, when the upstream can, revokes the key that signs
+	// idp's ID tokens there, waits until the upstream publishes and signs
+	// with its fresh replacement, and returns both kids.
+	revokeSigningKey func(t *testing.T) (old, fresh string)
 }
 
 // startUpstream starts an upstream with a confidential client for a
@@ -96,6 +101,8 @@ var realScenarios = []realScenario{
 	{name: "roles", verified: true, spec: func(g groupRule) upstreams.Spec {
 		return upstreams.Spec{JIT: true, Claims: upstreams.ClaimMapping{RolesClaim: g.Claim, RolesPrefix: g.Prefix, RequiredGroup: g.Member}}
 	}, run: realRoles},
+	// Last: it moves a's clock ahead of the wall clock.
+	{name: "key-revoked", verified: true, spec: func(groupRule) upstreams.Spec { return upstreams.Spec{JIT: true} }, run: realKeyRevoked},
 }
 
 // TestUpstreamRealOIDCProvider runs every scenario with panva's
@@ -163,7 +170,9 @@ func (h *realHarness) upstreamSpec(id string, spec upstreams.Spec) upstreams.Spe
 // clock with 30 s of leeway; a clock frozen since a started would refuse
 // them on a slow machine.
 func (h *realHarness) syncClock() {
-	h.a.Clock.Advance(time.Since(h.a.Clock.Now()))
+	if behind := time.Since(h.a.Clock.Now()); behind > 0 { // never back: a's clock only moves forward
+		h.a.Clock.Advance(behind)
+	}
 }
 
 // toCallback runs a fresh browser from the RP's authorization request
@@ -455,5 +464,29 @@ func realRoles(t *testing.T, h *realHarness, sc realScenario) {
 	want := h.up.groups.Roles
 	if !slices.Equal(roles, want) || !slices.Equal(user.Roles, want) {
 		t.Errorf("access token roles %v, user roles %v; want %v", roles, user.Roles, want)
+	}
+}
+
+// realKeyRevoked: the upstream revokes the key that signed its ID tokens
+// for idp and signs with a fresh one a has never seen; a meets the
+// unknown kid, refetches the upstream's JWKS and signs the same person in
+// (the "its own rotation handling").
+func realKeyRevoked(t *testing.T, h *realHarness, sc realScenario) {
+	if h.up.revokeSigningKey == nil {
+		t.Skip("this upstream's signing key is fixed for the run (oidc-provider's comes from its configuration)")
+	}
+	first := h.signIn(t, sc.name, sc.account())
+	cached := jwksKIDs(t, h.up.issuer) // the set a fetched for this upstream just now
+	old, fresh := h.up.revokeSigningKey(t)
+	if !slices.Contains(cached, old) || slices.Contains(cached, fresh) {
+		t.Fatalf("revoked %s, signing with %s; a holds %v: the test would not exercise a refetch", old, fresh, cached)
+	}
+	// a refetches a JWKS at most every verifier.DefaultMinRefetchInterval
+	// (by its clock), so forged kids cannot flood the upstream; let that
+	// pass, as it would in any real outage.
+	h.a.Clock.Advance(verifier.DefaultMinRefetchInterval + time.Second)
+	again := h.signIn(t, sc.name, sc.account())
+	if again.id["sub"] != first.id["sub"] {
+		t.Errorf("after the upstream's key change: sub %v, want %v", again.id["sub"], first.id["sub"])
 	}
 }
