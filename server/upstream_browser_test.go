@@ -26,10 +26,10 @@ func TestBrowserContinueWithUpstream(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}
-	b := newBrowser(t)
 	a := servertest.New(t)
 	up := startOIDCProvider(t, []string{a.URL + upstreams.CallbackPath("corp")},
 		[]upstreamAccount{{Login: "grace", Email: fedEmail, Name: "Grace Hopper", Verified: true}})
+	b := newBrowser(t) // after the upstream, which may skip the test
 	if _, err := a.App.Upstreams.Create(context.Background(), upstreams.Spec{ID: "corp", Name: "Corp", Issuer: up.issuer,
 		ClientID: up.clientID, Secret: up.secret, Scopes: up.scopes, JIT: true}); err != nil {
 		t.Fatal(err)

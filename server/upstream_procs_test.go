@@ -37,7 +37,7 @@ func startOIDCProvider(t *testing.T, redirectURIs []string, accounts []upstreamA
 	node, err := exec.LookPath("node")
 	_, modErr := os.Stat(filepath.Join(dir, "node_modules", "oidc-provider"))
 	if err != nil || modErr != nil {
-		msg := "oidc-provider upstream skipped: needs node and `npm ci` in interop/oidc-upstream"
+		msg := "the oidc-provider upstream needs node and `npm ci` in interop/oidc-upstream"
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
