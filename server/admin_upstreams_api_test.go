@@ -116,16 +116,19 @@ func TestAdminAPIUpstreams(t *testing.T) {
 		body  any
 		words string
 	}{
-		"bad id":          {map[string]any{"id": "Bad/ID"}, "lowercase"},
-		"plain http":      {map[string]any{"issuer": "http://sso.corp.example"}, "must be https"},
-		"no client id":    {map[string]any{"client_id": ""}, "client id is required"},
-		"no name":         {map[string]any{"name": "  "}, "name is required"},
-		"bad domain":      {map[string]any{"allowed_domains": []string{"a@b.example"}}, "not a domain"},
-		"group, no claim": {map[string]any{"roles_claim": ""}, "needs the roles claim"},
-		"unknown field":   {map[string]any{"has_secret": true}, "unknown field"},
-		"kind":            {map[string]any{"kind": "oauth2"}, "unknown field"},
-		"wrong type":      {map[string]any{"jit": "yes"}, "the body must be a JSON upstream"},
-		"not an object":   {[]string{"x"}, "the body must be a JSON upstream"},
+		"bad id":                     {map[string]any{"id": "Bad/ID"}, "lowercase"},
+		"plain http":                 {map[string]any{"issuer": "http://sso.corp.example"}, "must be https"},
+		"no client id":               {map[string]any{"client_id": ""}, "client id is required"},
+		"no name":                    {map[string]any{"name": "  "}, "name is required"},
+		"bad domain":                 {map[string]any{"allowed_domains": []string{"a@b.example"}}, "not a domain"},
+		"group, no claim":            {map[string]any{"roles_claim": ""}, "needs the roles claim"},
+		"unknown field":              {map[string]any{"has_secret": true}, "unknown field"},
+		"kind without its endpoints": {map[string]any{"kind": "oauth2"}, `issuer is not used by kind "oauth2"`},
+		"unknown kind":               {map[string]any{"kind": "saml"}, "kind"},
+		"bad mapping":                {map[string]any{"claim_mapping": "subject=id"}, `claim mapping field "subject" is not one of`},
+		"mapping roles contradicts":  {map[string]any{"claim_mapping": "roles=teams"}, "contradicts the roles claim groups"},
+		"wrong type":                 {map[string]any{"jit": "yes"}, "the body must be a JSON upstream"},
+		"not an object":              {[]string{"x"}, "the body must be a JSON upstream"},
 	} {
 		b := tc.body
 		if m, ok := tc.body.(map[string]any); ok {
@@ -259,5 +262,47 @@ func TestAdminAPIUpstreamSecretSignsIn(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), secret) {
 		t.Error("the log carries the client secret")
+	}
+}
+
+// TestAdminAPIUpstreamKinds: plain OAuth 2.0 and GitHub upstreams with a
+// claim mapping are created and patched through the API as with
+// `idp upstreams`: the endpoints and the mapping come back, a patched
+// mapping changes only the fields it names, and the kind never changes.
+func TestAdminAPIUpstreamKinds(t *testing.T) {
+	env := servertest.New(t)
+	env.CreateUser(t, adminEmail, adminPassword, "admin")
+	tok := adminToken(t, env, adminEmail, adminPassword, "openid", "idp:admin")
+	status, body, _ := api(t, env, "POST", "/api/admin/upstreams", tok, map[string]any{"id": "wiki", "name": "Wiki",
+		"kind": "oauth2", "auth_url": "https://wiki.example/oauth/authorize", "token_url": "https://wiki.example/oauth/token",
+		"userinfo_url": "https://wiki.example/api/me", "client_id": "idp", "secret": upSecret,
+		"claim_mapping": "sub=id,email=mail,name=display_name", "jit": true})
+	up, _ := body["upstream"].(map[string]any)
+	if status != http.StatusCreated || up["kind"] != "oauth2" || up["auth_url"] != "https://wiki.example/oauth/authorize" ||
+		up["userinfo_url"] != "https://wiki.example/api/me" || up["claim_mapping"] != "email=mail,name=display_name,sub=id" ||
+		up["issuer"] != nil {
+		t.Fatalf("create oauth2: %d %v", status, body)
+	}
+	noSecretIn(t, "create oauth2", body)
+	if u := storedUpstream(t, env, "wiki"); u.Claims.Sub != "id" || u.Claims.Email != "mail" || u.Claims.EmailVerified != "" {
+		t.Fatalf("stored mapping %+v", u.Claims)
+	}
+	status, body, _ = api(t, env, "PATCH", "/api/admin/upstreams/wiki", tok, map[string]any{"claim_mapping": "name=,email_verified=mail_ok"})
+	if up, _ := body["upstream"].(map[string]any); status != 200 || up["claim_mapping"] != "email=mail,email_verified=mail_ok,sub=id" {
+		t.Fatalf("patch mapping: %d %v", status, body)
+	}
+	if status, body, _ = api(t, env, "PATCH", "/api/admin/upstreams/wiki", tok, map[string]any{"kind": "github"}); status != 400 {
+		t.Fatalf("the kind changed: %d %v", status, body)
+	}
+	status, body, _ = api(t, env, "POST", "/api/admin/upstreams", tok, map[string]any{"id": "gh", "name": "GitHub",
+		"kind": "github", "github_url": "https://github.example.com", "client_id": "Iv1.abc", "secret": upSecret,
+		"scopes": []string{"read:org"}, "roles_claim": "groups", "required_group": "acme/staff"})
+	if up, _ := body["upstream"].(map[string]any); status != http.StatusCreated || up["kind"] != "github" ||
+		up["github_url"] != "https://github.example.com" || up["redirect_uri"] != env.URL+"/login/upstream/gh/callback" {
+		t.Fatalf("create github: %d %v", status, body)
+	}
+	if status, body, _ = api(t, env, "POST", "/api/admin/upstreams", tok, map[string]any{"id": "gh2", "name": "GitHub",
+		"kind": "github", "issuer": "https://github.com", "client_id": "x"}); status != 400 {
+		t.Fatalf("github with an issuer: %d %v", status, body)
 	}
 }

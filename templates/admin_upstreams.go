@@ -12,6 +12,12 @@ type AdminUpstream struct {
 	// empty when unset.
 	RolesClaim, RolesPrefix, RequiredGroup string
 	HasSecret, LinkByEmail, JIT            bool
+	// Endpoint is where idp reaches it: the issuer (oidc), the
+	// authorization URL (oauth2) or the GitHub server (github).
+	Endpoint string
+	// ClaimMapping is the mapping of sub, email, email_verified and name,
+	// as --claim-mapping takes it; empty: the kind's defaults.
+	ClaimMapping string
 }
 
 // AdminUpstreamForm is what an upstream form holds: the create form of
@@ -24,12 +30,20 @@ type AdminUpstreamForm struct {
 	ID, Name, Issuer, ClientID, Scopes, AllowedDomains string
 	RolesClaim, RolesPrefix, RequiredGroup             string
 	LinkByEmail, JIT                                   bool
+	// Kind is oidc, oauth2 or github (chosen at creation only); AuthURL,
+	// TokenURL and UserinfoURL are an oauth2 upstream's endpoints,
+	// GitHubURL a GitHub Enterprise Server (empty: github.com).
+	Kind, AuthURL, TokenURL, UserinfoURL, GitHubURL string
+	// ClaimMapping is FIELD=CLAIM,... for sub, email, email_verified and
+	// name (posted as claim_mapping).
+	ClaimMapping string
 }
 
 // AdminUpstreamsPage lists the upstreams. Its form posts to
-// /admin/upstreams: csrf_token, id, name, issuer, client_id, secret
+// /admin/upstreams: csrf_token, id, name, kind, issuer, auth_url,
+// token_url, userinfo_url, github_url, client_id, secret
 // (empty: a public client), scopes, allowed_domains, link_by_email,
-// jit, roles_claim, roles_prefix and required_group.
+// jit, claim_mapping, roles_claim, roles_prefix and required_group.
 type AdminUpstreamsPage struct {
 	AdminBase
 	Upstreams []AdminUpstream

@@ -1,6 +1,7 @@
 package adminhttp
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"net/http"
@@ -26,7 +27,26 @@ func (h *Handlers) upstreamRow(u *upstreams.Upstream) templates.AdminUpstream {
 		ClientID: u.ClientID, Scopes: strings.Join(u.Scopes, " "), Domains: strings.Join(u.AllowedDomains, ", "),
 		RedirectURI: h.admin.UpstreamRedirectURI(u.ID), Created: fmtTime(&created), RolesClaim: u.Claims.RolesClaim,
 		RolesPrefix: u.Claims.RolesPrefix, RequiredGroup: u.Claims.RequiredGroup, HasSecret: len(u.SecretSealed) > 0,
-		LinkByEmail: u.LinkByEmail, JIT: u.JIT}
+		LinkByEmail: u.LinkByEmail, JIT: u.JIT, Endpoint: upstreamEndpoint(u), ClaimMapping: fieldMapping(u.Claims)}
+}
+
+// upstreamEndpoint is where idp finds an upstream, for the list: the
+// issuer of an OpenID provider, the authorization URL of a plain OAuth
+// 2.0 one, the server of a GitHub preset.
+func upstreamEndpoint(u *upstreams.Upstream) string {
+	switch u.Kind {
+	case upstreams.KindOAuth2:
+		return u.AuthURL
+	case upstreams.KindGitHub:
+		return cmp.Or(u.GitHubURL, "https://github.com")
+	}
+	return u.Issuer
+}
+
+// fieldMapping is the claim mapping of the form's text field: every field
+// but roles, which has fields of its own.
+func fieldMapping(m upstreams.ClaimMapping) string {
+	return upstreams.ClaimMapping{Sub: m.Sub, Email: m.Email, EmailVerified: m.EmailVerified, Name: m.Name}.String()
 }
 
 // upstreamFormOf fills the form with an upstream's stored settings.
@@ -34,7 +54,8 @@ func upstreamFormOf(u *upstreams.Upstream) templates.AdminUpstreamForm {
 	return templates.AdminUpstreamForm{ID: u.ID, Name: u.Name, Issuer: u.Issuer, ClientID: u.ClientID,
 		Scopes: strings.Join(u.Scopes, " "), AllowedDomains: strings.Join(u.AllowedDomains, " "),
 		RolesClaim: u.Claims.RolesClaim, RolesPrefix: u.Claims.RolesPrefix, RequiredGroup: u.Claims.RequiredGroup,
-		LinkByEmail: u.LinkByEmail, JIT: u.JIT}
+		LinkByEmail: u.LinkByEmail, JIT: u.JIT, Kind: u.Kind, AuthURL: u.AuthURL, TokenURL: u.TokenURL,
+		UserinfoURL: u.UserinfoURL, GitHubURL: u.GitHubURL, ClaimMapping: fieldMapping(u.Claims)}
 }
 
 // upstreamFormFrom reads a posted upstream form (create or edit; the
@@ -45,7 +66,9 @@ func upstreamFormFrom(f url.Values) templates.AdminUpstreamForm {
 	return templates.AdminUpstreamForm{ID: v("id"), Name: v("name"), Issuer: v("issuer"), ClientID: v("client_id"),
 		Scopes: v("scopes"), AllowedDomains: v("allowed_domains"), RolesClaim: v("roles_claim"),
 		RolesPrefix: v("roles_prefix"), RequiredGroup: v("required_group"),
-		LinkByEmail: f.Get("link_by_email") == "1", JIT: f.Get("jit") == "1"}
+		LinkByEmail: f.Get("link_by_email") == "1", JIT: f.Get("jit") == "1", Kind: v("kind"),
+		AuthURL: v("auth_url"), TokenURL: v("token_url"), UserinfoURL: v("userinfo_url"), GitHubURL: v("github_url"),
+		ClaimMapping: v("claim_mapping")}
 }
 
 // domainList splits allowed domains typed with spaces or commas.
@@ -53,21 +76,51 @@ func domainList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
 }
 
-// upstreamSpecOf is the Spec a create form asks for.
-func upstreamSpecOf(form templates.AdminUpstreamForm, secret string) upstreams.Spec {
-	return upstreams.Spec{ID: form.ID, Name: form.Name, Issuer: form.Issuer, ClientID: form.ClientID, Secret: secret,
-		Scopes: strings.Fields(form.Scopes), AllowedDomains: domainList(form.AllowedDomains),
+// upstreamSpecOf is the Spec a create form asks for; a claim mapping
+// that does not parse is *admin.InvalidError, shown on the form.
+func upstreamSpecOf(form templates.AdminUpstreamForm, secret string) (upstreams.Spec, error) {
+	spec := upstreams.Spec{ID: form.ID, Name: form.Name, Kind: form.Kind, Issuer: form.Issuer, ClientID: form.ClientID,
+		AuthURL: form.AuthURL, TokenURL: form.TokenURL, UserinfoURL: form.UserinfoURL, GitHubURL: form.GitHubURL,
+		Secret: secret, Scopes: strings.Fields(form.Scopes), AllowedDomains: domainList(form.AllowedDomains),
 		LinkByEmail: form.LinkByEmail, JIT: form.JIT,
 		Claims: upstreams.ClaimMapping{RolesClaim: form.RolesClaim, RolesPrefix: form.RolesPrefix, RequiredGroup: form.RequiredGroup}}
+	return spec, mapClaims(&spec.Claims, form.ClaimMapping)
+}
+
+// mapClaims applies a claim mapping typed as --claim-mapping takes it
+// ("sub=id,email=mail") onto m; roles there must agree with m's roles
+// claim. The upstreams package's words become *admin.InvalidError.
+func mapClaims(m *upstreams.ClaimMapping, text string) error {
+	fields, err := upstreams.ParseClaimMapping(text)
+	if err != nil {
+		return &admin.InvalidError{Reason: strings.TrimPrefix(err.Error(), upstreams.ErrInvalid.Error()+": ")}
+	}
+	if r, ok := fields[upstreams.FieldRoles]; ok && m.RolesClaim != "" && m.RolesClaim != r {
+		return &admin.InvalidError{Reason: "roles=" + r + " in the claim mapping contradicts the roles claim " + m.RolesClaim}
+	}
+	m.Map(fields)
+	return nil
 }
 
 // upstreamUpdateOf is the Update an edit form asks for: every field of
-// the form replaces the stored one; the secret is decided by the caller.
+// the form replaces the stored one (a claim mapping field left out of
+// the text goes back to the kind's default); the secret is decided by
+// the caller.
 func upstreamUpdateOf(form templates.AdminUpstreamForm) upstreams.Update {
 	scopes, domains := strings.Fields(form.Scopes), domainList(form.AllowedDomains)
+	mapping := form.ClaimMapping
+	if typed, err := upstreams.ParseClaimMapping(mapping); err == nil {
+		for _, f := range upstreams.MappingFields {
+			if _, given := typed[f]; !given && f != upstreams.FieldRoles {
+				mapping += "," + f + "="
+			}
+		}
+	} // else: Update refuses the same text, in the same words
 	return upstreams.Update{Name: &form.Name, Issuer: &form.Issuer, ClientID: &form.ClientID,
 		Scopes: &scopes, AllowedDomains: &domains, LinkByEmail: &form.LinkByEmail, JIT: &form.JIT,
-		RolesClaim: &form.RolesClaim, RolesPrefix: &form.RolesPrefix, RequiredGroup: &form.RequiredGroup}
+		RolesClaim: &form.RolesClaim, RolesPrefix: &form.RolesPrefix, RequiredGroup: &form.RequiredGroup,
+		AuthURL: &form.AuthURL, TokenURL: &form.TokenURL, UserinfoURL: &form.UserinfoURL, GitHubURL: &form.GitHubURL,
+		Mapping: &mapping}
 }
 
 // UpstreamsPage lists the upstreams, with the form that adds one.
@@ -96,7 +149,11 @@ func (h *Handlers) CreateUpstream(c echo.Context) error {
 		return h.renderUpstreams(c, http.StatusBadRequest, templates.AdminUpstreamForm{}, "The form is malformed.")
 	}
 	form := upstreamFormFrom(c.Request().PostForm)
-	u, err := h.admin.CreateUpstream(c.Request().Context(), actor(c), upstreamSpecOf(form, c.Request().PostForm.Get("secret")))
+	spec, err := upstreamSpecOf(form, c.Request().PostForm.Get("secret"))
+	var u *upstreams.Upstream
+	if err == nil {
+		u, err = h.admin.CreateUpstream(c.Request().Context(), actor(c), spec)
+	}
 	var invalid *admin.InvalidError
 	switch {
 	case errors.Is(err, admin.ErrConflict):

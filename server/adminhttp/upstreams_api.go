@@ -16,9 +16,14 @@ type upstreamJSON struct {
 	ID             string     `json:"id"`
 	Name           string     `json:"name"`
 	Kind           string     `json:"kind"`
-	Issuer         string     `json:"issuer"`
+	Issuer         string     `json:"issuer,omitempty"`
+	AuthURL        string     `json:"auth_url,omitempty"`
+	TokenURL       string     `json:"token_url,omitempty"`
+	UserinfoURL    string     `json:"userinfo_url,omitempty"`
+	GitHubURL      string     `json:"github_url,omitempty"`
 	ClientID       string     `json:"client_id"`
 	HasSecret      bool       `json:"has_secret"`
+	ClaimMapping   string     `json:"claim_mapping"`
 	Scopes         []string   `json:"scopes"`
 	AllowedDomains []string   `json:"allowed_domains"`
 	LinkByEmail    bool       `json:"link_by_email"`
@@ -32,7 +37,8 @@ type upstreamJSON struct {
 }
 
 func (h *Handlers) upstreamJSON(u *upstreams.Upstream) upstreamJSON {
-	return upstreamJSON{ID: u.ID, Name: u.Name, Kind: u.Kind, Issuer: u.Issuer, ClientID: u.ClientID,
+	return upstreamJSON{ID: u.ID, Name: u.Name, Kind: u.Kind, Issuer: u.Issuer, AuthURL: u.AuthURL, TokenURL: u.TokenURL,
+		UserinfoURL: u.UserinfoURL, GitHubURL: u.GitHubURL, ClientID: u.ClientID, ClaimMapping: fieldMapping(u.Claims),
 		HasSecret: len(u.SecretSealed) > 0, Scopes: orEmpty(u.Scopes), AllowedDomains: orEmpty(u.AllowedDomains),
 		LinkByEmail: u.LinkByEmail, JIT: u.JIT, RolesClaim: u.Claims.RolesClaim, RolesPrefix: u.Claims.RolesPrefix,
 		RequiredGroup: u.Claims.RequiredGroup, RedirectURI: h.admin.UpstreamRedirectURI(u.ID),
@@ -53,7 +59,13 @@ func orEmpty(l []string) []string {
 type upstreamSpecJSON struct {
 	ID             string   `json:"id"`
 	Name           string   `json:"name"`
+	Kind           string   `json:"kind"`
 	Issuer         string   `json:"issuer"`
+	AuthURL        string   `json:"auth_url"`
+	TokenURL       string   `json:"token_url"`
+	UserinfoURL    string   `json:"userinfo_url"`
+	GitHubURL      string   `json:"github_url"`
+	ClaimMapping   string   `json:"claim_mapping"`
 	ClientID       string   `json:"client_id"`
 	Secret         string   `json:"secret"`
 	Scopes         []string `json:"scopes"`
@@ -65,10 +77,14 @@ type upstreamSpecJSON struct {
 	RequiredGroup  string   `json:"required_group"`
 }
 
-func (b upstreamSpecJSON) spec() upstreams.Spec {
-	return upstreams.Spec{ID: b.ID, Name: b.Name, Issuer: b.Issuer, ClientID: b.ClientID, Secret: b.Secret,
+// spec is the upstreams.Spec of the body; a claim_mapping that does not
+// parse is *admin.InvalidError.
+func (b upstreamSpecJSON) spec() (upstreams.Spec, error) {
+	spec := upstreams.Spec{ID: b.ID, Name: b.Name, Kind: b.Kind, Issuer: b.Issuer, AuthURL: b.AuthURL,
+		TokenURL: b.TokenURL, UserinfoURL: b.UserinfoURL, GitHubURL: b.GitHubURL, ClientID: b.ClientID, Secret: b.Secret,
 		Scopes: b.Scopes, AllowedDomains: b.AllowedDomains, LinkByEmail: b.LinkByEmail, JIT: b.JIT,
 		Claims: upstreams.ClaimMapping{RolesClaim: b.RolesClaim, RolesPrefix: b.RolesPrefix, RequiredGroup: b.RequiredGroup}}
+	return spec, mapClaims(&spec.Claims, b.ClaimMapping)
 }
 
 // upstreamPatchJSON is the body of PATCH /api/admin/upstreams/{id}: a
@@ -76,9 +92,16 @@ func (b upstreamSpecJSON) spec() upstreams.Spec {
 // absent one stays. "secret": "" removes the secret (a public client);
 // an absent secret keeps it.
 type upstreamPatchJSON struct {
-	Name           *string   `json:"name"`
-	Issuer         *string   `json:"issuer"`
-	ClientID       *string   `json:"client_id"`
+	Name        *string `json:"name"`
+	Issuer      *string `json:"issuer"`
+	AuthURL     *string `json:"auth_url"`
+	TokenURL    *string `json:"token_url"`
+	UserinfoURL *string `json:"userinfo_url"`
+	GitHubURL   *string `json:"github_url"`
+	ClientID    *string `json:"client_id"`
+	// ClaimMapping changes the fields it names ("name=" restores the
+	// default), the others stay, as `idp upstreams update --claim-mapping`.
+	ClaimMapping   *string   `json:"claim_mapping"`
 	Secret         *string   `json:"secret"`
 	Scopes         *[]string `json:"scopes"`
 	AllowedDomains *[]string `json:"allowed_domains"`
@@ -94,7 +117,8 @@ type upstreamPatchJSON struct {
 func (b upstreamPatchJSON) update() (up upstreams.Update, ok bool) {
 	up = upstreams.Update{Name: b.Name, Issuer: b.Issuer, ClientID: b.ClientID, Secret: b.Secret,
 		Scopes: b.Scopes, AllowedDomains: b.AllowedDomains, LinkByEmail: b.LinkByEmail, JIT: b.JIT,
-		RolesClaim: b.RolesClaim, RolesPrefix: b.RolesPrefix, RequiredGroup: b.RequiredGroup}
+		RolesClaim: b.RolesClaim, RolesPrefix: b.RolesPrefix, RequiredGroup: b.RequiredGroup,
+		AuthURL: b.AuthURL, TokenURL: b.TokenURL, UserinfoURL: b.UserinfoURL, GitHubURL: b.GitHubURL, Mapping: b.ClaimMapping}
 	return up, b != upstreamPatchJSON{}
 }
 
@@ -128,7 +152,11 @@ func (h *Handlers) APICreateUpstream(c echo.Context) error {
 	if err := decodeResourceJSON(c, &body, "upstream"); err != nil {
 		return err
 	}
-	u, err := h.admin.CreateUpstream(c.Request().Context(), actor(c), body.spec())
+	spec, err := body.spec()
+	var u *upstreams.Upstream
+	if err == nil {
+		u, err = h.admin.CreateUpstream(c.Request().Context(), actor(c), spec)
+	}
 	if err != nil {
 		return apiFail(err, "", "conflict")
 	}
