@@ -460,8 +460,16 @@ func TestUpstreamUnlinkLastWay(t *testing.T) {
 			}
 			switch how {
 			case "password":
-				if err := f.a.Users.SetPassword(ctx, fedEmail, localPassword); err != nil {
-					t.Fatal(err)
+				// Set on the account page, right after the upstream sign-in
+				// (so no current password is asked, and none exists).
+				page := f.account(t)
+				resp, _ := f.a.PostForm(t, f.br, "/account/password", url.Values{"csrf_token": {page.CSRF()},
+					"new_password": {localPassword}, "confirm_password": {localPassword}})
+				if resp.StatusCode != http.StatusSeeOther {
+					t.Fatalf("setting a password: %d", resp.StatusCode)
+				}
+				if u, _ := f.a.Users.Store().ByID(ctx, user.ID); !u.HasPassword() {
+					t.Fatal("no password after setting one")
 				}
 			case "second link":
 				if _, err := f.a.App.Upstreams.Create(ctx, upstreams.Spec{ID: "other", Name: "Other", Issuer: f.b.URL, ClientID: "x"}); err != nil {
@@ -523,5 +531,37 @@ func TestUpstreamFailureMetric(t *testing.T) {
 	}
 	if strings.Contains(string(body), `upstream="nosuch"`) {
 		t.Error("an unknown upstream id became a label value")
+	}
+}
+
+// TestUpstreamConfirmLinkAfterSecondFactor: the owner's sign-in is only
+// complete after their authenticator app, and only then is the link
+// offered.
+func TestUpstreamConfirmLinkAfterSecondFactor(t *testing.T) {
+	f := newFed(t, upstreams.Spec{})
+	local := f.a.CreateUser(t, fedEmail, localPassword)
+	f.b.CreateUser(t, fedEmail, fedPassword)
+	if resp, _ := f.signIn(t, "/login", fedEmail, localPassword); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("password sign-in: %d", resp.StatusCode)
+	}
+	secret, _ := enrollTOTPFromAccount(t, f.a, f.br)
+
+	f.br = f.a.Browser(t)
+	resp, _ := f.signIn(t, f.toPending(t), fedEmail, localPassword)
+	loc := servertest.Location(t, resp)
+	if loc.Path != "/login/mfa" {
+		t.Fatalf("the password went to %s, want the second factor first", loc)
+	}
+	_, mfaPage := f.a.Get(t, f.br, loc.String())
+	nextStep(f.a)
+	resp, page := postFactor(t, f.a, f.br, mfaPage, "/login/mfa/totp", codeAt(t, secret, f.a.Clock.Now()))
+	wantConfirm(t, resp, page)
+	resp, _ = f.decide(t, page, "connect", true)
+	claims := f.redeem(t, resp)
+	if claims["sub"] != local.ID || !slices.Contains(amrOf(claims), "otp") {
+		t.Fatalf("sub %v amr %v, want %s with otp", claims["sub"], claims["amr"], local.ID)
+	}
+	if _, links := f.counts(t); links != 1 {
+		t.Fatalf("%d links", links)
 	}
 }
