@@ -565,3 +565,40 @@ func TestUpstreamConfirmLinkAfterSecondFactor(t *testing.T) {
 		t.Fatalf("%d links", links)
 	}
 }
+
+// TestUpstreamConfirmLinkWhenSignedIn: a browser already signed in to the
+// account (no RP request) still has to sign in again: the old session is
+// not offered the link, a new sign-in is.
+func TestUpstreamConfirmLinkWhenSignedIn(t *testing.T) {
+	f := newFed(t, upstreams.Spec{})
+	local := f.a.CreateUser(t, fedEmail, localPassword)
+	f.b.CreateUser(t, fedEmail, fedPassword)
+	if resp, _ := f.signIn(t, "/login", fedEmail, localPassword); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("password sign-in: %d", resp.StatusCode)
+	}
+	f.a.Clock.Advance(time.Second)
+	resp, _ := f.a.Get(t, f.br, "/login/upstream/corp?next=/account")
+	// At b in a browser of its own: both providers listen on 127.0.0.1,
+	// and cookies do not tell ports apart, so b's session cookie would
+	// replace a's.
+	cb := f.b.Authorize(t, f.b.Browser(t), servertest.Location(t, resp).String(), fedEmail, fedPassword)
+	resp, page := f.a.Get(t, f.br, cb.String())
+	m := signInLinkRE.FindStringSubmatch(page.Body)
+	if resp.StatusCode != http.StatusConflict || m == nil {
+		t.Fatalf("callback: %d %.600s", resp.StatusCode, page.Body)
+	}
+	// The old session alone offers nothing.
+	if body := f.account(t).Body; strings.Contains(body, `value="connect"`) {
+		t.Fatal("the account page offered the link to the old session")
+	}
+	f.a.Clock.Advance(time.Second)
+	resp, page = f.signIn(t, html.UnescapeString(m[1]), fedEmail, localPassword)
+	wantConfirm(t, resp, page)
+	resp, _ = f.decide(t, page, "connect", true)
+	if loc := servertest.Location(t, resp); loc.Path != "/account" {
+		t.Fatalf("Connect went to %s, want /account", loc)
+	}
+	if links, err := f.a.App.Upstreams.Store().LinksOf(context.Background(), local.ID); err != nil || len(links) != 1 {
+		t.Fatalf("links %v, %v", links, err)
+	}
+}

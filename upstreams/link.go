@@ -71,15 +71,19 @@ func (s *Service) firstSignIn(ctx context.Context, res *Result, ident *Identity,
 	u := res.Upstream
 	existing, err := s.users.Store().ByEmail(ctx, ident.Email)
 	switch {
-	case err == nil && existing.Disabled:
-		return fmt.Errorf("%w: user %s", ErrDisabled, existing.ID)
 	case err == nil && !(u.LinkByEmail && ident.EmailVerified):
+		// Pending even for a disabled account (which can never sign in
+		// to confirm): whoever holds the upstream account learns no more
+		// than that an account with the address exists.
 		why := "--link-by-email is off"
 		if u.LinkByEmail {
 			why = "the upstream did not say email_verified"
 		}
 		return s.pend(ctx, res, ident, existing.ID, fmt.Sprintf("user %s has %q; %s", existing.ID, ident.Email, why))
 	case err == nil:
+		if existing.Disabled {
+			return fmt.Errorf("%w: user %s", ErrDisabled, existing.ID)
+		}
 		res.User, res.Linked = existing, true
 		return s.store.createLink(ctx, s.newLink(u, ident, existing.ID))
 	case !errors.Is(err, db.ErrNotFound):

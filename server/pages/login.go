@@ -49,7 +49,9 @@ func (h *Handlers) LoginPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if lc.req == nil {
+	// A signed-in browser skips the form, unless it holds a pending
+	// upstream link: that needs a fresh sign-in (offerLink).
+	if lc.req == nil && h.site.Cookie(c, plumbing.CookieUpstreamLink) == "" {
 		if sess, _, err := h.site.CurrentUser(c); err == nil && sess != nil {
 			return c.Redirect(http.StatusSeeOther, cmp.Or(safeNext(c.QueryParam("next")), plumbing.PathAccount))
 		}
