@@ -65,7 +65,8 @@ const DefaultRegistrationIdleTTL = 30 * 24 * time.Hour
 // counters, expired mailed links (password reset), and mail outbox and
 // back-channel logout rows finished more than a week ago. Expired
 // sessions end through sessions.PurgeExpired, which queues their logouts.
-// Abandoned sign-ins at upstream providers go too. It reports how many
+// Abandoned sign-ins at upstream providers and unconfirmed pending links
+// go too. It reports how many
 // it deleted.
 func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
 	n, err := a.Tokens.Purge(ctx, limit)
@@ -127,5 +128,10 @@ func (a *App) Purge(ctx context.Context, limit int) (int64, error) {
 		return n, err
 	}
 	m, err = a.Upstreams.Store().DeleteExpired(ctx, a.cfg.Now(), limit)
+	n += m
+	if err != nil {
+		return n, err
+	}
+	m, err = a.Upstreams.Store().DeleteExpiredPendingLinks(ctx, a.cfg.Now(), limit)
 	return n + m, err
 }

@@ -187,7 +187,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.pages = pages.New(site, pages.Config{SessionTTL: cfg.SessionTTL, SelfService: deps.SelfService,
 		Signup: cfg.Signup == "open" && deps.SelfService.ResetEnabled(), SignupDomains: cfg.SignupDomains, InviteOnly: cfg.Signup == "invite-only",
-		Upstreams: deps.Upstreams, NoPasswordLogin: cfg.NoPasswordLogin}, deps.Throttle, s.protocol)
+		Upstreams: deps.Upstreams, NoPasswordLogin: cfg.NoPasswordLogin, Metrics: s.metrics}, deps.Throttle, s.protocol)
 	s.admin = adminhttp.New(site, adminhttp.Config{JWKSMaxAge: cfg.JWKSMaxAge, KeyRotationInterval: cfg.KeyRotationInterval,
 		Registration: cfg.Registration, MailEnabled: deps.SelfService.ResetEnabled()}, deps.Admin)
 	deps.Audit.Observe(s.metrics.OnAudit)

@@ -158,6 +158,18 @@ type AccountPage struct {
 	MFARequired   bool // one of the user's roles demands a second factor
 	CanAddPasskey bool // passkeys work under this issuer
 	FactorEvents  []AccountEvent
+
+	// Links are the accounts at upstream providers the user signs in
+	// with; each has a form posting csrf_token, upstream and sub to
+	// /account/upstreams/unlink, which asks to confirm.
+	Links []AccountLink
+}
+
+// AccountLink is one linked upstream account. Times are preformatted;
+// Last says it is the user's only way to sign in, so it cannot be removed.
+type AccountLink struct {
+	UpstreamID, Subject, Upstream, Email, Created, LastUsed string
+	Last                                                    bool
 }
 
 // AccountPasskey is one registered passkey. Times are preformatted.

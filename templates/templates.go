@@ -43,6 +43,7 @@ var requiredPages = []struct {
 	{"signup", SignupPage{}, false},
 	{"verify", VerifyPage{}, false},
 	{"device", DevicePage{}, false},
+	{"upstream_link", UpstreamLinkPage{}, false},
 	{"admin_keys", AdminKeysPage{}, true},
 	{"admin_confirm", AdminConfirmPage{}, true},
 	{"admin_users", AdminUsersPage{}, true},

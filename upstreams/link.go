@@ -64,17 +64,22 @@ func (s *Service) resolve(ctx context.Context, res *Result, ident *Identity) err
 }
 
 // firstSignIn links ident to the user with its email, or creates one, in a
-// single transaction with the link.
+// single transaction with the link. An existing user that may not be
+// linked automatically is not signed in: the would-be link is remembered
+// for its owner to confirm (confirm.go) and returned as a *LinkPending.
 func (s *Service) firstSignIn(ctx context.Context, res *Result, ident *Identity, roles []string) error {
 	u := res.Upstream
 	existing, err := s.users.Store().ByEmail(ctx, ident.Email)
 	switch {
 	case err == nil && !(u.LinkByEmail && ident.EmailVerified):
+		// Pending even for a disabled account (which can never sign in
+		// to confirm): whoever holds the upstream account learns no more
+		// than that an account with the address exists.
 		why := "--link-by-email is off"
 		if u.LinkByEmail {
 			why = "the upstream did not say email_verified"
 		}
-		return fmt.Errorf("%w: user %s has %q; %s", ErrLinkRefused, existing.ID, ident.Email, why)
+		return s.pend(ctx, res, ident, existing.ID, fmt.Sprintf("user %s has %q; %s", existing.ID, ident.Email, why))
 	case err == nil:
 		if existing.Disabled {
 			return fmt.Errorf("%w: user %s", ErrDisabled, existing.ID)
@@ -87,7 +92,9 @@ func (s *Service) firstSignIn(ctx context.Context, res *Result, ident *Identity,
 		return fmt.Errorf("%w: no user has %q and --jit is off", ErrNoAccount, ident.Email)
 	}
 	return s.store.tx(ctx, func(ctx context.Context) error {
-		nu, err := s.users.CreateInvited(ctx, ident.Email, ident.Name, roles)
+		// No password: the upstream is this user's way in until they add
+		// another (the account page will not unlink the last one).
+		nu, err := s.users.CreatePasswordless(ctx, ident.Email, ident.Name, roles)
 		if err != nil {
 			return fmt.Errorf("create user for upstream account: %w", err)
 		}

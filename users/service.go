@@ -181,6 +181,11 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*Us
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
+	if u.PasswordHash == "" {
+		// No password at all (CreatePasswordless): no password matches,
+		// and the answer costs what a wrong one does.
+		return nil, s.verifyDummy(password)
+	}
 	ok, rehash, err := VerifyPassword(u.PasswordHash, password, s.params)
 	if err != nil {
 		// A corrupt stored hash must look like a wrong password from

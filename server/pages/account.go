@@ -65,6 +65,9 @@ func (h *Handlers) renderAccount(c echo.Context, status int, sess *sessions.Sess
 	if err := h.securitySection(c, user, &page); err != nil {
 		return err
 	}
+	if err := h.linksSection(c, user, &page); err != nil {
+		return err
+	}
 	for _, x := range list {
 		page.Sessions = append(page.Sessions, templates.AccountSession{
 			ID: x.ID, Created: x.CreatedAt.Format(accountTime), LastSeen: x.LastSeenAt.Format(accountTime),
@@ -96,6 +99,10 @@ func noticeText(code string) string {
 		return "A link is on its way to the new address. Your address changes when you open it; until then it stays as it is."
 	case "password-changed-kept":
 		return "Your password was changed."
+	case "unlinked":
+		return "The account was disconnected. You can no longer sign in with it."
+	case "last-link":
+		return "That connected account is your only way to sign in: set a password or add a passkey first."
 	case "last-factor":
 		return "Your role needs a second way to sign in: add another before removing this one."
 	}

@@ -54,6 +54,16 @@ type Config struct {
 	Upstreams *upstreams.Service
 	// NoPasswordLogin hides the password form and refuses its posts.
 	NoPasswordLogin bool
+	// Metrics counts what the pages see fail; nil: nothing is counted.
+	Metrics PageMetrics
+}
+
+// PageMetrics are the counters the pages feed (plumbing.Metrics has
+// them).
+type PageMetrics interface {
+	// UpstreamFailed counts a failed sign-in through configured upstream
+	// id, for one of plumbing.UpstreamFailureReasons.
+	UpstreamFailed(id, reason string)
 }
 
 // Handlers serves the end-user pages: sign-in, consent and the account

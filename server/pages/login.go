@@ -49,7 +49,9 @@ func (h *Handlers) LoginPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if lc.req == nil {
+	// A signed-in browser skips the form, unless it holds a pending
+	// upstream link: that needs a fresh sign-in (offerLink).
+	if lc.req == nil && h.site.Cookie(c, plumbing.CookieUpstreamLink) == "" {
 		if sess, _, err := h.site.CurrentUser(c); err == nil && sess != nil {
 			return c.Redirect(http.StatusSeeOther, cmp.Or(safeNext(c.QueryParam("next")), plumbing.PathAccount))
 		}
@@ -177,8 +179,18 @@ func (h *Handlers) afterSignIn(c echo.Context, reqID string, sess *sessions.Sess
 }
 
 // continueSignIn is afterSignIn with the next page given rather than read
-// from the form (a sign-in through an upstream carries it across).
+// from the form (a sign-in through an upstream carries it across). A
+// pending upstream link in this browser is offered first (offerLink).
 func (h *Handlers) continueSignIn(c echo.Context, reqID, next string, sess *sessions.Session, user *users.User) error {
+	if shown, err := h.offerLink(c, reqID, next, sess, user); shown || err != nil {
+		return err
+	}
+	return h.proceed(c, reqID, next, sess, user)
+}
+
+// proceed is where a completed sign-in goes: the pending request, else
+// the next page (enrollment first when the user's role demands it).
+func (h *Handlers) proceed(c echo.Context, reqID, next string, sess *sessions.Session, user *users.User) error {
 	if reqID != "" {
 		return h.auth.SignedIn(c, reqID, sess, user)
 	}

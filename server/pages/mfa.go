@@ -371,6 +371,9 @@ func (h *Handlers) elevate(c echo.Context, subj *mfaSubject, methods []string) (
 // continueTo hands a pending authorization back to the protocol side
 // (which checks the level again) or goes to the next page.
 func (h *Handlers) continueTo(c echo.Context, t mfaTarget, sess *sessions.Session, user *users.User) error {
+	if shown, err := h.offerLink(c, t.reqID, t.next, sess, user); shown || err != nil {
+		return err // a pending upstream link is offered first (upstream_link.go)
+	}
 	if t.reqID != "" {
 		return h.auth.SignedIn(c, t.reqID, sess, user)
 	}

@@ -94,6 +94,10 @@ func (h *Handlers) UpstreamCallback(c echo.Context) error {
 	if res != nil && res.Upstream != nil {
 		name = res.Upstream.Name
 	}
+	var pending *upstreams.LinkPending
+	if errors.As(err, &pending) {
+		return h.pendingLink(c, id, name, res, pending)
+	}
 	if err != nil {
 		return h.upstreamFailed(c, id, name, err)
 	}
@@ -120,10 +124,7 @@ func (h *Handlers) upstreamFailed(c echo.Context, id, name string, err error) er
 	if name == "" {
 		name = id
 	}
-	h.site.Log.Warn("upstream sign-in failed", "request_id", plumbing.RequestIDOf(c), "upstream", id, "error", err.Error())
-	if !errors.Is(err, upstreams.ErrUnknown) {
-		h.site.RecordAs(c, "", "signin.failure", "", "upstream="+id+" reason="+reason(err))
-	}
+	h.noteUpstreamFailure(c, id, nil, err)
 	pe := func(status int, heading, msg string) error {
 		return &plumbing.PageError{Status: status, Heading: heading, Message: msg}
 	}
@@ -152,6 +153,28 @@ func (h *Handlers) upstreamFailed(c echo.Context, id, name string, err error) er
 		return pe(http.StatusForbidden, "This account is disabled", "Ask your administrator to enable it.")
 	}
 	return err
+}
+
+// noteUpstreamFailure tells the operator about a failed sign-in through
+// upstream id: a log line, an audit signin.failure and a count in
+// idp_upstream_failures_total. The metric is labelled only with the id of
+// a configured upstream (res carries it when Finish got that far; else
+// it is looked up), so a path naming no upstream grows no series.
+func (h *Handlers) noteUpstreamFailure(c echo.Context, id string, res *upstreams.Result, err error) {
+	h.site.Log.Warn("upstream sign-in failed", "request_id", plumbing.RequestIDOf(c), "upstream", id, "error", err.Error())
+	if errors.Is(err, upstreams.ErrUnknown) {
+		return
+	}
+	h.site.RecordAs(c, "", "signin.failure", "", "upstream="+id+" reason="+reason(err))
+	if h.cfg.Metrics == nil {
+		return
+	}
+	if res == nil || res.Upstream == nil {
+		if _, err := h.cfg.Upstreams.Store().ByID(c.Request().Context(), id); err != nil {
+			return
+		}
+	}
+	h.cfg.Metrics.UpstreamFailed(id, reason(err))
 }
 
 // reason is the audit log's short word for a failed upstream sign-in.

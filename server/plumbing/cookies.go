@@ -19,7 +19,10 @@ const (
 	// CookieUpstream binds a sign-in at an upstream provider to the
 	// browser that started it: it holds the state the callback must bring.
 	CookieUpstream = "idp_upstream"
-	cookieCSRF     = "idp_csrf"
+	// CookieUpstreamLink holds the token of a pending link (confirm-to-link,
+	// issue #18) while its person signs in to the account it would join.
+	CookieUpstreamLink = "idp_upstream_link"
+	cookieCSRF         = "idp_csrf"
 )
 
 // cookieName is the name a cookie carries under this issuer.

@@ -26,7 +26,8 @@ type Metrics struct {
 	signins  *prometheus.CounterVec
 	reuse    prometheus.Counter
 	revoked  prometheus.Counter
-	cache    sync.Map // seriesKey → *routeSeries
+	upstream *prometheus.CounterVec // see metrics_upstream.go
+	cache    sync.Map               // seriesKey → *routeSeries
 }
 
 // NewMetrics registers the series, those of the signing keys of km and,
@@ -53,8 +54,9 @@ func NewMetrics(km *keys.Manager, database Pinger) *Metrics {
 		revoked: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "idp_refresh_families_revoked_total", Help: "Refresh-token families revoked, for any reason.",
 		}),
+		upstream: newUpstreamFailures(),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.tokens, m.signins, m.reuse, m.revoked,
+	m.reg.MustRegister(m.requests, m.duration, m.tokens, m.signins, m.reuse, m.revoked, m.upstream,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&keyCollector{keys: km})
 	if p, ok := database.(interface{ SQLDB() *sql.DB }); ok {
