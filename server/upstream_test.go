@@ -401,3 +401,14 @@ func TestUpstreamOnlyWithoutPasswordLogin(t *testing.T) {
 		t.Fatalf("amr %v", claims["amr"])
 	}
 }
+
+// TestUpstreamAMRCarried: the ID token a relying party gets after a
+// federated sign-in has amr fed and, after it, the methods the upstream
+// says it used (here b's password sign-in: pwd).
+func TestUpstreamAMRCarried(t *testing.T) {
+	f := newFed(t, upstreams.Spec{JIT: true})
+	f.b.CreateUser(t, fedEmail, fedPassword)
+	if amr := amrOf(f.finish(t, f.toCallback(t, fedEmail, fedPassword))); !slices.Equal(amr, []string{"fed", "pwd"}) {
+		t.Fatalf("amr %v, want [fed pwd]", amr)
+	}
+}

@@ -201,6 +201,9 @@ func (m ClaimMapping) identity(kind string, claims map[string]any) (*Identity, e
 		return nil, fmt.Errorf("%w: the upstream's claims have no usable %q for sub", ErrUnavailable, subClaim)
 	}
 	ident := &Identity{Subject: sub, Claims: claims}
+	if kind == KindOIDC {
+		ident.AMR = registeredAMR(claims["amr"])
+	}
 	ident.Email, _ = claimString(claims[pick(m.Email, def.Email)])
 	ident.Name, _ = claimString(claims[pick(m.Name, def.Name)])
 	if c := pick(m.EmailVerified, def.EmailVerified); c != "" {
@@ -212,6 +215,24 @@ func (m ClaimMapping) identity(kind string, claims map[string]any) (*Identity, e
 		}
 	}
 	return ident, nil
+}
+
+// amrValues is the RFC 8176 §2 registry of authentication method
+// reference values.
+var amrValues = []string{"face", "fpt", "geo", "hwk", "iris", "kba", "mca", "mfa", "otp", "pin", "pop", "pwd",
+	"rba", "retina", "sc", "sms", "swk", "tel", "user", "vbm", "wia"}
+
+// registeredAMR keeps the registered values of an amr claim, once each, in
+// the upstream's order: a value idp's relying parties cannot interpret
+// (or a hostile string) is not passed on to them.
+func registeredAMR(v any) []string {
+	var out []string
+	for _, m := range claimStrings(v) {
+		if slices.Contains(amrValues, m) && !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // claimString reads a claim as a string: a string as it is, a number as

@@ -78,6 +78,9 @@ type Result struct {
 	Next      string
 	// Created and Linked say what this sign-in did, for the audit log.
 	Created, Linked bool
+	// AMR are the methods the upstream says it used (Identity.AMR), to
+	// carry beside fed in idp's own amr.
+	AMR []string
 }
 
 // Finish checks the authorization response q that came back to upstream
@@ -104,6 +107,7 @@ func (s *Service) Finish(ctx context.Context, id string, q url.Values, browserSt
 	if err != nil {
 		return res, err
 	}
+	res.AMR = ident.AMR
 	if err := s.resolve(ctx, res, ident); err != nil {
 		return res, err
 	}

@@ -21,6 +21,10 @@ type Identity struct {
 	Name          string
 	// Claims are every claim of the ID token, for the claim mapping.
 	Claims map[string]any
+	// AMR are the RFC 8176 methods an OpenID provider's ID token says the
+	// person used there (its amr claim), registered values only; none
+	// from a plain OAuth 2.0 provider, whose userinfo is not signed.
+	AMR []string
 }
 
 // resolve finds the idp user of ident, in this order: an existing link;

@@ -101,7 +101,10 @@ func (h *Handlers) UpstreamCallback(c echo.Context) error {
 	if err != nil {
 		return h.upstreamFailed(c, id, name, err)
 	}
-	sess, err := h.startSession(c, res.User, []string{AMRFederated})
+	// amr is fed plus what the upstream says it did (RFC 8176): an
+	// upstream trusted to say who someone is is trusted to say how they
+	// proved it, so its mfa counts towards idp's own second-factor rules.
+	sess, err := h.startSession(c, res.User, append([]string{AMRFederated}, res.AMR...))
 	if err != nil {
 		return err
 	}
