@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,12 @@ func (s *Service) Upstream(ctx context.Context, id string) (*upstreams.Upstream,
 		return nil, mapErr(err)
 	}
 	return u, nil
+}
+
+// UpstreamLinkCounts returns how many accounts are linked through each
+// upstream, by id (absent: none).
+func (s *Service) UpstreamLinkCounts(ctx context.Context) (map[string]int64, error) {
+	return s.upstreams.Store().LinkCounts(ctx)
 }
 
 // UpstreamRedirectURI is the redirect URI to register for idp at upstream
@@ -56,7 +63,7 @@ func (s *Service) CreateUpstream(ctx context.Context, actor Actor, spec upstream
 	if err != nil {
 		return nil, upstreamErr("create upstream", err)
 	}
-	s.record(ctx, "upstream.create", u.ID, "issuer="+u.Issuer)
+	s.record(ctx, "upstream.create", u.ID, "kind="+u.Kind+" endpoint="+cmp.Or(u.Issuer, u.AuthURL, u.GitHubURL, "https://github.com"))
 	return u, nil
 }
 

@@ -260,6 +260,16 @@ func TestAdminAPIUpstreamSecretSignsIn(t *testing.T) {
 	if user, err := a.Users.Store().ByEmail(t.Context(), fedEmail); err != nil || claims["sub"] != user.ID {
 		t.Fatalf("signed in as %v, user %+v %v", claims["sub"], user, err)
 	}
+	// The upstream now counts the account linked through it, in the API
+	// and on the list page.
+	status, body, _ = api(t, a, "GET", "/api/admin/upstreams/corp", tok, nil)
+	if up, _ := body["upstream"].(map[string]any); status != 200 || up["linked_accounts"] != float64(1) {
+		t.Fatalf("linked_accounts: %d %v", status, body)
+	}
+	status, body, _ = api(t, a, "GET", "/api/admin/upstreams", tok, nil)
+	if list, _ := body["upstreams"].([]any); status != 200 || len(list) != 1 || list[0].(map[string]any)["linked_accounts"] != float64(1) {
+		t.Fatalf("list linked_accounts: %d %v", status, body)
+	}
 	if strings.Contains(logs.String(), secret) {
 		t.Error("the log carries the client secret")
 	}

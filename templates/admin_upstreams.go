@@ -18,6 +18,8 @@ type AdminUpstream struct {
 	// ClaimMapping is the mapping of sub, email, email_verified and name,
 	// as --claim-mapping takes it; empty: the kind's defaults.
 	ClaimMapping string
+	// Linked is how many idp accounts are linked through it.
+	Linked int64
 }
 
 // AdminUpstreamForm is what an upstream form holds: the create form of

@@ -21,13 +21,14 @@ func upstreamURL(id string) string { return "/admin/upstreams/" + id }
 
 // upstreamRow is an upstream as the list shows it: never the secret, only
 // whether there is one.
-func (h *Handlers) upstreamRow(u *upstreams.Upstream) templates.AdminUpstream {
+func (h *Handlers) upstreamRow(u *upstreams.Upstream, linked int64) templates.AdminUpstream {
 	created := admin.Time{Time: u.CreatedAt}
 	return templates.AdminUpstream{ID: u.ID, Name: u.Name, URL: upstreamURL(u.ID), Kind: u.Kind, Issuer: u.Issuer,
 		ClientID: u.ClientID, Scopes: strings.Join(u.Scopes, " "), Domains: strings.Join(u.AllowedDomains, ", "),
 		RedirectURI: h.admin.UpstreamRedirectURI(u.ID), Created: fmtTime(&created), RolesClaim: u.Claims.RolesClaim,
 		RolesPrefix: u.Claims.RolesPrefix, RequiredGroup: u.Claims.RequiredGroup, HasSecret: len(u.SecretSealed) > 0,
-		LinkByEmail: u.LinkByEmail, JIT: u.JIT, Endpoint: upstreamEndpoint(u), ClaimMapping: fieldMapping(u.Claims)}
+		LinkByEmail: u.LinkByEmail, JIT: u.JIT, Endpoint: upstreamEndpoint(u), ClaimMapping: fieldMapping(u.Claims),
+		Linked: linked}
 }
 
 // upstreamEndpoint is where idp finds an upstream, for the list: the
@@ -133,10 +134,14 @@ func (h *Handlers) renderUpstreams(c echo.Context, status int, form templates.Ad
 	if err != nil {
 		return err
 	}
+	counts, err := h.admin.UpstreamLinkCounts(c.Request().Context())
+	if err != nil {
+		return err
+	}
 	page := templates.AdminUpstreamsPage{AdminBase: h.adminBase(c, "upstreams", "Upstreams"), Form: form}
 	page.Error = problem
 	for _, u := range list {
-		page.Upstreams = append(page.Upstreams, h.upstreamRow(u))
+		page.Upstreams = append(page.Upstreams, h.upstreamRow(u, counts[u.ID]))
 	}
 	return h.renderAdmin(c, status, func(w io.Writer) error { return h.site.Templates.AdminUpstreams(w, page) })
 }
