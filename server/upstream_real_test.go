@@ -101,6 +101,11 @@ var realScenarios = []realScenario{
 	{name: "roles", verified: true, spec: func(g groupRule) upstreams.Spec {
 		return upstreams.Spec{JIT: true, Claims: upstreams.ClaimMapping{RolesClaim: g.Claim, RolesPrefix: g.Prefix, RequiredGroup: g.Member}}
 	}, run: realRoles},
+	// Confirm-to-link (no --link-by-email; or with it, but unverified)
+	// and unlink: upstream_real_link_test.go.
+	{name: "confirm-link", verified: true, spec: func(groupRule) upstreams.Spec { return upstreams.Spec{} }, run: realConfirmLink},
+	{name: "confirm-skip", spec: func(groupRule) upstreams.Spec { return upstreams.Spec{LinkByEmail: true} }, run: realConfirmSkip},
+	{name: "unlink", verified: true, spec: func(groupRule) upstreams.Spec { return upstreams.Spec{JIT: true} }, run: realUnlink},
 	// Kept last: it moves a's clock 11 s ahead of the wall clock (and
 	// syncClock never moves it back). Rows after it would still pass, as
 	// upstream iats in a's past are fine, but the others run on real time.
