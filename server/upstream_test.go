@@ -412,3 +412,52 @@ func TestUpstreamAMRCarried(t *testing.T) {
 		t.Fatalf("amr %v, want [fed pwd]", amr)
 	}
 }
+
+// TestUpstreamLoginHintRealm: a login_hint whose domain is an upstream's
+// (its allowed domains) goes straight to that upstream once (home realm
+// discovery); another domain, a domain two upstreams claim, or the
+// sign-in page reached again show the choice, with the hint filled in.
+func TestUpstreamLoginHintRealm(t *testing.T) {
+	f := newFed(t, upstreams.Spec{JIT: true, AllowedDomains: []string{"corp.example"}})
+	f.b.CreateUser(t, fedEmail, fedPassword)
+	toLogin := func(hint string) *url.URL {
+		t.Helper()
+		resp, _ := f.a.Get(t, f.br, f.rp.conf.AuthCodeURL("st4te", oidc.Nonce("rp-nonce"), oauth2.SetAuthURLParam("login_hint", hint)))
+		return servertest.Location(t, resp)
+	}
+	login := toLogin(fedEmail)
+	resp, _ := f.a.Get(t, f.br, login.String())
+	if up := servertest.Location(t, resp); !strings.HasPrefix(up.String(), f.a.URL+"/login/upstream/corp?req=") {
+		t.Fatalf("hint %s: sent to %s", fedEmail, up)
+	}
+	// Coming back to the sign-in page (without the one-time mark) shows it.
+	again := *login
+	q := again.Query()
+	q.Del("realm")
+	again.RawQuery = q.Encode()
+	if resp, page := f.a.Get(t, f.br, again.String()); resp.StatusCode != http.StatusOK || !strings.Contains(page.Body, "Continue with Corp") {
+		t.Fatalf("the sign-in page reached again: %d", resp.StatusCode)
+	}
+	// The hinted path ends like the button's.
+	resp, _ = f.a.Get(t, f.br, login.String())
+	resp, _ = f.a.Get(t, f.br, servertest.Location(t, resp).String())
+	cb := f.b.Authorize(t, f.br, servertest.Location(t, resp).String(), fedEmail, fedPassword)
+	if claims := f.finish(t, cb); !slices.Contains(amrOf(claims), "fed") {
+		t.Fatalf("amr %v", claims["amr"])
+	}
+
+	f.br = f.a.Browser(t) // signed out again
+	resp, page := f.a.Get(t, f.br, toLogin("someone@elsewhere.example").String())
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page.Body, `value="someone@elsewhere.example"`) {
+		t.Fatalf("another domain: %d %.300s", resp.StatusCode, page.Body)
+	}
+	// A second upstream claiming the domain: the person chooses.
+	if _, err := f.a.App.Upstreams.Create(context.Background(), upstreams.Spec{ID: "corp2", Name: "Corp two", Issuer: f.b.URL,
+		ClientID: "idp-a", AllowedDomains: []string{"corp.example"}}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, page := f.a.Get(t, f.br, toLogin(fedEmail).String()); resp.StatusCode != http.StatusOK ||
+		!strings.Contains(page.Body, "Continue with Corp two") {
+		t.Fatalf("two upstreams for the domain: %d", resp.StatusCode)
+	}
+}

@@ -60,6 +60,13 @@ func (h *Handlers) LoginPage(c echo.Context) error {
 		if to, ok := h.hintedUpstream(c, lc.req.ID, c.QueryParam("idp_hint")); ok {
 			return c.Redirect(http.StatusSeeOther, to)
 		}
+		// Only on the first arrival from /authorize: a person sent back
+		// here (the upstream refused, or they chose to come back) picks.
+		if c.QueryParam("realm") == "1" {
+			if to, ok := h.realmUpstream(c, lc.req.ID, lc.req.LoginHint); ok {
+				return c.Redirect(http.StatusSeeOther, to)
+			}
+		}
 	}
 	email := ""
 	if lc.req != nil {

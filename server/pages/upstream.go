@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -55,6 +56,36 @@ func (h *Handlers) hintedUpstream(c echo.Context, reqID, hint string) (string, b
 		return "", false
 	}
 	return plumbing.PathLogin + "/upstream/" + url.PathEscape(hint) + "?req=" + url.QueryEscape(reqID), true
+}
+
+// realmUpstream is where a login_hint sends the browser when its email's
+// domain belongs to an upstream (home realm discovery): the one upstream
+// whose allowed domains list it. With none, or several, the person
+// chooses on the sign-in page. The decision reads the domain only, never
+// whether an account exists, so a client cannot learn that from where the
+// browser goes.
+func (h *Handlers) realmUpstream(c echo.Context, reqID, loginHint string) (string, bool) {
+	at := strings.LastIndexByte(loginHint, '@')
+	if h.cfg.Upstreams == nil || at < 1 || at == len(loginHint)-1 {
+		return "", false
+	}
+	list, err := h.cfg.Upstreams.List(c.Request().Context())
+	if err != nil {
+		return "", false
+	}
+	var found *upstreams.Upstream
+	for _, u := range list {
+		if len(u.AllowedDomains) > 0 && u.DomainAllowed(loginHint) {
+			if found != nil {
+				return "", false
+			}
+			found = u
+		}
+	}
+	if found == nil {
+		return "", false
+	}
+	return h.hintedUpstream(c, reqID, found.ID)
 }
 
 // UpstreamStart sends the browser to upstream :id's authorization

@@ -93,8 +93,14 @@ func (h *Handlers) toPage(c echo.Context, req *tokens.AuthRequest, page string) 
 		}
 	}
 	target := page + "?req=" + url.QueryEscape(req.ID)
-	if req.UpstreamHint != "" && page == plumbing.PathLogin {
+	switch {
+	case page != plumbing.PathLogin:
+	case req.UpstreamHint != "":
 		target += "&idp_hint=" + url.QueryEscape(req.UpstreamHint)
+	case req.LoginHint != "":
+		// The sign-in page may send a login_hint whose domain belongs to
+		// an upstream straight there (home realm discovery), this once.
+		target += "&realm=1"
 	}
 	return c.Redirect(http.StatusSeeOther, target)
 }
