@@ -10,6 +10,73 @@ import (
 	"idp/upstreams"
 )
 
+// Upstream is an upstream as the CLI's --json and the admin API show it,
+// in the names of `idp upstreams list --json`. The client secret is
+// write-only: only HasSecret says whether there is one. The endpoint fields
+// are those of the upstream's kind; ClaimMapping is the mapping of sub,
+// email, email_verified and name in the syntax of --claim-mapping (roles
+// have fields of their own).
+type Upstream struct {
+	ID             string   `json:"id"`
+	Name           string   `json:"name"`
+	Kind           string   `json:"kind"`
+	Issuer         string   `json:"issuer,omitempty"`
+	AuthURL        string   `json:"auth_url,omitempty"`
+	TokenURL       string   `json:"token_url,omitempty"`
+	UserinfoURL    string   `json:"userinfo_url,omitempty"`
+	GitHubURL      string   `json:"github_url,omitempty"`
+	ClientID       string   `json:"client_id"`
+	HasSecret      bool     `json:"has_secret"`
+	ClaimMapping   string   `json:"claim_mapping"`
+	Scopes         []string `json:"scopes"`
+	AllowedDomains []string `json:"allowed_domains"`
+	LinkByEmail    bool     `json:"link_by_email"`
+	JIT            bool     `json:"jit"`
+	RolesClaim     string   `json:"roles_claim"`
+	RolesPrefix    string   `json:"roles_prefix"`
+	RequiredGroup  string   `json:"required_group"`
+	// RedirectURI is what to register for idp at the upstream.
+	RedirectURI string `json:"redirect_uri"`
+	// LinkedAccounts is how many idp accounts are linked through it.
+	LinkedAccounts int64 `json:"linked_accounts"`
+	Created        Time  `json:"created_at"`
+	Updated        Time  `json:"updated_at"`
+}
+
+// FieldMapping is the claim mapping of m for sub, email, email_verified
+// and name, as --claim-mapping takes it; empty when all are the kind's
+// defaults.
+func FieldMapping(m upstreams.ClaimMapping) string {
+	return upstreams.ClaimMapping{Sub: m.Sub, Email: m.Email, EmailVerified: m.EmailVerified, Name: m.Name}.String()
+}
+
+// UpstreamView is the view of u, with linked accounts linked through it.
+func (s *Service) UpstreamView(u *upstreams.Upstream, linked int64) Upstream {
+	return Upstream{ID: u.ID, Name: u.Name, Kind: u.Kind, Issuer: u.Issuer, AuthURL: u.AuthURL, TokenURL: u.TokenURL,
+		UserinfoURL: u.UserinfoURL, GitHubURL: u.GitHubURL, ClientID: u.ClientID, HasSecret: len(u.SecretSealed) > 0,
+		ClaimMapping: FieldMapping(u.Claims), Scopes: nonNil(u.Scopes), AllowedDomains: nonNil(u.AllowedDomains),
+		LinkByEmail: u.LinkByEmail, JIT: u.JIT, RolesClaim: u.Claims.RolesClaim, RolesPrefix: u.Claims.RolesPrefix,
+		RequiredGroup: u.Claims.RequiredGroup, RedirectURI: s.upstreams.RedirectURI(u.ID), LinkedAccounts: linked,
+		Created: Time{u.CreatedAt}, Updated: Time{u.UpdatedAt}}
+}
+
+// UpstreamViews lists the upstreams as views, with their linked accounts.
+func (s *Service) UpstreamViews(ctx context.Context) ([]Upstream, error) {
+	list, err := s.upstreams.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list upstreams: %w", err)
+	}
+	counts, err := s.UpstreamLinkCounts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count upstream links: %w", err)
+	}
+	out := make([]Upstream, len(list))
+	for i, u := range list {
+		out[i] = s.UpstreamView(u, counts[u.ID])
+	}
+	return out, nil
+}
+
 // Upstreams lists the providers people may sign in with.
 func (s *Service) Upstreams(ctx context.Context) ([]*upstreams.Upstream, error) {
 	return s.upstreams.List(ctx)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -256,6 +257,14 @@ func buildConfig(s *settings) (Config, error) {
 		c.Issuer = s.get("issuer").value
 		if err := validateIssuer(c.Issuer); err != nil {
 			p.add("%v", err)
+		}
+	} else {
+		// Admin commands have no --issuer setting (idp upstreams uses the
+		// flag for the upstream's), yet print idp's own URLs, such as the
+		// redirect URI to register at an upstream: IDP_ISSUER says it.
+		c.Issuer = cmp.Or(osGetenv(sIssuer.env), sIssuer.def)
+		if err := validateIssuer(c.Issuer); err != nil {
+			p.add("%s: %v", sIssuer.env, err)
 		}
 	}
 	if has("addr") {

@@ -6,8 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"strings"
-	"time"
 
+	"idp/admin"
 	"idp/upstreams"
 )
 
@@ -16,48 +16,11 @@ import (
 // redirect URI to register at the upstream) comes from IDP_ISSUER.
 func upstreamSettings() []setting { return adminSettings() }
 
-// redirectURI is the redirect URI of upstream id under idp's issuer.
-func redirectURI(id string) string {
-	return cmp.Or(osGetenv(sIssuer.env), sIssuer.def) + upstreams.CallbackPath(id)
-}
-
 func runUpstreams(ctx context.Context, args []string, s stdio) error {
 	sub := map[string]func(context.Context, []string, stdio) error{
 		"create": upstreamsCreate, "list": upstreamsList, "update": upstreamsUpdate, "delete": upstreamsDelete,
 	}
 	return dispatch(ctx, "upstreams", "create|list|update|delete", sub, args, s)
-}
-
-// upstreamView is an upstream as list --json prints it: never the secret.
-type upstreamView struct {
-	ID             string    `json:"id"`
-	Name           string    `json:"name"`
-	Kind           string    `json:"kind"`
-	Issuer         string    `json:"issuer,omitempty"`
-	AuthURL        string    `json:"auth_url,omitempty"`
-	TokenURL       string    `json:"token_url,omitempty"`
-	UserinfoURL    string    `json:"userinfo_url,omitempty"`
-	GitHubURL      string    `json:"github_url,omitempty"`
-	ClientID       string    `json:"client_id"`
-	HasSecret      bool      `json:"has_secret"`
-	Scopes         []string  `json:"scopes"`
-	AllowedDomains []string  `json:"allowed_domains"`
-	LinkByEmail    bool      `json:"link_by_email"`
-	JIT            bool      `json:"jit"`
-	RolesClaim     string    `json:"roles_claim,omitempty"`
-	RolesPrefix    string    `json:"roles_prefix,omitempty"`
-	RequiredGroup  string    `json:"required_group,omitempty"`
-	ClaimMapping   string    `json:"claim_mapping,omitempty"`
-	RedirectURI    string    `json:"redirect_uri"`
-	CreatedAt      time.Time `json:"created_at"`
-}
-
-func viewOf(u *upstreams.Upstream) upstreamView {
-	return upstreamView{ID: u.ID, Name: u.Name, Kind: u.Kind, Issuer: u.Issuer, ClientID: u.ClientID,
-		AuthURL: u.AuthURL, TokenURL: u.TokenURL, UserinfoURL: u.UserinfoURL, GitHubURL: u.GitHubURL, ClaimMapping: u.Claims.String(),
-		HasSecret: len(u.SecretSealed) > 0, Scopes: u.Scopes, AllowedDomains: u.AllowedDomains,
-		LinkByEmail: u.LinkByEmail, JIT: u.JIT, RolesClaim: u.Claims.RolesClaim, RolesPrefix: u.Claims.RolesPrefix,
-		RequiredGroup: u.Claims.RequiredGroup, RedirectURI: redirectURI(u.ID), CreatedAt: u.CreatedAt}
 }
 
 // splitList reads a comma-separated flag value.
@@ -126,10 +89,11 @@ func upstreamsCreate(ctx context.Context, args []string, s stdio) error {
 	if err != nil {
 		return err
 	}
+	view := e.Admin.UpstreamView(u, 0)
 	if *asJSON {
-		return printJSON(s, viewOf(u))
+		return printJSON(s, view)
 	}
-	fmt.Fprintf(s.out, "id: %s\nredirect_uri: %s\n", u.ID, redirectURI(u.ID))
+	fmt.Fprintf(s.out, "id: %s\nredirect_uri: %s\n", u.ID, view.RedirectURI)
 	fmt.Fprintln(s.err, "idp: register the redirect_uri above for the client at the upstream")
 	return nil
 }
@@ -145,17 +109,13 @@ func upstreamsList(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer e.close()
-	list, err := e.Admin.Upstreams(ctx)
+	views, err := e.Admin.UpstreamViews(ctx)
 	if err != nil {
 		return err
 	}
-	views := make([]upstreamView, len(list))
-	for i, u := range list {
-		views[i] = viewOf(u)
-	}
-	return printList(s, *asJSON, views, "ID\tNAME\tKIND\tISSUER\tCLIENT\tLINK-BY-EMAIL\tJIT\tDOMAINS\tCLAIM-MAPPING", func(v upstreamView) string {
-		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%t\t%t\t%s\t%s", v.ID, v.Name, v.Kind, cmp.Or(v.Issuer, v.AuthURL, v.GitHubURL, "https://github.com"),
-			v.ClientID, v.LinkByEmail, v.JIT, strings.Join(v.AllowedDomains, ","), v.ClaimMapping)
+	return printList(s, *asJSON, views, "ID\tNAME\tKIND\tISSUER\tCLIENT\tLINK-BY-EMAIL\tJIT\tDOMAINS\tCLAIM-MAPPING\tLINKED", func(v admin.Upstream) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%t\t%t\t%s\t%s\t%d", v.ID, v.Name, v.Kind, cmp.Or(v.Issuer, v.AuthURL, v.GitHubURL, "https://github.com"),
+			v.ClientID, v.LinkByEmail, v.JIT, strings.Join(v.AllowedDomains, ","), v.ClaimMapping, v.LinkedAccounts)
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"idp/admin"
 	"idp/db"
 )
 
@@ -29,7 +30,7 @@ func TestUpstreamsCLI(t *testing.T) {
 	wantError(t, "", []string{"roles claim"}, d.cmd("upstreams", "create", "--id", "g", "--name", "G", "--issuer", "https://x.example",
 		"--client-id", "c", "--required-group", "staff")...)
 
-	var list []upstreamView
+	var list []admin.Upstream
 	if err := json.Unmarshal([]byte(mustRun(t, "", d.cmd("upstreams", "list", "--json")...)), &list); err != nil || len(list) != 1 {
 		t.Fatalf("list: %+v %v", list, err)
 	}
@@ -94,8 +95,8 @@ func TestUpstreamsCLIKinds(t *testing.T) {
 		wantError(t, "", c.want, d.cmd(args...)...)
 	}
 
-	list := map[string]upstreamView{}
-	var views []upstreamView
+	list := map[string]admin.Upstream{}
+	var views []admin.Upstream
 	if err := json.Unmarshal([]byte(mustRun(t, "", d.cmd("upstreams", "list", "--json")...)), &views); err != nil || len(views) != 2 {
 		t.Fatalf("list: %+v %v", views, err)
 	}
@@ -103,12 +104,12 @@ func TestUpstreamsCLIKinds(t *testing.T) {
 		list[v.ID] = v
 	}
 	if api := list["api"]; api.Kind != "oauth2" || api.Issuer != "" || api.AuthURL != "https://api.example/oauth/authorize" ||
-		api.UserinfoURL != "https://api.example/me" || api.ClaimMapping != "email=mail,name=display_name,roles=teams,sub=id" ||
+		api.UserinfoURL != "https://api.example/me" || api.ClaimMapping != "email=mail,name=display_name,sub=id" || api.RolesClaim != "teams" ||
 		strings.Join(api.Scopes, " ") != "" {
 		t.Errorf("api listed as %+v", api)
 	}
 	if gh := list["ghe"]; gh.Kind != "github" || gh.GitHubURL != "https://github.corp.example" ||
-		strings.Join(gh.Scopes, " ") != "read:org user:email" || gh.RequiredGroup != "corp/staff" || gh.ClaimMapping != "roles=groups" {
+		strings.Join(gh.Scopes, " ") != "read:org user:email" || gh.RequiredGroup != "corp/staff" || gh.ClaimMapping != "" || gh.RolesClaim != "groups" {
 		t.Errorf("ghe listed as %+v", gh)
 	}
 	if out := mustRun(t, "", d.cmd("upstreams", "list")...); !strings.Contains(out, "KIND") || !strings.Contains(out, "oauth2") ||
@@ -119,7 +120,7 @@ func TestUpstreamsCLIKinds(t *testing.T) {
 	mustRun(t, "", d.cmd("upstreams", "update", "--id", "api", "--claim-mapping", "name=,email_verified=mail_ok",
 		"--userinfo-url", "https://api.example/v2/me")...)
 	_ = json.Unmarshal([]byte(mustRun(t, "", d.cmd("upstreams", "list", "--json")...)), &views)
-	if api := views[0]; api.ClaimMapping != "email=mail,email_verified=mail_ok,roles=teams,sub=id" || api.UserinfoURL != "https://api.example/v2/me" {
+	if api := views[0]; api.ClaimMapping != "email=mail,email_verified=mail_ok,sub=id" || api.RolesClaim != "teams" || api.UserinfoURL != "https://api.example/v2/me" {
 		t.Errorf("after update: %+v", api)
 	}
 	wantError(t, "", []string{"given twice"}, d.cmd("upstreams", "update", "--id", "api", "--claim-mapping", "sub=a,sub=b")...)

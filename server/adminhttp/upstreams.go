@@ -27,7 +27,7 @@ func (h *Handlers) upstreamRow(u *upstreams.Upstream, linked int64) templates.Ad
 		ClientID: u.ClientID, Scopes: strings.Join(u.Scopes, " "), Domains: strings.Join(u.AllowedDomains, ", "),
 		RedirectURI: h.admin.UpstreamRedirectURI(u.ID), Created: fmtTime(&created), RolesClaim: u.Claims.RolesClaim,
 		RolesPrefix: u.Claims.RolesPrefix, RequiredGroup: u.Claims.RequiredGroup, HasSecret: len(u.SecretSealed) > 0,
-		LinkByEmail: u.LinkByEmail, JIT: u.JIT, Endpoint: upstreamEndpoint(u), ClaimMapping: fieldMapping(u.Claims),
+		LinkByEmail: u.LinkByEmail, JIT: u.JIT, Endpoint: upstreamEndpoint(u), ClaimMapping: admin.FieldMapping(u.Claims),
 		Linked: linked}
 }
 
@@ -44,19 +44,13 @@ func upstreamEndpoint(u *upstreams.Upstream) string {
 	return u.Issuer
 }
 
-// fieldMapping is the claim mapping of the form's text field: every field
-// but roles, which has fields of its own.
-func fieldMapping(m upstreams.ClaimMapping) string {
-	return upstreams.ClaimMapping{Sub: m.Sub, Email: m.Email, EmailVerified: m.EmailVerified, Name: m.Name}.String()
-}
-
 // upstreamFormOf fills the form with an upstream's stored settings.
 func upstreamFormOf(u *upstreams.Upstream) templates.AdminUpstreamForm {
 	return templates.AdminUpstreamForm{ID: u.ID, Name: u.Name, Issuer: u.Issuer, ClientID: u.ClientID,
 		Scopes: strings.Join(u.Scopes, " "), AllowedDomains: strings.Join(u.AllowedDomains, " "),
 		RolesClaim: u.Claims.RolesClaim, RolesPrefix: u.Claims.RolesPrefix, RequiredGroup: u.Claims.RequiredGroup,
 		LinkByEmail: u.LinkByEmail, JIT: u.JIT, Kind: u.Kind, AuthURL: u.AuthURL, TokenURL: u.TokenURL,
-		UserinfoURL: u.UserinfoURL, GitHubURL: u.GitHubURL, ClaimMapping: fieldMapping(u.Claims)}
+		UserinfoURL: u.UserinfoURL, GitHubURL: u.GitHubURL, ClaimMapping: admin.FieldMapping(u.Claims)}
 }
 
 // upstreamFormFrom reads a posted upstream form (create or edit; the

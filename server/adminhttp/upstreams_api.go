@@ -5,58 +5,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"idp/admin"
 	"idp/upstreams"
 )
 
-// upstreamJSON is an upstream as the API returns it, in the names of
-// `idp upstreams list --json`. The client secret is write-only: only
-// has_secret says whether there is one.
-type upstreamJSON struct {
-	ID             string   `json:"id"`
-	Name           string   `json:"name"`
-	Kind           string   `json:"kind"`
-	Issuer         string   `json:"issuer,omitempty"`
-	AuthURL        string   `json:"auth_url,omitempty"`
-	TokenURL       string   `json:"token_url,omitempty"`
-	UserinfoURL    string   `json:"userinfo_url,omitempty"`
-	GitHubURL      string   `json:"github_url,omitempty"`
-	ClientID       string   `json:"client_id"`
-	HasSecret      bool     `json:"has_secret"`
-	ClaimMapping   string   `json:"claim_mapping"`
-	Scopes         []string `json:"scopes"`
-	AllowedDomains []string `json:"allowed_domains"`
-	LinkByEmail    bool     `json:"link_by_email"`
-	JIT            bool     `json:"jit"`
-	RolesClaim     string   `json:"roles_claim"`
-	RolesPrefix    string   `json:"roles_prefix"`
-	RequiredGroup  string   `json:"required_group"`
-	RedirectURI    string   `json:"redirect_uri"`
-	// LinkedAccounts is how many idp accounts are linked through it.
-	LinkedAccounts int64      `json:"linked_accounts"`
-	Created        admin.Time `json:"created_at"`
-	Updated        admin.Time `json:"updated_at"`
-}
-
-func (h *Handlers) upstreamJSON(u *upstreams.Upstream, linked int64) upstreamJSON {
-	return upstreamJSON{ID: u.ID, Name: u.Name, Kind: u.Kind, Issuer: u.Issuer, AuthURL: u.AuthURL, TokenURL: u.TokenURL,
-		UserinfoURL: u.UserinfoURL, GitHubURL: u.GitHubURL, ClientID: u.ClientID, ClaimMapping: fieldMapping(u.Claims),
-		HasSecret: len(u.SecretSealed) > 0, Scopes: orEmpty(u.Scopes), AllowedDomains: orEmpty(u.AllowedDomains),
-		LinkByEmail: u.LinkByEmail, JIT: u.JIT, RolesClaim: u.Claims.RolesClaim, RolesPrefix: u.Claims.RolesPrefix,
-		RequiredGroup: u.Claims.RequiredGroup, RedirectURI: h.admin.UpstreamRedirectURI(u.ID),
-		Created: admin.Time{Time: u.CreatedAt}, Updated: admin.Time{Time: u.UpdatedAt}, LinkedAccounts: linked}
-}
-
-// orEmpty makes a nil list a JSON [] rather than null.
-func orEmpty(l []string) []string {
-	if l == nil {
-		return []string{}
-	}
-	return l
-}
-
 // upstreamSpecJSON is the body of POST /api/admin/upstreams, in the
-// names of upstreamJSON; secret (absent or "": a public client) is never
+// names of admin.Upstream; secret (absent or "": a public client) is never
 // returned.
 type upstreamSpecJSON struct {
 	ID             string   `json:"id"`
@@ -126,19 +79,11 @@ func (b upstreamPatchJSON) update() (up upstreams.Update, ok bool) {
 
 // APIUpstreams lists the upstreams (GET /api/admin/upstreams).
 func (h *Handlers) APIUpstreams(c echo.Context) error {
-	list, err := h.admin.Upstreams(c.Request().Context())
+	list, err := h.admin.UpstreamViews(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	counts, err := h.admin.UpstreamLinkCounts(c.Request().Context())
-	if err != nil {
-		return err
-	}
-	out := make([]upstreamJSON, 0, len(list))
-	for _, u := range list {
-		out = append(out, h.upstreamJSON(u, counts[u.ID]))
-	}
-	return c.JSON(http.StatusOK, map[string]any{"upstreams": out})
+	return c.JSON(http.StatusOK, map[string]any{"upstreams": list})
 }
 
 // APIUpstream returns one upstream (GET /api/admin/upstreams/{id}).
@@ -166,7 +111,7 @@ func (h *Handlers) APICreateUpstream(c echo.Context) error {
 	if err != nil {
 		return apiFail(err, "", "conflict")
 	}
-	return c.JSON(http.StatusCreated, map[string]any{"upstream": h.upstreamJSON(u, 0)})
+	return c.JSON(http.StatusCreated, map[string]any{"upstream": h.admin.UpstreamView(u, 0)})
 }
 
 // APIUpdateUpstream changes an upstream (PATCH /api/admin/upstreams/{id})
@@ -202,5 +147,5 @@ func (h *Handlers) upstreamReply(c echo.Context, u *upstreams.Upstream) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"upstream": h.upstreamJSON(u, counts[u.ID])})
+	return c.JSON(http.StatusOK, map[string]any{"upstream": h.admin.UpstreamView(u, counts[u.ID])})
 }
