@@ -41,6 +41,19 @@ type AdminUpstreamForm struct {
 	ClaimMapping string
 }
 
+// AdminUpstreamFields is what the fields the create and edit forms share
+// need (admin_upstream_fields.html): the form, the prefix of their element
+// ids, and the kind whose endpoints to offer ("": every kind's).
+type AdminUpstreamFields struct {
+	Form         AdminUpstreamForm
+	Prefix, Kind string
+}
+
+// Fields is f's shared fields under id prefix, for kind.
+func (f AdminUpstreamForm) Fields(prefix, kind string) AdminUpstreamFields {
+	return AdminUpstreamFields{Form: f, Prefix: prefix, Kind: kind}
+}
+
 // AdminUpstreamsPage lists the upstreams. Its form posts to
 // /admin/upstreams: csrf_token, id, name, kind, issuer, auth_url,
 // token_url, userinfo_url, github_url, client_id, secret

@@ -97,6 +97,7 @@ func Load(fsys fs.FS) (*Set, error) {
 		if p.admin {
 			files = append(files, adminLayoutFile)
 		}
+		files = append(files, partials[p.name]...)
 		files = append(files, p.name+".html")
 		t, err := template.New(p.name+".html").Funcs(funcs).ParseFS(fsys, files...)
 		if err != nil {
@@ -110,9 +111,17 @@ func Load(fsys fs.FS) (*Set, error) {
 	return s, nil
 }
 
+// partials are the files of blocks that several pages share beyond the
+// layouts, by page: the settings of an upstream, on its create and edit
+// forms.
+var partials = map[string][]string{
+	"admin_upstreams": {"admin_upstream_fields.html"},
+	"admin_upstream":  {"admin_upstream_fields.html"},
+}
+
 // requiredFiles is every file Load insists on, in a stable order.
 func requiredFiles() []string {
-	files := []string{layoutFile, adminLayoutFile, styleFile}
+	files := []string{layoutFile, adminLayoutFile, styleFile, "admin_upstream_fields.html"}
 	for _, p := range requiredPages {
 		files = append(files, p.name+".html")
 	}
