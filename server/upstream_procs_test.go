@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"html"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -193,10 +192,10 @@ func oidcProviderSignIn(issuer string) func(*testing.T, *http.Client, string, up
 func startIdpServe(t *testing.T, redirectURIs []string, accounts []upstreamAccount) *realUpstream {
 	t.Helper()
 	dir := t.TempDir()
-	bin := buildIdp(t, dir)
-	addr := freeLoopbackAddr(t)
+	bin := servertest.BuildIDP(t, dir)
+	addr := servertest.FreeAddr(t)
 	issuer := "http://" + addr
-	env := append(envWithoutIDP(), "IDP_DATABASE="+filepath.Join(dir, "upstream.db"),
+	env := append(servertest.EnvWithoutIDP(), "IDP_DATABASE="+filepath.Join(dir, "upstream.db"),
 		"IDP_MASTER_KEY_FILE="+filepath.Join(dir, "master.key"), "IDP_ISSUER="+issuer)
 	// cli runs an idp command on the upstream's database, failing t.
 	cli := func(t *testing.T, stdin string, args ...string) string {
@@ -312,42 +311,6 @@ func idpSignIn(issuer string) func(*testing.T, *http.Client, string, upstreamAcc
 		t.Helper()
 		return (&servertest.Env{URL: issuer}).Authorize(t, br, authURL, acct.Email, fedPassword)
 	}
-}
-
-// buildIdp builds cmd/idp into dir.
-func buildIdp(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "idp")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/idp")
-	cmd.Dir = ".." // the module root, from ./server
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/idp: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// freeLoopbackAddr is a loopback address no one listens on now; idp
-// serve needs its address before it starts, as its issuer carries it.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// envWithoutIDP is this process's environment without IDP_* settings
-// (IDP_TEST_POSTGRES among them): the upstream has its own.
-func envWithoutIDP() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "IDP_") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // waitServing starts idp serve and waits until its /readyz answers 200

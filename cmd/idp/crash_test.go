@@ -25,7 +25,6 @@ import (
 	"html"
 	"io"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -45,6 +44,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"idp/oauth"
+	"idp/server/servertest"
 )
 
 const (
@@ -135,11 +135,11 @@ func TestCrashSafety(t *testing.T) {
 	start := time.Now()
 	h := &crashHarness{t: t, dir: t.TempDir()}
 	h.dbPath = filepath.Join(h.dir, "idp.db")
-	h.bin = crashBuildBinary(t, h.dir)
+	h.bin = servertest.BuildIDP(t, h.dir)
 	t.Logf("built %s in %s", h.bin, time.Since(start).Round(time.Millisecond))
 
 	h.setup()
-	h.addr = crashFreeAddr(t)
+	h.addr = servertest.FreeAddr(t)
 	h.issuer = "http://" + h.addr
 	t.Cleanup(func() {
 		if h.srv != nil {
@@ -209,55 +209,11 @@ func TestCrashSafety(t *testing.T) {
 		s.jwksKeys.Load(), s.refreshRows.Load())
 }
 
-// crashBuildBinary builds ./cmd/idp from the module root into dir.
-func crashBuildBinary(t *testing.T, dir string) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatalf("go env GOMOD: %v", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		t.Fatal("go env GOMOD: not inside the idp module")
-	}
-	bin := filepath.Join(dir, "idp")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/idp")
-	cmd.Dir = filepath.Dir(gomod)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/idp: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// crashFreeAddr picks a free loopback port; the server keeps it across
-// restarts, so the issuer (and the iss of every token) stays the same.
-func crashFreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// crashEnv is the environment of the binary: the runner's own IDP_*
-// settings must not leak into it.
-func crashEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "IDP_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
 // cli runs an admin command of the binary.
 func (h *crashHarness) cli(ctx context.Context, stdin string, args ...string) (string, error) {
 	args = append(args, "--database", h.dbPath)
 	cmd := exec.CommandContext(ctx, h.bin, args...)
-	cmd.Env = crashEnv()
+	cmd.Env = servertest.EnvWithoutIDP()
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -294,7 +250,7 @@ func (h *crashHarness) startServer(round int) {
 	defer logf.Close()
 	cmd := exec.Command(h.bin, "serve", "--addr", h.addr, "--issuer", h.issuer, "--database", h.dbPath,
 		"--jwks-max-age", "0s", "--key-rotation-interval", "2m", "--refresh-reuse-grace", crashGrace.String())
-	cmd.Env = crashEnv()
+	cmd.Env = servertest.EnvWithoutIDP()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
