@@ -18,8 +18,11 @@ const QueueQueued = "queued"
 // one sender at a time; a sender that dies loses its claim when the lease
 // runs out.
 type Queue struct {
-	// Model is a pointer to the row type (for the table name).
-	Model any
+	// Row returns a new, empty row (a pointer to the row type), for the
+	// table name. A new one for every statement: GORM writes the updated
+	// columns back into it, so one shared value would be a data race
+	// between concurrent senders.
+	Row func() any
 }
 
 // queueDue selects the rows that may be claimed at now: queued, due, and
@@ -29,7 +32,7 @@ const queueDue = "state = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR
 // Due fills rows (a pointer to a slice of the row type) with up to limit
 // rows that may be claimed at now, oldest due first.
 func (q Queue) Due(ctx context.Context, g *gorm.DB, now time.Time, limit int, rows any) error {
-	return Map(Conn(ctx, g).Model(q.Model).Where(queueDue, QueueQueued, now, now).
+	return Map(Conn(ctx, g).Model(q.Row()).Where(queueDue, QueueQueued, now, now).
 		Order("next_attempt_at").Limit(limit).Find(rows).Error)
 }
 
@@ -37,7 +40,7 @@ func (q Queue) Due(ctx context.Context, g *gorm.DB, now time.Time, limit int, ro
 // still queued, due and unleased: of concurrent claimers exactly one sees
 // true.
 func (q Queue) Claim(ctx context.Context, g *gorm.DB, id, owner string, now, until time.Time) (bool, error) {
-	res := Conn(ctx, g).Model(q.Model).Where("id = ? AND "+queueDue, id, QueueQueued, now, now).
+	res := Conn(ctx, g).Model(q.Row()).Where("id = ? AND "+queueDue, id, QueueQueued, now, now).
 		Updates(map[string]any{"lease_owner": owner, "lease_until": until, "attempts": gorm.Expr("attempts + 1"), "updated_at": now})
 	return res.RowsAffected == 1, Map(res.Error)
 }
@@ -51,7 +54,7 @@ func (q Queue) Finish(ctx context.Context, g *gorm.DB, id, owner, state, lastErr
 	if state == QueueQueued {
 		cols["next_attempt_at"] = next
 	}
-	res := Conn(ctx, g).Model(q.Model).Where("id = ? AND state = ? AND lease_owner = ?", id, QueueQueued, owner).Updates(cols)
+	res := Conn(ctx, g).Model(q.Row()).Where("id = ? AND state = ? AND lease_owner = ?", id, QueueQueued, owner).Updates(cols)
 	return res.RowsAffected == 1, Map(res.Error)
 }
 
@@ -61,7 +64,7 @@ func (q Queue) Counts(ctx context.Context, g *gorm.DB) (map[string]int64, error)
 		State string
 		N     int64
 	}
-	err := Conn(ctx, g).Model(q.Model).Select("state, count(*) AS n").Group("state").Scan(&out).Error
+	err := Conn(ctx, g).Model(q.Row()).Select("state, count(*) AS n").Group("state").Scan(&out).Error
 	m := map[string]int64{}
 	for _, r := range out {
 		m[r.State] = r.N
@@ -71,5 +74,5 @@ func (q Queue) Counts(ctx context.Context, g *gorm.DB) (map[string]int64, error)
 
 // Purge deletes up to limit finished rows last changed before before.
 func (q Queue) Purge(ctx context.Context, g *gorm.DB, before time.Time, limit int) (int64, error) {
-	return DeleteBatch(ctx, g, q.Model, "id", limit, "state <> ? AND updated_at < ?", QueueQueued, before)
+	return DeleteBatch(ctx, g, q.Row(), "id", limit, "state <> ? AND updated_at < ?", QueueQueued, before)
 }

@@ -91,7 +91,7 @@ func (s *Store) insert(ctx context.Context, rows []deliveryRow) error {
 }
 
 // queue is the leased-delivery part of the table (package db).
-var queue = db.Queue{Model: &deliveryRow{}}
+var queue = db.Queue{Row: func() any { return &deliveryRow{} }}
 
 // due lists up to limit rows whose attempt is due and whose lease, if
 // any, has run out, oldest due first.

@@ -49,7 +49,7 @@ func (s *Store) insert(ctx context.Context, r *outboxRow) error {
 }
 
 // queue is the leased-delivery part of the table (package db).
-var queue = db.Queue{Model: &outboxRow{}}
+var queue = db.Queue{Row: func() any { return &outboxRow{} }}
 
 // due lists up to limit rows whose attempt is due and whose lease, if
 // any, has run out, oldest due first.
