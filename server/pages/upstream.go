@@ -101,7 +101,7 @@ func (h *Handlers) UpstreamCallback(c echo.Context) error {
 	if err != nil {
 		return h.upstreamFailed(c, id, name, err)
 	}
-	sess, err := h.startSession(c, res.User, []string{AMRFederated})
+	sess, err := h.startSessionFrom(c, res.User, []string{AMRFederated}, id, res.Subject)
 	if err != nil {
 		return err
 	}
