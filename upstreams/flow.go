@@ -233,7 +233,7 @@ func (s *Service) postToken(ctx context.Context, u *Upstream, p *provider, form 
 		return nil, fmt.Errorf("%w: token endpoint answered %d: %w", ErrUnavailable, resp.StatusCode, err)
 	}
 	if body.Error == "invalid_grant" {
-		return nil, fmt.Errorf("%w: %w: token endpoint answered %d: %.200s", ErrUnavailable, errGrantRefused, resp.StatusCode, body.Desc)
+		return nil, fmt.Errorf("%w: %w: token endpoint answered %d %s: %.200s", ErrUnavailable, errGrantRefused, resp.StatusCode, body.Error, body.Desc)
 	}
 	if resp.StatusCode != http.StatusOK || body.Error != "" {
 		return nil, fmt.Errorf("%w: token endpoint answered %d %s: %.200s", ErrUnavailable, resp.StatusCode, body.Error, body.Desc)
