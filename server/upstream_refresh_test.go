@@ -5,9 +5,11 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -499,5 +501,124 @@ func TestUpstreamRefreshGitHubTokenRevoked(t *testing.T) {
 	upRefused(t, f, rt, http.StatusBadRequest, "invalid_grant")
 	if !metricHas(t, f.a, `idp_upstream_failures_total{reason="refresh_refused",upstream="corp"} 1`) {
 		t.Error("/metrics does not count the refused refresh")
+	}
+}
+
+// oauth2Fake is a plain OAuth 2.0 provider whose access tokens expire in
+// a minute and come with a refresh token (RFC 6749 §5.1, §6), and whose
+// userinfo answers 401 to any other token. Its clock is a's.
+type oauth2Fake struct {
+	srv   *httptest.Server
+	clock *servertest.Clock
+
+	mu      sync.Mutex
+	access  map[string]time.Time // access token → expiry
+	refresh map[string]bool      // live refresh tokens
+	renewed int                  // refresh_token grants answered
+}
+
+func newOAuth2Fake(t *testing.T, clock *servertest.Clock) *oauth2Fake {
+	t.Helper()
+	p := &oauth2Fake{clock: clock, access: map[string]time.Time{}, refresh: map[string]bool{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /authorize", func(w http.ResponseWriter, r *http.Request) {
+		q := url.Values{"code": {"c0de"}, "state": {r.URL.Query().Get("state")}}
+		http.Redirect(w, r, r.URL.Query().Get("redirect_uri")+"?"+q.Encode(), http.StatusFound)
+	})
+	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		switch r.PostForm.Get("grant_type") {
+		case "refresh_token":
+			if !p.refresh[r.PostForm.Get("refresh_token")] {
+				w.WriteHeader(http.StatusBadRequest)
+				writeJSON(w, map[string]string{"error": "invalid_grant"})
+				return
+			}
+			p.renewed++
+		case "authorization_code":
+		default:
+			w.WriteHeader(http.StatusBadRequest)
+			writeJSON(w, map[string]string{"error": "unsupported_grant_type"})
+			return
+		}
+		at := "at_" + oauth.NewSecret(8)
+		p.access[at] = p.clock.Now().Add(time.Minute)
+		writeJSON(w, map[string]any{"access_token": at, "token_type": "Bearer", "expires_in": 60,
+			"refresh_token": "rt_" + p.newRefresh()})
+	})
+	mux.HandleFunc("GET /userinfo", func(w http.ResponseWriter, r *http.Request) {
+		at, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		p.mu.Lock()
+		exp, ok := p.access[at]
+		p.mu.Unlock()
+		if !ok || !p.clock.Now().Before(exp) {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		writeJSON(w, map[string]any{"sub": "77", "email": "ada@corp.example", "name": "Ada"})
+	})
+	p.srv = httptest.NewServer(mux)
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// newRefresh mints a refresh token (under p.mu) and rotates out none: the
+// fake's refresh tokens stay valid until revokeAll.
+func (p *oauth2Fake) newRefresh() string {
+	rt := oauth.NewSecret(8)
+	p.refresh["rt_"+rt] = true
+	return rt
+}
+
+func (p *oauth2Fake) revokeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	clear(p.refresh)
+	clear(p.access)
+}
+
+// TestUpstreamRefreshOAuth2 checks a plain OAuth 2.0 upstream's userinfo
+// again, renewing its expired access token first with the kept refresh
+// token; once the provider refuses that, a's family ends.
+func TestUpstreamRefreshOAuth2(t *testing.T) {
+	logs := &lockedBuffer{}
+	a := servertest.New(t, func(c *server.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	p := newOAuth2Fake(t, a.Clock)
+	spec := upstreams.Spec{ID: "corp", Name: "Corp OAuth", Kind: upstreams.KindOAuth2, ClientID: "idp", Secret: "s3cret", JIT: true,
+		AuthURL: p.srv.URL + "/authorize", TokenURL: p.srv.URL + "/token", UserinfoURL: p.srv.URL + "/userinfo"}
+	if _, err := a.App.Upstreams.Create(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	rp := newRPWithScopes(t, a, clients.Spec{ID: "rp", Trusted: true}, []string{oidc.ScopeOpenID, "email", oauth.ScopeOfflineAccess})
+	f := &fed{a: a, rp: rp, br: a.Browser(t), log: logs}
+	resp, _ := a.Get(t, f.br, rp.conf.AuthCodeURL("st4te", oidc.Nonce("rp-nonce")))
+	_, page := a.Get(t, f.br, servertest.Location(t, resp).String())
+	m := upstreamButtonRE.FindStringSubmatch(page.Body)
+	if m == nil {
+		t.Fatalf("no upstream button: %.600s", page.Body)
+	}
+	resp, _ = a.Get(t, f.br, strings.ReplaceAll(m[1], "&amp;", "&"))
+	resp, _ = a.Get(t, f.br, servertest.Location(t, resp).String()) // the fake's authorize
+	loc := a.Authorize(t, f.br, servertest.Location(t, resp).String(), "", "")
+	tok, err := rp.conf.Exchange(context.Background(), loc.Query().Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, _ := upRefresh(t, f, tok.RefreshToken)
+	a.Clock.Advance(2 * time.Minute) // the kept access token has expired
+	rt, _ = upRefresh(t, f, rt)
+	p.mu.Lock()
+	renewed := p.renewed
+	p.mu.Unlock()
+	if renewed != 1 {
+		t.Fatalf("the provider renewed %d access tokens, want 1", renewed)
+	}
+	rt, _ = upRefresh(t, f, rt) // the renewed token is kept and still fresh
+	p.revokeAll()
+	upRefused(t, f, rt, http.StatusBadRequest, "invalid_grant")
+	if n := revokedFamilies(t, a); n != 1 {
+		t.Errorf("%d revoked families, want 1", n)
 	}
 }
