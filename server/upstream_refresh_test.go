@@ -3,6 +3,8 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -232,12 +234,23 @@ func TestUpstreamRefreshChecksUpstream(t *testing.T) {
 }
 
 // TestUpstreamRefreshGrantRevokedAtUpstream: the person (or an admin)
-// revokes idp's grant at b; a's family goes with it.
+// revokes idp's grant at b; a's family goes with it, also when a's
+// browser session ended long before.
 func TestUpstreamRefreshGrantRevokedAtUpstream(t *testing.T) {
 	f := newRefreshFed(t, upstreams.Spec{JIT: true}, 0)
 	ctx := context.Background()
 	up := f.b.CreateUser(t, fedEmail, fedPassword)
 	rt := f.signIn(t, fedEmail, fedPassword)
+	rt, _ = upRefresh(t, f.fed, rt)
+	// The browser session at a is long gone (expired and purged): the
+	// family itself knows which upstream account to ask.
+	user, err := f.a.Users.Store().ByEmail(ctx, fedEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.a.Sessions.Store().DeleteUser(ctx, user.ID); err != nil || n != 1 {
+		t.Fatalf("end a's session: %d, %v", n, err)
+	}
 	rt, _ = upRefresh(t, f.fed, rt)
 	if err := f.b.Tokens.RevokeUserGrants(ctx, up.ID); err != nil {
 		t.Fatalf("revoke at b: %v", err)
@@ -620,5 +633,45 @@ func TestUpstreamRefreshOAuth2(t *testing.T) {
 	upRefused(t, f, rt, http.StatusBadRequest, "invalid_grant")
 	if n := revokedFamilies(t, a); n != 1 {
 		t.Errorf("%d revoked families, want 1", n)
+	}
+}
+
+// TestUpstreamRefreshRace: refreshes racing with one token still mint
+// exactly one child (every racer gets it), the upstream check included.
+func TestUpstreamRefreshRace(t *testing.T) {
+	f := newRefreshFed(t, upstreams.Spec{JIT: true}, 0)
+	f.b.CreateUser(t, fedEmail, fedPassword)
+	rt := f.signIn(t, fedEmail, fedPassword)
+	const n = 4
+	got := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
+			req, _ := http.NewRequest(http.MethodPost, f.a.URL+"/token", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(f.rp.conf.ClientID, f.rp.conf.ClientSecret)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				got[i] = err.Error()
+				return
+			}
+			defer resp.Body.Close()
+			var body struct {
+				RefreshToken string `json:"refresh_token"`
+				Error        string `json:"error"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			got[i] = fmt.Sprintf("%d %s%s", resp.StatusCode, body.RefreshToken, body.Error)
+		})
+	}
+	wg.Wait()
+	for i := range got {
+		if !strings.HasPrefix(got[i], "200 ") || got[i] != got[0] {
+			t.Fatalf("racing refreshes answered %q, want one and the same new token", got)
+		}
+	}
+	if n := revokedFamilies(t, f.a); n != 0 {
+		t.Errorf("%d families revoked by the race", n)
 	}
 }
