@@ -168,11 +168,13 @@ func New(d *db.DB, mk keys.MasterKey, cfg Config) *App {
 		Issuer: cfg.Server.Issuer, AccessTokenTTL: cfg.Server.AccessTokenTTL, RefreshTokenTTL: cfg.Server.RefreshTokenTTL,
 		RefreshIdleTTL: cfg.RefreshIdleTTL, ReuseGrace: cfg.Server.RefreshReuseGrace,
 		SealKey: mk.Derive("refresh-response"), Now: now, Audit: a.Audit, Resources: a.Resources,
+		UpstreamCheck: a.checkUpstream,
 	})
 	a.wireLogout()
 	a.MFA = mfa.NewService(mfa.NewStore(d.Gorm), mfa.Config{Issuer: cfg.Server.Issuer, SealKey: mk.Derive("totp-secret"), Now: now})
 	a.Upstreams = upstreams.NewService(upstreams.NewStore(d.Gorm), a.Users, upstreams.Config{
-		Issuer: cfg.Server.Issuer, SealKey: mk.Derive("upstream-secret"), Now: now})
+		Issuer: cfg.Server.Issuer, SealKey: mk.Derive("upstream-secret"), Now: now,
+		CheckInterval: cfg.Server.UpstreamCheckInterval})
 	a.Throttle = throttle.New(throttle.NewStore(d.Gorm), throttle.Config{
 		After: cfg.ThrottleAfter, Lockout: cfg.SigninLockout, Now: now,
 	})

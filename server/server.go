@@ -43,6 +43,10 @@ type Config struct {
 	RefreshTokenTTL time.Duration
 	// RefreshReuseGrace is the lost-response retry window of a refresh token.
 	RefreshReuseGrace time.Duration
+	// UpstreamCheckInterval is how long an upstream provider's yes lasts
+	// before a refresh of a family signed in through it asks again; 0
+	// asks at every refresh (docs/federation.md).
+	UpstreamCheckInterval time.Duration
 	// JWKSMaxAge is the Cache-Control max-age of the JWKS.
 	JWKSMaxAge time.Duration
 	// KeyRotationInterval is shown on the admin keys page and drives its

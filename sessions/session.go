@@ -28,6 +28,11 @@ type Session struct {
 	// AMR says how the user authenticated (RFC 8176 values, see package
 	// mfa), from the sign-in and any step-up since.
 	AMR []string
+	// UpstreamID and UpstreamSub name the upstream account of a sign-in
+	// through an upstream provider (package upstreams), "" otherwise: the
+	// codes and refresh families of this session carry them, so that a
+	// refresh can ask that upstream again.
+	UpstreamID, UpstreamSub string
 }
 
 // ErrNoSession means the cookie names no live session.
@@ -55,6 +60,12 @@ func (s *Service) Store() *Store { return s.store }
 // methods amr and returns the secret to put in the cookie. A fresh secret
 // on every sign-in defeats session fixation.
 func (s *Service) Start(ctx context.Context, userID string, amr []string, ip, userAgent string) (string, *Session, error) {
+	return s.StartFederated(ctx, userID, amr, "", "", ip, userAgent)
+}
+
+// StartFederated is Start for a sign-in through upstream account
+// (upstreamID, upstreamSub).
+func (s *Service) StartFederated(ctx context.Context, userID string, amr []string, upstreamID, upstreamSub, ip, userAgent string) (string, *Session, error) {
 	token := oauth.NewSecret(32)
 	now := s.now().UTC()
 	sess := &Session{
@@ -68,6 +79,7 @@ func (s *Service) Start(ctx context.Context, userID string, amr []string, ip, us
 		IP:         db.Clip(ip, 64),
 		UserAgent:  db.Clip(userAgent, 256),
 		AMR:        amr,
+		UpstreamID: upstreamID, UpstreamSub: upstreamSub,
 	}
 	if err := s.store.Create(ctx, sess); err != nil {
 		return "", nil, fmt.Errorf("start session: %w", err)

@@ -22,6 +22,9 @@ type row struct {
 	IP         string `gorm:"column:ip"`
 	UserAgent  string
 	AMR        string `gorm:"column:amr"` // RFC 8176 values, space-separated
+	// UpstreamID and UpstreamSub: migrations/*/00023_upstream_refresh.sql.
+	UpstreamID  string `gorm:"column:upstream_id"`
+	UpstreamSub string `gorm:"column:upstream_sub"`
 }
 
 func (row) TableName() string { return "sessions" }
@@ -41,14 +44,15 @@ func (r *row) utc() {
 func (r row) session() Session {
 	r.utc()
 	return Session{ID: r.ID, TokenHash: r.TokenHash, UserID: r.UserID, AuthTime: r.AuthTime, CreatedAt: r.CreatedAt,
-		LastSeenAt: r.LastSeenAt, ExpiresAt: r.ExpiresAt, IP: r.IP, UserAgent: r.UserAgent, AMR: strings.Fields(r.AMR)}
+		LastSeenAt: r.LastSeenAt, ExpiresAt: r.ExpiresAt, IP: r.IP, UserAgent: r.UserAgent, AMR: strings.Fields(r.AMR),
+		UpstreamID: r.UpstreamID, UpstreamSub: r.UpstreamSub}
 }
 
 // toRow converts a Session to its table form, times in UTC.
 func toRow(sess *Session) row {
 	r := row{ID: sess.ID, TokenHash: sess.TokenHash, UserID: sess.UserID, AuthTime: sess.AuthTime, CreatedAt: sess.CreatedAt,
 		LastSeenAt: sess.LastSeenAt, ExpiresAt: sess.ExpiresAt, IP: sess.IP, UserAgent: sess.UserAgent,
-		AMR: strings.Join(sess.AMR, " ")}
+		AMR: strings.Join(sess.AMR, " "), UpstreamID: sess.UpstreamID, UpstreamSub: sess.UpstreamSub}
 	r.utc()
 	return r
 }

@@ -102,6 +102,7 @@ func (s *Service) ApproveDevice(ctx context.Context, userCode string, scopes []s
 	return s.decideDevice(ctx, userCode, map[string]any{
 		"status": deviceStatusApproved, "user_id": a.UserID, "session_id": a.SessionID, "auth_time": authTime,
 		"amr": strings.Join(a.AMR, " "), "acr": a.ACR, "scope": oauth.JoinScope(scopes),
+		"upstream_id": a.UpstreamID, "upstream_sub": a.UpstreamSub,
 	})
 }
 
@@ -206,6 +207,7 @@ func (s *Service) redeemDevice(ctx context.Context, client *clients.Client, row 
 	g := &Grant{
 		ClientID: row.ClientID, UserID: row.UserID, SessionID: row.SessionID, Scopes: scopes, Resources: audience,
 		AMR: strings.Fields(row.AMR), ACR: row.ACR, JTI: oauth.NewSecret(16), AccessExpiresAt: accessExp, AccessAlg: accessAlg,
+		UpstreamID: row.UpstreamID, UpstreamSub: row.UpstreamSub,
 	}
 	if row.AuthTime != nil {
 		g.AuthTime = *row.AuthTime

@@ -85,4 +85,9 @@ type Authn struct {
 	// AMR are RFC 8176 method references; ACR the level issued.
 	AMR []string
 	ACR string
+	// UpstreamID and UpstreamSub name the upstream account the session
+	// signed in through ("" for idp's own sign-ins): the refresh family
+	// keeps them, and each refresh asks that upstream again
+	// (Config.UpstreamCheck).
+	UpstreamID, UpstreamSub string
 }

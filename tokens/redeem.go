@@ -37,6 +37,8 @@ type Grant struct {
 	// RefreshToken is the new refresh token to hand out, if the grant
 	// includes offline access.
 	RefreshToken string
+	// UpstreamID and UpstreamSub: see Authn.
+	UpstreamID, UpstreamSub string
 }
 
 // Meta describes the request for the account page's list of grants.
@@ -101,6 +103,7 @@ func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, 
 		ClientID: row.ClientID, UserID: row.UserID, SessionID: row.SessionID, Scopes: scopes,
 		Nonce: row.Nonce, AuthTime: row.AuthTime, Resources: row.Resources, AMR: strings.Fields(row.AMR), ACR: row.ACR,
 		JTI: oauth.NewSecret(16), AccessExpiresAt: accessExp, AccessAlg: accessAlg,
+		UpstreamID: row.UpstreamID, UpstreamSub: row.UpstreamSub,
 	}
 	var family *familyRow
 	var first *refreshRow
@@ -193,7 +196,7 @@ func (s *Service) newFamily(g *Grant, now time.Time, meta Meta) (*familyRow, *re
 	f := &familyRow{
 		ID: g.RefreshFamily, ClientID: g.ClientID, UserID: g.UserID, SessionID: g.SessionID,
 		Scope: oauth.JoinScope(g.Scopes), Resources: nonNil(g.Resources), AuthTime: g.AuthTime,
-		AMR: strings.Join(g.AMR, " "), ACR: g.ACR,
+		AMR: strings.Join(g.AMR, " "), ACR: g.ACR, UpstreamID: g.UpstreamID, UpstreamSub: g.UpstreamSub,
 		CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTokenTTL),
 		IP: db.Clip(meta.IP, 64), UserAgent: db.Clip(meta.UserAgent, 256),
 	}

@@ -73,6 +73,21 @@ func (s *Service) Refresh(ctx context.Context, client *clients.Client, presented
 	if err != nil {
 		return nil, err
 	}
+	if fam.UpstreamID != "" && s.cfg.UpstreamCheck != nil {
+		// Outside any transaction: it may wait on the upstream.
+		if err := s.checkUpstream(ctx, fam); err != nil {
+			return nil, err
+		}
+		// The check applies the upstream's claim mapping to the user (a
+		// changed roles claim changes the roles); mint from what it left.
+		user, err = s.users.ByID(ctx, fam.UserID)
+		if errors.Is(err, db.ErrNotFound) || (err == nil && user.Disabled) {
+			return nil, oauth.InvalidGrant("the user is no longer allowed to sign in")
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 	resp, child, err := s.mintRefresh(ctx, client, fam, user, hash, scope, resources, now)
 	if err != nil {
 		return nil, err

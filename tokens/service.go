@@ -52,7 +52,10 @@ type Config struct {
 	Resources ResourcePolicy
 	// Audit, if set, records reuse detections and family revocations.
 	Audit *audit.Log
-	Now   func() time.Time
+	// UpstreamCheck, if set, is asked at each refresh of a family signed
+	// in through an upstream provider (upstream.go).
+	UpstreamCheck UpstreamCheck
+	Now           func() time.Time
 }
 
 // Service issues, redeems and verifies tokens.
@@ -198,6 +201,7 @@ func (s *Service) IssueCode(ctx context.Context, r *AuthRequest, a Authn) (strin
 		CodeChallenge: r.CodeChallenge, CodeChallengeMethod: r.CodeChallengeMethod,
 		Resources: nonNil(r.Resources), AuthTime: a.AuthTime.UTC(), CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL),
 		AMR: strings.Join(a.AMR, " "), ACR: a.ACR, DPoPJKT: r.DPoPJKT,
+		UpstreamID: a.UpstreamID, UpstreamSub: a.UpstreamSub,
 	}
 	err := s.store.tx(ctx, func(ctx context.Context) error {
 		if r.ID == "" { // answered at once, never saved

@@ -57,6 +57,8 @@ type codeRow struct {
 	AMR                 string `gorm:"column:amr"`
 	ACR                 string `gorm:"column:acr"`
 	DPoPJKT             string `gorm:"column:dpop_jkt"` // RFC 9449 §10
+	UpstreamID          string `gorm:"column:upstream_id"`
+	UpstreamSub         string `gorm:"column:upstream_sub"`
 }
 
 func (codeRow) TableName() string { return "auth_codes" }

@@ -30,6 +30,8 @@ type deviceRow struct {
 	AuthTime     *time.Time
 	AMR          string `gorm:"column:amr"`
 	ACR          string `gorm:"column:acr"`
+	UpstreamID   string `gorm:"column:upstream_id"`
+	UpstreamSub  string `gorm:"column:upstream_sub"`
 	IntervalSecs int
 	Polls        int
 	LastPolledAt *time.Time

@@ -30,6 +30,10 @@ type familyRow struct {
 	ACR        string `gorm:"column:acr"`
 	// DPoPJKT is the key a public client's family is bound to; "" unbound.
 	DPoPJKT string `gorm:"column:dpop_jkt"`
+	// UpstreamID and UpstreamSub name the upstream account the family was
+	// signed in through; "" is no upstream to ask.
+	UpstreamID  string `gorm:"column:upstream_id"`
+	UpstreamSub string `gorm:"column:upstream_sub"`
 }
 
 func (familyRow) TableName() string { return "refresh_families" }
@@ -70,7 +74,8 @@ func (s *Store) createFamily(ctx context.Context, f *familyRow, first *refreshRo
 const refreshQuery = `SELECT t.token_hash, t.family_id, t.parent_hash, t.created_at, t.idle_expires_at,
 	t.used_at, t.child_sealed, t.child_until, t.access_jti, t.access_expires_at,
 	f.id, f.client_id, f.user_id, f.session_id, f.scope, f.resources, f.auth_time,
-	f.created_at, f.last_used_at, f.expires_at, f.ip, f.user_agent, f.revoked_at, f.amr, f.acr, f.dpop_jkt
+	f.created_at, f.last_used_at, f.expires_at, f.ip, f.user_agent, f.revoked_at, f.amr, f.acr, f.dpop_jkt,
+	f.upstream_id, f.upstream_sub
 	FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
 	WHERE t.token_hash = ?`
 
@@ -88,7 +93,8 @@ func (s *Store) refresh(ctx context.Context, hash string) (*refreshRow, *familyR
 		&r.TokenHash, &r.FamilyID, &r.ParentHash, &r.CreatedAt, &r.IdleExpiresAt,
 		&used, &r.ChildSealed, &until, &r.AccessJTI, &r.AccessExpiresAt,
 		&f.ID, &f.ClientID, &f.UserID, &f.SessionID, &f.Scope, &resources, &f.AuthTime,
-		&f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.IP, &f.UserAgent, &revoked, &f.AMR, &f.ACR, &f.DPoPJKT)
+		&f.CreatedAt, &f.LastUsedAt, &f.ExpiresAt, &f.IP, &f.UserAgent, &revoked, &f.AMR, &f.ACR, &f.DPoPJKT,
+		&f.UpstreamID, &f.UpstreamSub)
 	if err != nil {
 		return nil, nil, db.ScanErr(s.g, err)
 	}

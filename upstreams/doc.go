@@ -5,7 +5,9 @@
 // discovery, the authorization request (code flow with PKCE S256, state
 // and nonce, OIDC Core §3.1.2), the code exchange and the ID token check
 // (through package verifier), then the account rules (link by verified
-// email, just-in-time creation, allowed domains, claim mapping).
+// email, just-in-time creation, allowed domains, claim mapping), and
+// the check at each idp refresh of tokens signed in through an upstream
+// (refresh.go: ask the upstream again, re-apply those rules).
 //
 // It knows nothing about HTTP servers or cookies: server/pages carries
 // the browser through it. It imports db, users, oauth and verifier, and

@@ -27,4 +27,16 @@ var (
 	ErrLinkRefused = errors.New("an account with this email exists and was not linked")
 	// ErrDisabled: the linked idp account is disabled.
 	ErrDisabled = errors.New("the account is disabled")
+	// ErrRefused: asked again at an idp refresh (Check), the upstream no
+	// longer vouches for the person (it refused idp's grant, or they no
+	// longer pass the upstream's rules), so their refresh families end.
+	ErrRefused = errors.New("the upstream provider no longer vouches for this account")
+)
+
+// errGrantRefused: the upstream's token endpoint answered invalid_grant;
+// errUnauthorized: its userinfo or API answered 401 to idp's access token.
+// Both mean "no" from the upstream rather than "not now".
+var (
+	errGrantRefused = errors.New("the upstream refused the grant")
+	errUnauthorized = errors.New("the upstream refused the access token")
 )

@@ -72,7 +72,10 @@ func (s *Service) Begin(ctx context.Context, id, requestID, next string) (*Start
 // Result is a finished sign-in: the idp user, and where the browser was
 // going before it left for the upstream.
 type Result struct {
-	Upstream  *Upstream
+	Upstream *Upstream
+	// Subject is the upstream account's sub: with the upstream's id, the
+	// key of its link.
+	Subject   string
 	User      *users.User
 	RequestID string
 	Next      string
@@ -103,7 +106,7 @@ func (s *Service) Finish(ctx context.Context, id string, q url.Values, browserSt
 	if res.Upstream, err = s.store.ByID(ctx, id); err != nil {
 		return res, err
 	}
-	ident, err := s.identify(ctx, res.Upstream, q, pend)
+	ident, tok, err := s.identify(ctx, res.Upstream, q, pend)
 	if err != nil {
 		return res, err
 	}
@@ -111,14 +114,19 @@ func (s *Service) Finish(ctx context.Context, id string, q url.Values, browserSt
 	if err := s.resolve(ctx, res, ident); err != nil {
 		return res, err
 	}
+	// Only now is there a link to keep it on: what the upstream gave to
+	// ask it again at each refresh of the families this sign-in leads to.
+	if err := s.keepGrant(ctx, res.Upstream, ident.Subject, tok); err != nil {
+		return res, err
+	}
 	return res, nil
 }
 
 // identify checks the response and returns the verified upstream identity.
-func (s *Service) identify(ctx context.Context, u *Upstream, q url.Values, pend *pending) (*Identity, error) {
+func (s *Service) identify(ctx context.Context, u *Upstream, q url.Values, pend *pending) (*Identity, *tokenResponse, error) {
 	p, err := s.provider(ctx, u)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// RFC 9207 §2.4: an iss that is sent must be the upstream's; one that
 	// is promised must be sent. This stops a mix-up with another upstream.
@@ -126,42 +134,44 @@ func (s *Service) identify(ctx context.Context, u *Upstream, q url.Values, pend 
 	// callback path is what keeps its responses apart from the others'.
 	if u.Kind == KindOIDC {
 		if iss, sent := q["iss"]; sent && (len(iss) != 1 || iss[0] != u.Issuer) {
-			return nil, fmt.Errorf("%w: iss %q in the authorization response is not %q", ErrForged, q.Get("iss"), u.Issuer)
+			return nil, nil, fmt.Errorf("%w: iss %q in the authorization response is not %q", ErrForged, q.Get("iss"), u.Issuer)
 		} else if !sent && p.issParam {
-			return nil, fmt.Errorf("%w: iss missing from the authorization response", ErrForged)
+			return nil, nil, fmt.Errorf("%w: iss missing from the authorization response", ErrForged)
 		}
 	}
 	if e := q.Get("error"); e != "" {
-		return nil, fmt.Errorf("%w: %s: %.200s", ErrDenied, e, q.Get("error_description"))
+		return nil, nil, fmt.Errorf("%w: %s: %.200s", ErrDenied, e, q.Get("error_description"))
 	}
 	code := q.Get("code")
 	if code == "" {
-		return nil, fmt.Errorf("%w: no code in the authorization response", ErrUnavailable)
+		return nil, nil, fmt.Errorf("%w: no code in the authorization response", ErrUnavailable)
 	}
 	tok, err := s.exchange(ctx, u, p, code, pend.Verifier)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var ident *Identity
 	switch u.Kind {
 	case KindOAuth2:
-		return s.oauth2Identity(ctx, u, p, tok)
+		ident, err = s.oauth2Identity(ctx, u, p, tok)
+		return ident, tok, err
 	case KindGitHub:
-		return s.githubIdentity(ctx, u, p, tok)
+		ident, err = s.githubIdentity(ctx, u, p, tok)
+		return ident, tok, err
 	}
 	if tok.IDToken == "" {
-		return nil, fmt.Errorf("%w: no id_token in the token response", ErrUnavailable)
+		return nil, nil, fmt.Errorf("%w: no id_token in the token response", ErrUnavailable)
 	}
 	claims, err := p.verifier.VerifyIDToken(ctx, tok.IDToken, pend.Nonce)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrForged, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrForged, err)
 	}
-	ident, err := u.Claims.identity(u.Kind, claims.Raw)
-	if err != nil {
+	if ident, err = u.Claims.identity(u.Kind, claims.Raw); err != nil {
 		// The ID token was verified, so its sub is there; only a mapping
 		// to a claim it lacks ends here.
-		return nil, err
+		return nil, nil, err
 	}
-	return ident, nil
+	return ident, tok, nil
 }
 
 // tokenResponse is the part of RFC 6749 §5.1 (and OIDC Core §3.1.3.3)
@@ -173,8 +183,12 @@ type tokenResponse struct {
 	// not, so what was asked; RFC 6749 §5.1).
 	Scope   *string `json:"scope"`
 	IDToken string  `json:"id_token"`
-	Error   string  `json:"error"`
-	Desc    string  `json:"error_description"`
+	// RefreshToken and ExpiresIn are kept (sealed) to ask the upstream
+	// again at each idp refresh (refresh.go).
+	RefreshToken string `json:"refresh_token"`
+	ExpiresIn    int64  `json:"expires_in"`
+	Error        string `json:"error"`
+	Desc         string `json:"error_description"`
 }
 
 // exchange redeems code at the upstream's token endpoint (RFC 6749 §4.1.3)
@@ -183,12 +197,20 @@ type tokenResponse struct {
 // has a secret there. An error answer is refused even with status 200,
 // which is how GitHub reports a bad code.
 func (s *Service) exchange(ctx context.Context, u *Upstream, p *provider, code, verifier string) (*tokenResponse, error) {
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {s.RedirectURI(u.ID)}, "code_verifier": {verifier}}
+	return s.postToken(ctx, u, p, form)
+}
+
+// postToken sends a token request (RFC 6749 §3.2) with form and idp's
+// client authentication there. An invalid_grant answer (RFC 6749 §5.2:
+// the grant is expired, revoked or was never this client's) also matches
+// errGrantRefused, which a refresh check takes as the upstream's "no".
+func (s *Service) postToken(ctx context.Context, u *Upstream, p *provider, form url.Values) (*tokenResponse, error) {
 	secret, err := s.secret(u)
 	if err != nil {
 		return nil, err
 	}
-	form := url.Values{"grant_type": {"authorization_code"}, "code": {code},
-		"redirect_uri": {s.RedirectURI(u.ID)}, "code_verifier": {verifier}}
 	if secret == "" || p.secretInForm {
 		form.Set("client_id", u.ClientID)
 	}
@@ -213,6 +235,9 @@ func (s *Service) exchange(ctx context.Context, u *Upstream, p *provider, code, 
 	var body tokenResponse
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&body); err != nil {
 		return nil, fmt.Errorf("%w: token endpoint answered %d: %w", ErrUnavailable, resp.StatusCode, err)
+	}
+	if body.Error == "invalid_grant" {
+		return nil, fmt.Errorf("%w: %w: token endpoint answered %d %s: %.200s", ErrUnavailable, errGrantRefused, resp.StatusCode, body.Error, body.Desc)
 	}
 	if resp.StatusCode != http.StatusOK || body.Error != "" {
 		return nil, fmt.Errorf("%w: token endpoint answered %d %s: %.200s", ErrUnavailable, resp.StatusCode, body.Error, body.Desc)

@@ -35,11 +35,9 @@ type Identity struct {
 // mapping updates the user's name, email_verified and (when mapped) roles.
 func (s *Service) resolve(ctx context.Context, res *Result, ident *Identity) error {
 	u := res.Upstream
-	if !u.DomainAllowed(ident.Email) {
-		return fmt.Errorf("%w: email %q is outside the allowed domains", ErrNotAllowed, ident.Email)
-	}
-	if !u.Claims.InGroup(ident.Claims) {
-		return fmt.Errorf("%w: not in group %q", ErrNotAllowed, u.Claims.RequiredGroup)
+	res.Subject = ident.Subject
+	if err := admit(u, ident); err != nil {
+		return err
 	}
 	roles, mapRoles := u.Claims.Roles(ident.Claims)
 	now := s.cfg.Now().UTC()
@@ -65,6 +63,18 @@ func (s *Service) resolve(ctx context.Context, res *Result, ident *Identity) err
 		return fmt.Errorf("%w: user %s", ErrDisabled, res.User.ID)
 	}
 	return s.applyClaims(ctx, res.User, ident, roles, mapRoles)
+}
+
+// admit applies u's rules for who may sign in: the allowed domains and
+// the required group. A refresh check (refresh.go) applies the same.
+func admit(u *Upstream, ident *Identity) error {
+	if !u.DomainAllowed(ident.Email) {
+		return fmt.Errorf("%w: email %q is outside the allowed domains", ErrNotAllowed, ident.Email)
+	}
+	if !u.Claims.InGroup(ident.Claims) {
+		return fmt.Errorf("%w: not in group %q", ErrNotAllowed, u.Claims.RequiredGroup)
+	}
+	return nil
 }
 
 // firstSignIn links ident to the user with its email, or creates one, in a

@@ -80,6 +80,9 @@ func (s *Service) getJSON(ctx context.Context, url, token, accept string, into a
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrUnavailable, req.URL.Path, err)
 	}
+	if resp.StatusCode == http.StatusUnauthorized { // RFC 6750 §3.1 invalid_token
+		return nil, fmt.Errorf("%w: %w: %s answered 401: %.200s", ErrUnavailable, errUnauthorized, req.URL.Path, body)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%w: %s answered %d: %.200s", ErrUnavailable, req.URL.Path, resp.StatusCode, body)
 	}

@@ -26,6 +26,10 @@ type Config struct {
 	HTTPClient *http.Client
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// CheckInterval is how long an upstream's yes (at a sign-in or a
+	// Check) lasts before an idp refresh asks it again; 0 asks at every
+	// refresh (idp serve --upstream-check-interval).
+	CheckInterval time.Duration
 }
 
 // Service manages the upstreams and signs people in through them.
@@ -37,6 +41,8 @@ type Service struct {
 
 	mu    sync.Mutex
 	cache map[string]*provider // by upstream id, see provider.go
+
+	checks keyedLock // refresh.go
 }
 
 // NewService returns a Service over store; u finds, links and creates the

@@ -176,6 +176,9 @@ type linkRow struct {
 	Email       string    `gorm:"column:email"`
 	CreatedAt   time.Time `gorm:"column:created_at"`
 	LastUsedAt  time.Time `gorm:"column:last_used_at"`
+	// TokenSealed and CheckedAt: grant_store.go.
+	TokenSealed []byte     `gorm:"column:token_sealed"`
+	CheckedAt   *time.Time `gorm:"column:checked_at"`
 }
 
 func (linkRow) TableName() string { return "upstream_links" }

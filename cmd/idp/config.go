@@ -191,6 +191,8 @@ type Config struct {
 	// NoPasswordLogin is --password-login=false: people sign in only
 	// through upstream providers (or a passkey).
 	NoPasswordLogin bool
+	// UpstreamCheckInterval is --upstream-check-interval.
+	UpstreamCheckInterval time.Duration
 }
 
 // now reads c.Now, or the system clock in UTC.
@@ -338,6 +340,7 @@ func buildConfig(s *settings) (Config, error) {
 	p.par(s, &c)
 	p.dpop(s, &c)
 	p.passwordLogin(s, &c)
+	p.upstreamCheck(s, &c)
 	if s.has("theme-dir") {
 		if c.ThemeDir = s.get("theme-dir").value; c.ThemeDir != "" {
 			if fi, err := os.Stat(c.ThemeDir); err != nil || !fi.IsDir() {

@@ -18,7 +18,7 @@ import (
 // serveSettings are the settings of `idp serve`: CONTRACT.md's table.
 func serveSettings() []setting {
 	list := []setting{sIssuer, sAddr, sDatabase, sMasterKeyFile, sAccessTTL, sRefreshTTL, sRefreshIdle, sReuseGrace, sRotation, sJWKSMaxAge, sThrottleAfter, sLockout, sTokenRate, sLogFormat, sTrustedProxies, sMFARoles, sOTLP, sSMTPURL, sMailFrom, sThemeDir, sRegistration, sRegistrationIdle, sSignup, sSignupDomains}
-	list = append(list, sRequirePAR, sPasswordLogin)
+	list = append(list, sRequirePAR, sPasswordLogin, sUpstreamCheck)
 	list = append(list, sDPoPNonce, sDPoPWindow)
 	return append(list, dbSettings()...)
 }

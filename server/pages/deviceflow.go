@@ -108,7 +108,8 @@ func (h *Handlers) DeviceDecide(c echo.Context) error {
 	} else {
 		err = h.site.Tokens.ApproveDevice(ctx, code, scopes, tokens.Authn{
 			UserID: user.ID, SessionID: sess.ID, AuthTime: sess.AuthTime, AMR: sess.AMR,
-			ACR: mfa.IssuedACR(nil, mfa.Assurance(sess.AMR)),
+			ACR:        mfa.IssuedACR(nil, mfa.Assurance(sess.AMR)),
+			UpstreamID: sess.UpstreamID, UpstreamSub: sess.UpstreamSub,
 		})
 		page.Step = templates.DeviceApproved
 	}

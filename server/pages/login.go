@@ -212,11 +212,18 @@ func (h *Handlers) proceed(c echo.Context, reqID, next string, sess *sessions.Se
 // session id on every sign-in defeats session fixation; the old session of
 // this browser, if any, ends.
 func (h *Handlers) startSession(c echo.Context, user *users.User, amr []string) (*sessions.Session, error) {
+	return h.startSessionFrom(c, user, amr, "", "")
+}
+
+// startSessionFrom is startSession for a sign-in through upstream account
+// (upstreamID, upstreamSub): the session remembers it, so the refresh
+// families it leads to can ask that upstream again.
+func (h *Handlers) startSessionFrom(c echo.Context, user *users.User, amr []string, upstreamID, upstreamSub string) (*sessions.Session, error) {
 	ctx := c.Request().Context()
 	if old, _, _ := h.site.CurrentUser(c); old != nil {
 		_ = h.site.Sessions.End(ctx, old.UserID, old.ID)
 	}
-	token, sess, err := h.site.Sessions.Start(ctx, user.ID, amr, c.RealIP(), c.Request().UserAgent())
+	token, sess, err := h.site.Sessions.StartFederated(ctx, user.ID, amr, upstreamID, upstreamSub, c.RealIP(), c.Request().UserAgent())
 	if err != nil {
 		return nil, err
 	}

@@ -135,7 +135,7 @@ func (h *Handlers) UpstreamCallback(c echo.Context) error {
 	// amr is fed plus what the upstream says it did (RFC 8176): an
 	// upstream trusted to say who someone is is trusted to say how they
 	// proved it, so its mfa counts towards idp's own second-factor rules.
-	sess, err := h.startSession(c, res.User, append([]string{AMRFederated}, res.AMR...))
+	sess, err := h.startSessionFrom(c, res.User, append([]string{AMRFederated}, res.AMR...), id, res.Subject)
 	if err != nil {
 		return err
 	}

@@ -125,7 +125,8 @@ func upstreamHint(p url.Values) string {
 func (h *Handlers) issueCode(c echo.Context, req *tokens.AuthRequest, sess *sessions.Session, user *users.User) error {
 	code, err := h.site.Tokens.IssueCode(c.Request().Context(), req, tokens.Authn{
 		UserID: user.ID, SessionID: sess.ID, AuthTime: sess.AuthTime, AMR: sess.AMR,
-		ACR: mfa.IssuedACR(req.ACRValues, mfa.Assurance(sess.AMR)),
+		ACR:        mfa.IssuedACR(req.ACRValues, mfa.Assurance(sess.AMR)),
+		UpstreamID: sess.UpstreamID, UpstreamSub: sess.UpstreamSub,
 	})
 	if errors.Is(err, tokens.ErrRequestGone) {
 		return plumbing.ErrRequestGone

@@ -115,7 +115,22 @@ func (h *Handlers) grantRefreshToken(c echo.Context, client *clients.Client, for
 	if e != nil {
 		return nil, e
 	}
-	return h.site.Tokens.Refresh(c.Request().Context(), client, form.Get("refresh_token"), form.Get("scope"), resources, h.meta(c))
+	resp, err := h.site.Tokens.Refresh(c.Request().Context(), client, form.Get("refresh_token"), form.Get("scope"), resources, h.meta(c))
+	var uf *tokens.UpstreamFailure
+	if errors.As(err, &uf) {
+		// The operator learns why (never a token: the cause holds none);
+		// the client gets only the OAuth error.
+		outcome := "refresh_unavailable"
+		if uf.Refused {
+			outcome = "refresh_refused"
+		}
+		h.site.Log.Warn("upstream refresh check failed", "request_id", plumbing.RequestIDOf(c), "upstream", uf.Upstream,
+			"client", client.ID, "outcome", outcome, "error", uf.Error())
+		if h.metrics != nil {
+			h.metrics.UpstreamFailed(uf.Upstream, outcome)
+		}
+	}
+	return resp, err
 }
 
 // grantClientCredentials issues a token to a confidential client acting for
