@@ -78,6 +78,9 @@ func (f *refreshFed) toCallback(t *testing.T, email, password string) *url.URL {
 	if !strings.HasPrefix(up.String(), f.proxy.URL+"/") || !strings.Contains(up.Query().Get("scope"), oauth.ScopeOfflineAccess) {
 		t.Fatalf("upstream authorization request %s does not ask b for offline_access", up)
 	}
+	if up.Query().Get("prompt") != "consent" { // OIDC Core §11
+		t.Fatalf("upstream authorization request %s asks for offline_access without prompt=consent", up)
+	}
 	return f.b.Authorize(t, f.br, up.String(), email, password)
 }
 
@@ -124,6 +127,10 @@ func upRefused(t *testing.T, f *fed, rt string, status int, code string) {
 	res := refreshAtA(t, f, rt)
 	if res.resp.StatusCode != status || res.str("error") != code {
 		t.Fatalf("refresh: %d %s, want %d %s", res.resp.StatusCode, res.raw, status, code)
+	}
+	// A 503 says when to come back; a refusal is final.
+	if got, want := res.resp.Header.Get("Retry-After"), map[bool]string{true: "10"}[status == http.StatusServiceUnavailable]; got != want {
+		t.Errorf("Retry-After %q, want %q", got, want)
 	}
 }
 
@@ -209,18 +216,23 @@ func TestUpstreamRefreshChecksUpstream(t *testing.T) {
 		t.Error("b rotated its refresh token, but a's sealed grant did not change")
 	}
 
-	// b disables the person: a's next refresh is invalid_grant, the family
-	// is revoked (a later token of it is refused too), audited, counted.
+	// A second sign-in through the same upstream account: another family.
+	rt2 := f.signIn(t, fedEmail, fedPassword)
+
+	// b disables the person: a's next refresh is invalid_grant, and every
+	// family of that upstream account is revoked (a later token of either
+	// is refused too), audited, counted.
 	if err := f.b.Users.Store().SetDisabled(ctx, up.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	upRefused(t, f.fed, rt, http.StatusBadRequest, "invalid_grant")
-	if n := revokedFamilies(t, f.a); n != 1 {
-		t.Errorf("%d revoked families at a, want 1", n)
+	if n := revokedFamilies(t, f.a); n != 2 {
+		t.Errorf("%d revoked families at a, want both of the upstream account's", n)
 	}
-	if audited(t, f.a, "refresh.revoked", "reason=upstream upstream=corp") != 1 {
-		t.Error("no audit refresh.revoked reason=upstream")
+	if n := audited(t, f.a, "refresh.revoked", "reason=upstream upstream=corp"); n != 2 {
+		t.Errorf("%d audits refresh.revoked reason=upstream, want 2", n)
 	}
+	upRefused(t, f.fed, rt2, http.StatusBadRequest, "invalid_grant")
 	if !metricHas(t, f.a, `idp_upstream_failures_total{reason="refresh_refused",upstream="corp"} 1`) {
 		t.Error("/metrics does not count the refused refresh")
 	}

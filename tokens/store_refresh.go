@@ -196,6 +196,15 @@ func (s *Store) revokeFamily(ctx context.Context, id string, now time.Time) (boo
 	return res.RowsAffected == 1, db.Map(err)
 }
 
+// upstreamFamilies lists the unrevoked families signed in through upstream
+// account (upstreamID, sub): what a refusal by that upstream revokes.
+func (s *Store) upstreamFamilies(ctx context.Context, upstreamID, sub string) ([]familyRow, error) {
+	var out []familyRow
+	err := db.Conn(ctx, s.g).Select("id", "client_id", "user_id", "upstream_id").
+		Where("upstream_id = ? AND upstream_sub = ? AND revoked_at IS NULL", upstreamID, sub).Find(&out).Error
+	return out, db.Map(err)
+}
+
 // userFamilies lists a user's live families, newest use first.
 func (s *Store) userFamilies(ctx context.Context, userID string, now time.Time) ([]familyRow, error) {
 	var out []familyRow

@@ -60,13 +60,21 @@ func (s *Service) checkUpstream(ctx context.Context, fam *familyRow) error {
 	if !f.Refused {
 		return oauth.TemporarilyUnavailable("the upstream identity provider could not be reached; try again later").Wrap(f)
 	}
-	revoked, rerr := s.store.revokeFamily(ctx, fam.ID, s.now())
+	// Every live family of that upstream account goes, not only this one:
+	// the upstream's no is about the person, whichever client asks next.
+	ids, rerr := s.store.upstreamFamilies(ctx, fam.UpstreamID, fam.UpstreamSub)
 	if rerr != nil {
-		return fmt.Errorf("revoke family: %w", rerr)
+		return fmt.Errorf("find the upstream account's families: %w", rerr)
 	}
-	if revoked {
-		s.audit(ctx, "refresh.revoked", fam.ID, "client="+fam.ClientID+" user="+fam.UserID+
-			" reason=upstream upstream="+fam.UpstreamID)
+	for _, other := range ids {
+		revoked, rerr := s.store.revokeFamily(ctx, other.ID, s.now())
+		if rerr != nil {
+			return fmt.Errorf("revoke family: %w", rerr)
+		}
+		if revoked {
+			s.audit(ctx, "refresh.revoked", other.ID, "client="+other.ClientID+" user="+other.UserID+
+				" reason=upstream upstream="+other.UpstreamID)
+		}
 	}
 	return oauth.InvalidGrant("the upstream identity provider no longer allows this sign-in; the grant has been revoked").Wrap(f)
 }

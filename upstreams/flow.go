@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,6 +63,12 @@ func (s *Service) Begin(ctx context.Context, id, requestID, next string) (*Start
 	q.Set("state", state)
 	if u.Kind == KindOIDC {
 		q.Set("nonce", nonce) // plain OAuth 2.0 has no ID token to carry it back
+		if slices.Contains(u.Scopes, oauth.ScopeOfflineAccess) {
+			// OIDC Core §11: offline_access is ignored unless prompt
+			// contains consent, and without the refresh token it grants,
+			// idp could not ask the upstream again at refresh.
+			q.Set("prompt", "consent")
+		}
 	}
 	q.Set("code_challenge", oauth.S256Challenge(verifier))
 	q.Set("code_challenge_method", "S256")

@@ -123,6 +123,10 @@ func (h *Handlers) grantRefreshToken(c echo.Context, client *clients.Client, for
 		outcome := "refresh_unavailable"
 		if uf.Refused {
 			outcome = "refresh_refused"
+		} else {
+			// RFC 9110 §10.2.3: when to try again; the upstream's own
+			// requests time out after 10 s.
+			c.Response().Header().Set("Retry-After", "10")
 		}
 		h.site.Log.Warn("upstream refresh check failed", "request_id", plumbing.RequestIDOf(c), "upstream", uf.Upstream,
 			"client", client.ID, "outcome", outcome, "error", uf.Error())
