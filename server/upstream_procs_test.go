@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -61,7 +62,8 @@ func startOIDCProvider(t *testing.T, redirectURIs []string, accounts []upstreamA
 	issuer := startReady(t, cmd, "oidc-provider ready ")
 	return &realUpstream{issuer: issuer, clientID: "idp", secret: secret,
 		scopes: []string{"email", "profile", "groups"}, subs: subs, signIn: oidcProviderSignIn(issuer),
-		groups: groupRule{Claim: "groups", Member: "idp-staff", NonMember: "idp-board", Prefix: "idp-", Roles: []string{"staff", "admin"}}}
+		groups:  groupRule{Claim: "groups", Member: "idp-staff", NonMember: "idp-board", Prefix: "idp-", Roles: []string{"staff", "admin"}},
+		refresh: oidcProviderRefresh(issuer, "idp", secret, cmd)}
 }
 
 // startReady starts cmd and waits for the line with prefix on its
@@ -235,6 +237,22 @@ func startIdpServe(t *testing.T, redirectURIs []string, accounts []upstreamAccou
 		// idp puts no groups in its ID tokens; its amr (["pwd"] after a
 		// password sign-in) is the list claim to map.
 		groups: groupRule{Claim: "amr", Member: "pwd", NonMember: "hwk", Roles: []string{"pwd"}},
+		// Its clients have the refresh_token grant and offline_access by
+		// default. Its CLI disables an account; it has no way to revoke
+		// one client's grant of one person, so revoke stays nil.
+		refresh: &upstreamRefresh{
+			grants: func(t *testing.T) int { return refreshGrantsIssued(t, issuer) },
+			disable: func(t *testing.T, login string) {
+				t.Helper()
+				for _, a := range accounts {
+					if a.Login == login {
+						cli(t, "", "users", "disable", "--email", a.Email)
+						return
+					}
+				}
+				t.Fatalf("no account %s", login)
+			},
+		},
 		revokeSigningKey: func(t *testing.T) (string, string) {
 			t.Helper()
 			old := activeKID(t, cli(t, "", "keys", "list", "--json"))
@@ -246,6 +264,33 @@ func startIdpServe(t *testing.T, redirectURIs []string, accounts []upstreamAccou
 			waitJWKS(t, issuer, func(kids []string) bool { return !slices.Contains(kids, old) && slices.Contains(kids, fresh) })
 			return old, fresh
 		}}
+}
+
+// refreshGrantsIssued is how many refresh_token grants the idp at issuer
+// answered with tokens, from its /metrics.
+func refreshGrantsIssued(t *testing.T, issuer string) int {
+	t.Helper()
+	resp, err := http.Get(issuer + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s/metrics: %d", issuer, resp.StatusCode)
+	}
+	n := 0
+	for line := range strings.Lines(string(body)) {
+		if rest, ok := strings.CutPrefix(line, "idp_tokens_issued_total{"); ok && strings.Contains(rest, `grant="refresh_token"`) {
+			f := strings.Fields(rest)
+			v, err := strconv.ParseFloat(f[len(f)-1], 64)
+			if err != nil {
+				t.Fatalf("metrics line %q: %v", line, err)
+			}
+			n += int(v)
+		}
+	}
+	return n
 }
 
 // activeKID is the active RS256 key (the alg of idp-a's tokens) in the

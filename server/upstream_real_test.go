@@ -66,6 +66,9 @@ type realUpstream struct {
 	// idp's ID tokens there, waits until the upstream publishes and signs
 	// with its fresh replacement, and returns both kids.
 	revokeSigningKey func(t *testing.T) (old, fresh string)
+	// refresh, when the upstream issues idp refresh tokens for
+	// offline_access, is how a test acts there (upstream_real_refresh_test.go).
+	refresh *upstreamRefresh
 }
 
 // startUpstream starts an upstream with a confidential client for a
@@ -106,6 +109,9 @@ var realScenarios = []realScenario{
 	{name: "confirm-link", verified: true, spec: func(groupRule) upstreams.Spec { return upstreams.Spec{} }, run: realConfirmLink},
 	{name: "confirm-skip", spec: func(groupRule) upstreams.Spec { return upstreams.Spec{LinkByEmail: true} }, run: realConfirmSkip},
 	{name: "unlink", verified: true, spec: func(groupRule) upstreams.Spec { return upstreams.Spec{JIT: true} }, run: realUnlink},
+	// Refresh checks the upstream: upstream_real_refresh_test.go.
+	{name: "refresh-revoked", verified: true, spec: offlineSpec, run: realRefreshRevoked},
+	{name: "refresh-disabled", verified: true, spec: offlineSpec, run: realRefreshDisabled},
 	// Kept last: it moves a's clock 11 s ahead of the wall clock (and
 	// syncClock never moves it back). Rows after it would still pass, as
 	// upstream iats in a's past are fine, but the others run on real time.
@@ -135,6 +141,8 @@ type realHarness struct {
 	byID map[string]*realUpstream
 	rp   *rp
 	log  *lockedBuffer // a's log
+	// offline is a second relying party, asking a for offline_access.
+	offline *rp
 }
 
 func runRealScenarios(t *testing.T, start startUpstream) {
@@ -168,7 +176,7 @@ func newRealHarness(t *testing.T, start startUpstream, scenarios []realScenario)
 // upstreamSpec registers h's upstream at a as id, with spec's rules.
 func (h *realHarness) upstreamSpec(id string, spec upstreams.Spec) upstreams.Spec {
 	spec.ID, spec.Name, spec.Issuer, spec.ClientID, spec.Secret = id, "Corp "+id, h.up.issuer, h.up.clientID, h.up.secret
-	spec.Scopes = h.up.scopes
+	spec.Scopes = append(slices.Clone(h.up.scopes), spec.Scopes...) // the upstream's, and what the scenario adds
 	return spec
 }
 

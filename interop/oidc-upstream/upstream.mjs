@@ -14,6 +14,19 @@
 // login form takes a login name, which becomes the account id (sub), and
 // any password; a consent page follows. When the provider listens it
 // prints one line, "oidc-provider ready ISSUER", on stdout.
+//
+// Refresh (the refresh checks of docs/federation.md): the clients may use
+// the refresh_token grant, so the provider issues a refresh token when
+// offline_access is granted (asked with prompt=consent, OIDC Core §11; the
+// consent page grants every scope asked), and rotates it at each use. Its
+// revocation endpoint (RFC 7009) is on. Two test-only routes, outside the
+// provider, let a test act as the upstream's people or admins:
+//   GET  /test/state?sub=S    {"refresh_grants": refresh_token grants
+//                             answered with tokens, "refresh_tokens": the
+//                             live refresh tokens issued for account S}
+//   POST /test/disable?sub=S  the account is gone: findAccount finds no S,
+//                             so its refresh tokens are refused
+//                             (invalid_grant)
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 
@@ -30,10 +43,15 @@ const json = (name, fallback) => {
 const clients = json('CLIENTS').map((c) => ({
   ...c,
   token_endpoint_auth_method: 'client_secret_basic',
-  grant_types: ['authorization_code'],
+  grant_types: ['authorization_code', 'refresh_token'],
   response_types: ['code'],
 }));
 const accounts = json('ACCOUNTS', {});
+const disabled = new Set();
+// Refresh tokens by account id (their values; the adapter is in memory),
+// and how many refresh_token grants were answered.
+const refreshTokens = new Map();
+let refreshGrants = 0;
 
 // A fresh signing key per run (not the library's fixed development key),
 // so no test can pass on a key it happens to know.
@@ -54,7 +72,7 @@ const provider = new Provider(issuer, {
   // RFC 7636: PKCE for every client, confidential ones too (the library
   // asks it of public clients only by default); idp always sends S256.
   pkce: { required: () => true },
-  scopes: ['openid', 'email', 'profile', 'groups'],
+  scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
   claims: {
     openid: ['sub'],
     email: ['email', 'email_verified'],
@@ -64,10 +82,13 @@ const provider = new Provider(issuer, {
   // idp reads the claims from the ID token (it does not call UserInfo), so
   // the scope-requested claims go into the ID token of the code flow too.
   conformIdTokenClaims: false,
-  features: { devInteractions: { enabled: true } },
+  features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
+  // Strict rotation (RFC 9700 §4.14.2): each refresh token works once, so
+  // idp must keep the one each refresh returns.
+  rotateRefreshToken: true,
   async findAccount(_ctx, id) {
     const a = accounts[id];
-    if (!a) return undefined;
+    if (!a || disabled.has(id)) return undefined;
     return {
       accountId: id,
       async claims() {
@@ -77,7 +98,34 @@ const provider = new Provider(issuer, {
   },
 });
 provider.on('server_error', (_ctx, err) => console.error('oidc-provider server_error:', err));
-handler = provider.callback();
+provider.on('refresh_token.saved', (token) => {
+  if (!refreshTokens.has(token.accountId)) refreshTokens.set(token.accountId, new Set());
+  refreshTokens.get(token.accountId).add(token.jti);
+});
+provider.on('grant.success', (ctx) => {
+  if (ctx.oidc.params.grant_type === 'refresh_token') refreshGrants++;
+});
+const callback = provider.callback();
+handler = async (req, res) => {
+  const u = new URL(req.url, issuer);
+  if (!u.pathname.startsWith('/test/')) return callback(req, res);
+  const sub = u.searchParams.get('sub') || '';
+  res.setHeader('Content-Type', 'application/json');
+  if (req.method === 'GET' && u.pathname === '/test/state') {
+    const live = [];
+    for (const jti of refreshTokens.get(sub) || []) {
+      const t = await provider.RefreshToken.find(jti);
+      if (t?.isValid) live.push(jti);
+    }
+    res.end(JSON.stringify({ refresh_grants: refreshGrants, refresh_tokens: live }));
+  } else if (req.method === 'POST' && u.pathname === '/test/disable' && accounts[sub]) {
+    disabled.add(sub);
+    res.end('{}');
+  } else {
+    res.statusCode = 404;
+    res.end('{}');
+  }
+};
 
 // The test reads this line to know the provider is up.
 console.log(`oidc-provider ready ${issuer}`);
