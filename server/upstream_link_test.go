@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
-
 	"idp/audit"
 	"idp/server/servertest"
 	"idp/upstreams"
@@ -86,24 +84,7 @@ func (f *fed) redeem(t *testing.T, resp *http.Response) map[string]any {
 	if strings.HasPrefix(loc.String(), f.a.URL+"/") {
 		loc = f.a.Authorize(t, f.br, loc.String(), "", "")
 	}
-	if loc.Query().Get("code") == "" {
-		t.Fatalf("RP redirect %s lacks a code", loc)
-	}
-	ctx := context.Background()
-	tok, err := f.rp.conf.Exchange(ctx, loc.Query().Get("code"))
-	if err != nil {
-		t.Fatalf("exchange: %v", err)
-	}
-	raw, _ := tok.Extra("id_token").(string)
-	idt, err := f.rp.provider.Verifier(&oidc.Config{ClientID: "rp"}).Verify(ctx, raw)
-	if err != nil {
-		t.Fatalf("verify: %v", err)
-	}
-	var claims map[string]any
-	if err := idt.Claims(&claims); err != nil {
-		t.Fatal(err)
-	}
-	return claims
+	return f.exchange(t, loc)
 }
 
 func (f *fed) linkCookie(t *testing.T) string {

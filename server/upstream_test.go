@@ -105,8 +105,18 @@ func (f *fed) toCallback(t *testing.T, email, password string) *url.URL {
 func (f *fed) finish(t *testing.T, cb *url.URL) map[string]any {
 	t.Helper()
 	loc := f.a.Authorize(t, f.br, cb.String(), "", "")
-	if loc.Query().Get("state") != "st4te" || loc.Query().Get("code") == "" {
-		t.Fatalf("RP redirect %s lacks code or state", loc)
+	if loc.Query().Get("state") != "st4te" {
+		t.Fatalf("RP redirect %s lacks the state", loc)
+	}
+	return f.exchange(t, loc)
+}
+
+// exchange redeems the code of the RP redirect loc and returns the
+// verified ID token claims of a.
+func (f *fed) exchange(t *testing.T, loc *url.URL) map[string]any {
+	t.Helper()
+	if loc.Query().Get("code") == "" {
+		t.Fatalf("RP redirect %s lacks a code", loc)
 	}
 	ctx := context.Background()
 	tok, err := f.rp.conf.Exchange(ctx, loc.Query().Get("code"))
