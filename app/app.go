@@ -174,7 +174,7 @@ func New(d *db.DB, mk keys.MasterKey, cfg Config) *App {
 	a.MFA = mfa.NewService(mfa.NewStore(d.Gorm), mfa.Config{Issuer: cfg.Server.Issuer, SealKey: mk.Derive("totp-secret"), Now: now})
 	a.Upstreams = upstreams.NewService(upstreams.NewStore(d.Gorm), a.Users, upstreams.Config{
 		Issuer: cfg.Server.Issuer, SealKey: mk.Derive("upstream-secret"), Now: now,
-		CheckInterval: cfg.Server.UpstreamCheckInterval})
+		CheckInterval: cfg.Server.UpstreamCheckInterval, Log: log})
 	a.Throttle = throttle.New(throttle.NewStore(d.Gorm), throttle.Config{
 		After: cfg.ThrottleAfter, Lockout: cfg.SigninLockout, Now: now,
 	})

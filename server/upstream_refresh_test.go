@@ -687,3 +687,42 @@ func TestUpstreamRefreshRace(t *testing.T) {
 		t.Errorf("%d families revoked by the race", n)
 	}
 }
+
+// TestUpstreamGivesBackGrants: idp gives an upstream refresh token it no
+// longer holds back to the upstream (RFC 7009): the one a newer sign-in
+// replaced, and that of a link its owner removed. Until then it would
+// stay live at the upstream for nobody's use.
+func TestUpstreamGivesBackGrants(t *testing.T) {
+	f := newRefreshFed(t, upstreams.Spec{JIT: true}, 0)
+	ctx := context.Background()
+	up := f.b.CreateUser(t, fedEmail, fedPassword)
+	rt := f.signIn(t, fedEmail, fedPassword)
+	f.a.App.Upstreams.Wait()
+	if n := revokedFamilies(t, f.b); n != 0 {
+		t.Fatalf("%d families revoked at b after the first sign-in", n)
+	}
+	f.signIn(t, fedEmail, fedPassword)
+	f.a.App.Upstreams.Wait()
+	if n := revokedFamilies(t, f.b); n != 1 {
+		t.Fatalf("%d families revoked at b after a sign-in replaced a's grant, want the replaced one", n)
+	}
+	// The grant a kept still answers for every family at a.
+	if rt, _ = upRefresh(t, f.fed, rt); rt == "" {
+		t.Fatal("no refresh token")
+	}
+
+	user, err := f.a.Users.Store().ByEmail(ctx, fedEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.a.App.Upstreams.Unlink(ctx, user.ID, "corp", up.ID, true); err != nil {
+		t.Fatalf("unlink: %v", err)
+	}
+	f.a.App.Upstreams.Wait()
+	if n := revokedFamilies(t, f.b); n != 2 {
+		t.Fatalf("%d families revoked at b after the unlink, want both", n)
+	}
+	if strings.Contains(f.log.String(), "upstream token not revoked") {
+		t.Errorf("a logged a failed revocation:\n%s", f.log.String())
+	}
+}

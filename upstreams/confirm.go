@@ -173,7 +173,20 @@ func (s *Service) DropPendingLink(ctx context.Context, token string) error {
 // otherWays says whether the user can sign in without any link (a
 // password, a passkey); without, the last link is refused with ErrLastWay
 // so nobody locks themselves out. The next sign-in through that upstream
-// account is a first sign-in again.
+// account is a first sign-in again. The grant the link kept (refresh.go)
+// is given back to the upstream.
 func (s *Service) Unlink(ctx context.Context, userID, upstreamID, sub string, otherWays bool) error {
-	return s.store.deleteLink(ctx, userID, upstreamID, sub, !otherWays)
+	var kept *grant
+	if lg, err := s.store.linkGrant(ctx, upstreamID, sub); err == nil && lg.UserID == userID && len(lg.Sealed) > 0 {
+		kept, _ = s.openGrant(upstreamID, sub, lg.Sealed) // one that does not open cannot be given back
+	}
+	if err := s.store.deleteLink(ctx, userID, upstreamID, sub, !otherWays); err != nil {
+		return err
+	}
+	if kept != nil {
+		if u, err := s.store.ByID(ctx, upstreamID); err == nil {
+			s.giveBack(u, sub, kept)
+		}
+	}
+	return nil
 }

@@ -209,11 +209,11 @@ func (s *Service) exchange(ctx context.Context, u *Upstream, p *provider, code, 
 	return s.postToken(ctx, u, p, form)
 }
 
-// postToken sends a token request (RFC 6749 §3.2) with form and idp's
-// client authentication there. An invalid_grant answer (RFC 6749 §5.2:
-// the grant is expired, revoked or was never this client's) also matches
-// errGrantRefused, which a refresh check takes as the upstream's "no".
-func (s *Service) postToken(ctx context.Context, u *Upstream, p *provider, form url.Values) (*tokenResponse, error) {
+// clientPost posts form to endpoint (the token or revocation endpoint of
+// u) with idp's client authentication there: client_secret_basic, or
+// client_secret_post where the upstream documents only that, or client_id
+// alone for a public client.
+func (s *Service) clientPost(ctx context.Context, u *Upstream, p *provider, endpoint string, form url.Values) (*http.Response, error) {
 	secret, err := s.secret(u)
 	if err != nil {
 		return nil, err
@@ -224,9 +224,9 @@ func (s *Service) postToken(ctx context.Context, u *Upstream, p *provider, form 
 	if secret != "" && p.secretInForm {
 		form.Set("client_secret", secret)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.tokenURL, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json") // GitHub answers form-encoded without it
@@ -234,7 +234,15 @@ func (s *Service) postToken(ctx context.Context, u *Upstream, p *provider, form 
 		// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic.
 		req.SetBasicAuth(url.QueryEscape(u.ClientID), url.QueryEscape(secret))
 	}
-	resp, err := s.cfg.HTTPClient.Do(req)
+	return s.cfg.HTTPClient.Do(req)
+}
+
+// postToken sends a token request (RFC 6749 §3.2) with form and idp's
+// client authentication there. An invalid_grant answer (RFC 6749 §5.2:
+// the grant is expired, revoked or was never this client's) also matches
+// errGrantRefused, which a refresh check takes as the upstream's "no".
+func (s *Service) postToken(ctx context.Context, u *Upstream, p *provider, form url.Values) (*tokenResponse, error) {
+	resp, err := s.clientPost(ctx, u, p, p.tokenURL, form)
 	if err != nil {
 		return nil, fmt.Errorf("%w: token endpoint: %w", ErrUnavailable, err)
 	}

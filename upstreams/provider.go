@@ -37,8 +37,11 @@ type provider struct {
 	// issParam: the upstream says it sends iss in authorization responses
 	// (RFC 9207 §3), so a response without it is refused.
 	issParam bool
-	verifier *verifier.Verifier
-	fetched  time.Time
+	// revocationURL is the upstream's RFC 7009 endpoint ("": none), where
+	// idp gives back a refresh token it no longer holds.
+	revocationURL string
+	verifier      *verifier.Verifier
+	fetched       time.Time
 }
 
 // metadata is the part of OIDC Discovery 1.0 §3 idp uses.
@@ -48,6 +51,7 @@ type metadata struct {
 	TokenURL    string `json:"token_endpoint"`
 	JWKSURL     string `json:"jwks_uri"`
 	ISSResponse bool   `json:"authorization_response_iss_parameter_supported"`
+	Revocation  string `json:"revocation_endpoint"`
 }
 
 // provider returns how to reach u: for oauth2 and github its configured
@@ -120,5 +124,5 @@ func (s *Service) discover(ctx context.Context, u *Upstream) (*provider, error) 
 		return nil, err
 	}
 	return &provider{issuer: u.Issuer, clientID: u.ClientID, authURL: md.AuthURL, tokenURL: md.TokenURL,
-		issParam: md.ISSResponse, verifier: v, fetched: s.cfg.Now()}, nil
+		issParam: md.ISSResponse, revocationURL: md.Revocation, verifier: v, fetched: s.cfg.Now()}, nil
 }

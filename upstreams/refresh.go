@@ -86,14 +86,26 @@ func (s *Service) openGrant(upstreamID, sub string, sealed []byte) (*grant, erro
 
 // keepGrant stores what sign-in response tok gave to ask the upstream
 // again on the link of (u, sub), and records the sign-in as a check. A
-// sign-in that gave nothing keeps what an earlier one gave.
+// sign-in that gave nothing keeps what an earlier one gave. The grant it
+// replaces is given back to the upstream (giveBack): idp will not use it
+// again.
 func (s *Service) keepGrant(ctx context.Context, u *Upstream, sub string, tok *tokenResponse) error {
 	now := s.cfg.Now().UTC()
-	var sealed []byte
-	if g := grantOf(u, tok, now); g != nil {
-		sealed = s.sealGrant(u.ID, sub, g)
+	g := grantOf(u, tok, now)
+	if g == nil {
+		return s.store.saveGrant(ctx, u.ID, sub, nil, now)
 	}
-	return s.store.saveGrant(ctx, u.ID, sub, sealed, now)
+	var old *grant
+	if kept, err := s.store.linkGrant(ctx, u.ID, sub); err == nil && len(kept.Sealed) > 0 {
+		old, _ = s.openGrant(u.ID, sub, kept.Sealed) // one that does not open cannot be given back
+	}
+	if err := s.store.saveGrant(ctx, u.ID, sub, s.sealGrant(u.ID, sub, g), now); err != nil {
+		return err
+	}
+	if old != nil {
+		s.giveBack(u, sub, old)
+	}
+	return nil
 }
 
 // Check asks upstream upstreamID again whether its account sub may still

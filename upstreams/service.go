@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -30,6 +31,9 @@ type Config struct {
 	// Check) lasts before an idp refresh asks it again; 0 asks at every
 	// refresh (idp serve --upstream-check-interval).
 	CheckInterval time.Duration
+	// Log receives what goes wrong in the background (a revocation at an
+	// upstream); nil: discarded.
+	Log *slog.Logger
 }
 
 // Service manages the upstreams and signs people in through them.
@@ -43,6 +47,8 @@ type Service struct {
 	cache map[string]*provider // by upstream id, see provider.go
 
 	checks keyedLock // refresh.go
+
+	background sync.WaitGroup // revoke.go
 }
 
 // NewService returns a Service over store; u finds, links and creates the
