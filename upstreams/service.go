@@ -60,6 +60,7 @@ func NewService(store *Store, u *users.Service, cfg Config) *Service {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	cfg.HTTPClient = tracedClient(cfg.HTTPClient)
 	block, err := aes.NewCipher(cfg.SealKey)
 	if err != nil {
 		panic("upstreams: seal key: " + err.Error()) // a programmer error: Derive gives 32 bytes
