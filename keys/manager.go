@@ -203,6 +203,9 @@ func (m *Manager) Bootstrap(ctx context.Context) error {
 			return fmt.Errorf("bootstrap keys: %w", err)
 		}
 	}
+	// Another process may have made the keys since the load above (ensure
+	// then finds them and has nothing to write): read them afresh.
+	m.invalidate()
 	if err := m.Ready(ctx); err != nil {
 		return fmt.Errorf("bootstrap keys: %w", err)
 	}
