@@ -18,7 +18,8 @@ import (
 // register clients through Service.Create. Every method runs in the
 // transaction carried by ctx, if any (db.Tx).
 type Store struct {
-	gdb *gorm.DB
+	gdb   *gorm.DB
+	cache cache
 }
 
 // NewStore returns a Store over g.
@@ -89,11 +90,20 @@ func (s *Store) Create(ctx context.Context, c *Client) error {
 }
 
 // ByID returns the client with the given id, or an error wrapping
-// db.ErrNotFound.
-//
-// It is on every token request, so it scans one row by hand instead of
-// going through GORM's reflection-driven callbacks.
+// db.ErrNotFound. It is on every token request: outside a transaction it
+// answers from memory while the client change counter stands still
+// (cache.go); inside one it reads the row, which the transaction may
+// have changed.
 func (s *Store) ByID(ctx context.Context, id string) (*Client, error) {
+	if db.InTx(ctx) {
+		return s.read(ctx, id)
+	}
+	return s.cached(ctx, id)
+}
+
+// read reads the client's row, scanning it by hand instead of going
+// through GORM's reflection-driven callbacks.
+func (s *Store) read(ctx context.Context, id string) (*Client, error) {
 	var r clientRow
 	err := db.QueryRow(ctx, s.gdb, `SELECT id, name, public, secret_hash, secret_sealed, redirect_uris, post_logout_redirect_uris,
 		grant_types, scopes, signing_alg, trusted, require_mfa, require_verified_email, logo_uri, client_uri, policy_uri, tos_uri, contacts,
