@@ -210,3 +210,49 @@ func TestAccountSignOutEverywhere(t *testing.T) {
 	a.wantGrantAlive(t, a.bob, true)
 	a.page(t, a.bob)
 }
+
+// TestAccountFormsNeedSessionAndCSRF: each account form refuses a post
+// without the CSRF token (403) and sends a browser with no session to the
+// sign-in page (303), before it reads the form or checks whether its
+// feature is on, and neither changes anything or writes an audit record.
+func TestAccountFormsNeedSessionAndCSRF(t *testing.T) {
+	t.Parallel()
+	a := newAccountEnv(t)
+	grants, sessions := a.ids(t, a.ada)
+	forms := []struct {
+		path string
+		form url.Values
+	}{
+		{"/account/sessions/revoke", url.Values{"id": {sessions[0]}}},
+		{"/account/grants/revoke", url.Values{"id": {grants[0]}}},
+		{"/account/password", url.Values{"new_password": {"a brand new passphrase"},
+			"confirm_password": {"a brand new passphrase"}, "current_password": {testPassword}}},
+		{"/account/email", url.Values{"email": {"new@example.com"}, "current_password": {testPassword}}},
+		{"/account/upstreams/unlink", url.Values{"upstream": {"corp"}, "sub": {"x"}, "confirm": {"yes"}}},
+	}
+	stranger := a.env.Browser(t)
+	_, login := a.env.Get(t, stranger, "/login")
+	before := rowSnapshot(t, a.env)
+	audits := rowCount(t, a.env, "audit_events", "")
+	for _, f := range forms {
+		resp, _ := a.env.PostForm(t, a.ada.browser, f.path, f.form)
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s without CSRF: %d, want 403", f.path, resp.StatusCode)
+		}
+		form := url.Values{"csrf_token": {login.CSRF()}}
+		for k, v := range f.form {
+			form[k] = v
+		}
+		resp, _ = a.env.PostForm(t, stranger, f.path, form)
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+			t.Errorf("%s without a session: %d %s, want 303 /login", f.path, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	unchanged(t, a.env, before)
+	if n := rowCount(t, a.env, "audit_events", ""); n != audits {
+		t.Errorf("audit records: %d, want %d", n, audits)
+	}
+	wantPassword(t, a.env, testEmail, testPassword, "a brand new passphrase")
+	a.wantGrantAlive(t, a.ada, true)
+	a.page(t, a.ada)
+}

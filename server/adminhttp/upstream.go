@@ -55,19 +55,22 @@ func (h *Handlers) UpdateUpstreamForm(c echo.Context) error {
 	}
 	f := c.Request().PostForm
 	form := upstreamFormFrom(f)
-	up := upstreamUpdateOf(form)
 	secret, remove := f.Get("secret"), f.Get("remove_secret") == "1"
-	switch {
-	case secret != "" && remove:
+	if secret != "" && remove {
 		return h.renderUpstream(c, http.StatusBadRequest, u, form,
 			"Not saved: either type a new client secret or remove the secret, not both.")
-	case remove:
-		none := ""
-		up.Secret = &none
-	case secret != "":
-		up.Secret = &secret
 	}
-	_, err = h.admin.UpdateUpstream(c.Request().Context(), actor(c), u.ID, up)
+	up, err := upstreamUpdateOf(form)
+	if err == nil {
+		switch {
+		case remove:
+			none := ""
+			up.Secret = &none
+		case secret != "":
+			up.Secret = &secret
+		}
+		_, err = h.admin.UpdateUpstream(c.Request().Context(), actor(c), u.ID, up)
+	}
 	var invalid *admin.InvalidError
 	switch {
 	case errors.As(err, &invalid):

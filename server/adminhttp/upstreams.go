@@ -86,9 +86,9 @@ func upstreamSpecOf(form templates.AdminUpstreamForm, secret string) (upstreams.
 // ("sub=id,email=mail") onto m; roles there must agree with m's roles
 // claim. The upstreams package's words become *admin.InvalidError.
 func mapClaims(m *upstreams.ClaimMapping, text string) error {
-	fields, err := upstreams.ParseClaimMapping(text)
+	fields, err := parseMapping(text)
 	if err != nil {
-		return &admin.InvalidError{Reason: strings.TrimPrefix(err.Error(), upstreams.ErrInvalid.Error()+": ")}
+		return err
 	}
 	if r, ok := fields[upstreams.FieldRoles]; ok && m.RolesClaim != "" && m.RolesClaim != r {
 		return &admin.InvalidError{Reason: "roles=" + r + " in the claim mapping contradicts the roles claim " + m.RolesClaim}
@@ -97,25 +97,47 @@ func mapClaims(m *upstreams.ClaimMapping, text string) error {
 	return nil
 }
 
+// parseMapping reads a claim mapping typed as --claim-mapping takes it;
+// the upstreams package's words become *admin.InvalidError, as the
+// service's own refusal of the same text would be.
+func parseMapping(text string) (map[string]string, error) {
+	fields, err := upstreams.ParseClaimMapping(text)
+	if err != nil {
+		return nil, &admin.InvalidError{Reason: strings.TrimPrefix(err.Error(), upstreams.ErrInvalid.Error()+": ")}
+	}
+	return fields, nil
+}
+
 // upstreamUpdateOf is the Update an edit form asks for: every field of
-// the form replaces the stored one (a claim mapping field left out of
-// the text goes back to the kind's default); the secret is decided by
-// the caller.
-func upstreamUpdateOf(form templates.AdminUpstreamForm) upstreams.Update {
-	scopes, domains := strings.Fields(form.Scopes), domainList(form.AllowedDomains)
-	mapping := form.ClaimMapping
-	if typed, err := upstreams.ParseClaimMapping(mapping); err == nil {
-		for _, f := range upstreams.MappingFields {
-			if _, given := typed[f]; !given && f != upstreams.FieldRoles {
-				mapping += "," + f + "="
-			}
-		}
-	} // else: Update refuses the same text, in the same words
+// the form replaces the stored one; the secret is decided by the caller.
+// The claim mapping is parsed here, once: a mapping that does not parse
+// is *admin.InvalidError, shown on the form.
+func upstreamUpdateOf(form templates.AdminUpstreamForm) (upstreams.Update, error) {
+	fields, err := parseMapping(form.ClaimMapping)
+	if err != nil {
+		return upstreams.Update{}, err
+	}
+	scopes, domains, mapping := strings.Fields(form.Scopes), domainList(form.AllowedDomains), wholeMapping(fields)
 	return upstreams.Update{Name: &form.Name, Issuer: &form.Issuer, ClientID: &form.ClientID,
 		Scopes: &scopes, AllowedDomains: &domains, LinkByEmail: &form.LinkByEmail, JIT: &form.JIT,
 		RolesClaim: &form.RolesClaim, RolesPrefix: &form.RolesPrefix, RequiredGroup: &form.RequiredGroup,
 		AuthURL: &form.AuthURL, TokenURL: &form.TokenURL, UserinfoURL: &form.UserinfoURL, GitHubURL: &form.GitHubURL,
-		Mapping: &mapping}
+		Mapping: &mapping}, nil
+}
+
+// wholeMapping is parsed form fields as the text Update takes, naming
+// every field: one the form left out is "FIELD=", the kind's default, as
+// the form replaces the whole mapping while Update keeps what its text
+// does not name. roles is named only when typed, since its own field
+// (RolesClaim) sets it; Update refuses a roles entry that contradicts it.
+func wholeMapping(fields map[string]string) string {
+	parts := make([]string, 0, len(upstreams.MappingFields))
+	for _, f := range upstreams.MappingFields {
+		if claim, given := fields[f]; given || f != upstreams.FieldRoles {
+			parts = append(parts, f+"="+claim)
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // UpstreamsPage lists the upstreams, with the form that adds one.

@@ -32,6 +32,21 @@ func (h *Handlers) Account(c echo.Context) error {
 	return h.renderAccount(c, http.StatusOK, sess, user, "")
 }
 
+// accountUser is the prologue of the account page's forms: the CSRF
+// check, then the signed-in user. When it returns a nil user the request
+// is answered already: err is the refusal or the failure, or nil after
+// the 303 to the sign-in page, so the caller returns err as it is.
+func (h *Handlers) accountUser(c echo.Context) (*sessions.Session, *users.User, error) {
+	if err := h.site.CheckCSRF(c); err != nil {
+		return nil, nil, err
+	}
+	sess, user, err := h.site.CurrentUser(c)
+	if err != nil || user != nil {
+		return sess, user, err
+	}
+	return nil, nil, c.Redirect(http.StatusSeeOther, plumbing.PathLogin)
+}
+
 // renderAccount writes the account page of user, signed in with sess;
 // passwordProblem is why a password change was refused.
 func (h *Handlers) renderAccount(c echo.Context, status int, sess *sessions.Session, user *users.User, passwordProblem string) error {
@@ -111,15 +126,9 @@ func noticeText(code string) string {
 
 // RevokeSession signs out one of the user's sessions.
 func (h *Handlers) RevokeSession(c echo.Context) error {
-	if err := h.site.CheckCSRF(c); err != nil {
-		return err
-	}
-	sess, user, err := h.site.CurrentUser(c)
-	if err != nil {
-		return err
-	}
+	sess, user, err := h.accountUser(c)
 	if user == nil {
-		return c.Redirect(http.StatusSeeOther, plumbing.PathLogin)
+		return err
 	}
 	id := c.FormValue("id")
 	h.site.ActAs(c, user.Email, audit.ViaWeb)
@@ -143,15 +152,9 @@ func (h *Handlers) RevokeSession(c echo.Context) error {
 // RevokeGrant revokes one of the user's offline-access grants
 // (a refresh family and its live access tokens).
 func (h *Handlers) RevokeGrant(c echo.Context) error {
-	if err := h.site.CheckCSRF(c); err != nil {
-		return err
-	}
-	_, user, err := h.site.CurrentUser(c)
-	if err != nil {
-		return err
-	}
+	_, user, err := h.accountUser(c)
 	if user == nil {
-		return c.Redirect(http.StatusSeeOther, plumbing.PathLogin)
+		return err
 	}
 	h.site.ActAs(c, user.Email, audit.ViaWeb)
 	err = h.site.Tokens.RevokeGrant(c.Request().Context(), user.ID, c.FormValue("id"))

@@ -27,15 +27,9 @@ const (
 // the session signed in a moment ago, and a wrong one counts toward the
 // sign-in throttle.
 func (h *Handlers) ChangeEmail(c echo.Context) error {
-	if err := h.site.CheckCSRF(c); err != nil {
-		return err
-	}
-	sess, user, err := h.site.CurrentUser(c)
-	if err != nil {
-		return err
-	}
+	sess, user, err := h.accountUser(c)
 	if user == nil {
-		return c.Redirect(http.StatusSeeOther, plumbing.PathLogin)
+		return err
 	}
 	if !h.cfg.SelfService.ResetEnabled() {
 		return echo.ErrNotFound

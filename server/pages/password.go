@@ -32,15 +32,9 @@ func (h *Handlers) recentSignIn(sess *sessions.Session) bool {
 // offline grant is revoked: the usual reason to change a password is that
 // someone else may know it.
 func (h *Handlers) ChangePassword(c echo.Context) error {
-	if err := h.site.CheckCSRF(c); err != nil {
-		return err
-	}
-	sess, user, err := h.site.CurrentUser(c)
-	if err != nil {
-		return err
-	}
+	sess, user, err := h.accountUser(c)
 	if user == nil {
-		return c.Redirect(http.StatusSeeOther, plumbing.PathLogin)
+		return err
 	}
 	ctx := c.Request().Context()
 	refuse := func(status int, why string) error { return h.renderAccount(c, status, sess, user, why) }

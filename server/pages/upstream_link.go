@@ -214,15 +214,9 @@ func (h *Handlers) otherWaysIn(c echo.Context, user *users.User) (bool, error) {
 // confirmation page (the form without confirm=yes shows it). The last way
 // to sign in is refused. Audited upstream.unlink.
 func (h *Handlers) UnlinkUpstream(c echo.Context) error {
-	if err := h.site.CheckCSRF(c); err != nil {
-		return err
-	}
-	_, user, err := h.site.CurrentUser(c)
-	if err != nil {
-		return err
-	}
+	_, user, err := h.accountUser(c)
 	if user == nil {
-		return c.Redirect(http.StatusSeeOther, plumbing.PathLogin)
+		return err
 	}
 	if h.cfg.Upstreams == nil {
 		return echo.ErrNotFound
