@@ -143,9 +143,15 @@ func (s *Store) claimRefresh(ctx context.Context, hash string, now time.Time, se
 // until the caller's transaction ends: the no-op update takes PostgreSQL's
 // row lock, so a revocation either commits first (and this reports false)
 // or waits for the caller to commit (and then denylists the access token
-// the caller issued). On SQLite the write transaction already serialises.
-// It must run inside tx, before claimRefresh.
+// the caller issued). On SQLite the write transaction (BEGIN IMMEDIATE)
+// already serialises, so a read does, without the no-op update's page in
+// the WAL on every refresh. It must run inside tx, before claimRefresh.
 func (s *Store) holdFamily(ctx context.Context, id string) (bool, error) {
+	if s.g.Dialector.Name() == "sqlite" {
+		var n int
+		err := db.QueryRow(ctx, s.g, `SELECT COUNT(*) FROM refresh_families WHERE id = ? AND revoked_at IS NULL`, id).Scan(&n)
+		return n == 1, db.ScanErr(s.g, err)
+	}
 	n, err := db.Exec(ctx, s.g, `UPDATE refresh_families SET revoked_at = NULL WHERE id = ? AND revoked_at IS NULL`, id)
 	return n == 1, err
 }
