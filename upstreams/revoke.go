@@ -121,3 +121,17 @@ func (s *Service) log() *slog.Logger {
 // Wait waits for the background revocations started so far, for a clean
 // shutdown (and for tests).
 func (s *Service) Wait() { s.background.Wait() }
+
+// Drain is Wait bounded by ctx: at shutdown, the give-backs still running
+// (an `idp upstreams delete` has just started them) get until ctx ends to
+// finish. It reports whether they all did.
+func (s *Service) Drain(ctx context.Context) bool {
+	done := make(chan struct{})
+	go func() { s.background.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
