@@ -85,8 +85,8 @@ func (s *Service) giveBackNow(u *Upstream, p *provider, k keptGrant) {
 }
 
 // token is what of g to give back, with its RFC 7009 §2.1 type hint: the
-// refresh token (revoking it ends the access tokens of its grant too,
-// §2.1), else the access token.
+// refresh token (the upstream should then end the access tokens of the
+// same grant too, §2.1), else the access token.
 func (g *grant) token() (token, hint string) {
 	if g.RefreshToken != "" {
 		return g.RefreshToken, "refresh_token"
