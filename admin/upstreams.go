@@ -156,7 +156,8 @@ func (s *Service) UpdateUpstream(ctx context.Context, actor Actor, id string, up
 }
 
 // DeleteUpstream removes an upstream and its links (the users remain),
-// audited.
+// audited. The upstream tokens the links kept are given back to it in the
+// background (RFC 7009); the deletion does not wait for the upstream.
 func (s *Service) DeleteUpstream(ctx context.Context, actor Actor, id string) error {
 	ctx = as(ctx, actor)
 	if err := s.upstreams.Delete(ctx, id); err != nil {

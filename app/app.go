@@ -268,10 +268,21 @@ func (a *App) ServerConfig() server.Config {
 	return cfg
 }
 
+// drainTimeout bounds how long Close waits for the upstream tokens still
+// being given back (at most revokeTimeout each, upstreams/revoke.go).
+const drainTimeout = 15 * time.Second
+
 // Close ends what Start began (a serving process's policy is marked
 // stopped) and closes the database if Open opened it.
 func (a *App) Close() error {
 	var errs []error
+	// Tokens being given back to an upstream (upstreams/revoke.go): a CLI
+	// `upstreams delete` exits right after starting them.
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	if a.Upstreams != nil && !a.Upstreams.Drain(ctx) {
+		a.cfg.Logger.Warn("upstream tokens still being given back at shutdown; the rest stay live there")
+	}
+	cancel()
 	if a.stopTracing != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := a.stopTracing(ctx); err != nil {

@@ -45,6 +45,9 @@ type tamperProxy struct {
 	path    string
 	rewrite func(body map[string]any)
 	applied int
+	// intercept, when set, sees every request first; when it answers
+	// (returns true) the request does not reach the target.
+	intercept func(w http.ResponseWriter, r *http.Request) bool
 }
 
 // newTamperProxy starts the proxy; it answers 503 until setTarget.
@@ -52,8 +55,11 @@ func newTamperProxy(t *testing.T) *tamperProxy {
 	p := &tamperProxy{}
 	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
-		rp := p.target
+		rp, intercept := p.target, p.intercept
 		p.mu.Unlock()
+		if intercept != nil && intercept(w, r) {
+			return
+		}
 		if rp == nil {
 			http.Error(w, "not started yet", http.StatusServiceUnavailable)
 			return

@@ -63,17 +63,34 @@ func (s *Service) Begin(ctx context.Context, id, requestID, next string) (*Start
 	q.Set("state", state)
 	if u.Kind == KindOIDC {
 		q.Set("nonce", nonce) // plain OAuth 2.0 has no ID token to carry it back
-		if slices.Contains(u.Scopes, oauth.ScopeOfflineAccess) {
-			// OIDC Core §11: offline_access is ignored unless prompt
-			// contains consent, and without the refresh token it grants,
-			// idp could not ask the upstream again at refresh.
-			q.Set("prompt", "consent")
-		}
+		askOffline(q, u, p)
 	}
 	q.Set("code_challenge", oauth.S256Challenge(verifier))
 	q.Set("code_challenge_method", "S256")
 	auth.RawQuery = q.Encode()
 	return &Start{URL: auth.String(), State: state}, nil
+}
+
+// googleIssuer is Google's issuer, exactly as its discovery names it.
+const googleIssuer = "https://accounts.google.com"
+
+// askOffline asks oidc upstream u (discovered as p) for a refresh token,
+// when its scopes ask for offline_access: without one idp could not ask
+// the upstream again at refresh. OIDC Core §11: offline_access is ignored
+// unless prompt contains consent. Google ignores offline_access
+// altogether and issues a refresh token only for access_type=offline, and
+// only at a sign-in that shows the consent screen (prompt=consent), so it
+// gets those in place of the scope.
+func askOffline(q url.Values, u *Upstream, p *provider) {
+	if !slices.Contains(u.Scopes, oauth.ScopeOfflineAccess) {
+		return
+	}
+	q.Set("prompt", "consent")
+	if p.issuer == googleIssuer {
+		q.Set("access_type", "offline")
+		scopes := slices.DeleteFunc(slices.Clone(u.Scopes), func(sc string) bool { return sc == oauth.ScopeOfflineAccess })
+		q.Set("scope", strings.Join(scopes, " "))
+	}
 }
 
 // Result is a finished sign-in: the idp user, and where the browser was

@@ -53,3 +53,33 @@ func (s *Store) swapGrant(ctx context.Context, upstreamID, sub string, old, seal
 		Updates(map[string]any{"token_sealed": sealed, "checked_at": now.UTC()}).Error
 	return db.Map(err)
 }
+
+// keptGrant is the sealed grant of one link about to be deleted.
+type keptGrant struct {
+	UpstreamID, Sub string
+	Sealed          []byte
+}
+
+// keptGrants reads the sealed grants of upstream id's links, inside
+// the caller's transaction and before it deletes them. The rows are
+// locked first by a no-op update (as deleteLink does), so on PostgreSQL a
+// sign-in replacing one of the grants meanwhile either commits before the
+// read (and its grant is read) or waits and then finds no link to keep
+// it on; SQLite's immediate transactions serialize the writers anyway.
+func (s *Store) keptGrants(ctx context.Context, id string) ([]keptGrant, error) {
+	c := db.Conn(ctx, s.gdb)
+	if err := c.Model(&linkRow{}).Where("upstream_id = ?", id).Update("upstream_id", id).Error; err != nil {
+		return nil, fmt.Errorf("lock upstream links: %w", db.Map(err))
+	}
+	var rows []linkRow
+	if err := c.Where("upstream_id = ? AND token_sealed IS NOT NULL", id).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("read upstream grants: %w", db.Map(err))
+	}
+	kept := make([]keptGrant, 0, len(rows))
+	for _, r := range rows {
+		if len(r.TokenSealed) > 0 {
+			kept = append(kept, keptGrant{UpstreamID: r.UpstreamID, Sub: r.UpstreamSub, Sealed: r.TokenSealed})
+		}
+	}
+	return kept, nil
+}

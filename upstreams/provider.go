@@ -84,6 +84,17 @@ func (s *Service) provider(ctx context.Context, u *Upstream) (*provider, error) 
 	return fresh, nil
 }
 
+// cached returns the discovery of u idp has cached for u's current
+// settings, however old, without fetching; nil when there is none.
+func (s *Service) cached(u *Upstream) *provider {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.cache[u.ID]; p != nil && p.issuer == u.Issuer && p.clientID == u.ClientID {
+		return p
+	}
+	return nil
+}
+
 // forget drops the cached discovery of upstream id.
 func (s *Service) forget(id string) {
 	s.mu.Lock()

@@ -170,11 +170,21 @@ func (s *Service) Update(ctx context.Context, id string, up Update) (*Upstream, 
 
 // Delete removes upstream id and its links: people who signed in only
 // through it keep their idp account but can no longer use it that way.
+// The grants the links kept (refresh.go) are given back to the upstream
+// in the background (giveBackAll): the deletion neither waits on the
+// upstream nor fails because of it.
 func (s *Service) Delete(ctx context.Context, id string) error {
-	if err := s.store.delete(ctx, id); err != nil {
+	u, err := s.store.ByID(ctx, id)
+	if err != nil {
 		return err
 	}
+	kept, err := s.store.delete(ctx, id)
+	if err != nil {
+		return err
+	}
+	p := s.cached(u)
 	s.forget(id)
+	s.giveBackAll(u, p, kept)
 	return nil
 }
 

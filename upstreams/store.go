@@ -109,11 +109,19 @@ func (s *Store) update(ctx context.Context, u *Upstream) error {
 	return nil
 }
 
-func (s *Store) delete(ctx context.Context, id string) error {
-	return db.Tx(ctx, s.gdb, func(ctx context.Context) error {
+// delete removes upstream id with its links and pending sign-ins, and
+// returns the grants those links kept (grant_store.go), for the caller to
+// give back to the upstream.
+func (s *Store) delete(ctx context.Context, id string) ([]keptGrant, error) {
+	var kept []keptGrant
+	err := db.Tx(ctx, s.gdb, func(ctx context.Context) error {
 		// SQLite enforces the cascade only with foreign keys on; delete the
 		// dependants explicitly so both dialects agree.
 		c := db.Conn(ctx, s.gdb)
+		var err error
+		if kept, err = s.keptGrants(ctx, id); err != nil {
+			return err
+		}
 		if err := c.Where("upstream_id = ?", id).Delete(&linkRow{}).Error; err != nil {
 			return db.Map(err)
 		}
@@ -129,6 +137,10 @@ func (s *Store) delete(ctx context.Context, id string) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return kept, nil
 }
 
 // ByID returns one upstream, or an error matching ErrUnknown.
