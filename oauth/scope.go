@@ -61,6 +61,16 @@ func ValidScopeToken(tok string) bool {
 	return true
 }
 
+// oidcScopes are the scopes OpenID Connect defines (OIDC Core §5.4,
+// §11): they concern the ID token, userinfo and the refresh token, never
+// an API.
+var oidcScopes = []string{ScopeOpenID, ScopeProfile, ScopeEmail, "address", "phone", ScopeOfflineAccess}
+
+// OIDCScope reports whether s is one of the OpenID Connect scopes (openid,
+// profile, email, address, phone, offline_access). Any other scope is an
+// API scope, which a resource may restrict.
+func OIDCScope(s string) bool { return slices.Contains(oidcScopes, s) }
+
 // JoinScope renders scopes as a space-delimited parameter.
 func JoinScope(scopes []string) string { return strings.Join(scopes, " ") }
 

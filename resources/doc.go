@@ -6,7 +6,8 @@
 // signing algorithm and a lifetime of its own.
 //
 // A token may be issued only for registered resources; Policy answers, for
-// the resources of one token, which algorithm signs it and how long it
-// lives. Only store.go imports GORM; from the project the package imports
+// the resources of one token, which algorithm signs it, how long it lives
+// and which scopes it may carry (Policy.Allows: the one rule for API
+// scopes). Only store.go imports GORM; from the project the package imports
 // only db and the oauth leaf.
 package resources

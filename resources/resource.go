@@ -19,7 +19,8 @@ type Resource struct {
 	// Name is shown to admins (and on the consent page's scopes, later).
 	Name string
 	// Scopes are the scopes the resource defines (its RFC 9728
-	// scopes_supported); informational for now.
+	// scopes_supported). When there are any, a token for the resource may
+	// carry no other API scope (see Policy.Allows); none accepts any.
 	Scopes []string
 	// SecretHash is HMAC-SHA256(pepper, secret), nil when the resource has
 	// no credentials (it verifies tokens locally and never introspects).
@@ -125,4 +126,31 @@ type Policy struct {
 	SigningAlg string
 	// TTL is the shortest lifetime any of them asks for; 0 when none does.
 	TTL time.Duration
+	// Scopes is the union of the scopes they declare.
+	Scopes []string
+	// Restricted is true when every one of them declares scopes: only
+	// then does Scopes limit the token's API scopes. The zero Policy (no
+	// resource at all) restricts nothing.
+	Restricted bool
+}
+
+// Allows reports whether a token for these resources may carry scope.
+// The OpenID Connect scopes always may (they concern the ID token,
+// userinfo and the refresh token, not an API). An API scope may when some
+// resource of the token declares it, or when some resource declares no
+// scopes at all: a resource without declared scopes accepts any scope.
+func (p Policy) Allows(scope string) bool {
+	return oauth.OIDCScope(scope) || !p.Restricted || slices.Contains(p.Scopes, scope)
+}
+
+// Allowed returns the scopes, in order, that a token for these resources
+// may carry.
+func (p Policy) Allowed(scopes []string) []string {
+	out := make([]string, 0, len(scopes))
+	for _, sc := range scopes {
+		if p.Allows(sc) {
+			out = append(out, sc)
+		}
+	}
+	return out
 }

@@ -161,9 +161,9 @@ func (s *Service) Authenticate(ctx context.Context, uri, secret string) (*Resour
 // Policy checks that every uri is a registered resource (ErrUnknown
 // names the first that is not) and returns what they ask of a token for
 // all of them: their common signing algorithm (ErrMixedAlgs when two
-// differ) and the shortest lifetime.
+// differ), the shortest lifetime and the scopes they allow.
 func (s *Service) Policy(ctx context.Context, uris []string) (Policy, error) {
-	var p Policy
+	p := Policy{Restricted: len(uris) > 0}
 	for _, u := range uris {
 		r, err := s.store.policyOf(ctx, u)
 		if errors.Is(err, db.ErrNotFound) {
@@ -181,6 +181,13 @@ func (s *Service) Policy(ctx context.Context, uris []string) (Policy, error) {
 		}
 		if r.TTL > 0 && (p.TTL == 0 || r.TTL < p.TTL) {
 			p.TTL = r.TTL
+		}
+		// One resource that declares no scopes opens the token to any.
+		p.Restricted = p.Restricted && len(r.Scopes) > 0
+		for _, sc := range r.Scopes {
+			if !slices.Contains(p.Scopes, sc) {
+				p.Scopes = append(p.Scopes, sc)
+			}
 		}
 	}
 	return p, nil

@@ -2,6 +2,7 @@ package resources
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -132,5 +133,63 @@ func TestConcurrentCreate(t *testing.T) {
 	}
 	if won != 1 {
 		t.Fatalf("%d registrations won", won)
+	}
+}
+
+// TestPolicyScopes: the scopes a token may carry for its audience. OIDC
+// scopes always; an API scope when a resource of the audience that
+// declares scopes declares it, or when some resource declares none; with
+// no resource at all, anything. The rule reads the resource as it is now.
+func TestPolicyScopes(t *testing.T) {
+	s := newService(t)
+	ctx := t.Context()
+	const orders, billing, open = "https://orders.example/api", "https://billing.example/api", "https://open.example/api"
+	for _, spec := range []Spec{
+		{URI: orders, Scopes: []string{"read", "write"}, NoSecret: true},
+		{URI: billing, Scopes: []string{"bill"}, NoSecret: true},
+		{URI: open, NoSecret: true},
+	} {
+		if _, _, err := s.Create(ctx, spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oidc := []string{"openid", "profile", "email", "address", "phone", "offline_access"}
+	for _, c := range []struct {
+		aud     []string
+		allowed []string
+		denied  []string
+	}{
+		{nil, []string{"read", "anything", "idp:admin"}, nil},
+		{[]string{orders}, []string{"read", "write"}, []string{"bill", "delete", "idp:admin"}},
+		{[]string{orders, billing}, []string{"read", "write", "bill"}, []string{"delete"}},
+		{[]string{open}, []string{"read", "delete", "idp:admin"}, nil},
+		{[]string{orders, open}, []string{"read", "bill", "delete"}, nil},
+	} {
+		p, err := s.Policy(ctx, c.aud)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sc := range append(slices.Clone(oidc), c.allowed...) {
+			if !p.Allows(sc) {
+				t.Errorf("%v refuses %s", c.aud, sc)
+			}
+		}
+		for _, sc := range c.denied {
+			if p.Allows(sc) {
+				t.Errorf("%v allows %s", c.aud, sc)
+			}
+		}
+		want := append(slices.Clone(oidc), c.allowed...)
+		if got := p.Allowed(append(slices.Clone(want), c.denied...)); !slices.Equal(got, want) {
+			t.Errorf("%v: Allowed = %v, want %v", c.aud, got, want)
+		}
+	}
+
+	// An edit shows at once: write is gone from orders' tokens.
+	if _, err := s.Update(ctx, Spec{URI: orders, Scopes: []string{"read"}}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.Policy(ctx, []string{orders}); err != nil || p.Allows("write") || !p.Allows("read") {
+		t.Fatalf("after removing write: %+v %v", p, err)
 	}
 }

@@ -112,16 +112,21 @@ func (s *Store) ByURI(ctx context.Context, uri string) (*Resource, error) {
 	return row.resource()
 }
 
-// policyOf reads what a resource asks of its tokens; it is on every token
-// request for a resource, so it scans two columns by hand rather than
-// through GORM's reflection. An unregistered uri is db.ErrNotFound.
+// policyOf reads what a resource asks of its tokens (Scopes: the ones it
+// declares); it is on every token request for a resource, so it scans
+// three columns by hand rather than through GORM's reflection. An
+// unregistered uri is db.ErrNotFound.
 func (s *Store) policyOf(ctx context.Context, uri string) (Policy, error) {
 	var p Policy
 	var secs int64
-	err := db.QueryRow(ctx, s.gdb, `SELECT signing_alg, access_token_ttl_seconds FROM resources WHERE uri = ?`, uri).
-		Scan(&p.SigningAlg, &secs)
+	var scopes string
+	err := db.QueryRow(ctx, s.gdb, `SELECT signing_alg, access_token_ttl_seconds, scopes FROM resources WHERE uri = ?`, uri).
+		Scan(&p.SigningAlg, &secs, &scopes)
 	if err != nil {
 		return Policy{}, fmt.Errorf("resource %q: %w", uri, db.ScanErr(s.gdb, err))
+	}
+	if err := json.Unmarshal([]byte(scopes), &p.Scopes); err != nil {
+		return Policy{}, fmt.Errorf("decode resource %q: %w", uri, err)
 	}
 	p.TTL = time.Duration(secs) * time.Second
 	return p, nil

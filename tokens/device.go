@@ -200,13 +200,13 @@ func (s *Service) redeemDevice(ctx context.Context, client *clients.Client, row 
 	// A device request names no resource (RFC 8628 has none): the client's
 	// default resource, when it has one, is the audience.
 	audience := client.Audience(nil)
-	accessAlg, accessExp, err := s.accessPolicy(ctx, client.SigningAlg, audience, now)
+	terms, err := s.accessPolicy(ctx, client.SigningAlg, audience, now)
 	if err != nil {
 		return nil, err
 	}
 	g := &Grant{
 		ClientID: row.ClientID, UserID: row.UserID, SessionID: row.SessionID, Scopes: scopes, Resources: audience,
-		AMR: strings.Fields(row.AMR), ACR: row.ACR, JTI: oauth.NewSecret(16), AccessExpiresAt: accessExp, AccessAlg: accessAlg,
+		AMR: strings.Fields(row.AMR), ACR: row.ACR, JTI: oauth.NewSecret(16), AccessExpiresAt: terms.exp, AccessAlg: terms.alg,
 		UpstreamID: row.UpstreamID, UpstreamSub: row.UpstreamSub,
 	}
 	if row.AuthTime != nil {
@@ -237,5 +237,6 @@ func (s *Service) redeemDevice(ctx context.Context, client *clients.Client, row 
 		return nil, oauth.InvalidGrant("the device code was already used")
 	}
 	s.audit(ctx, "device.token_issued", row.ClientID, "user="+row.UserID+" scope="+row.Scope)
+	g.Scopes = terms.allowed(scopes) // this access token's; the family keeps the grant's
 	return g, nil
 }

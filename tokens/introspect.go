@@ -185,7 +185,9 @@ func (s *Service) RevokeUserGrants(ctx context.Context, userID string) error {
 
 // ClientCredentials issues an access token to a confidential client acting
 // for itself (RFC 6749 §4.4): sub is the client, no ID or refresh token, and
-// scopes only from the client's own, never the user scopes of OIDC.
+// scopes only from the client's own, never the user scopes of OIDC, and
+// only those the token's resources allow (invalid_scope for one asked for
+// that they do not).
 func (s *Service) ClientCredentials(ctx context.Context, client *clients.Client, scope string, resources []string) (*Response, error) {
 	userScopes := []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeEmail, oauth.ScopeOfflineAccess, oauth.ScopeAdmin}
 	var scopes []string
@@ -208,12 +210,21 @@ func (s *Service) ClientCredentials(ctx context.Context, client *clients.Client,
 		scopes = req
 	}
 	resources = client.Audience(resources)
-	accessAlg, accessExp, err := s.accessPolicy(ctx, client.SigningAlg, resources, s.now())
+	terms, err := s.accessPolicy(ctx, client.SigningAlg, resources, s.now())
 	if err != nil {
 		return nil, err
 	}
+	// A scope asked for must be one the resources allow; the client's
+	// default scopes shrink to those they allow.
+	if scope != "" {
+		if err := terms.check(scopes); err != nil {
+			return nil, err
+		}
+	} else {
+		scopes = terms.allowed(scopes)
+	}
 	g := &Grant{ClientID: client.ID, Scopes: scopes, Resources: resources, JTI: oauth.NewSecret(16),
-		AccessExpiresAt: accessExp, AccessAlg: accessAlg}
+		AccessExpiresAt: terms.exp, AccessAlg: terms.alg}
 	return s.Mint(ctx, client.SigningAlg, g, nil)
 }
 

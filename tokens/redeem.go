@@ -53,7 +53,8 @@ type Meta struct{ IP, UserAgent string }
 // token request's RFC 8707 resource indicators: they narrow the access
 // token's audience to some of the resources the authorization granted (the
 // refresh family keeps them all); one outside the grant is invalid_target,
-// checked before the code is claimed.
+// checked before the code is claimed. The access token carries only the
+// granted API scopes its audience allows.
 func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, redirectURI, verifier string,
 	resources []string, meta Meta) (*Grant, error) {
 	if code == "" {
@@ -94,7 +95,7 @@ func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, 
 	if err != nil {
 		return nil, err
 	}
-	accessAlg, accessExp, err := s.accessPolicy(ctx, client.SigningAlg, audience, now)
+	terms, err := s.accessPolicy(ctx, client.SigningAlg, audience, now)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +103,7 @@ func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, 
 	g := &Grant{
 		ClientID: row.ClientID, UserID: row.UserID, SessionID: row.SessionID, Scopes: scopes,
 		Nonce: row.Nonce, AuthTime: row.AuthTime, Resources: row.Resources, AMR: strings.Fields(row.AMR), ACR: row.ACR,
-		JTI: oauth.NewSecret(16), AccessExpiresAt: accessExp, AccessAlg: accessAlg,
+		JTI: oauth.NewSecret(16), AccessExpiresAt: terms.exp, AccessAlg: terms.alg,
 		UpstreamID: row.UpstreamID, UpstreamSub: row.UpstreamSub,
 	}
 	var family *familyRow
@@ -112,7 +113,10 @@ func (s *Service) RedeemCode(ctx context.Context, client *clients.Client, code, 
 		family, first = s.newFamily(g, now, meta)
 		family.DPoPJKT = familyKey(ctx, client)
 	}
-	g.Resources = audience // this access token's; the family keeps the grant's
+	// This access token's audience and scopes: the narrowed audience may
+	// allow fewer API scopes than were granted. The family keeps the
+	// grant's.
+	g.Resources, g.Scopes = audience, terms.allowed(scopes)
 	// Claiming the code and creating the refresh family are one unit: a
 	// replay that sees the claim also finds the family to revoke.
 	var won bool

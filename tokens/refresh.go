@@ -140,31 +140,42 @@ func (s *Service) Refresh(ctx context.Context, client *clients.Client, presented
 }
 
 // mintRefresh signs the tokens of one refresh. The scope and resources may
-// narrow, never widen (RFC 6749 §6, RFC 8707 §2.2); the new refresh token
-// keeps the family's.
+// narrow, never widen (RFC 6749 §6, RFC 8707 §2.2); the access token
+// carries only API scopes its audience allows as the resources stand now
+// (an explicit scope it does not allow is invalid_scope). The new refresh
+// token keeps the family's grant.
 func (s *Service) mintRefresh(ctx context.Context, client *clients.Client, fam *familyRow, user *users.User,
 	parent, scope string, resources []string, now time.Time) (*Response, *refreshRow, error) {
 	granted, _ := oauth.ParseScope(fam.Scope)
-	scopes := granted
+	var req []string
 	if scope != "" {
-		req, ok := oauth.ParseScope(scope)
+		var ok bool
+		req, ok = oauth.ParseScope(scope)
 		if !ok || !oauth.Subset(req, granted) {
 			return nil, nil, oauth.InvalidScope("scope exceeds what was granted")
 		}
-		scopes = req
 	}
 	audience, err := narrowResources(fam.Resources, resources)
 	if err != nil {
 		return nil, nil, err
 	}
-	accessAlg, accessExp, err := s.accessPolicy(ctx, client.SigningAlg, audience, now)
+	terms, err := s.accessPolicy(ctx, client.SigningAlg, audience, now)
 	if err != nil {
 		return nil, nil, err
+	}
+	// An explicit scope must be one the audience allows; without one the
+	// token carries what was granted and the audience allows now.
+	scopes := terms.allowed(granted)
+	if scope != "" {
+		if err := terms.check(req); err != nil {
+			return nil, nil, err
+		}
+		scopes = req
 	}
 	g := &Grant{
 		ClientID: fam.ClientID, UserID: fam.UserID, SessionID: fam.SessionID, Scopes: scopes,
 		AuthTime: fam.AuthTime, Resources: audience, AMR: strings.Fields(fam.AMR), ACR: fam.ACR, JTI: oauth.NewSecret(16),
-		AccessExpiresAt: accessExp, AccessAlg: accessAlg, RefreshFamily: fam.ID, RefreshToken: oauth.NewSecret(32),
+		AccessExpiresAt: terms.exp, AccessAlg: terms.alg, RefreshFamily: fam.ID, RefreshToken: oauth.NewSecret(32),
 	}
 	resp, err := s.Mint(ctx, client.SigningAlg, g, user)
 	if err != nil {

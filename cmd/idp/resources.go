@@ -26,7 +26,7 @@ func resourcesCreate(ctx context.Context, args []string, s stdio) error {
 	var scopes multi
 	fs.StringVar(&spec.URI, "id", "", "the API's absolute URI: the aud of its access tokens (RFC 8707 resource) and its client_id at the introspection endpoint (required)")
 	fs.StringVar(&spec.Name, "name", "", "a name for admins")
-	fs.Var(&scopes, "scope", "a scope the API defines, repeatable")
+	fs.Var(&scopes, "scope", "a scope the API defines, repeatable. Its tokens may carry only these API scopes, unless another resource of the same token allows more; OpenID Connect scopes are always allowed. None given: any scope")
 	secretStdin := fs.Bool("secret-stdin", false, "read its introspection secret (at least 32 bytes) from stdin instead of generating one")
 	fs.BoolVar(&spec.NoSecret, "no-secret", false, "no introspection credentials: the API verifies tokens locally only")
 	fs.StringVar(&spec.SigningAlg, "signing-alg", "", "RS256 or ES256 for its access tokens (default: the client's)")
@@ -104,7 +104,7 @@ func resourcesUpdate(ctx context.Context, args []string, s stdio) error {
 	uri := fs.String("id", "", "the resource's URI (required)")
 	name := fs.String("name", "", "a name for admins")
 	var scopes multi
-	fs.Var(&scopes, "scope", "its scopes from now on, repeatable (an empty value clears them)")
+	fs.Var(&scopes, "scope", "its scopes from now on, repeatable (an empty value clears them: any scope); the next token issued, also by refresh, follows them")
 	alg := fs.String("signing-alg", "", "RS256 or ES256 for its access tokens; empty: the client's")
 	ttl := fs.Duration("access-token-ttl", 0, "its access tokens' lifetime; 0: the provider's")
 	newSecret := fs.Bool("new-secret", false, "replace its introspection secret with a generated one, printed once")

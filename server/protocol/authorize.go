@@ -253,10 +253,18 @@ func authorizePKCE(client *clients.Client, p url.Values) (string, string, *oauth
 
 // targets settles the request's resources (RFC 8707): the client's default
 // resource when it names none, and only registered resources
-// (invalid_target otherwise), before anything is stored.
+// (invalid_target otherwise) that allow every requested scope
+// (invalid_scope otherwise, RFC 6749 §4.1.2.1), before anything is
+// stored.
 func (h *Handlers) targets(ctx context.Context, client *clients.Client, req *tokens.AuthRequest) *oauth.Error {
 	req.Resources = client.Audience(req.Resources)
-	err := h.site.Tokens.CheckResources(ctx, req.Resources)
+	return h.checkTargets(ctx, req.Resources, req.Scopes)
+}
+
+// checkTargets asks tokens whether audience is registered and allows
+// scopes, as an OAuth error.
+func (h *Handlers) checkTargets(ctx context.Context, audience, scopes []string) *oauth.Error {
+	err := h.site.Tokens.CheckResources(ctx, audience, scopes)
 	var oe *oauth.Error
 	switch {
 	case err == nil:

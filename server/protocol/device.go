@@ -41,6 +41,11 @@ func (h *Handlers) DeviceAuthorization(c echo.Context) error {
 	if e != nil {
 		return e
 	}
+	// The audience is the client's default resource (RFC 8628 has no
+	// resource parameter): it must allow the scopes before any code exists.
+	if e := h.checkTargets(c.Request().Context(), client.Audience(nil), scopes); e != nil {
+		return e
+	}
 	da, err := h.site.Tokens.StartDevice(c.Request().Context(), client.ID, scopes)
 	if err != nil {
 		return err
