@@ -551,11 +551,14 @@ func TestResetRequestsRevealNoAccount(t *testing.T) {
 			tk, tu = append(tk, dk), append(tu, du)
 		}
 	}
-	mk, mu := median(tk), median(tu)
-	t.Logf("reset request medians over %d requests each: known %s, unknown %s", len(tk), mk, mu)
-	diff := max(mk, mu) - min(mk, mu)
-	if diff > 25*time.Millisecond && float64(diff) > 0.3*float64(max(mk, mu)) {
-		t.Fatalf("medians %s (known) and %s (unknown) differ by more than 25 ms and 30%%", mk, mu)
+	// The fastest of each, as in TestSignupRevealsNoAccount: other tests'
+	// load only ever adds time, so the minimum is what each path costs.
+	fk, fu := slices.Min(tk), slices.Min(tu)
+	t.Logf("reset requests, %d each: fastest known %s, unknown %s; median known %s, unknown %s",
+		len(tk), fk, fu, median(tk), median(tu))
+	diff := max(fk, fu) - min(fk, fu)
+	if diff > 25*time.Millisecond && float64(diff) > 0.3*float64(max(fk, fu)) {
+		t.Fatalf("fastest %s (known) and %s (unknown) differ by more than 25 ms and 30%%", fk, fu)
 	}
 	// Only the known addresses got mail: three links each.
 	env.SendMail(t)

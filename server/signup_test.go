@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,11 +129,15 @@ func TestSignupRevealsNoAccount(t *testing.T) {
 	if len(pages) != 1 {
 		t.Fatalf("known and new addresses got %d different pages", len(pages))
 	}
-	mk, mn := median(tKnown), median(tNew)
-	if diff := (mk - mn).Abs(); diff > 25*time.Millisecond && float64(diff) > 0.3*float64(max(mk, mn)) {
-		t.Errorf("median %s for known addresses, %s for new ones", mk, mn)
+	// The fastest of each: this test runs beside others (t.Parallel), and
+	// their load only ever adds time, so the minimum is what each path
+	// costs; a path that skipped the password hash would be tens of
+	// milliseconds faster at its fastest too.
+	fk, fn := slices.Min(tKnown), slices.Min(tNew)
+	if diff := (fk - fn).Abs(); diff > 25*time.Millisecond && float64(diff) > 0.3*float64(max(fk, fn)) {
+		t.Errorf("fastest sign-up %s for known addresses, %s for new ones", fk, fn)
 	}
-	t.Logf("median sign-up: known %s, new %s", mk, mn)
+	t.Logf("sign-up: fastest known %s, new %s; median known %s, new %s", fk, fn, median(tKnown), median(tNew))
 	env.SendMail(t)
 	for _, e := range known {
 		msgs := srv.To(e)
