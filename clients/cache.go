@@ -24,8 +24,7 @@ const maxCached = 10_000
 // promises; what it saves is reading and decoding the client's row.
 type cache struct {
 	mu      sync.Mutex
-	version int64
-	known   bool // version has been read at least once
+	version int64 // the counter byID was read under; 0 before any change
 	byID    map[string]*Client
 	// hits and misses count lookups served from memory and from the
 	// row, for tests.
@@ -52,8 +51,8 @@ func (s *Store) cached(ctx context.Context, id string) (*Client, error) {
 		return nil, err
 	}
 	s.cache.mu.Lock()
-	if !s.cache.known || s.cache.version != v {
-		s.cache.version, s.cache.known, s.cache.byID = v, true, nil
+	if s.cache.version != v {
+		s.cache.version, s.cache.byID = v, nil
 	}
 	c, ok := s.cache.byID[id]
 	if ok {

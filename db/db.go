@@ -47,6 +47,10 @@ func IsPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
+// OnSQLite reports whether g, a store's handle, talks to SQLite: the
+// stores that need a statement of their own for one dialect ask this.
+func OnSQLite(g *gorm.DB) bool { return g.Dialector.Name() == SQLite }
+
 // Open connects to dsn: a postgres:// URL or a SQLite file path. It checks
 // the connection, so an unreachable database is an error here and not at the
 // first request.

@@ -71,7 +71,7 @@ func (s *store) tx(ctx context.Context, fn func(ctx context.Context) error) erro
 	}
 	// Inside a caller's transaction the commit is the caller's; checkpoint
 	// only after our own.
-	if s.g.Dialector.Name() == "sqlite" && !db.InTx(ctx) {
+	if db.OnSQLite(s.g) && !db.InTx(ctx) {
 		_ = s.g.WithContext(ctx).Exec("PRAGMA wal_checkpoint(FULL)").Error
 	}
 	return nil

@@ -74,21 +74,12 @@ func twoLinked(t *testing.T, f *refreshFed) {
 	}
 }
 
-func linkCount(t *testing.T, f *refreshFed) int64 {
-	t.Helper()
-	var n int64
-	if err := f.a.DB.Gorm.Table("upstream_links").Count(&n).Error; err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 func deleteCorp(t *testing.T, f *refreshFed) {
 	t.Helper()
 	if err := f.a.App.Admin.DeleteUpstream(context.Background(), admin.Actor{Name: "root"}, "corp"); err != nil {
 		t.Fatalf("delete upstream: %v", err)
 	}
-	if n := linkCount(t, f); n != 0 {
+	if n := rowCount(t, f.a, "upstream_links", ""); n != 0 {
 		t.Errorf("%d links left after the upstream was deleted", n)
 	}
 	if _, err := f.a.App.Upstreams.Store().ByID(context.Background(), "corp"); err == nil {

@@ -147,7 +147,7 @@ func (s *Store) claimRefresh(ctx context.Context, hash string, now time.Time, se
 // already serialises, so a read does, without the no-op update's page in
 // the WAL on every refresh. It must run inside tx, before claimRefresh.
 func (s *Store) holdFamily(ctx context.Context, id string) (bool, error) {
-	if s.g.Dialector.Name() == "sqlite" {
+	if db.OnSQLite(s.g) {
 		var n int
 		err := db.QueryRow(ctx, s.g, `SELECT COUNT(*) FROM refresh_families WHERE id = ? AND revoked_at IS NULL`, id).Scan(&n)
 		return n == 1, db.ScanErr(s.g, err)

@@ -21,8 +21,7 @@ const revokeTimeout = 10 * time.Second
 // (the sign-in or unlink does not wait on the upstream) and is best
 // effort: a failure is logged, never the token.
 func (s *Service) giveBack(u *Upstream, sub string, g *grant) {
-	token, hint := g.token()
-	if token == "" || u.Kind != KindOIDC {
+	if token, _ := g.token(); token == "" || u.Kind != KindOIDC {
 		return // GitHub and plain OAuth 2.0 providers name no RFC 7009 endpoint
 	}
 	s.background.Go(func() {
@@ -30,11 +29,9 @@ func (s *Service) giveBack(u *Upstream, sub string, g *grant) {
 		defer cancel()
 		p, err := s.provider(ctx, u)
 		if err == nil {
-			err = s.revokeAt(ctx, u, p, token, hint)
+			err = s.revokeGrant(ctx, u, p, g)
 		}
-		if err != nil {
-			s.log().Warn("upstream token not revoked", "upstream", u.ID, "upstream_sub", sub, "error", err.Error())
-		}
+		s.logGiveBack(u, sub, err)
 	})
 }
 
@@ -69,18 +66,29 @@ func (s *Service) giveBackAll(u *Upstream, p *provider, kept []keptGrant) {
 // giveBackNow revokes the grant of k at u, bounded by revokeTimeout.
 func (s *Service) giveBackNow(u *Upstream, p *provider, k keptGrant) {
 	g, err := s.openGrant(k.UpstreamID, k.Sub, k.Sealed)
-	if err != nil {
-		s.log().Warn("upstream token not revoked", "upstream", u.ID, "upstream_sub", k.Sub, "error", err.Error())
-		return
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), revokeTimeout)
+		err = s.revokeGrant(ctx, u, p, g)
+		cancel()
 	}
+	s.logGiveBack(u, k.Sub, err)
+}
+
+// revokeGrant revokes g's token at u's revocation endpoint (p), if g has
+// one and u names an endpoint.
+func (s *Service) revokeGrant(ctx context.Context, u *Upstream, p *provider, g *grant) error {
 	token, hint := g.token()
 	if token == "" {
-		return
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), revokeTimeout)
-	defer cancel()
-	if err := s.revokeAt(ctx, u, p, token, hint); err != nil {
-		s.log().Warn("upstream token not revoked", "upstream", u.ID, "upstream_sub", k.Sub, "error", err.Error())
+	return s.revokeAt(ctx, u, p, token, hint)
+}
+
+// logGiveBack logs a give-back that failed: which upstream and account,
+// and why; never the token.
+func (s *Service) logGiveBack(u *Upstream, sub string, err error) {
+	if err != nil {
+		s.log().Warn("upstream token not revoked", "upstream", u.ID, "upstream_sub", sub, "error", err.Error())
 	}
 }
 
