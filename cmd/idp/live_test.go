@@ -31,6 +31,18 @@ func TestRunningServerSeesCLIChanges(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login?req=") {
 		t.Fatalf("new client not seen at once: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
+	// The running server now holds the client in memory (clients/cache.go);
+	// deleted by the CLI, it is refused at once all the same.
+	mustRun(t, "", d.cmd("clients", "delete", "--id", "live")...)
+	resp, err = b.Get(s.url + "/authorize?" + url.Values{"client_id": {"live"}, "redirect_uri": {"http://127.0.0.1:9/cb"},
+		"response_type": {"code"}, "scope": {"openid"}, "state": {"s"}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("deleted client still accepted: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
 
 	// A user created now signs in at once; disabled, at once no more.
 	mustRun(t, "password of the running user", d.cmd("users", "create", "--email", "live@example.com", "--password-stdin")...)
